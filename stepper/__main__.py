@@ -1,0 +1,3 @@
+from stepper.cli import main
+
+raise SystemExit(main())

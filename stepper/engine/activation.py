@@ -1,0 +1,65 @@
+"""The FFN's non-linearity: ReLU, exact GELU (erf) or the tanh approximation of GELU."""
+
+import math
+
+import numpy as np
+
+from stepper.trace import Formula
+
+FORMULAS = {
+    "relu": Formula(
+        plain="G = max(0, H)",
+        latex=r"G = \max(0, H)",
+        meaning="ReLU keeps positive values and zeroes the rest: the bend that lets the network learn non-linear patterns.",
+    ),
+    "gelu": Formula(
+        plain="G = H · Φ(H) = H · ½(1 + erf(H/√2))",
+        latex=r"G = H\,\Phi(H) = \tfrac{1}{2} H \left(1 + \operatorname{erf}\!\left(H/\sqrt{2}\right)\right)",
+        meaning="GELU scales each value by the chance a standard normal is below it: a smooth ReLU that lets small negatives through a little.",
+    ),
+    "gelu_tanh": Formula(
+        plain="G = ½·H·(1 + tanh(√(2/π)·(H + 0.044715·H³)))",
+        latex=r"G = \tfrac{1}{2} H \left(1 + \tanh\!\left(\sqrt{2/\pi}\,(H + 0.044715 H^3)\right)\right)",
+        meaning="The tanh approximation of GELU used by GPT-2: nearly the same curve, cheaper to compute.",
+    ),
+    "none": Formula(plain="G = H", latex=r"G = H", meaning="No activation: the layer stays linear."),
+}
+GRAD_FORMULAS = {
+    "relu": Formula(plain="dH = dG · [H > 0]", latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}\odot \mathbb{1}[H>0]",
+                    meaning="Gradient passes where the unit was active and stops where it was cut to zero."),
+    "gelu": Formula(plain="dH = dG · (Φ(H) + H·φ(H))", latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}\odot\big(\Phi(H) + H\,\varphi(H)\big)",
+                    meaning="The GELU slope: the normal CDF plus the input times the normal density."),
+    "gelu_tanh": Formula(
+        plain="dH = dG · (½(1 + tanh u) + ½·H·(1 − tanh² u)·√(2/π)·(1 + 3·0.044715·H²)),  u = √(2/π)(H + 0.044715·H³)",
+        latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}\odot\Big(\tfrac12(1+\tanh u) + \tfrac12 H (1-\tanh^2 u)\sqrt{2/\pi}\,(1 + 0.134145 H^2)\Big)",
+        meaning="The chain rule through the tanh curve."),
+    "none": Formula(plain="dH = dG", latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}", meaning="Identity."),
+}
+
+_erf = np.frompyfunc(math.erf, 1, 1)  # numpy has no erf; math.erf is correctly rounded
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def forward(h: np.ndarray, kind: str):
+    if kind == "relu":
+        return np.maximum(h, 0.0), (kind, h, None)  # [T, F]
+    if kind == "gelu":
+        cdf = 0.5 * (1.0 + _erf(h / math.sqrt(2.0)).astype(np.float64))  # [T, F] Φ(H)
+        return h * cdf, (kind, h, cdf)  # [T, F]
+    if kind == "gelu_tanh":
+        th = np.tanh(_SQRT_2_OVER_PI * (h + 0.044715 * h**3))  # [T, F]
+        return 0.5 * h * (1.0 + th), (kind, h, th)  # [T, F]
+    return h, (kind, h, None)
+
+
+def backward(dg: np.ndarray, cache) -> np.ndarray:
+    kind, h, aux = cache
+    if kind == "relu":
+        return dg * (h > 0)  # [T, F]
+    if kind == "gelu":
+        pdf = np.exp(-0.5 * h * h) / math.sqrt(2.0 * math.pi)  # [T, F] φ(H)
+        return dg * (aux + h * pdf)  # [T, F]
+    if kind == "gelu_tanh":
+        du = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * h * h)  # [T, F]
+        return dg * (0.5 * (1.0 + aux) + 0.5 * h * (1.0 - aux * aux) * du)  # [T, F]
+    return dg

@@ -1,0 +1,60 @@
+"""Recording steps: labels for rows and columns, and the list the Trace is made of."""
+
+from __future__ import annotations
+
+import fnmatch
+
+import numpy as np
+
+from stepper.trace import Formula, Step, Tensor
+
+
+class Labels:
+    """Row and column names for every kind of axis a transformer array can have."""
+
+    def __init__(self, tokens: list[str], vocab: list[str], classes: list[str], d_model: int, d_ff: int,
+                 n_heads: int):
+        self.tokens = list(tokens)
+        self.vocab = list(vocab)
+        self.classes = list(classes)
+        self.dims = [f"d{j}" for j in range(d_model)]
+        self.ff = [f"f{j}" for j in range(d_ff)]
+        self.d_k = d_model // max(n_heads, 1)
+
+    def head_dims(self, h: int) -> list[str]:
+        return self.dims[h * self.d_k:(h + 1) * self.d_k]
+
+
+class Recorder:
+    def __init__(self, lessons: dict[str, str] | None = None):
+        self.steps: list[Step] = []
+        self.lessons = lessons or {}
+
+    def add(self, step_id: str, stage: str, title: str, formula: Formula,
+            inputs: dict[str, Tensor], outputs: dict[str, Tensor], *, layer: int | None = None,
+            head: int | None = None, bindings: dict[str, str] | None = None) -> Step:
+        phase = "forward" if step_id.startswith("fwd.") else "backward"
+        step = Step(id=step_id, phase=phase, stage=stage, title=title, formula=formula, inputs=inputs,
+                    outputs=outputs, layer=layer, head=head, bindings=bindings or {},
+                    lesson=self.lesson_for(step_id))
+        self.steps.append(step)
+        return step
+
+    def lesson_for(self, step_id: str) -> str | None:
+        """The scenario's lesson for this step: an exact id wins over a pattern."""
+        if step_id in self.lessons:
+            return self.lessons[step_id]
+        for pattern, text in self.lessons.items():
+            if fnmatch.fnmatchcase(step_id, pattern):
+                return text
+        return None
+
+
+def tensor(symbol: str, value: np.ndarray, key: str | None = None, rows=None, cols=None, index=(),
+           is_param: bool = False) -> Tensor:
+    return Tensor(symbol=symbol, value=value, rows=rows, cols=cols, key=key, index=tuple(index),
+                  is_param=is_param)
+
+
+def fmt_num(x: float) -> str:
+    return f"{x:.6g}"

@@ -1,0 +1,43 @@
+"""Entry points: a scenario in, a Trace (or just the loss) out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from stepper.engine.record import Recorder
+from stepper.scenario.types import Scenario
+from stepper.trace import Trace
+
+
+def _pass(sc: Scenario, params: dict[str, np.ndarray], rec: Recorder | None):
+    if sc.model.kind == "mlp":
+        from stepper.engine.mlp import MLPPass, mlp_backward
+
+        return MLPPass(sc, params, rec), mlp_backward
+    from stepper.engine.transformer import TransformerPass
+    from stepper.engine.transformer_backward import Backward
+
+    return TransformerPass(sc, params, rec), lambda tp: Backward(tp).run()
+
+
+def build_trace(sc: Scenario) -> Trace:
+    """Run forward and backward once, recording every step."""
+    rec = Recorder(sc.lessons)
+    fwd, backward = _pass(sc, sc.params, rec)
+    loss = fwd.forward()
+    grads = backward(fwd)
+    grads = {name: grads[name] for name in sc.params}  # contract order
+    return Trace(scenario=sc.name, title=sc.title, config=sc.config_dict(), steps=rec.steps, loss=loss,
+                 logits=fwd.act.get("logits", fwd.act.get("pred")), params=sc.params, grads=grads,
+                 tokens=list(sc.tokens), description=sc.description)
+
+
+def loss_fn(sc: Scenario) -> Callable[[dict[str, np.ndarray]], float]:
+    """The loss as a function of the parameters alone, for finite differences."""
+    def f(params: dict[str, np.ndarray]) -> float:
+        fwd, _ = _pass(sc, params, None)
+        return fwd.forward()
+
+    return f

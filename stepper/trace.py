@@ -1,0 +1,118 @@
+"""The Trace: the one thing the engine produces and every view (TUI, markdown, JSON) reads.
+
+Numpy only. A Trace is an ordered list of Steps; a Step names its inputs and outputs as
+labelled arrays. Arrays are shared with the engine (views, not copies), so a step costs
+almost nothing to record even for large models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Formula:
+    """How one stage is written: plain text for terminals, LaTeX for markdown."""
+
+    plain: str
+    latex: str
+    meaning: str
+
+
+@dataclass
+class Tensor:
+    """A named array with a label for every row and column.
+
+    `key` says where an independent reference can find the same quantity:
+    `L0.attn.Q` is an activation, `d:L0.attn.Q` its gradient dLoss/dQ,
+    `d:layers.0.attn.W_Q` a parameter gradient, and `d:L0.x1<-L0.attn.Q` the part of
+    dLoss/d(L0.x1) that flows back through L0.attn.Q alone. `index` selects a slice of
+    the keyed quantity (the head, for per-head tensors).
+    """
+
+    symbol: str
+    value: np.ndarray
+    rows: list[str] | None = None
+    cols: list[str] | None = None
+    key: str | None = None
+    index: tuple[int, ...] = ()
+    # a parameter or an input the learner can edit, rather than something computed
+    is_param: bool = False
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.value.shape)
+
+
+@dataclass
+class Check:
+    """The verdict of one step against the independent reference."""
+
+    reference: str
+    max_abs_err: float
+    tolerance: float
+    ok: bool
+    worst: str = ""  # which output/entry was furthest off
+
+
+@dataclass
+class Step:
+    id: str
+    phase: str  # "forward" | "backward"
+    stage: str  # the engine module that computed it, e.g. "softmax"
+    title: str
+    formula: Formula
+    inputs: dict[str, Tensor]
+    outputs: dict[str, Tensor]
+    layer: int | None = None
+    head: int | None = None
+    # symbols bound to numbers, e.g. {"d_k": "4", "√d_k": "2"}
+    bindings: dict[str, str] = field(default_factory=dict)
+    lesson: str | None = None
+    check: Check | None = None
+
+    @property
+    def shapes(self) -> dict[str, list[int]]:
+        return {name: list(t.shape) for name, t in self.outputs.items()}
+
+    @property
+    def meaning(self) -> str:
+        return self.lesson or self.formula.meaning
+
+    def shape_line(self) -> str:
+        """`[2×4]·[4×2] → [2×2]`-style summary of what goes in and out."""
+        def fmt(t: Tensor) -> str:
+            return "[" + "×".join(str(n) for n in t.shape) + "]" if t.shape else "scalar"
+
+        ins = " ".join(f"{n}{fmt(t)}" for n, t in self.inputs.items())
+        outs = " ".join(f"{n}{fmt(t)}" for n, t in self.outputs.items())
+        return f"{ins} → {outs}"
+
+
+@dataclass
+class Trace:
+    scenario: str
+    title: str
+    config: dict
+    steps: list[Step]
+    loss: float
+    logits: np.ndarray
+    params: dict[str, np.ndarray]
+    grads: dict[str, np.ndarray]
+    tokens: list[str] = field(default_factory=list)
+    description: str = ""
+
+    def index_of(self, step_id: str) -> int:
+        for i, step in enumerate(self.steps):
+            if step.id == step_id:
+                return i
+        raise KeyError(step_id)
+
+    def first_backward(self) -> int:
+        return next((i for i, s in enumerate(self.steps) if s.phase == "backward"), 0)
+
+    @property
+    def verified(self) -> bool:
+        return all(s.check is not None and s.check.ok for s in self.steps)

@@ -1,0 +1,33 @@
+"""Independent verification: a PyTorch autograd reference, the step checker and a finite-difference check.
+
+`fd` is numpy-only; the torch-backed parts are imported lazily so that importing
+`stepper.verify.fd` never pulls in torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stepper.verify.compare import check_scenario, verify_trace
+    from stepper.verify.fd import FDReport, finite_difference_check
+    from stepper.verify.reference import Reference, torch_reference
+
+_WHERE = {
+    "Reference": "stepper.verify.reference",
+    "torch_reference": "stepper.verify.reference",
+    "verify_trace": "stepper.verify.compare",
+    "check_scenario": "stepper.verify.compare",
+    "FDReport": "stepper.verify.fd",
+    "finite_difference_check": "stepper.verify.fd",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'stepper.verify' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_WHERE[name]), name)

@@ -1,0 +1,114 @@
+"""The checker: every keyed output of every step against the independent reference."""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import numpy as np
+
+from stepper.trace import Check, Step, Tensor, Trace
+
+REFERENCE = "torch.autograd"
+NOTHING = "nothing to compare"
+
+
+class KeyedReference(Protocol):
+    def get(self, key: str) -> np.ndarray: ...
+
+
+def verify_trace(trace: Trace, reference: KeyedReference, tol: float = 1e-10) -> None:
+    """Sets `step.check` on every step: forward steps first, then backward steps."""
+    for phase in ("forward", "backward"):
+        for step in trace.steps:
+            if step.phase == phase:
+                step.check = check_step(step, reference, tol)
+    for step in trace.steps:  # a phase the checker does not know still gets a verdict
+        if step.check is None:
+            step.check = check_step(step, reference, tol)
+
+
+def check_step(step: Step, reference: KeyedReference, tol: float = 1e-10) -> Check:
+    return check_outputs(step.outputs, reference, tol)
+
+
+def check_outputs(outputs: dict[str, Tensor], reference: KeyedReference, tol: float = 1e-10) -> Check:
+    worst_err, worst = 0.0, NOTHING
+    for symbol, tensor in outputs.items():
+        if tensor.key is None:
+            continue
+        err, where = compare_tensor(symbol, tensor, reference)
+        # strict `>`: when everything agrees exactly, the first output is the one named
+        if worst == NOTHING or err > worst_err:
+            worst_err, worst = err, where
+    ok = worst == NOTHING or worst_err <= tol
+    return Check(reference=REFERENCE, max_abs_err=worst_err, tolerance=tol, ok=ok, worst=worst)
+
+
+def compare_tensor(symbol: str, tensor: Tensor, reference: KeyedReference) -> tuple[float, str]:
+    """(max abs error, `symbol [i, j]` of the worst entry) of one keyed output."""
+    try:
+        ref = np.asarray(reference.get(tensor.key), dtype=np.float64)[to_index(tensor.index)]
+    except (KeyError, IndexError, ValueError, RuntimeError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        return math.inf, f"{symbol}: no reference value for `{tensor.key}` ({msg})"
+    value = np.asarray(tensor.value, dtype=np.float64)
+    if value.shape != ref.shape:
+        return math.inf, (f"{symbol}: shape [{_dims(value.shape)}] but the reference "
+                          f"`{tensor.key}` is [{_dims(ref.shape)}]")
+    if value.size == 0:
+        return 0.0, f"{symbol} (empty)"
+    err = entry_errors(value, ref)
+    pos = np.unravel_index(int(np.argmax(err)), err.shape)
+    return float(err[pos]), f"{symbol} [{_dims(pos)}]"
+
+
+def entry_errors(value: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """|value - ref| per entry; equal infinities (and NaN against NaN) agree, any other non-finite is inf."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(value - ref)
+    agree = (value == ref) | (np.isnan(value) & np.isnan(ref))
+    err = np.where(agree, 0.0, err)
+    return np.where(np.isfinite(err), err, math.inf)
+
+
+def to_index(index) -> tuple:
+    """A Tensor index (ints and slices; from JSON also `[start, stop]` lists) as a numpy index."""
+    out = []
+    for entry in index or ():
+        if isinstance(entry, list | tuple):
+            out.append(slice(*entry))
+        elif entry is None:
+            out.append(slice(None))
+        else:
+            out.append(entry)
+    return tuple(out)
+
+
+def check_scenario(scenario, trace: Trace, tol: float = 1e-10) -> bool:
+    """Builds the torch reference, checks every step, and also the trace's loss and parameter grads.
+
+    The totals are checked too because a parameter gradient that no step outputs would
+    otherwise go unverified.
+    """
+    from stepper.verify.reference import torch_reference
+
+    reference = torch_reference(scenario)
+    verify_trace(trace, reference, tol)
+    return trace.verified and check_totals(trace, reference, tol).ok
+
+
+def check_totals(trace: Trace, reference, tol: float = 1e-10) -> Check:
+    """`trace.loss` and every `trace.grads[name]` against the reference, as one Check."""
+    outputs = {"loss": Tensor("loss", np.asarray(trace.loss, dtype=np.float64), key="loss")}
+    names = set(trace.grads) | set(getattr(reference, "grads", {}))
+    for name in sorted(names):
+        value = trace.grads.get(name)
+        if value is None:
+            return Check(REFERENCE, math.inf, tol, False, f"trace.grads has no `{name}`")
+        outputs[f"d{name}"] = Tensor(f"d{name}", value, key=f"d:{name}")
+    return check_outputs(outputs, reference, tol)
+
+
+def _dims(shape) -> str:
+    return ", ".join(str(int(n)) for n in shape)

@@ -1,0 +1,109 @@
+"""A keyed torch graph: every named quantity of the model, and the one operation that made it.
+
+The reference model is built out of `Graph.op` calls, so each key remembers the torch
+function that produced it and the keys it was produced from. That is what makes
+`d:IN<-OUT` answerable: the part of dLoss/dIN flowing back through OUT alone is the
+vector-Jacobian product of OUT's own operation, which is not the same as
+`torch.autograd.grad(OUT, IN)` when OUT also depends on IN by a longer road (a residual
+`x + attn(x)`, or a tied head whose embedding also fed the input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+
+class Graph:
+    def __init__(self) -> None:
+        self.nodes: dict[str, torch.Tensor] = {}
+        self.ops: dict[str, tuple[Callable[..., torch.Tensor], tuple[str, ...]]] = {}
+        self.params: set[str] = set()
+
+    def param(self, name: str, value: np.ndarray) -> None:
+        self.nodes[name] = torch.from_numpy(np.array(value, dtype=np.float64)).requires_grad_(True)
+        self.params.add(name)
+
+    def constant(self, key: str, value: torch.Tensor) -> None:
+        # a leaf that still collects a gradient, so `d:pos` exists for a sinusoidal table too
+        self.nodes[key] = value.detach().to(torch.float64).requires_grad_(True)
+
+    def op(self, key: str, fn: Callable[..., torch.Tensor], *inputs: str) -> str:
+        out = fn(*(self.nodes[k] for k in inputs))
+        out.retain_grad()
+        self.nodes[key] = out
+        self.ops[key] = (fn, inputs)
+        return key
+
+    def alias(self, key: str, source: str) -> str:
+        """`key` is the same numbers as `source`, as its own node (e.g. `pred` = the last `z`)."""
+        return self.op(key, torch.clone, source)
+
+
+class Reference:
+    """The reference's answers by key: forward values, `d:KEY` and `d:IN<-OUT`."""
+
+    def __init__(self, graph: Graph, loss_key: str = "loss") -> None:
+        self._g = graph
+        self._loss_key = loss_key
+        self._cache: dict[str, np.ndarray] = {}
+
+    @property
+    def loss(self) -> float:
+        return float(self._g.nodes[self._loss_key].detach())
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        return {name: self.get("d:" + name) for name in self._g.nodes if name in self._g.params}
+
+    def keys(self) -> list[str]:
+        """Every forward key (activations and parameter names) the reference knows."""
+        return list(self._g.nodes)
+
+    def get(self, key: str) -> np.ndarray:
+        if key not in self._cache:
+            self._cache[key] = self._compute(key)
+        return self._cache[key].copy()
+
+    def _compute(self, key: str) -> np.ndarray:
+        if not key.startswith("d:"):
+            return self._node(key, key).detach().numpy().copy()
+        body = key[2:]
+        if "<-" not in body:
+            node = self._node(body, key)
+            return _numpy(node.grad, node)
+        inp, out = body.split("<-", 1)
+        return self._partial(inp, out, key)
+
+    def _node(self, name: str, key: str) -> torch.Tensor:
+        try:
+            return self._g.nodes[name]
+        except KeyError:
+            raise KeyError(f"reference has no quantity `{name}` (asked for `{key}`); "
+                           f"known keys: {', '.join(self._g.nodes)}") from None
+
+    def _partial(self, inp: str, out: str, key: str) -> np.ndarray:
+        self._node(inp, key)
+        out_node = self._node(out, key)
+        if out not in self._g.ops:
+            raise KeyError(f"`{key}`: `{out}` is a parameter or input, nothing flows back through it")
+        fn, inputs = self._g.ops[out]
+        if inp not in inputs:
+            raise KeyError(f"`{key}`: `{inp}` is not a direct input of `{out}` "
+                           f"(its inputs are: {', '.join(inputs)})")
+        # re-run OUT's operation alone, with IN the only thing that carries a gradient
+        local = {k: self._g.nodes[k].detach().clone().requires_grad_(k == inp) for k in set(inputs)}
+        with torch.enable_grad():
+            out_local = fn(*(local[k] for k in inputs))
+            upstream = out_node.grad if out_node.grad is not None else torch.zeros_like(out_local)
+            (grad,) = torch.autograd.grad(out_local, local[inp], grad_outputs=upstream, allow_unused=True)
+        return _numpy(grad, local[inp])
+
+
+def _numpy(grad: torch.Tensor | None, like: torch.Tensor) -> np.ndarray:
+    # no gradient at all means the loss does not depend on it: zero, not an error
+    if grad is None:
+        return np.zeros(tuple(like.shape), dtype=np.float64)
+    return grad.detach().numpy().copy()

@@ -1,0 +1,54 @@
+"""The independent PyTorch float64 reference: `torch_reference(scenario) -> Reference`.
+
+Forward per the contract with torch's own functions, then one autograd backward. Nothing
+here knows how the engine computes anything; the two meet only at the keys of
+docs/trace-keys.md.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from stepper.scenario.types import Scenario
+from stepper.verify.graph import Graph, Reference
+from stepper.verify.reference_mlp import build_mlp
+from stepper.verify.reference_transformer import build_transformer, pad_id
+
+__all__ = ["Reference", "torch_reference"]
+
+
+def torch_reference(scenario: Scenario) -> Reference:
+    g = Graph()
+    for name, value in scenario.params.items():
+        g.param(name, value)
+    with torch.enable_grad():
+        if scenario.model.kind == "mlp":
+            out = build_mlp(g, scenario)
+            if scenario.task.kind != "regress":
+                out = g.alias("logits", out)
+        else:
+            out = build_transformer(g, scenario)
+        _loss(g, scenario, out)
+        g.nodes["loss"].backward(retain_graph=True)
+    return Reference(g)
+
+
+def _loss(g: Graph, scenario: Scenario, out: str) -> None:
+    task = scenario.task
+    if task.kind == "regress":
+        target = torch.tensor(task.target, dtype=torch.float64)
+        pred = g.alias("pred", out)
+        g.op("loss", lambda p: F.mse_loss(p, target.reshape(p.shape)), pred)
+        return
+    g.op("probs", lambda z: torch.softmax(z, dim=-1), out)
+    # the loss is read off `probs` (not F.cross_entropy on the logits) so that `d:probs` is a
+    # real gradient and `d:logits` flows back through the softmax; tests pin it to F.cross_entropy
+    if task.kind == "next_token":
+        targets = torch.tensor(scenario.token_ids[1:], dtype=torch.long)
+        pad = pad_id(scenario)
+        ignore = pad if pad is not None else -100
+        g.op("loss", lambda p: F.nll_loss(torch.log(p), targets, ignore_index=ignore), "probs")
+    else:
+        label = torch.tensor([task.label_index], dtype=torch.long)
+        g.op("loss", lambda p: F.nll_loss(torch.log(p)[None], label), "probs")
