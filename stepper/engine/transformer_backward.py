@@ -160,7 +160,7 @@ class Backward:
         path = "dX_ffn" if shared else "dX_ln2"
         d_f = self.merge(f"bwd.{pre}.res2.merge", s["f"], [("dX_skip", d_f_skip, f"d:{s['f']}<-{pre}.res2"),
                          (path, d_ffn_in, f"d:{s['f']}<-{pre}.ffn.H" if shared else f"d:{s['f']}<-{pre}.ln2")],
-                         layer=i, title="Add the gradients of both paths (skip + FFN)")
+                         layer=i, title="Sum the gradients: skip + FFN")
         if m.norm == "post":
             d_f = self.layernorm(f"bwd.{pre}.ln1", f"{pre}.ln1", f"{p}.ln1", tp.act[f"{pre}.res1"], f"{pre}.res1",
                                  d_f, title="Through LayerNorm 1", layer=i)
@@ -172,12 +172,12 @@ class Backward:
         d_a_terms = self.attention(i, d_attn, s["a"])
         if m.norm == "pre":
             d_ln1 = self.merge(f"bwd.{pre}.qkv.merge", s["a"], d_a_terms, layer=i,
-                               title="Add the gradients from Q, K and V")
+                               title="Sum the gradients from Q, K and V")
             d_ln1_in = self.layernorm(f"bwd.{pre}.ln1", f"{pre}.ln1", f"{p}.ln1", tp.act[s["x"]], s["x"], d_ln1,
                                       title="Through LayerNorm 1", layer=i, out_key=f"d:{s['x']}<-{pre}.ln1")
             d_a_terms = [("dX_ln1", d_ln1_in, f"d:{s['x']}<-{pre}.ln1")]
         return self.merge(f"bwd.{pre}.res1.merge", s["x"], [("dX_skip", d_x_skip, f"d:{s['x']}<-{pre}.res1"),
-                          *d_a_terms], layer=i, title="Add the gradients of every path into the layer input")
+                          *d_a_terms], layer=i, title="Sum the gradients into the layer input")
 
     def attention(self, i: int, d_out: np.ndarray, a_key: str):
         tp, m, lab, pre, p = self.tp, self.m, self.lab, f"L{i}.attn", f"layers.{i}"

@@ -10,12 +10,13 @@ import numpy as np
 
 from stepper.scenario import schema
 from stepper.scenario.errors import ScenarioError, did_you_mean
+from stepper.scenario.limits import limit_message
 from stepper.scenario.params import init_param, n_outputs, param_specs
 from stepper.scenario.types import PAD, ModelConfig, Scenario, TaskConfig
 from stepper.scenario.yamlread import Located, read_yaml
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, *, force: bool = False) -> Scenario:
     path = Path(path)
     file = str(path)
     if not path.exists():
@@ -29,10 +30,10 @@ def load_scenario(path: str | Path) -> Scenario:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError(file, 1, 1, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return parse_scenario(text, file)
+    return parse_scenario(text, file, force=force)
 
 
-def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
+def parse_scenario(text: str, file: str = "<scenario>", *, force: bool = False) -> Scenario:
     doc = read_yaml(text, file)
     if not isinstance(doc.value, dict):
         raise doc.error((), "the top level must be a mapping of keys like `name:` and `model:`")
@@ -50,6 +51,9 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
     model = _model(doc, model_raw, values)
     vocab, tokens, features = _inputs(doc, model, input_raw)
     task = _task(doc, model, task_raw, vocab, tokens)
+    too_big = limit_message(model, len(vocab), task.kind, len(task.classes), len(tokens))
+    if too_big and not force:
+        raise doc.error(("model",), too_big)
     n_out = n_outputs(model, task.kind, len(task.classes), len(vocab))
     specs = param_specs(model, len(vocab), n_out)
     params = {}

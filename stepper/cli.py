@@ -1,0 +1,90 @@
+"""The command line. Thin: parse arguments, call the layers, map outcomes to exit codes.
+
+`check` and `export` never import Textual; `run` imports the TUI only when it is asked for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from stepper.scenario import ScenarioError, load_scenario
+
+EXIT_OK, EXIT_MISMATCH, EXIT_INVALID = 0, 1, 2
+
+
+def bundled(name: str) -> Path:
+    """A scenario shipped with stepper: inside the wheel, or beside the package in a checkout."""
+    here = Path(__file__).parent
+    for folder in (here / "scenarios", here.parent / "scenarios"):
+        if (folder / f"{name}.yaml").exists():
+            return folder / f"{name}.yaml"
+    return here.parent / "scenarios" / f"{name}.yaml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="stepper", description="Step through a tiny transformer, every number verified.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="open the TUI on a scenario")
+    run.add_argument("file", nargs="?", help="scenario file (default: the bundled mini scenario)")
+    run.add_argument("--quiz", action="store_true", help="ask before revealing each output")
+    run.add_argument("--force", action="store_true", help="try a scenario over the size limits anyway")
+
+    check = sub.add_parser("check", help="compute and verify every step against PyTorch autograd")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("--fd", action="store_true", help="also check every gradient by finite differences")
+    check.add_argument("--tol", type=float, default=1e-10, help="max abs error allowed (default 1e-10)")
+    check.add_argument("--quiet", "-q", action="store_true", help="print only the summary line per file")
+    check.add_argument("--force", action="store_true", help="try a scenario over the size limits anyway")
+
+    export = sub.add_parser("export", help="write the whole trace as markdown or JSON")
+    export.add_argument("file")
+    export.add_argument("--format", choices=["md", "json"], default="md")
+    export.add_argument("-o", "--output", help="output file (default: stdout)")
+    export.add_argument("--precision", type=int, default=4, help="significant digits in markdown (default 4)")
+    export.add_argument("--only", choices=["forward", "backward"], help="markdown: only one phase")
+    export.add_argument("--steps", metavar="PATTERN", help="markdown: only steps whose id matches (fnmatch)")
+    export.add_argument("--no-verify", action="store_true", help="skip the PyTorch check (faster)")
+    export.add_argument("--force", action="store_true", help="overwrite OUT; try a scenario over the size limits")
+
+    new = sub.add_parser("new", help="write a commented starter scenario")
+    new.add_argument("name")
+    new.add_argument("--kind", choices=["encoder", "decoder", "mlp"], default="encoder")
+    new.add_argument("--force", action="store_true", help="overwrite an existing file")
+    return ap
+
+
+def _load(path: str | None, force: bool):
+    return load_scenario(path if path else bundled("mini"), force=force)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            scenario = _load(args.file, args.force)
+            from stepper.tui.app import run_app  # Textual loads only for the TUI
+
+            return run_app(scenario, quiz=args.quiz)
+        if args.command == "check":
+            from stepper.commands.check import check_files
+
+            return check_files(args.files, fd=args.fd, tol=args.tol, quiet=args.quiet, force=args.force)
+        if args.command == "export":
+            from stepper.commands.export import export_file
+
+            return export_file(args)
+        if args.command == "new":
+            from stepper.scenario.starter import write_starter
+
+            path = write_starter(args.name, args.kind, Path.cwd(), force=args.force)
+            print(f"wrote {path} — try: stepper check {path}")
+            return EXIT_OK
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_OK

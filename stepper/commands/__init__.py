@@ -1,0 +1,1 @@
+"""What the CLI's subcommands do, kept apart from argument parsing."""

@@ -1,0 +1,71 @@
+"""`stepper check`: compute every step, verify each against PyTorch autograd, report, set the exit code."""
+
+from __future__ import annotations
+
+import sys
+
+from stepper.engine import build_trace, loss_fn
+from stepper.scenario import ScenarioError, load_scenario
+from stepper.trace import Trace
+
+EXIT_OK, EXIT_MISMATCH, EXIT_INVALID = 0, 1, 2
+
+
+def verify(scenario, trace: Trace, tol: float):
+    """Attach a Check to every step; return the Check of the loss and all parameter gradients.
+
+    torch is imported here, never earlier.
+    """
+    from stepper.verify.compare import check_totals, verify_trace
+    from stepper.verify.reference import torch_reference
+
+    reference = torch_reference(scenario)
+    verify_trace(trace, reference, tol=tol)
+    return check_totals(trace, reference, tol=tol)
+
+
+def step_line(step) -> str:
+    c = step.check
+    mark = "✓" if c.ok else "✗"
+    worst = f"  worst: {c.worst}" if not c.ok and c.worst else ""
+    return f"{mark} {step.id:<34} {step.title:<46} max err {c.max_abs_err:.1e}{worst}"
+
+
+def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=sys.stdout) -> int:
+    try:
+        scenario = load_scenario(path, force=force)
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    trace = build_trace(scenario)
+    totals = verify(scenario, trace, tol)
+    bad = [s for s in trace.steps if not s.check.ok]
+    if not quiet:
+        print(f"{path}: {scenario.title or scenario.name}", file=out)
+        for step in trace.steps:
+            print("  " + step_line(step), file=out)
+    worst = max(s.check.max_abs_err for s in trace.steps)
+    verdict = "all verified" if not bad else f"{len(bad)} DISAGREE"
+    print(f"{path}: {len(trace.steps) - len(bad)}/{len(trace.steps)} steps verified against torch.autograd "
+          f"(max abs err {worst:.1e}, tolerance {tol:g}) — {verdict}; loss {trace.loss:.6g}", file=out)
+    mark = "✓" if totals.ok else "✗"
+    print(f"{path}: {mark} loss and all {len(trace.grads)} parameter gradients vs torch.autograd: "
+          f"max abs err {totals.max_abs_err:.1e}" + ("" if totals.ok else f" — worst: {totals.worst}"), file=out)
+    code = EXIT_OK if not bad and totals.ok else EXIT_MISMATCH
+    if fd:
+        code = max(code, finite_differences(scenario, trace, out))
+    return code
+
+
+def finite_differences(scenario, trace: Trace, out) -> int:
+    from stepper.verify.fd import finite_difference_check
+
+    report = finite_difference_check(scenario, loss_fn(scenario), trace.grads)
+    print(report.summary(), file=out)
+    return EXIT_OK if report.ok else EXIT_MISMATCH
+
+
+def check_files(paths: list[str], *, fd: bool = False, tol: float = 1e-10, quiet: bool = False,
+                force: bool = False) -> int:
+    """The worst outcome wins: an invalid file (2) over a disagreement (1) over success (0)."""
+    return max(check_one(p, fd=fd, tol=tol, quiet=quiet, force=force) for p in paths)

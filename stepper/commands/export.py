@@ -1,0 +1,38 @@
+"""`stepper export`: the whole trace as markdown or JSON, to stdout or a file."""
+
+from __future__ import annotations
+
+import sys
+from argparse import Namespace
+
+from stepper.commands.check import verify
+from stepper.engine import build_trace
+from stepper.export.files import ExistsError, write_atomic
+from stepper.scenario import load_scenario
+
+EXIT_OK, EXIT_INVALID, EXIT_IO = 0, 2, 3
+
+
+def export_file(args: Namespace) -> int:
+    scenario = load_scenario(args.file, force=args.force)  # ScenarioError → exit 2 in the CLI
+    trace = build_trace(scenario)
+    if not args.no_verify:
+        verify(scenario, trace, tol=1e-10)
+    if args.format == "json":
+        from stepper.export.json_trace import render_json
+
+        text = render_json(trace)
+    else:
+        from stepper.export.markdown import render_markdown
+
+        text = render_markdown(trace, precision=args.precision, only=args.only, steps=args.steps)
+    if not args.output:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        path = write_atomic(args.output, text, force=args.force)
+    except (ExistsError, OSError) as exc:
+        print(f"stepper: error: {exc}", file=sys.stderr)
+        return EXIT_IO
+    print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,79 @@
+"""The JSON trace of contract §5: every number at full float64 precision."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from stepper.trace import Step, Tensor, Trace
+
+FORMAT = "stepper-trace/1"
+
+
+def array(value: np.ndarray):
+    """Nested lists of floats; ±inf and NaN as strings, since JSON has no such numbers."""
+    value = np.asarray(value, dtype=np.float64)
+    if np.isfinite(value).all():
+        return value.tolist()
+
+    def fix(x):
+        if isinstance(x, list):
+            return [fix(v) for v in x]
+        return x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
+
+    return fix(value.tolist())
+
+
+def _index(index: tuple) -> list:
+    return [[i.start, i.stop] if isinstance(i, slice) else i for i in index]
+
+
+def _input(t: Tensor) -> dict:
+    """Inputs are outputs of earlier steps or parameters: name them rather than repeat them."""
+    out = {"shape": list(t.shape)}
+    if t.key:
+        out["key"] = t.key
+        if t.index:
+            out["index"] = _index(t.index)
+    else:
+        out["value"] = array(t.value)
+    return out
+
+
+def step_dict(step: Step) -> dict:
+    d = {
+        "id": step.id, "phase": step.phase, "title": step.title, "formula": step.formula.plain,
+        "latex": step.formula.latex, "stage": step.stage, "layer": step.layer, "head": step.head,
+        "meaning": step.meaning, "bindings": dict(step.bindings),
+        "inputs": {name: _input(t) for name, t in step.inputs.items()},
+        "outputs": {name: array(t.value) for name, t in step.outputs.items()},
+        "shapes": {name: list(t.shape) for name, t in step.outputs.items()},
+        "keys": {name: t.key for name, t in step.outputs.items() if t.key},
+        "labels": {name: {"rows": t.rows, "cols": t.cols} for name, t in step.outputs.items()},
+    }
+    if step.check is not None:
+        c = step.check
+        d["check"] = {"reference": c.reference, "max_abs_err": c.max_abs_err, "tolerance": c.tolerance,
+                      "ok": c.ok, "worst": c.worst}
+    return d
+
+
+def trace_dict(trace: Trace) -> dict:
+    return {
+        "format": FORMAT,
+        "scenario": trace.scenario,
+        "title": trace.title,
+        "description": trace.description,
+        "config": trace.config,
+        "loss": trace.loss,
+        "logits": array(trace.logits),
+        "params": {name: array(v) for name, v in trace.params.items()},
+        "grads": {name: array(v) for name, v in trace.grads.items()},
+        "steps": [step_dict(s) for s in trace.steps],
+    }
+
+
+def render_json(trace: Trace) -> str:
+    return json.dumps(trace_dict(trace), ensure_ascii=False, indent=1) + "\n"

@@ -1,0 +1,115 @@
+"""The checker: verdicts, worst entries, slices, infinities and missing keys."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import yaml
+
+from stepper.scenario import parse_scenario
+from stepper.trace import Formula, Step, Tensor, Trace
+from stepper.verify.compare import check_totals, entry_errors, to_index, verify_trace
+from stepper.verify.reference import torch_reference
+
+F0 = Formula("", "", "")
+
+
+def reference():
+    doc = {"name": "c", "model": {"kind": "decoder", "d_model": 4, "n_heads": 2, "d_ff": 4},
+           "input": {"vocab": ["<pad>", "a", "b"], "tokens": ["a", "b", "a"]}, "task": {"kind": "next_token"}}
+    sc = parse_scenario(yaml.safe_dump(doc))
+    return sc, torch_reference(sc)
+
+
+def step(id, phase, **outputs):
+    return Step(id=id, phase=phase, stage="x", title=id, formula=F0, inputs={}, outputs=outputs)
+
+
+def trace(steps, ref=None, grads=None):
+    return Trace(scenario="c", title="", config={}, steps=steps, loss=ref.loss if ref else 0.0,
+                 logits=np.zeros(1), params={}, grads=grads or {})
+
+
+def test_matching_values_pass_and_name_the_first_output():
+    _, ref = reference()
+    tr = trace([step("s", "forward", Q=Tensor("Q", ref.get("L0.attn.Q"), key="L0.attn.Q"),
+                     K=Tensor("K", ref.get("L0.attn.K"), key="L0.attn.K"))])
+    verify_trace(tr, ref)
+    c = tr.steps[0].check
+    assert c.ok and c.max_abs_err == 0.0 and c.reference == "torch.autograd" and c.tolerance == 1e-10
+    assert c.worst == "Q [0, 0]"
+    assert tr.verified
+
+
+def test_worst_entry_and_tolerance():
+    _, ref = reference()
+    bad = ref.get("d:L0.attn.K").copy()
+    bad[1, 2] += 1e-6
+    tr = trace([step("b", "backward", dK=Tensor("dK", bad, key="d:L0.attn.K"))])
+    verify_trace(tr, ref)
+    c = tr.steps[0].check
+    assert not c.ok and c.worst == "dK [1, 2]" and math.isclose(c.max_abs_err, 1e-6, rel_tol=1e-6)
+    verify_trace(tr, ref, tol=1e-5)
+    assert tr.steps[0].check.ok
+
+
+def test_head_slices_and_json_style_index():
+    _, ref = reference()
+    s_masked = ref.get("L0.attn.S_masked")
+    q = ref.get("L0.attn.Q")
+    tr = trace([step("h1", "forward",
+                     S=Tensor("S", s_masked[1], key="L0.attn.S_masked", index=(1,)),
+                     Q=Tensor("Q_1", q[:, 2:4], key="L0.attn.Q", index=(slice(None), slice(2, 4)))),
+                step("h1j", "forward", Q=Tensor("Q_1", q[:, 2:4], key="L0.attn.Q", index=([0, 2], [2, 4])))])
+    verify_trace(tr, ref)
+    assert all(s.check.ok for s in tr.steps)
+    assert to_index(([0, 2], 1, None)) == (slice(0, 2), 1, slice(None))
+
+
+def test_infinities_and_nan():
+    e = entry_errors(np.array([-np.inf, np.inf, 1.0, np.nan, np.nan, 2.0]),
+                     np.array([-np.inf, -np.inf, np.inf, np.nan, 1.0, 2.5]))
+    assert list(e) == [0.0, math.inf, math.inf, 0.0, math.inf, 0.5]
+    _, ref = reference()
+    # the causal mask's -inf entries agree with the reference's
+    tr = trace([step("m", "forward", S=Tensor("S", ref.get("L0.attn.S_masked"), key="L0.attn.S_masked"))])
+    verify_trace(tr, ref)
+    assert tr.steps[0].check.ok and np.isinf(ref.get("L0.attn.S_masked")).any()
+
+
+def test_nothing_to_compare_missing_key_and_bad_shape():
+    _, ref = reference()
+    tr = trace([step("n", "forward", X=Tensor("X", np.ones(2))),
+                step("m", "backward", G=Tensor("G", np.ones(2), key="d:L9.nope")),
+                step("w", "forward", Q=Tensor("Q", np.ones((2, 2)), key="L0.attn.Q"))])
+    verify_trace(tr, ref)
+    n, m, w = (s.check for s in tr.steps)
+    assert n.ok and n.max_abs_err == 0.0 and n.worst == "nothing to compare"
+    assert not m.ok and m.max_abs_err == math.inf and "d:L9.nope" in m.worst
+    assert not w.ok and "shape [2, 2]" in w.worst
+    assert not tr.verified
+
+
+def test_forward_steps_are_checked_before_backward():
+    _, ref = reference()
+    order = []
+
+    class Spy:
+        def get(self, key):
+            order.append(key)
+            return ref.get(key)
+
+    tr = trace([step("b", "backward", d=Tensor("d", ref.get("d:x0"), key="d:x0")),
+                step("f", "forward", x=Tensor("x", ref.get("x0"), key="x0"))])
+    verify_trace(tr, Spy())
+    assert order == ["x0", "d:x0"]
+
+
+def test_totals():
+    sc, ref = reference()
+    tr = trace([], ref, grads=ref.grads)
+    assert check_totals(tr, ref).ok
+    grads = dict(ref.grads)
+    grads.pop("head.W")
+    assert "head.W" in check_totals(trace([], ref, grads=grads), ref).worst
