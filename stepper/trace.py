@@ -60,7 +60,7 @@ class Check:
 @dataclass
 class Step:
     id: str
-    phase: str  # "forward" | "backward"
+    phase: str  # "forward" | "backward" | "update"
     stage: str  # the engine module that computed it, e.g. "softmax"
     title: str
     formula: Formula
@@ -103,6 +103,9 @@ class Trace:
     grads: dict[str, np.ndarray]
     tokens: list[str] = field(default_factory=list)
     description: str = ""
+    # training (scenarios with `optim:`): the loss before and after each update, and the final weights
+    losses: list[float] = field(default_factory=list)
+    trained: dict[str, np.ndarray] = field(default_factory=dict)
 
     def index_of(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):

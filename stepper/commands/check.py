@@ -31,7 +31,8 @@ def step_line(step) -> str:
     return f"{mark} {step.id:<34} {step.title:<46} max err {c.max_abs_err:.1e}{worst}"
 
 
-def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=sys.stdout) -> int:
+def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=None) -> int:
+    out = out or sys.stdout
     try:
         scenario = load_scenario(path, force=force)
     except ScenarioError as exc:

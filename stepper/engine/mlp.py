@@ -24,10 +24,16 @@ class MLPPass:
         self.act: dict[str, np.ndarray] = {}
         self.cache: dict[str, object] = {}
         self.classify = sc.task.kind == "classify"
+        x = np.array(sc.features, dtype=np.float64)  # [n0] or [B, n0]
+        self.rows = ["(" + ", ".join(f"{v:g}" for v in row) + ")" for row in x] if x.ndim == 2 else None
 
     def record(self, *args, **kw):
         if self.rec is not None:
             self.rec.add(*args, **kw)
+
+    def vec(self, symbol, value, key, cols):
+        """An activation: one vector, or one row per example when the input is a batch."""
+        return tensor(symbol, value, key, self.rows if value.ndim == 2 else None, cols)
 
     def cols(self, i: int) -> list[str]:
         """Labels of layer i's outputs (layer -1: the input features)."""
@@ -37,6 +43,10 @@ class MLPPass:
             return list(self.sc.task.classes) if self.classify else _units("y", self.m.sizes[-1])
         return _units(f"h{i}_", self.m.sizes[i + 1])
 
+    def param_labels(self, name: str, value: np.ndarray) -> tuple[list[str] | None, list[str]]:
+        i = int(name.split(".")[1])
+        return (self.cols(i - 1) if value.ndim == 2 else None), self.cols(i)
+
     def forward(self) -> float:
         h = np.array(self.sc.features, dtype=np.float64)  # [n0]
         self.act["x"], h_key = h, "x"
@@ -44,38 +54,40 @@ class MLPPass:
             w, b = self.p[f"layers.{i}.W"], self.p.get(f"layers.{i}.b")
             z, self.cache[f"L{i}.lin"] = linear.forward(h, w, b)  # [n_{i+1}] = [n_i] @ [n_i, n_{i+1}]
             self.act[f"L{i}.z"] = z
-            inputs = {"x": tensor("x", h, h_key, None, self.cols(i - 1)),
+            inputs = {"x": self.vec("x", h, h_key, self.cols(i - 1)),
                       "W": tensor("W", w, f"layers.{i}.W", self.cols(i - 1), self.cols(i), is_param=True)}
             if b is not None:
                 inputs["b"] = tensor("b", b, f"layers.{i}.b", None, self.cols(i), is_param=True)
             self.record(f"fwd.L{i}.linear", "linear", f"Layer {i}: z = x·W + b", linear.FORMULA, inputs,
-                        {"z": tensor("z", z, f"L{i}.z", None, self.cols(i))}, layer=i)
+                        {"z": self.vec("z", z, f"L{i}.z", self.cols(i))}, layer=i)
             h, h_key = z, f"L{i}.z"
             if i < self.n_layers - 1:
                 h, self.cache[f"L{i}.act"] = activation.forward(z, self.m.activation)  # [n_{i+1}]
                 self.act[f"L{i}.h"], h_key = h, f"L{i}.h"
                 self.record(f"fwd.L{i}.act", "activation", f"Layer {i}: {self.m.activation}",
-                            activation.FORMULAS[self.m.activation], {"z": tensor("z", z, f"L{i}.z", None, self.cols(i))},
-                            {"h": tensor("h", h, h_key, None, self.cols(i))}, layer=i)
+                            activation.FORMULAS[self.m.activation], {"z": self.vec("z", z, f"L{i}.z", self.cols(i))},
+                            {"h": self.vec("h", h, h_key, self.cols(i))}, layer=i)
         self.out_key = h_key
         return self.loss(h, h_key)
 
     def loss(self, out: np.ndarray, out_key: str) -> float:
         cols = self.cols(self.n_layers - 1)
-        out_t = tensor("ŷ", out, out_key, None, cols)
+        out_t = self.vec("ŷ", out, out_key, cols)
         if self.classify:
-            targets, keep = np.array([self.sc.task.label_index]), np.array([True])
+            targets = np.array(self.sc.task.label_indices if out.ndim == 2 else [self.sc.task.label_index])
+            keep = np.ones(len(targets), dtype=bool)
             value, probs, self.cache["loss"] = loss.cross_entropy(out, targets, keep)
             self.act.update({"logits": out, "probs": probs})
             self.record("fwd.loss", "loss", "Softmax and cross-entropy loss", loss.CE_FORMULA, {"logits": out_t},
-                        {"p": tensor("p", probs, "probs", None, cols), "L": tensor("L", np.array(value), "loss")},
-                        bindings={"targets": self.sc.task.label, "N": "1"})
+                        {"p": self.vec("p", probs, "probs", cols), "L": tensor("L", np.array(value), "loss")},
+                        bindings={"targets": ", ".join(self.sc.task.labels or [self.sc.task.label]),
+                                  "N": str(len(targets))})
         else:
-            target = np.array(self.sc.task.target)  # [n_out]
+            target = np.array(self.sc.task.target, dtype=np.float64)  # like the output: [n_out] or [B, n_out]
             value, self.cache["loss"] = loss.mse(out, target)
             self.act["pred"] = out
             self.record("fwd.loss", "loss", "Mean squared error", loss.MSE_FORMULA,
-                        {"ŷ": out_t, "y": tensor("y", target, None, None, cols)},
+                        {"ŷ": out_t, "y": self.vec("y", target, None, cols)},
                         {"L": tensor("L", np.array(value), "loss")}, bindings={"n": str(target.size)})
         self.act["loss"] = np.array(value)
         return value
@@ -87,21 +99,21 @@ def mlp_backward(mp: MLPPass) -> dict[str, np.ndarray]:
     cols = mp.cols(last)
     if mp.classify:
         dout = loss.cross_entropy_backward(mp.cache["loss"])  # [C]
-        formula, ins = loss.CE_GRAD_FORMULA, {"p": tensor("p", mp.act["probs"], "probs", None, cols)}
+        formula, ins = loss.CE_GRAD_FORMULA, {"p": mp.vec("p", mp.act["probs"], "probs", cols)}
     else:
         dout = loss.mse_backward(mp.cache["loss"])  # [n_out]
-        formula, ins = loss.MSE_GRAD_FORMULA, {"ŷ": tensor("ŷ", mp.act["pred"], mp.out_key, None, cols)}
+        formula, ins = loss.MSE_GRAD_FORMULA, {"ŷ": mp.vec("ŷ", mp.act["pred"], mp.out_key, cols)}
     mp.record("bwd.loss", "loss", "Gradient of the loss w.r.t. the output", formula, ins,
-              {"dŷ": tensor("dŷ", dout, f"d:{mp.out_key}", None, cols)})
+              {"dŷ": mp.vec("dŷ", dout, f"d:{mp.out_key}", cols)})
     dz = dout
     for i in reversed(range(mp.n_layers)):
         if i < last:
             dz = activation.backward(dh, mp.cache[f"L{i}.act"])  # [n_{i+1}]
             mp.record(f"bwd.L{i}.act", "activation", f"Layer {i}: through the {mp.m.activation}",
                       activation.GRAD_FORMULAS[mp.m.activation],
-                      {"dh": tensor("dh", dh, f"d:L{i}.h", None, mp.cols(i)),
-                       "z": tensor("z", mp.act[f"L{i}.z"], f"L{i}.z", None, mp.cols(i))},
-                      {"dz": tensor("dz", dz, f"d:L{i}.z", None, mp.cols(i))}, layer=i)
+                      {"dh": mp.vec("dh", dh, f"d:L{i}.h", mp.cols(i)),
+                       "z": mp.vec("z", mp.act[f"L{i}.z"], f"L{i}.z", mp.cols(i))},
+                      {"dz": mp.vec("dz", dz, f"d:L{i}.z", mp.cols(i))}, layer=i)
         x, w, _ = mp.cache[f"L{i}.lin"]
         dh, dw, db = linear.backward(dz, mp.cache[f"L{i}.lin"])  # [n_i], [n_i, n_{i+1}], [n_{i+1}]
         x_key = f"L{i - 1}.h" if i > 0 else "x"
@@ -110,8 +122,8 @@ def mlp_backward(mp: MLPPass) -> dict[str, np.ndarray]:
         if db is not None:
             grads[f"layers.{i}.b"] = db
             outs["db"] = tensor("db", db, f"d:layers.{i}.b", None, mp.cols(i))
-        outs["dx"] = tensor("dx", dh, f"d:{x_key}", None, mp.cols(i - 1))
+        outs["dx"] = mp.vec("dx", dh, f"d:{x_key}", mp.cols(i - 1))
         mp.record(f"bwd.L{i}.linear", "linear", f"Layer {i}: through x·W + b", linear.GRAD_FORMULA,
-                  {"dz": tensor("dz", dz, f"d:L{i}.z", None, mp.cols(i)), "x": tensor("x", x, x_key, None, mp.cols(i - 1)),
+                  {"dz": mp.vec("dz", dz, f"d:L{i}.z", mp.cols(i)), "x": mp.vec("x", x, x_key, mp.cols(i - 1)),
                    "W": tensor("W", w, f"layers.{i}.W", mp.cols(i - 1), mp.cols(i), is_param=True)}, outs, layer=i)
     return grads

@@ -22,16 +22,30 @@ def _pass(sc: Scenario, params: dict[str, np.ndarray], rec: Recorder | None):
     return TransformerPass(sc, params, rec), lambda tp: Backward(tp).run()
 
 
+def loss_and_grads(sc: Scenario, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+    """Forward and backward without recording: what each training update needs."""
+    fwd, backward = _pass(sc, params, None)
+    loss = fwd.forward()
+    return loss, backward(fwd)
+
+
 def build_trace(sc: Scenario) -> Trace:
-    """Run forward and backward once, recording every step."""
+    """Run forward and backward once, recording every step; then train if the scenario asks."""
     rec = Recorder(sc.lessons)
     fwd, backward = _pass(sc, sc.params, rec)
     loss = fwd.forward()
     grads = backward(fwd)
     grads = {name: grads[name] for name in sc.params}  # contract order
-    return Trace(scenario=sc.name, title=sc.title, config=sc.config_dict(), steps=rec.steps, loss=loss,
-                 logits=fwd.act.get("logits", fwd.act.get("pred")), params=sc.params, grads=grads,
-                 tokens=list(sc.tokens), description=sc.description)
+    trace = Trace(scenario=sc.name, title=sc.title, config=sc.config_dict(), steps=rec.steps, loss=loss,
+                  logits=fwd.act.get("logits", fwd.act.get("pred")), params=sc.params, grads=grads,
+                  tokens=list(sc.tokens), description=sc.description)
+    optim_cfg = getattr(sc, "optim", None)
+    if optim_cfg is not None:
+        from stepper.engine.train import train
+
+        trace.losses, trace.trained = train(sc.params, grads, loss, optim_cfg,
+                                            lambda p: loss_and_grads(sc, p), rec, fwd.param_labels)
+    return trace
 
 
 def loss_fn(sc: Scenario) -> Callable[[dict[str, np.ndarray]], float]:

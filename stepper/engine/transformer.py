@@ -44,12 +44,14 @@ class TransformerPass:
         return tensor(symbol, value, key, self.lab.tokens, self.lab.dims, index)
 
     def param(self, symbol, name):
-        value = self.p[name]
+        rows, cols = self.param_labels(name, self.p[name])
+        return tensor(symbol, self.p[name], name, rows, cols, is_param=True)
+
+    def param_labels(self, name: str, value: np.ndarray) -> tuple[list[str] | None, list[str]]:
         rows = {"embed.tok": self.lab.vocab, "embed.pos": [f"p{i}" for i in range(value.shape[0])]}.get(name)
         if value.ndim == 2 and rows is None:
             rows = self.lab.ff if value.shape[0] == self.m.d_ff and "W_2" in name else self.lab.dims
-        cols = self._cols(value.shape[-1], name)
-        return tensor(symbol, value, name, rows if value.ndim == 2 else None, cols, is_param=True)
+        return (rows if value.ndim == 2 else None), self._cols(value.shape[-1], name)
 
     def _cols(self, n, name=""):
         if name.startswith("head") or name == "logits":

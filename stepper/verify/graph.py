@@ -23,7 +23,8 @@ class Graph:
         self.params: set[str] = set()
 
     def param(self, name: str, value: np.ndarray) -> None:
-        self.nodes[name] = torch.from_numpy(np.array(value, dtype=np.float64)).requires_grad_(True)
+        # shares memory with the scenario's array (no copy of a large model); nothing here writes to it
+        self.nodes[name] = torch.from_numpy(np.asarray(value, dtype=np.float64)).requires_grad_(True)
         self.params.add(name)
 
     def constant(self, key: str, value: torch.Tensor) -> None:
@@ -45,10 +46,11 @@ class Graph:
 class Reference:
     """The reference's answers by key: forward values, `d:KEY` and `d:IN<-OUT`."""
 
-    def __init__(self, graph: Graph, loss_key: str = "loss") -> None:
+    def __init__(self, graph: Graph, loss_key: str = "loss", extra: dict[str, np.ndarray] | None = None) -> None:
         self._g = graph
         self._loss_key = loss_key
-        self._cache: dict[str, np.ndarray] = {}
+        # values computed outside the graph, e.g. by torch.optim (`upd1:…`, `train.losses`)
+        self._cache: dict[str, np.ndarray] = dict(extra or {})
 
     @property
     def loss(self) -> float:
@@ -64,12 +66,14 @@ class Reference:
 
     def get(self, key: str) -> np.ndarray:
         if key not in self._cache:
-            self._cache[key] = self._compute(key)
-        return self._cache[key].copy()
+            value = self._compute(key)
+            value.flags.writeable = False  # shared by every caller, so nobody may change it
+            self._cache[key] = value
+        return self._cache[key]
 
     def _compute(self, key: str) -> np.ndarray:
         if not key.startswith("d:"):
-            return self._node(key, key).detach().numpy().copy()
+            return self._node(key, key).detach().numpy()
         body = key[2:]
         if "<-" not in body:
             node = self._node(body, key)
@@ -106,4 +110,4 @@ def _numpy(grad: torch.Tensor | None, like: torch.Tensor) -> np.ndarray:
     # no gradient at all means the loss does not depend on it: zero, not an error
     if grad is None:
         return np.zeros(tuple(like.shape), dtype=np.float64)
-    return grad.detach().numpy().copy()
+    return grad.detach().numpy()

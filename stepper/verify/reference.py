@@ -23,15 +23,25 @@ def torch_reference(scenario: Scenario) -> Reference:
     for name, value in scenario.params.items():
         g.param(name, value)
     with torch.enable_grad():
-        if scenario.model.kind == "mlp":
-            out = build_mlp(g, scenario)
-            if scenario.task.kind != "regress":
-                out = g.alias("logits", out)
-        else:
-            out = build_transformer(g, scenario)
-        _loss(g, scenario, out)
+        _build(g, scenario)
         g.nodes["loss"].backward(retain_graph=True)
-    return Reference(g)
+        extra = {}
+        if getattr(scenario, "optim", None) is not None:
+            from stepper.verify.reference_train import train_reference
+
+            extra = train_reference(scenario, lambda graph: _build(graph, scenario))
+    return Reference(g, extra=extra)
+
+
+def _build(g: Graph, scenario: Scenario) -> None:
+    """The model and its loss, on a graph whose parameters are already set."""
+    if scenario.model.kind == "mlp":
+        out = build_mlp(g, scenario)
+        if scenario.task.kind != "regress":
+            out = g.alias("logits", out)
+    else:
+        out = build_transformer(g, scenario)
+    _loss(g, scenario, out)
 
 
 def _loss(g: Graph, scenario: Scenario, out: str) -> None:
@@ -50,5 +60,9 @@ def _loss(g: Graph, scenario: Scenario, out: str) -> None:
         ignore = pad if pad is not None else -100
         g.op("loss", lambda p: F.nll_loss(torch.log(p), targets, ignore_index=ignore), "probs")
     else:
-        label = torch.tensor([task.label_index], dtype=torch.long)
-        g.op("loss", lambda p: F.nll_loss(torch.log(p)[None], label), "probs")
+        if task.labels:  # a batch of examples, one label each
+            labels = torch.tensor(task.label_indices, dtype=torch.long)
+            g.op("loss", lambda p: F.nll_loss(torch.log(p), labels), "probs")
+        else:
+            label = torch.tensor([task.label_index], dtype=torch.long)
+            g.op("loss", lambda p: F.nll_loss(torch.log(p)[None], label), "probs")

@@ -1,0 +1,103 @@
+"""How long does `stepper check` take on a GPT-2-small-shaped model, next to plain PyTorch?
+
+12 layers, d_model 768, 12 heads, d_ff 3072, 64 tokens, vocab 512, float64. The baseline is a
+plain torch forward + backward of the same model with the same weights (no retained
+intermediates). We time, best of N runs:
+  engine   — our numpy forward + backward, recording every step (`build_trace`)
+  check    — engine + the independent torch reference + the per-step comparison
+and print both ratios to the baseline. Run: `python benchmarks/bench_check.py [--repeat N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from stepper.engine import build_trace
+from stepper.scenario import parse_scenario
+from stepper.verify.compare import verify_trace
+from stepper.verify.reference import torch_reference
+
+L, D, H, FF, T, V = 12, 768, 12, 3072, 64, 512
+
+
+def scenario_text() -> str:
+    vocab = [f"t{i}" for i in range(V)]
+    rng = np.random.default_rng(0)
+    tokens = [vocab[i] for i in rng.integers(1, V, size=T + 1)]  # T inputs + 1 shifted target
+    return f"""
+name: gpt2-small-shape
+model: {{kind: decoder, d_model: {D}, n_heads: {H}, n_layers: {L}, d_ff: {FF}, activation: gelu_tanh,
+        norm: pre, final_norm: true, positional: learned, max_len: 128, tie_embeddings: true}}
+input: {{vocab: {vocab}, tokens: {tokens}}}
+task: {{kind: next_token}}
+weights: {{seed: 0, init: {{std: 0.02}}}}
+"""
+
+
+def torch_baseline(sc) -> float:
+    """A plain float64 GPT-2-style forward + backward in torch; returns seconds."""
+    p = {k: torch.from_numpy(v).requires_grad_(True) for k, v in sc.params.items()}
+    ids = torch.tensor(sc.token_ids)
+    x_ids, y_ids = ids[:-1], ids[1:]
+    causal = torch.ones(T, T, dtype=torch.bool).tril()
+    start = time.perf_counter()
+    x = p["embed.tok"][x_ids] + p["embed.pos"][:T]
+    for i in range(L):
+        pre = f"layers.{i}"
+        a = F.layer_norm(x, (D,), p[f"{pre}.ln1.gamma"], p[f"{pre}.ln1.beta"])
+        q, k, v = (
+            (a @ p[f"{pre}.attn.W_{m}"] + p[f"{pre}.attn.b_{m}"]).view(T, H, D // H).transpose(0, 1)
+            for m in "QKV"
+        )
+        s = (q @ k.transpose(-2, -1) / math.sqrt(D // H)).masked_fill(~causal, float("-inf"))
+        z = (torch.softmax(s, -1) @ v).transpose(0, 1).reshape(T, D)
+        x = x + z @ p[f"{pre}.attn.W_O"] + p[f"{pre}.attn.b_O"]
+        f = F.layer_norm(x, (D,), p[f"{pre}.ln2.gamma"], p[f"{pre}.ln2.beta"])
+        h = F.gelu(f @ p[f"{pre}.ffn.W_1"] + p[f"{pre}.ffn.b_1"], approximate="tanh")
+        x = x + h @ p[f"{pre}.ffn.W_2"] + p[f"{pre}.ffn.b_2"]
+    x = F.layer_norm(x, (D,), p["ln_f.gamma"], p["ln_f.beta"])
+    loss = F.cross_entropy(x @ p["embed.tok"].T, y_ids)
+    loss.backward()
+    return time.perf_counter() - start
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(torch.get_num_threads())
+    t0 = time.perf_counter()
+    sc = parse_scenario(scenario_text(), "gpt2-small-shape")
+    print(f"scenario: {sum(v.size for v in sc.params.values()):,} parameters, loaded in "
+          f"{time.perf_counter() - t0:.2f}s")
+    base = min(torch_baseline(sc) for _ in range(args.repeat))
+    engine = min(timed(lambda: build_trace(sc)) for _ in range(args.repeat))
+
+    def check():
+        trace = build_trace(sc)
+        verify_trace(trace, torch_reference(sc))
+        assert all(s.check.ok for s in trace.steps), "verification failed"
+        return trace
+
+    full = min(timed(check) for _ in range(args.repeat))
+    print(f"torch float64 forward+backward : {base:.3f}s")
+    print(f"stepper engine (numpy, traced)  : {engine:.3f}s   ratio {engine / base:.2f}x")
+    print(f"stepper check (engine + verify) : {full:.3f}s   ratio {full / base:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

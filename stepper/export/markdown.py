@@ -1,0 +1,133 @@
+"""A Trace as a markdown worked example: the document `stepper export --format md` and the TUI's `e` write.
+
+A pure function of the Trace: the same trace always gives the same text, byte for byte, which is what
+lets docs/examples/ be checked for staleness and the golden tests compare whole documents.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+from stepper.export.md_params import param_section
+from stepper.export.md_sections import journey_section, outcome_section, setup_section, summary_section
+from stepper.export.md_steps import Axes, step_block
+from stepper.export.md_tables import NOISE, code, text
+from stepper.trace import Step, Trace
+
+PHASES = ("forward", "backward", "update")  # the order a learner meets them; unknown phases follow
+PHASE_TITLE = {"forward": "Forward pass", "backward": "Backward pass", "update": "Training updates"}
+
+PHASE_INTRO = {
+    "forward": ("The forward pass turns the input into a loss, one operation at a time. Each step gives "
+                "the formula, the shapes going in and out, the numbers themselves, and what the step is for."),
+    "backward": ("The backward pass runs the same operations in reverse. Each step receives the gradient "
+                 "of the loss with respect to its output and turns it into gradients for its inputs and "
+                 "its parameters. A `d` in front of a name means ∂L/∂ of that name: `dQ` is ∂L/∂Q."),
+    "update": ("With every gradient known, the optimizer moves each parameter a small step downhill. "
+               "The first update is shown parameter by parameter; the curve shows the loss after each one."),
+}
+
+LAYER_INTRO = {
+    ("forward", "post"): "Post-norm: attention, add the input back, LayerNorm; then the FFN, add, LayerNorm.",
+    ("forward", "pre"): "Pre-norm: LayerNorm, attention, add the input back; then LayerNorm, the FFN, add.",
+    ("forward", "none"): "No LayerNorm: attention and add the input back; then the FFN and add.",
+}
+BACKWARD_LAYER = ("The layer's operations in reverse order. Where a tensor fed more than one branch on the "
+                  "way forward, a merge step adds up the gradients that come back along each branch.")
+
+
+def render_markdown(trace: Trace, *, precision: int = 4, only: str | None = None,
+                    steps: str | None = None) -> str:
+    """The whole worked example. `only` keeps one phase; `steps` keeps ids matching an fnmatch pattern."""
+    if not isinstance(precision, int) or precision < 1:
+        raise ValueError(f"precision must be a whole number of significant digits ≥ 1, got {precision!r}")
+    phases = [*PHASES, *dict.fromkeys(s.phase for s in trace.steps if s.phase not in PHASES)]
+    if only is not None and only not in phases:
+        raise ValueError(f"only must be one of {', '.join(phases)}; got {only!r}")
+    # numbering follows the full trace so that step 12 is step 12 whatever the filter
+    numbered = [(i + 1, s) for i, s in enumerate(trace.steps)
+                if (only is None or s.phase == only) and (steps is None or fnmatch.fnmatchcase(s.id, steps))]
+    shown = [p for p in phases if any(s.phase == p for _, s in numbered)]
+    parts = [_intro(trace, precision, shown), _filter_note(trace, numbered, only, steps),
+             setup_section(trace), param_section(trace),
+             journey_section(trace, trace.steps)]
+    axes = Axes(trace)
+    for phase in shown:
+        chosen = [(n, s) for n, s in numbered if s.phase == phase]
+        if chosen:
+            parts.append(_phase(trace, phase, chosen, axes, precision))
+    if not numbered:
+        parts.append("No step matches the filter" + (f" `{steps}`" if steps else "") + ".")
+    parts += [outcome_section(trace, precision), summary_section(trace, numbered)]
+    return "\n\n".join(filter(None, parts)) + "\n"
+
+
+def _filter_note(trace: Trace, numbered: list, only: str | None, steps: str | None) -> str:
+    if only is None and steps is None:
+        return ""
+    what = (f"the {only} steps" if only else "the steps") + (f" whose id matches `{steps}`" if steps else "")
+    return (f"*This export keeps {len(numbered)} of the trace's {len(trace.steps)} steps: {what}. "
+            "The setup, the parameters and the dimension "
+            "journey still describe the whole model.*")
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a plain heading: lower case, spaces to hyphens, other punctuation dropped."""
+    return "#" + "".join(c for c in heading.lower().replace(" ", "-") if c.isalnum() or c in "-_")
+
+
+def _intro(trace: Trace, precision: int, phases: list[str]) -> str:
+    title = trace.title or trace.scenario
+    verified = any(s.check is not None for s in trace.steps)
+    contents = [("Setup", "Setup"), ("Parameters", "Parameters"), ("Dimension journey", "The dimension journey"),
+                *[(_title(p), _title(p)) for p in phases], ("Prediction", "What the model predicted"),
+                ("Summary", "Summary")]
+    check = ("Every step was also computed independently with PyTorch autograd and compared entry by "
+             "entry; the verdict closes each step and the summary table collects them."
+             if verified else
+             "Verification against PyTorch autograd was not run for this export, so every step is "
+             "marked *not verified*.")
+    return "\n\n".join(filter(None, [
+        f"# {text(title)}",
+        " ".join(trace.description.split()) and text(" ".join(trace.description.split())),
+        (f"A worked example generated by stepper from the scenario {code(trace.scenario)}. It follows "
+         "one input through every operation of the model, forward to the loss and then backward to the "
+         "gradient of every parameter, with the actual numbers at each step. Every step prints all the "
+         "numbers it reads, so any of them can be redone by hand or in a few lines of numpy. " + check),
+        (f"Numbers are rounded to {precision} significant digits; the JSON export keeps full precision. "
+         f"−∞ marks a masked entry, and ≈0 an entry smaller than {NOISE:g}: round-off, not signal."),
+        " · ".join(f"[{name}]({_anchor(heading)})" for name, heading in contents),
+    ]))
+
+
+def _title(phase: str) -> str:
+    return PHASE_TITLE.get(phase, f"{phase.capitalize()} steps")
+
+
+def _section_name(step: Step, phase: str, after_layers: bool) -> str | None:
+    if phase not in ("forward", "backward"):
+        return None
+    if step.layer is not None:
+        return f"Layer {step.layer}"
+    if phase == "forward":
+        return "From the last layer to the loss" if after_layers else "Into the model: embeddings"
+    return "Back into the embeddings" if after_layers else "From the loss back to the last layer"
+
+
+def _phase(trace: Trace, phase: str, chosen: list[tuple[int, Step]], axes: Axes, precision: int) -> str:
+    # sections follow the full trace, so a filtered step keeps the section it belongs to
+    seen_layer, section_of = False, {}
+    for s in trace.steps:
+        if s.phase == phase:
+            seen_layer = seen_layer or s.layer is not None
+            section_of[s.id] = _section_name(s, phase, seen_layer and s.layer is None)
+    norm = (trace.config.get("model") or {}).get("norm", "none")
+    out, current = [f"## {_title(phase)}", PHASE_INTRO.get(phase, "")], None
+    for n, s in chosen:
+        if section_of[s.id] and section_of[s.id] != current:
+            current = section_of[s.id]
+            out.append(f"### {current}")
+            if s.layer is not None and (trace.config.get("model") or {}).get("kind") != "mlp":
+                out.append(LAYER_INTRO.get((phase, norm), BACKWARD_LAYER))
+        out.append(step_block(s, n, trace, axes, precision))
+    return "\n\n".join(filter(None, out))

@@ -1,0 +1,154 @@
+"""The parts of the document around the steps: setup, parameters, dimension journey, outcome, summary."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stepper.export.md_steps import Axes, heading, verdict
+from stepper.export.md_tables import code, num, shape_text, text
+
+LISTED = 24  # vocabulary entries named in the setup table before "… and N more"
+
+
+def _tokens(tokens: list[str]) -> str:
+    return " ".join(code(t) for t in tokens)
+
+
+def setup_section(trace) -> str:
+    cfg, m, task = trace.config, trace.config.get("model", {}), trace.config.get("task", {})
+    rows: list[tuple[str, str]] = []
+    kind = m.get("kind", "encoder")
+    if kind == "mlp":
+        rows += [("model", "multi-layer perceptron"),
+                 ("layer widths", " → ".join(str(n) for n in m.get("sizes", []))),
+                 ("activation", text(str(m.get("activation")))), ("biases", _yes(m.get("bias")))]
+    else:
+        rows.append(("model", {"encoder": "encoder: every token attends to every token",
+                               "decoder": "decoder: causal self-attention, each token sees only "
+                                          "itself and earlier tokens"}.get(kind, text(kind))))
+        rows += _transformer_rows(cfg, m, task)
+    if task.get("kind") == "classify":
+        rows.append(("task", f"classify into {', '.join(map(code, task.get('classes', [])))}; "
+                             f"the true class is {code(str(task.get('label')))}"))
+    elif task.get("kind") == "next_token":
+        rows.append(("task", "predict the next token at every position"))
+    elif task.get("kind") == "regress":
+        rows.append(("task", "regression to the target " + ", ".join(str(v) for v in task.get("target", []))))
+    lines = ["## Setup", "", "| setting | value |", "|:---|:---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(lines)
+
+
+def _yes(flag) -> str:
+    return "yes" if flag else "no"
+
+
+def _transformer_rows(cfg: dict, m: dict, task: dict) -> list[tuple[str, str]]:
+    tokens, vocab = list(cfg.get("tokens", [])), list(cfg.get("vocab", []))
+    if task.get("kind") == "next_token":
+        seq = (f"input {_tokens(tokens[:-1])} → targets {_tokens(tokens[1:])} "
+               f"(T = {len(tokens) - 1}: the sequence shifted by one)")
+    else:
+        seq = f"{_tokens(tokens)} (T = {len(tokens)})"
+    shown = _tokens(vocab[:LISTED]) + (f" … and {len(vocab) - LISTED} more" if len(vocab) > LISTED else "")
+    d, h = m["d_model"], m["n_heads"]
+    norm = {"post": "post-norm: x = LN(x + f(x))", "pre": "pre-norm: x = x + f(LN(x))",
+            "none": "none"}[m["norm"]]
+    root = (d // h) ** 0.5
+    root_text = str(round(root)) if root == round(root) else "≈ " + num(root, 4)
+    scale = f"divide by √d_k = √{d // h} = {root_text}" if m.get("attention_scale", True) else "none"
+    rows = [("tokens", seq), ("vocabulary", f"{len(vocab)} entries: {shown}"), ("d_model", str(d)),
+            ("heads", f"{h}, so each head works in d_k = {d} / {h} = {d // h} dims"),
+            ("layers", str(m["n_layers"])), ("d_ff (FFN hidden width)", str(m["d_ff"])),
+            ("activation", text(m["activation"])),
+            ("LayerNorm", norm + (f", ε = {m['norm_eps']:g}" if m["norm"] != "none" else "")),
+            ("final LayerNorm", _yes(m.get("final_norm"))),
+            ("positions", text(m["positional"]) + (f", max_len = {m['max_len']}"
+                                                   if m["positional"] == "learned" else "")),
+            ("attention scale", scale), ("biases", f"{_yes(m.get('bias'))}; head bias {_yes(m.get('head_bias'))}")]
+    if m.get("tie_embeddings"):
+        rows.append(("output head", "tied: logits = h · embed.tokᵀ"))
+    if task.get("kind") == "classify":
+        rows.append(("pooling", f"{text(m.get('pooling', 'mean'))} over the tokens"))
+    return rows
+
+
+def journey_section(trace, steps) -> str:
+    """One line per forward stage; per-head stages once, since every head has the same shapes."""
+    axes = Axes(trace)
+    lines = ["## The dimension journey", "",
+             "How the shape of the data changes on its way from the input to the loss, one line per stage.",
+             "", "| step | stage | produces |", "|---:|:---|:---|"]
+    n_heads = int(trace.config.get("model", {}).get("n_heads") or 1)
+    forward = [(n, s) for n, s in enumerate(steps, 1) if s.phase == "forward" and (s.head or 0) == 0]
+    if forward:
+        given = [_shaped(name, t, axes) for name, t in forward[0][1].inputs.items() if not t.is_param]
+        lines.append(f"| | input | {' · '.join(given)} |")
+    for n, s in forward:
+        stage = text(s.title) + (" (each head)" if s.head is not None and n_heads > 1 else "")
+        lines.append(f"| {n} | {stage} | {' · '.join(_shaped(k, t, axes) for k, t in s.outputs.items())} |")
+    return "\n".join(lines)
+
+
+def _shaped(name: str, t, axes: Axes) -> str:
+    what = axes.caption(t)
+    return f"{code(name)} {shape_text(t.shape)}" + (f" ({what})" if what else "")
+
+
+def outcome_section(trace, precision: int) -> str:
+    task, logits = trace.config.get("task", {}), np.asarray(trace.logits, dtype=np.float64)
+    lines = ["## What the model predicted", ""]
+    loss = num(trace.loss, precision)
+    if task.get("kind") == "classify":
+        p = _softmax(logits)
+        truth = p[task["classes"].index(task["label"])]
+        lines += [f"The model gives the true class {code(task['label'])} a probability of "
+                  f"{num(truth, precision)}, so the loss is L = −ln {num(truth, precision)} = **{loss}**. "
+                  "The backward pass above is the recipe for raising that probability.", ""]
+        lines += ["| class | logit | probability |", "|:---|---:|---:|"]
+        for c, z, q in zip(task["classes"], logits, p, strict=True):
+            mark = " (true)" if c == task.get("label") else ""
+            lines.append(f"| {text(c)}{mark} | {num(z, precision)} | {num(q, precision)} |")
+    elif task.get("kind") == "next_token":
+        p, vocab, toks = _softmax(logits), trace.config["vocab"], trace.config["tokens"]
+        lines += [f"At each position the model guesses the next token. The loss is the mean of −ln(the "
+                  f"probability of the right token) over the {p.shape[0]} positions: **L = {loss}**.", ""]
+        lines += ["| position | sees | should predict | its probability | top guess |",
+                  "|:---|:---|:---|---:|:---|"]
+        for t in range(p.shape[0]):
+            guess = vocab[int(np.argmax(p[t]))]
+            lines.append(f"| {t} | {_tokens(toks[:t + 1])} | {code(toks[t + 1])} | "
+                         f"{num(p[t, vocab.index(toks[t + 1])], precision)} | {code(guess)} |")
+    elif task.get("kind") == "regress":
+        lines += [f"The loss is the mean squared error between prediction and target: **L = {loss}**.", "",
+                  "| output | prediction | target |", "|:---|---:|---:|"]
+        for i, (y, t) in enumerate(zip(np.ravel(logits), task.get("target", []), strict=False)):
+            lines.append(f"| {i} | {num(y, precision)} | {num(t, precision)} |")
+    else:
+        lines.append(f"The loss is **L = {loss}**.")
+    return "\n".join(lines)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def summary_section(trace, numbered) -> str:
+    n_heads = int(trace.config.get("model", {}).get("n_heads") or 1)
+    lines = ["## Summary", "", "| # | step | id | max abs error | verdict |", "|---:|:---|:---|:---|:---|"]
+    for n, s in numbered:
+        mark, err = verdict(s.check)
+        title = heading(s, n, n_heads).split(" · ", 1)[1]
+        lines.append(f"| {n} | {title} | {code(s.id)} | {err} | {mark} |")
+    checked = [s for _, s in numbered if s.check is not None]
+    bad = [s for s in checked if not s.check.ok]
+    if not checked:
+        verdict_line = "Verification was not run, so no step is confirmed."
+    elif bad:
+        verdict_line = f"**{len(bad)} of {len(checked)} verified steps disagree** with the reference."
+    else:
+        verdict_line = f"All {len(checked)} verified steps agree with {text(checked[0].check.reference)}."
+    if checked and len(checked) < len(numbered):
+        verdict_line += f" {len(numbered) - len(checked)} steps were not verified."
+    return "\n".join([*lines, "", verdict_line])

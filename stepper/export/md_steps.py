@@ -1,0 +1,163 @@
+"""One step of the trace as a textbook paragraph: heading, formula, shapes, numbers, meaning, verdict."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from stepper.export.md_tables import MAX_HEADS, code, num, shape_text, table, text
+from stepper.trace import Check, Step, Tensor, Trace
+from stepper.verify.compare import NOTHING
+
+
+class Axes:
+    """Names an axis from its labels, so a caption can say `tokens × model dims`."""
+
+    def __init__(self, trace: Trace):
+        self.vocab = list(trace.config.get("vocab") or [])
+        self.tokens = list(trace.tokens)
+        self.classes = list((trace.config.get("task") or {}).get("classes") or [])
+
+    def name(self, labels: list[str] | None) -> str | None:
+        if not labels:
+            return None
+        if labels == self.vocab:
+            return "vocabulary"
+        if labels == self.tokens[:len(labels)]:
+            return "tokens"
+        if labels == self.classes:
+            return "classes"
+        for prefix, what in (("d", "model dims"), ("f", "FFN units")):
+            if all(re.fullmatch(prefix + r"\d+", s) for s in labels):
+                return what
+        return None
+
+    def caption(self, t: Tensor) -> str:
+        if t.value.ndim == 1:
+            return self.name(t.cols or t.rows) or ""
+        rows, cols = self.name(t.rows), self.name(t.cols)
+        if rows == cols == "tokens":  # a token-by-token grid is always queries against keys here
+            return "query tokens × key tokens"
+        return f"{rows} × {cols}" if rows and cols else ""
+
+
+def math_block(latex: str) -> str:
+    """$$ … $$ that GitHub renders: its markdown pass only leaves `\\\\` alone at the end of a line."""
+    body = re.sub(r"\\\\\s*", "\\\\\\\\\n", latex.strip())
+    return f"$$\n{body}\n$$"
+
+
+def prose(s: str) -> str:
+    return text(" ".join(s.split()))
+
+
+def heading(step: Step, number: int, n_heads: int) -> str:
+    head = f" (head {step.head})" if step.head is not None and n_heads > 1 else ""
+    return f"#### Step {number} · {text(step.title)}{head}"
+
+
+def _head_tables(step: Step, symbol: str, t: Tensor, precision: int) -> list[str]:
+    """A [H, T, d_k] array (heads stacked) as one table per head, labels borrowed from its siblings."""
+    n_heads, n_rows, n_cols = t.value.shape
+    siblings = [*step.inputs.values(), *step.outputs.values()]
+    rows = next((s.rows for s in siblings if s.rows and len(s.rows) == n_rows), None)
+    wide = next((s.cols for s in siblings if s.cols and len(s.cols) == n_heads * n_cols), None)
+    out = []
+    for h in range(min(n_heads, MAX_HEADS)):
+        cols = wide[h * n_cols:(h + 1) * n_cols] if wide else None
+        body, note = table(code(f"{symbol}[{h}]"), t.value[h], rows, cols, precision)
+        out.append(body + (f"\n\n*{note}*" if note else ""))
+    if n_heads > MAX_HEADS:
+        out.append(f"*Heads {MAX_HEADS}–{n_heads - 1} are left out; the JSON export has them.*")
+    return out
+
+
+def tensor_block(step: Step, role: str, symbol: str, t: Tensor, axes: Axes, precision: int) -> str:
+    value = np.asarray(t.value, dtype=np.float64)
+    if value.ndim == 0:
+        return f"*{role}* {code(symbol)} = {num(value, precision)}"
+    what = axes.caption(t) if value.ndim < 3 else "one table per head"
+    caption = f"*{role}* {code(symbol)} {shape_text(t.shape)}" + (f" — {what}" if what else "")
+    if value.ndim == 3:
+        return "\n\n".join([caption, *_head_tables(step, symbol, t, precision)])
+    if value.ndim > 3:
+        return caption + " — too many axes for a table; see the JSON export."
+    body, note = table(code(symbol), value, t.rows, t.cols, precision)
+    return "\n\n".join([caption, body] + ([f"*{note}*"] if note else []))
+
+
+def bucket(err: float) -> str:
+    """An error bound stable across machines: the last bits of float64 round-off differ between CPUs."""
+    if err < 1e-12:
+        return "< 1e-12"
+    if not math.isfinite(err):
+        return "∞"
+    exp = math.ceil(math.log10(err))
+    return f"< 1e{exp + (10.0 ** exp == err)}" if err < 1e-9 else f"{err:.2g}"
+
+
+def verdict(check: Check | None) -> tuple[str, str]:
+    """(mark, error) for the summary table."""
+    if check is None:
+        return "not verified", "—"
+    if check.worst == NOTHING:
+        return "✓", NOTHING
+    return ("✓" if check.ok else "✗"), bucket(check.max_abs_err)
+
+
+def check_line(check: Check | None) -> str:
+    if check is None:
+        return "**Check:** not verified — the independent reference was not run for this export."
+    if check.worst == NOTHING:
+        return "**Check:** ✓ nothing here has an independent reference value to compare."
+    agree = "agrees with" if check.ok else "**disagrees** with"
+    where = "" if check.ok else f", worst at {code(check.worst)}"
+    return (f"**Check:** {'✓' if check.ok else '✗'} {agree} {text(check.reference)}: "
+            f"max abs error {bucket(check.max_abs_err)}{where} (tolerance {check.tolerance:g}).")
+
+
+def _role(step: Step, t: Tensor) -> str:
+    if t.is_param:
+        return "Parameter"
+    if step.phase == "backward":  # tell the gradient arriving from above from what forward left behind
+        if t.key is not None:
+            return "Incoming gradient" if t.key.startswith("d:") else "Saved from the forward pass"
+    return "Input"
+
+
+def _generic_names(step: Step) -> str:
+    """The linear formula is written once for every projection; say which arrays play X, W, b and Y."""
+    roles = zip(("X", "W", "b"), step.inputs, strict=False)
+    pairs = [(g, n) for g, n in roles] + [("Y", n) for n in list(step.outputs)[:1]]
+    pairs = [f"{g} = {code(n)}" for g, n in pairs if g != n]
+    return "Here " + ", ".join(pairs) + "."
+
+
+def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int) -> str:
+    n_heads = int((trace.config.get("model") or {}).get("n_heads") or 1)
+    where = f"layer {step.layer}" if step.layer is not None else ""
+    parts = [heading(step, number, n_heads), code(step.id) + (f" · {where}" if where else ""),
+             math_block(step.formula.latex)]
+    ins = " · ".join(f"{code(n)} {shape_text(t.shape)}" for n, t in step.inputs.items())
+    outs = " · ".join(f"{code(n)} {shape_text(t.shape)}" for n, t in step.outputs.items())
+    shapes = f"**Shapes:** {ins} → {outs}" if ins else f"**Shapes:** produces {outs}"
+    # a worked-out line of arithmetic reads as a sentence of its own, not as one more symbol binding
+    bound = {k: v for k, v in step.bindings.items() if k != "worked"}
+    if bound:
+        shapes += ", with " + ", ".join(f"{text(k)} = {text(v)}" for k, v in bound.items())
+    parts.append(shapes + ".")
+    if "worked" in step.bindings:
+        parts.append("**Worked out:** " + text(step.bindings["worked"]))
+    if step.stage == "linear" and step.phase == "forward" and len(step.inputs) >= 2:
+        parts.append(_generic_names(step))
+    for name, t in step.inputs.items():
+        parts.append(tensor_block(step, _role(step, t), name, t, axes, precision))
+    for name, t in step.outputs.items():
+        parts.append(tensor_block(step, "Output", name, t, axes, precision))
+    parts.append(prose(step.formula.meaning))
+    if step.lesson:
+        parts.append("> **Lesson.** " + prose(step.lesson))
+    parts.append(check_line(step.check))
+    return "\n\n".join(parts)

@@ -1,0 +1,97 @@
+"""The command line's contract: exit codes 0 / 1 / 2, one located line for a bad scenario, safe writes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from stepper import cli
+from stepper.commands import check as check_cmd
+from stepper.engine import build_trace
+
+MINI = "scenarios/mini.yaml"
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "stepper", *args], capture_output=True, text=True)
+
+
+def test_check_verifies_every_step_and_exits_0():
+    r = run("check", MINI)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert any("fwd.L0.attn.softmax" in ln and ln.strip().startswith("✓") for ln in lines)
+    assert any("bwd.L0.attn.q" in ln for ln in lines)
+    assert "44/44 steps verified" in r.stdout and "all verified" in r.stdout
+
+
+def test_check_with_finite_differences():
+    r = run("check", "-q", "--fd", MINI)
+    assert r.returncode == 0
+    assert "finite differences: ok" in r.stdout
+
+
+def test_a_disagreeing_value_exits_1(monkeypatch, capsys):
+    def broken(scenario):
+        trace = build_trace(scenario)
+        step = next(s for s in trace.steps if s.id == "bwd.L0.attn.q")
+        step.outputs["dW_Q"].value = step.outputs["dW_Q"].value + 1e-6
+        return trace
+
+    monkeypatch.setattr(check_cmd, "build_trace", broken)
+    assert cli.main(["check", MINI]) == 1
+    out = capsys.readouterr().out
+    assert "✗ bwd.L0.attn.q" in out and "DISAGREE" in out
+
+
+def test_an_invalid_scenario_exits_2_with_one_located_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nmodel:\n  kind: encoder\n  d_modle: 4\n")
+    r = run("check", str(bad))
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert r.stderr.startswith(f"{bad}:4:3: error:") and "d_model" in r.stderr
+
+
+def test_worst_outcome_wins_over_several_files(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [\n")
+    assert run("check", "-q", MINI, str(bad)).returncode == 2
+
+
+def test_export_json_follows_the_contract(tmp_path):
+    out = tmp_path / "t.json"
+    r = run("export", MINI, "--format", "json", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    assert doc["format"] == "stepper-trace/1" and doc["scenario"] == "mini"
+    assert set(doc["params"]) == set(doc["grads"])
+    step = next(s for s in doc["steps"] if s["id"] == "fwd.L0.attn.scores")
+    assert step["shapes"]["S"] == [2, 2] and step["check"]["ok"] is True
+    assert step["check"]["reference"] == "torch.autograd"
+
+
+def test_export_never_overwrites_without_force(tmp_path):
+    out = tmp_path / "t.json"
+    out.write_text("keep me")
+    r = run("export", MINI, "--format", "json", "--no-verify", "-o", str(out))
+    assert r.returncode != 0 and out.read_text() == "keep me" and "--force" in r.stderr
+    r = run("export", MINI, "--format", "json", "--no-verify", "-o", str(out), "--force")
+    assert r.returncode == 0 and json.loads(out.read_text())["scenario"] == "mini"
+
+
+def test_minus_inf_is_written_as_a_string_in_json(tmp_path):
+    sc = tmp_path / "dec.yaml"
+    text = open(MINI).read().replace("kind: encoder", "kind: decoder").replace("kind: classify", "kind: next_token")
+    text = text.replace('["I", "am"]', '["I", "am", "happy"]').replace("  pooling: mean\n", "")
+    sc.write_text("\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith(("classes:", "label:"))))
+    r = run("export", str(sc), "--format", "json", "--no-verify")
+    doc = json.loads(r.stdout)
+    masked = next(s for s in doc["steps"] if s["id"] == "fwd.L0.attn.mask")["outputs"]["S_masked"]
+    assert masked[0][1] == "-inf" and isinstance(masked[1][0], float)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["check", "--help"]])
+def test_help_exits_0(argv):
+    assert run(*argv).returncode == 0
