@@ -106,6 +106,8 @@ class Trace:
     # training (scenarios with `optim:`): the loss before and after each update, and the final weights
     losses: list[float] = field(default_factory=list)
     trained: dict[str, np.ndarray] = field(default_factory=dict)
+    # generation (decoder scenarios with `generate:`): the tokens produced after the prompt
+    generated: list[str] = field(default_factory=list)
 
     def index_of(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):

@@ -105,7 +105,7 @@ def mlp_backward(mp: MLPPass) -> dict[str, np.ndarray]:
         formula, ins = loss.MSE_GRAD_FORMULA, {"ŷ": mp.vec("ŷ", mp.act["pred"], mp.out_key, cols)}
     mp.record("bwd.loss", "loss", "Gradient of the loss w.r.t. the output", formula, ins,
               {"dŷ": mp.vec("dŷ", dout, f"d:{mp.out_key}", cols)})
-    dz = dout
+    dh = dz = dout  # the last layer has no activation: its z is the output
     for i in reversed(range(mp.n_layers)):
         if i < last:
             dz = activation.backward(dh, mp.cache[f"L{i}.act"])  # [n_{i+1}]

@@ -33,7 +33,7 @@ class Recorder:
     def add(self, step_id: str, stage: str, title: str, formula: Formula,
             inputs: dict[str, Tensor], outputs: dict[str, Tensor], *, layer: int | None = None,
             head: int | None = None, bindings: dict[str, str] | None = None) -> Step:
-        phase = {"fwd": "forward", "bwd": "backward", "upd": "update"}[step_id.split(".", 1)[0]]
+        phase = {"fwd": "forward", "bwd": "backward", "upd": "update", "gen": "generate"}[step_id.split(".", 1)[0]]
         step = Step(id=step_id, phase=phase, stage=stage, title=title, formula=formula, inputs=inputs,
                     outputs=outputs, layer=layer, head=head, bindings=bindings or {},
                     lesson=self.lesson_for(step_id))

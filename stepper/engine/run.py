@@ -45,6 +45,10 @@ def build_trace(sc: Scenario) -> Trace:
 
         trace.losses, trace.trained = train(sc.params, grads, loss, optim_cfg,
                                             lambda p: loss_and_grads(sc, p), rec, fwd.param_labels)
+    if getattr(sc, "generate", None) is not None:
+        from stepper.engine.generate import generate
+
+        trace.generated = generate(sc, rec)
     return trace
 
 

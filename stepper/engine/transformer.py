@@ -10,8 +10,22 @@ import math
 
 import numpy as np
 
-from stepper.engine import (activation, embedding, heads, layernorm, linear, loss, mask, pooling,
-                            positional, residual, scale, scores, softmax, weighted_sum)
+from stepper.engine import (
+    activation,
+    embedding,
+    heads,
+    layernorm,
+    linear,
+    loss,
+    mask,
+    pooling,
+    positional,
+    residual,
+    scale,
+    scores,
+    softmax,
+    weighted_sum,
+)
 from stepper.engine.record import Labels, Recorder, fmt_num, tensor
 from stepper.scenario.types import PAD, Scenario
 

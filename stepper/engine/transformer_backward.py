@@ -8,8 +8,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from stepper.engine import (activation, embedding, heads, layernorm, linear, loss, mask, pooling,
-                            positional, residual, scale, scores, softmax, weighted_sum)
+from stepper.engine import (
+    activation,
+    embedding,
+    heads,
+    layernorm,
+    linear,
+    loss,
+    mask,
+    pooling,
+    positional,
+    residual,
+    scale,
+    scores,
+    softmax,
+    weighted_sum,
+)
 from stepper.engine.record import fmt_num, tensor
 from stepper.engine.transformer import TIED_FORMULA, TransformerPass
 from stepper.trace import Formula
@@ -202,7 +216,7 @@ class Backward:
             def tt(sym, arr, key, h=h):
                 return tensor(sym, arr[h], key, tok, tok, (h,))
 
-            def th(sym, arr, key, h=h, hd=hd):
+            def th(sym, arr, key, h=h, hd=hd, cols=cols):
                 return tensor(sym, arr[h], key, tok, hd, cols if key.endswith(("Q", "K", "V")) else (h,))
 
             kw = {"layer": i, "head": h}

@@ -30,6 +30,10 @@ def torch_reference(scenario: Scenario) -> Reference:
             from stepper.verify.reference_train import train_reference
 
             extra = train_reference(scenario, lambda graph: _build(graph, scenario))
+        if getattr(scenario, "generate", None) is not None:
+            from stepper.verify.reference_generate import generate_reference
+
+            extra.update(generate_reference(scenario))
     return Reference(g, extra=extra)
 
 

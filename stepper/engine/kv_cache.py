@@ -1,0 +1,99 @@
+"""A decoder that keeps each layer's keys and values, so a new token costs one row, not a rerun.
+
+Only K and V are cached: a new token's query is needed once, to attend over every cached
+key, and never again; but every later token will attend to this token's key and value.
+The block is the same as the traced forward pass (same stage modules, same conventions);
+it just runs on the new rows against the cache.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from stepper.engine import (
+    activation,
+    heads,
+    layernorm,
+    linear,
+    mask,
+    positional,
+    scale,
+    scores,
+    softmax,
+    weighted_sum,
+)
+from stepper.scenario.types import ModelConfig
+
+
+class KVCache:
+    def __init__(self, m: ModelConfig, params: dict[str, np.ndarray], pad_id: int | None):
+        self.m, self.p, self.pad_id = m, params, pad_id
+        self.K = [np.zeros((0, m.d_model)) for _ in range(m.n_layers)]  # per layer [t, D]
+        self.V = [np.zeros((0, m.d_model)) for _ in range(m.n_layers)]  # per layer [t, D]
+        self.ids: list[int] = []
+
+    @property
+    def length(self) -> int:
+        return len(self.ids)
+
+    def feed(self, ids: list[int]) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+        """Process new tokens at the end of the sequence; returns (last position's logits [V], per-layer info)."""
+        m, start = self.m, self.length
+        self.ids.extend(ids)
+        x = self.p["embed.tok"][np.array(ids)]  # [n, D]
+        if m.positional == "sinusoidal":
+            x = x + positional.sinusoidal(self.length, m.d_model)[start:]  # [n, D]
+        elif m.positional == "learned":
+            if self.length > m.max_len:  # the loader refuses such scenarios; this guards direct use
+                raise ValueError(f"position {self.length - 1} is past max_len {m.max_len}")
+            x = x + self.p["embed.pos"][start:self.length]  # [n, D]
+        infos = []
+        for i in range(m.n_layers):
+            x, info = self._layer(i, x, start)
+            infos.append(info)
+        if m.final_norm:
+            x, _ = layernorm.forward(x, self.p["ln_f.gamma"], self.p["ln_f.beta"], m.norm_eps)  # [n, D]
+        last = x[-1]  # [D]: only the last position predicts the next token
+        table = self.p["embed.tok"] if m.tie_embeddings else None
+        logits = last @ table.T if table is not None else linear.forward(last, self.p["head.W"], self.p.get("head.b"))[0]
+        return logits, infos  # [V]
+
+    def _norm(self, i: int, which: int, x: np.ndarray) -> np.ndarray:
+        name = f"layers.{i}.ln{which}"
+        return layernorm.forward(x, self.p[f"{name}.gamma"], self.p[f"{name}.beta"], self.m.norm_eps)[0]
+
+    def _lin(self, x: np.ndarray, name: str, which: str) -> np.ndarray:
+        return linear.forward(x, self.p[f"{name}.W_{which}"], self.p.get(f"{name}.b_{which}"))[0]
+
+    def _layer(self, i: int, x: np.ndarray, start: int):
+        m, p = self.m, f"layers.{i}"
+        a = self._norm(i, 1, x) if m.norm == "pre" else x  # [n, D]
+        q, k, v = (self._lin(a, f"{p}.attn", w) for w in "QKV")  # [n, D] each
+        self.K[i] = np.vstack([self.K[i], k])  # [t, D]: the cache grows by n rows
+        self.V[i] = np.vstack([self.V[i], v])  # [t, D]
+        s, _ = scores.forward(heads.split(q, m.n_heads), heads.split(self.K[i], m.n_heads))  # [H, n, t]
+        if m.attention_scale:
+            s, _ = scale.forward(s, m.d_k)  # [H, n, t]
+        ok = self._allowed(start, x.shape[0])  # [n, t]
+        a_w, _ = softmax.forward(mask.forward(s, ok)[0])  # [H, n, t]
+        z, _ = weighted_sum.forward(a_w, heads.split(self.V[i], m.n_heads))  # [H, n, d_k]
+        r1 = x + self._lin(heads.concat(z), f"{p}.attn", "O")  # [n, D]
+        if m.norm == "post":
+            r1 = self._norm(i, 1, r1)
+        f = self._norm(i, 2, r1) if m.norm == "pre" else r1  # [n, D]
+        g, _ = activation.forward(f @ self.p[f"{p}.ffn.W_1"] + self.p.get(f"{p}.ffn.b_1", 0.0), m.activation)  # [n, F]
+        r2 = r1 + g @ self.p[f"{p}.ffn.W_2"] + self.p.get(f"{p}.ffn.b_2", 0.0)  # [n, D]
+        if m.norm == "post":
+            r2 = self._norm(i, 2, r2)
+        return r2, {"q": q, "K": self.K[i], "V": self.V[i], "A": a_w, "scale": 1 / math.sqrt(m.d_k)}
+
+    def _allowed(self, start: int, n: int) -> np.ndarray:
+        """[n, t]: new row r (position start + r) sees cached positions up to itself, except <pad>."""
+        t = self.length
+        pos = np.arange(start, start + n)[:, None]  # [n, 1]
+        ok = np.arange(t)[None, :] <= pos  # [n, t] causal
+        if self.pad_id is not None:
+            ok &= np.array(self.ids) != self.pad_id  # [n, t]
+        return ok
