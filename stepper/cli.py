@@ -49,6 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--no-verify", action="store_true", help="skip the PyTorch check (faster)")
     export.add_argument("--force", action="store_true", help="overwrite OUT; try a scenario over the size limits")
 
+    quiz = sub.add_parser("quiz", help="predict each step's output before it is shown, in a plain terminal")
+    quiz.add_argument("file")
+    quiz.add_argument("--steps", metavar="PATTERN", help="only steps whose id matches (fnmatch)")
+    quiz.add_argument("--limit", type=int, help="stop after this many questions")
+    quiz.add_argument("--export", metavar="OUT.md", help="write the trace with the quiz results as markdown")
+    quiz.add_argument("--force", action="store_true", help="overwrite OUT.md; try a scenario over the limits")
+
+    diff = sub.add_parser("diff", help="compare two scenarios step by step")
+    diff.add_argument("a")
+    diff.add_argument("b")
+    diff.add_argument("--all", action="store_true", help="list every paired step, not only those that differ")
+
     new = sub.add_parser("new", help="write a commented starter scenario")
     new.add_argument("name")
     new.add_argument("--kind", choices=["encoder", "decoder", "mlp"], default="encoder")
@@ -76,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
             from stepper.commands.export import export_file
 
             return export_file(args)
+        if args.command == "quiz":
+            from stepper.commands.quiz import run_quiz
+
+            return run_quiz(args.file, steps=args.steps, limit=args.limit, export=args.export, force=args.force)
+        if args.command == "diff":
+            from stepper.commands.diff import run_diff
+
+            return run_diff(args.a, args.b, show_all=args.all)
         if args.command == "new":
             from stepper.scenario.starter import write_starter
 

@@ -108,6 +108,9 @@ class Trace:
     trained: dict[str, np.ndarray] = field(default_factory=dict)
     # generation (decoder scenarios with `generate:`): the tokens produced after the prompt
     generated: list[str] = field(default_factory=list)
+    # the scenario's own quiz questions ({step, ask, answer, tolerance?, why?}), and answers given so far
+    quiz: list[dict] = field(default_factory=list)
+    quiz_results: list = field(default_factory=list)  # [(Question, Verdict)]
 
     def index_of(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):

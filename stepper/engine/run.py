@@ -38,7 +38,7 @@ def build_trace(sc: Scenario) -> Trace:
     grads = {name: grads[name] for name in sc.params}  # contract order
     trace = Trace(scenario=sc.name, title=sc.title, config=sc.config_dict(), steps=rec.steps, loss=loss,
                   logits=fwd.act.get("logits", fwd.act.get("pred")), params=sc.params, grads=grads,
-                  tokens=list(sc.tokens), description=sc.description)
+                  tokens=list(sc.tokens), description=sc.description, quiz=list(getattr(sc, "quiz", ())))
     optim_cfg = getattr(sc, "optim", None)
     if optim_cfg is not None:
         from stepper.engine.train import train

@@ -1,0 +1,76 @@
+"""`stepper quiz`: the quiz in a plain terminal — a question per step, an answer per line."""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+
+import numpy as np
+
+from stepper.engine import build_trace
+from stepper.quiz import Score, mark, question_for
+from stepper.scenario import load_scenario
+
+
+def text_matrix(name: str, t, limit: int = 64) -> str:
+    """A small input as labelled rows of 4-significant-digit numbers; a big one as its shape only."""
+    v = np.atleast_2d(np.asarray(t.value, dtype=np.float64))
+    shape = "×".join(str(n) for n in t.shape) or "scalar"
+    if v.size > limit or v.ndim > 2:
+        return f"  {name} [{shape}] (too big to print: open it in `stepper run`)"
+    if np.ndim(t.value) <= 1:  # a vector prints as one row, labelled by whatever labels it has
+        cols, rows = (t.cols or t.rows or [str(j) for j in range(v.shape[1])]), [""]
+    else:
+        cols = t.cols or [str(j) for j in range(v.shape[1])]
+        rows = t.rows or [""] * v.shape[0]
+    width = max(9, *(len(c) + 1 for c in cols))
+    lines = [f"  {name} [{shape}]", "    " + " " * max(len(r) for r in rows) + "".join(c.rjust(width) for c in cols)]
+    pad = max(len(r) for r in rows)
+    for r, row in zip(rows, v, strict=True):
+        cells = "".join(("−∞" if x == -np.inf else f"{x:.4g}").rjust(width) for x in row)
+        lines.append(f"    {r.ljust(pad)}{cells}")
+    return "\n".join(lines)
+
+
+def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | None, force: bool,
+             stdin=None, out=None) -> int:
+    stdin, out = stdin or sys.stdin, out or sys.stdout
+    scenario = load_scenario(path, force=force)
+    trace = build_trace(scenario)
+    score = Score()
+    interactive = stdin.isatty()
+    print(f"Quiz on {scenario.title or scenario.name}: predict each step's output before it is shown.\n"
+          "Answer on one line (Ctrl-D to stop).", file=out)
+    asked = 0
+    for i, step in enumerate(trace.steps):
+        if steps and not fnmatch.fnmatchcase(step.id, steps):
+            continue
+        if limit is not None and asked >= limit:
+            break
+        q = question_for(trace, i)
+        print(f"\n[{step.id}] {step.title}\n  {step.formula.plain}", file=out)
+        for name, t in step.inputs.items():
+            print(text_matrix(name, t), file=out)
+        print(f"  Q: {q.prompt}", file=out)
+        if q.choices:
+            print(f"     (one of: {', '.join(q.choices)})", file=out)
+        if interactive:
+            print("  > ", end="", file=out, flush=True)
+        line = stdin.readline()
+        if not line:
+            break
+        verdict = mark(q, line)
+        score.add(q, verdict)
+        asked += 1
+        mark_sym = "✓" if verdict.ok else "✗"
+        print(f"  {mark_sym} answer: {verdict.expected}" + (f" — {verdict.explanation}" if verdict.explanation else ""),
+              file=out)
+    print(f"\nScore: {score.line()}", file=out)
+    if export:
+        from stepper.export.files import write_atomic
+        from stepper.export.markdown import render_markdown
+
+        trace.quiz_results = score.results
+        write_atomic(export, render_markdown(trace), force=force)
+        print(f"wrote {export}", file=out)
+    return 0

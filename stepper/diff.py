@@ -1,0 +1,82 @@
+"""Two traces side by side: steps paired by id, outputs by name, and how far apart they are.
+
+Pure functions of two Traces. Scenarios that differ in structure (1 head vs 8, pre- vs
+post-norm) still pair every step they share; the rest are listed as only-in-A / only-in-B.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stepper.trace import Step, Trace
+
+
+@dataclass
+class OutputDiff:
+    name: str
+    a: np.ndarray
+    b: np.ndarray | None  # None: shapes differ, so no entry-wise difference
+    delta: np.ndarray | None
+    max_abs: float
+    note: str = ""
+
+
+@dataclass
+class StepDiff:
+    step_id: str
+    title: str
+    outputs: list[OutputDiff] = field(default_factory=list)
+
+    @property
+    def max_abs(self) -> float:
+        return max((o.max_abs for o in self.outputs), default=0.0)
+
+
+@dataclass
+class TraceDiff:
+    a_name: str
+    b_name: str
+    paired: list[StepDiff]
+    only_a: list[str]
+    only_b: list[str]
+    loss_a: float
+    loss_b: float
+
+
+def delta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """b − a entry-wise; equal infinities (a masked cell in both) differ by 0, not NaN."""
+    with np.errstate(invalid="ignore"):
+        d = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
+    same = np.asarray(a) == np.asarray(b)
+    return np.where(same, 0.0, d)
+
+
+def diff_step(sa: Step, sb: Step) -> StepDiff:
+    out = StepDiff(sa.id, sa.title)
+    for name, ta in sa.outputs.items():
+        tb = sb.outputs.get(name)
+        if tb is None:
+            out.outputs.append(OutputDiff(name, ta.value, None, None, float("inf"), "only in A"))
+        elif ta.shape != tb.shape:
+            out.outputs.append(OutputDiff(name, ta.value, tb.value, None, float("inf"),
+                                          f"shape {list(ta.shape)} vs {list(tb.shape)}"))
+        else:
+            d = delta(ta.value, tb.value)
+            finite = np.abs(d[np.isfinite(d)])
+            m = float(finite.max()) if finite.size else 0.0
+            if not np.isfinite(d).all():
+                m, note = float("inf"), "masked in one, not the other"
+            else:
+                note = ""
+            out.outputs.append(OutputDiff(name, ta.value, tb.value, d, m, note))
+    return out
+
+
+def diff_traces(a: Trace, b: Trace) -> TraceDiff:
+    b_steps = {s.id: s for s in b.steps}
+    a_ids = {s.id for s in a.steps}
+    paired = [diff_step(s, b_steps[s.id]) for s in a.steps if s.id in b_steps]
+    return TraceDiff(a.scenario, b.scenario, paired, [s.id for s in a.steps if s.id not in b_steps],
+                     [s.id for s in b.steps if s.id not in a_ids], a.loss, b.loss)

@@ -1,0 +1,116 @@
+"""Questions generated from a trace, asked before a step's output is revealed.
+
+Every answer is read off the trace itself (never written by hand), so a question can only
+be as wrong as the engine — and the engine is verified. Kinds:
+  shape     — the output's shape
+  cell      — one interesting entry (the largest attention weight, the loss, a probability)
+  argmax    — which token a query row attends to most
+  sign      — the sign of a gradient entry (the largest in size, so it is never ≈ 0)
+  authored  — a question the scenario wrote under `quiz:`
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from stepper.trace import Step, Tensor
+
+
+@dataclass(frozen=True)
+class Question:
+    step_id: str
+    kind: str
+    prompt: str
+    answer: str  # the expected answer, as text
+    tolerance: float = 0.0  # for numbers: accepted absolute error
+    why: str = ""
+    choices: tuple[str, ...] = ()  # for argmax / sign: what may be answered
+
+
+def _label(labels: list[str] | None, i: int) -> str:
+    return labels[i] if labels and i < len(labels) else str(i)
+
+
+def _main_output(step: Step) -> tuple[str, Tensor]:
+    return next(iter(step.outputs.items()))
+
+
+def shape_question(step: Step) -> Question:
+    name, t = _main_output(step)
+    shape = "[" + ", ".join(str(n) for n in t.shape) + "]"
+    ins = ", ".join(f"{n} {list(v.shape)}" for n, v in step.inputs.items())
+    return Question(step.id, "shape", f"What is the shape of {t.symbol}? (inputs: {ins})", shape,
+                    why=f"{step.formula.plain}: {step.shape_line()}")
+
+
+def cell_question(step: Step) -> Question | None:
+    name, t = _main_output(step)
+    v = np.asarray(t.value, dtype=np.float64)
+    if v.size == 0 or not np.isfinite(v).any():
+        return None
+    if v.ndim == 0:
+        return Question(step.id, "cell", f"What is {t.symbol}? (to ±{_tol(v):g})", f"{float(v):.6g}", _tol(v),
+                        why=step.formula.plain)
+    flat = np.where(np.isfinite(v), np.abs(v), -1.0)
+    idx = np.unravel_index(int(np.argmax(flat)), v.shape)
+    where = ", ".join(_label(lab, i) for lab, i in zip(_axis_labels(t), idx, strict=False))
+    value = float(v[idx])
+    tol = _tol(v)
+    return Question(step.id, "cell", f"What is the largest-magnitude entry of {t.symbol}, at [{where}]? "
+                    f"(to ±{tol:g})", f"{value:.6g}", tol, why=f"{t.symbol}[{where}] = {value:.6g} by {step.formula.plain}")
+
+
+def argmax_question(step: Step) -> Question | None:
+    """For attention weights: which token does the last query row attend to most?"""
+    if step.stage != "softmax" or step.phase != "forward":
+        return None
+    _, t = _main_output(step)
+    a = np.atleast_2d(np.asarray(t.value))
+    if a.shape[0] < 2 or not t.rows or not t.cols:
+        return None
+    row = a.shape[0] - 1
+    j = int(np.argmax(a[row]))
+    return Question(step.id, "argmax", f"Which token does “{t.rows[row]}” attend to most?", t.cols[j],
+                    why=f"its weights are {', '.join(f'{c} {w:.3f}' for c, w in zip(t.cols, a[row], strict=True))}",
+                    choices=tuple(t.cols))
+
+
+def sign_question(step: Step) -> Question | None:
+    if step.phase != "backward":
+        return None
+    grads = [(n, t) for n, t in step.outputs.items() if t.value.size > 1 and np.abs(t.value).max() > 1e-12]
+    if not grads:
+        return None
+    name, t = max(grads, key=lambda nt: ("W" in nt[0], nt[1].value.size))
+    v = np.asarray(t.value)
+    idx = np.unravel_index(int(np.argmax(np.abs(v))), v.shape)
+    where = ", ".join(_label(lab, i) for lab, i in zip(_axis_labels(t), idx, strict=False))
+    sign = "positive" if v[idx] > 0 else "negative"
+    return Question(step.id, "sign", f"Is {t.symbol}[{where}] positive or negative?", sign,
+                    why=f"{t.symbol}[{where}] = {float(v[idx]):.4g}: a step against it would "
+                        f"{'decrease' if sign == 'positive' else 'increase'} that weight",
+                    choices=("positive", "negative"))
+
+
+def _axis_labels(t: Tensor) -> list[list[str] | None]:
+    if t.value.ndim == 1:
+        return [t.cols]
+    if t.value.ndim == 2:
+        return [t.rows, t.cols]
+    return [None] * (t.value.ndim - 2) + [t.rows, t.cols]
+
+
+def _tol(v: np.ndarray) -> float:
+    """2% of the entry scale, at least 0.005: strict enough to need the arithmetic, loose enough for 2-3 digits."""
+    finite = np.abs(v[np.isfinite(v)]) if np.ndim(v) else np.abs(np.atleast_1d(v))
+    scale = float(finite.max()) if finite.size else 1.0
+    return float(f"{max(0.02 * scale, 0.005):.2g}")
+
+
+def questions_for(step: Step) -> list[Question]:
+    """Every generated question for one step, most telling first."""
+    makers = (argmax_question, sign_question, cell_question)
+    found = [q for q in (make(step) for make in makers) if q is not None]
+    return found + [shape_question(step)]

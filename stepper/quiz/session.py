@@ -1,0 +1,86 @@
+"""Marking answers and keeping score: shared by the TUI's quiz mode and `stepper quiz`."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from stepper.quiz.questions import Question, questions_for
+from stepper.trace import Trace
+
+_NUMBER = re.compile(r"[-+−]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+−]?inf", re.IGNORECASE)
+_SIGNS = {"+": "positive", "pos": "positive", "positive": "positive", ">0": "positive",
+          "-": "negative", "−": "negative", "neg": "negative", "negative": "negative", "<0": "negative"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    got: str
+    expected: str
+    explanation: str
+
+
+def _number(text: str) -> float | None:
+    m = _NUMBER.search(text.replace(",", "."))
+    if not m:
+        return None
+    s = m.group(0).replace("−", "-").lower()
+    return float(s.replace("inf", "inf"))
+
+
+def mark(q: Question, reply: str) -> Verdict:
+    reply = reply.strip()
+    if q.kind == "shape":
+        got = [int(n) for n in re.findall(r"\d+", reply)]
+        want = [int(n) for n in re.findall(r"\d+", q.answer)]
+        ok = got == want
+    elif q.kind == "sign":
+        ok = _SIGNS.get(reply.lower().replace(" ", "")) == q.answer
+    elif q.kind == "argmax" or (q.kind == "authored" and _number(q.answer) is None):
+        ok = reply.casefold() == q.answer.casefold()
+    else:
+        got_n, want_n = _number(reply), _number(q.answer)
+        ok = got_n is not None and want_n is not None and (
+            got_n == want_n or (math.isfinite(got_n) and abs(got_n - want_n) <= q.tolerance))
+    tol = f" (±{q.tolerance:g})" if q.tolerance else ""
+    return Verdict(ok, reply, q.answer + tol, q.why)
+
+
+def authored(trace: Trace) -> dict[str, Question]:
+    """The scenario's own questions (`quiz:`), by step id."""
+    out = {}
+    for item in trace.quiz:
+        out[item["step"]] = Question(item["step"], "authored", item["ask"], str(item["answer"]),
+                                     float(item.get("tolerance", 0.0)), item.get("why", ""))
+    return out
+
+
+def question_for(trace: Trace, index: int) -> Question:
+    """The one question asked before step `index`: the author's if any, else a generated one.
+
+    Generated kinds take turns across steps (by index) so a walk through the trace asks a mix.
+    """
+    step = trace.steps[index]
+    mine = authored(trace).get(step.id)
+    if mine is not None:
+        return mine
+    options = questions_for(step)
+    return options[index % len(options)] if options[0].kind in ("cell", "shape") else options[0]
+
+
+@dataclass
+class Score:
+    results: list[tuple[Question, Verdict]] = field(default_factory=list)
+
+    def add(self, q: Question, v: Verdict) -> None:
+        self.results.append((q, v))
+
+    @property
+    def right(self) -> int:
+        return sum(v.ok for _, v in self.results)
+
+    def line(self) -> str:
+        n = len(self.results)
+        return f"{self.right}/{n} right" + (f" ({100 * self.right / n:.0f}%)" if n else "")

@@ -1,0 +1,125 @@
+"""Quiz questions come from the trace; diffs pair by id; a what-if edit ripples only downstream."""
+
+import io
+
+import numpy as np
+import pytest
+
+from stepper.commands.quiz import run_quiz
+from stepper.diff import diff_traces
+from stepper.engine import build_trace
+from stepper.quiz import mark, question_for, questions_for
+from stepper.quiz.questions import argmax_question, sign_question
+from stepper.scenario import load_scenario, parse_scenario
+from stepper.whatif import edit_param, edit_token, ripple
+
+MINI = "scenarios/mini.yaml"
+
+
+@pytest.fixture(scope="module")
+def mini():
+    return build_trace(load_scenario(MINI))
+
+
+def decoder_text(tokens):
+    return f"""
+name: dec
+model: {{kind: decoder, d_model: 4, n_heads: 2, d_ff: 8}}
+input: {{tokens: {tokens}}}
+task: {{kind: next_token}}
+"""
+
+
+def test_attention_argmax_question_is_read_off_the_trace(mini):
+    step = next(s for s in mini.steps if s.id == "fwd.L0.attn.softmax")
+    q = argmax_question(step)
+    a = step.outputs["A"].value
+    assert q.answer == step.outputs["A"].cols[int(np.argmax(a[-1]))]
+    assert mark(q, q.answer).ok and not mark(q, next(c for c in q.choices if c != q.answer)).ok
+
+
+def test_sign_question_matches_the_gradient(mini):
+    step = next(s for s in mini.steps if s.id == "bwd.L0.attn.q")
+    q = sign_question(step)
+    dw = step.outputs["dW_Q"].value
+    expected = "positive" if dw.flat[np.argmax(np.abs(dw))] > 0 else "negative"
+    assert q.answer == expected
+    assert mark(q, "+" if expected == "positive" else "-").ok
+
+
+def test_cell_question_tolerance_is_stated_and_applied(mini):
+    step = next(s for s in mini.steps if s.id == "fwd.loss")
+    q = next(q for q in questions_for(step) if q.kind == "cell")
+    value = float(q.answer)
+    assert f"±{q.tolerance:g}" in q.prompt
+    assert mark(q, str(value + q.tolerance * 0.9)).ok
+    assert not mark(q, str(value + q.tolerance * 1.5)).ok
+    assert not mark(q, "no idea").ok
+
+
+def test_shape_answers_accept_the_usual_spellings(mini):
+    step = next(s for s in mini.steps if s.id == "fwd.L0.attn.scores")
+    q = next(q for q in questions_for(step) if q.kind == "shape")
+    assert q.answer == "[2, 2]"
+    for reply in ("2x2", "[2, 2]", "2×2", "2 2"):
+        assert mark(q, reply).ok
+    assert not mark(q, "2x4").ok
+
+
+def test_authored_questions_win(mini):
+    mini.quiz = [{"step": "fwd.pos", "ask": "What is PE[0, 1]?", "answer": 1.0, "tolerance": 0.001,
+                  "why": "cos(0) = 1"}]
+    q = question_for(mini, mini.index_of("fwd.pos"))
+    assert q.kind == "authored" and mark(q, "1").ok and not mark(q, "0").ok
+    mini.quiz = []
+
+
+def test_plain_terminal_quiz_scores_the_right_answers(mini):
+    answers = [question_for(mini, i).answer for i in range(6)]
+    out = io.StringIO()
+    run_quiz(MINI, steps=None, limit=6, export=None, force=False, stdin=io.StringIO("\n".join(answers) + "\n"),
+             out=out)
+    assert "Score: 6/6 right" in out.getvalue()
+    out = io.StringIO()
+    run_quiz(MINI, steps=None, limit=2, export=None, force=False, stdin=io.StringIO("zzz\nzzz\n"), out=out)
+    assert "Score: 0/2 right" in out.getvalue() and "✗ answer:" in out.getvalue()
+
+
+def test_diff_of_a_scenario_with_itself_is_zero_everywhere(mini):
+    d = diff_traces(mini, build_trace(load_scenario(MINI)))
+    assert not d.only_a and not d.only_b and all(sd.max_abs == 0.0 for sd in d.paired)
+
+
+def test_diff_lists_steps_only_one_side_has():
+    text = open(MINI).read()
+    unscaled = parse_scenario(text.replace("pooling: mean", "pooling: mean\n  attention_scale: false"))
+    d = diff_traces(build_trace(load_scenario(MINI)), build_trace(unscaled))
+    assert d.only_a == ["fwd.L0.attn.scale", "bwd.L0.attn.scale"] and not d.only_b
+    softmax = next(sd for sd in d.paired if sd.step_id == "fwd.L0.attn.softmax")
+    assert softmax.max_abs > 0
+
+
+def test_causal_edit_at_position_3_leaves_positions_0_to_2_unchanged():
+    sc = parse_scenario(decoder_text(["a", "b", "c", "d", "e", "a"]))
+    edited = edit_token(sc, 3, "e")
+    masks = ripple(build_trace(sc), build_trace(edited))
+    # Q is per token: only the edited row moves; after attention every later row moves too
+    assert masks["fwd.L0.attn.q"]["Q"].any(axis=1).tolist() == [False, False, False, True, False]
+    for step_id in ("fwd.L0.ffn.down", "fwd.head"):
+        rows_changed = next(iter(masks[step_id].values())).any(axis=1)
+        assert not rows_changed[:3].any() and rows_changed[3:].all(), step_id
+    # the raw scores of rows 0-2 do see key 3 change; the mask's −∞ is what hides it
+    assert masks["fwd.L0.attn.h0.scores"]["S"][:3, 3].all()
+    for name, step_id in (("S_masked", "fwd.L0.attn.h0.mask"), ("A", "fwd.L0.attn.h0.softmax")):
+        m = masks[step_id][name]
+        assert not m[:3].any() and m[3, :4].any()
+
+
+def test_param_edit_ripples_only_downstream():
+    sc = load_scenario(MINI)
+    edited = edit_param(sc, "layers.0.ffn.W_2", (0, 0), 3.0)
+    masks = ripple(build_trace(sc), build_trace(edited))
+    assert not any(m.any() for m in masks["fwd.L0.attn.softmax"].values())
+    assert masks["fwd.L0.ffn.down"]["F"][:, 0].all() and not masks["fwd.L0.ffn.down"]["F"][:, 1:].any()
+    assert masks["bwd.L0.attn.q"]["dW_Q"].any()
+    assert sc.params["layers.0.ffn.W_2"][0, 0] != 3.0
