@@ -1,0 +1,134 @@
+"""A labelled matrix as a rich renderable: values coloured by sign and size, cut to fit.
+
+Only the visible corners of a big matrix are ever formatted, so a 512×2048 weight costs
+no more to draw than a 4×4 one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
+from textual.color import Color
+
+from stepper.tui.present import NumberFormat, elide
+
+LABEL_MAX = 8  # longer token labels are cut; the column is for numbers
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Heatmap colours blended from the theme's own surface so they suit light and dark themes."""
+
+    base: Color
+    negative: Color = Color.parse("#3d7be0")
+    positive: Color = Color.parse("#e0583d")
+    sequential: Color = Color.parse("#2ea86a")
+    masked: Color = Color.parse("#6b6b6b")
+
+    def fill(self, v: float, scale: float, signed: bool) -> Color:
+        if v == 0 or scale == 0:
+            return self.base
+        # a floor keeps the sign of tiny values visible; the rest is linear in |v|
+        t = 0.14 + 0.76 * min(abs(v) / scale, 1.0)
+        target = self.sequential if not signed else (self.negative if v < 0 else self.positive)
+        return self.base.blend(target, t)
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
+
+
+class Heatmap:
+    """`values` is 1-D or 2-D; a 1-D array with row labels is drawn as a column."""
+
+    def __init__(self, values: np.ndarray, *, rows: list[str] | None, cols: list[str] | None,
+                 title: str, palette: Palette, max_width: int, max_rows: int,
+                 masked: np.ndarray | None = None, marked_rows: set[int] | None = None):
+        v = np.asarray(values)
+        if v.ndim == 0:  # a scalar (the loss) is a one-cell column with no labels
+            v, rows = v.reshape(1), [""]
+        column_vector = v.ndim == 1 and rows is not None
+        self.values = v.reshape(-1, 1) if column_vector else v.reshape(1, -1) if v.ndim == 1 else v
+        self.masked = None if masked is None or masked.shape != self.values.shape else masked
+        self.fmt = NumberFormat(self.values)
+        n_rows, n_cols = self.values.shape
+        self.row_labels = [_label(r) for r in rows] if rows and len(rows) == n_rows else (
+            [""] if v.ndim == 1 else [str(i) for i in range(n_rows)])
+        self.col_labels = [""] if column_vector else (
+            [_label(c) for c in cols] if cols and len(cols) == n_cols else [str(j) for j in range(n_cols)])
+        # a title never widens the table past the room it has
+        self.title = title if len(title) <= max_width else title[: max(1, max_width - 1)] + "…"
+        self.palette = palette
+        self.column_vector = column_vector
+        self.marked = marked_rows or set()
+        if self.marked:
+            self.row_labels = [("▸" if i in self.marked else " ") + r for i, r in enumerate(self.row_labels)]
+        finite = self.values[np.isfinite(self.values)] if self.values.dtype.kind == "f" else self.values
+        self.signed = bool(finite.size and finite.min() < 0)
+        top = float(np.max(np.abs(finite))) if finite.size else 0.0
+        # a column of whole numbers (token ids) is an index, not a quantity: no colour
+        self.plain = column_vector and self.fmt.integer
+        # probabilities read best on an absolute 0…1 scale, so rows can be compared by eye
+        self.scale = 1.0 if (not self.signed and 0 < top <= 1) else top
+        self.row_w = max(len(r) for r in self.row_labels)
+        self.cell_w = max(self._value_width(finite), *(len(c) for c in self.col_labels))
+        fit = max(3, (max_width - self.row_w - 2) // (self.cell_w + 1))
+        self.show_cols = elide(n_cols, fit)
+        self.show_rows = elide(n_rows, max(3, max_rows), keep=self.marked)
+        self.width = max(self.row_w + sum(self.cell_w + 1 if j is not None else 2
+                                          for j in self.show_cols), len(self.title))
+
+    def _value_width(self, finite: np.ndarray) -> int:
+        if self.fmt.integer:
+            return len(str(int(finite.max()))) if finite.size else 1
+        if self.fmt.scientific:
+            return 9
+        biggest = float(np.max(np.abs(finite))) if finite.size else 0.0
+        has_inf = self.values.dtype.kind == "f" and bool(np.isinf(self.values).any())
+        return max(len(f"{biggest:.3f}") + (1 if self.values.min() < 0 else 0), 2 if has_inf else 1)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.width, self.width)
+
+    def _cell(self, i: int, j: int) -> tuple[str, Style]:
+        v = self.values[i, j]
+        text = self.fmt(v)
+        if self.masked is not None and self.masked[i, j]:
+            bg = self.palette.base.blend(self.palette.masked, 0.55)
+            return text, Style(bgcolor=bg.rich_color, color=(bg + bg.get_contrast_text(0.6)).rich_color,
+                               italic=True)
+        if self.plain or not np.isfinite(v):
+            return text, Style(bold=not np.isfinite(v))
+        bg = self.palette.fill(float(v), self.scale, self.signed)
+        return text, Style(bgcolor=bg.rich_color, color=(bg + bg.get_contrast_text(0.95)).rich_color)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # each cell carries its own leading space in its colour, so the colours form one block
+        bold, dim = Style(bold=True), Style(dim=True, bold=True)
+        yield Segment(self.title.ljust(self.width), bold)
+        yield Segment.line()
+        if not self.column_vector:
+            yield Segment(" " * self.row_w)
+            for j in self.show_cols:
+                yield Segment(" …" if j is None else " " + self.col_labels[j].rjust(self.cell_w), dim)
+            yield Segment.line()
+        for i in self.show_rows:
+            if i is None:
+                yield Segment("⋮".rjust(self.row_w) + "".join(
+                    " ⋱" if j is None else " " + "⋮".rjust(self.cell_w) for j in self.show_cols), dim)
+                yield Segment.line()
+                continue
+            label_style = Style(bold=True, reverse=True) if i in self.marked else bold
+            yield Segment(self.row_labels[i].rjust(self.row_w), label_style)
+            for j in self.show_cols:
+                if j is None:
+                    yield Segment(" …", dim)
+                    continue
+                text, style = self._cell(i, j)
+                yield Segment(" " + text.rjust(self.cell_w), style)
+            yield Segment.line()

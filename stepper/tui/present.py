@@ -1,0 +1,149 @@
+"""Pure presentation helpers: how numbers, shapes and step positions are written on screen.
+
+Nothing here computes a model quantity; it only decides how the engine's numbers look.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from stepper.trace import Step, Tensor, Trace
+
+MINUS_INF = "−∞"
+PLUS_INF = "+∞"
+# stages whose square token×token tensors carry the attention mask's pattern
+MASKED_STAGES = frozenset({"mask", "softmax", "weighted_sum"})
+
+
+def dims(shape: tuple[int, ...]) -> str:
+    return "[" + "×".join(str(n) for n in shape) + "]" if shape else "(scalar)"
+
+
+def shape_line(step: Step) -> str:
+    """`Q[2×4] K[2×4] → S[2×2]`: every symbol with its shape, inputs then outputs."""
+    def side(tensors: dict[str, Tensor]) -> str:
+        return "  ".join(f"{name}{dims(t.shape) if t.shape else ' (scalar)'}" for name, t in tensors.items())
+
+    return f"{side(step.inputs)}  →  {side(step.outputs)}"
+
+
+class NumberFormat:
+    """One format per matrix, so a column of numbers lines up and reads the same way."""
+
+    def __init__(self, values: np.ndarray):
+        finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+        # token ids and one-hot targets arrive as floats; whole numbers read better whole
+        self.integer = values.dtype.kind in "iub" or bool(
+            finite.size and finite.size == values.size and np.all(finite == np.round(finite))
+            and np.max(np.abs(finite)) < 1e6 and np.any(finite != 0))
+        biggest = float(np.max(np.abs(finite))) if finite.size else 0.0
+        # gradients are often all below 1e-2; fixed decimals would show them as a wall of 0.000
+        self.scientific = not self.integer and (biggest >= 1e4 or 0 < biggest < 1e-2)
+
+    def __call__(self, v: float) -> str:
+        if self.integer:
+            return str(int(v))
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return MINUS_INF if v < 0 else PLUS_INF
+        if v == 0:
+            return "0"
+        return f"{v:.2e}" if self.scientific else f"{v:.3f}"
+
+
+def number(v: float) -> str:
+    """A lone number (loss, error, tolerance) in the fewest characters that stay exact enough."""
+    if math.isinf(v):
+        return MINUS_INF if v < 0 else PLUS_INF
+    if v == 0:
+        return "0"
+    return f"{v:.3g}" if abs(v) < 1e-3 or abs(v) >= 1e4 else f"{v:.4f}".rstrip("0").rstrip(".")
+
+
+def elide(n: int, limit: int, keep: set[int] | frozenset[int] = frozenset()) -> list[int | None]:
+    """Indices to show out of `n`: both ends plus `keep`; `None` stands for each hidden run."""
+    if n <= limit + 2:  # hiding one or two rows would save less than the ⋮ line costs
+        return list(range(n))
+    head = max(1, limit // 2)
+    tail = max(1, limit - 1 - head)
+    shown = sorted({*range(head), *range(n - tail, n), *(k for k in keep if 0 <= k < n)})
+    out: list[int | None] = []
+    for k in shown:
+        if out and out[-1] is not None and k != out[-1] + 1:
+            out.append(None)
+        out.append(k)
+    return out
+
+
+def phase_word(step: Step) -> str:
+    return "Forward" if step.phase == "forward" else "Backward"
+
+
+def where(step: Step) -> str:
+    """`Layer 0 · head 1`, or "" for steps outside the layers."""
+    parts = []
+    if step.layer is not None:
+        parts.append(f"Layer {step.layer}")
+    if step.head is not None:
+        parts.append(f"head {step.head}")
+    return " · ".join(parts)
+
+
+def formula_lines(step: Step) -> list[str]:
+    """The plain formula split at its top-level separators, one equation per line."""
+    text = step.formula.plain
+    for sep in (";  ", ",  "):
+        text = text.replace(sep, "\n")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def axis_caption(step: Step, tensor: Tensor) -> str:
+    """What the rows and columns of a table are, in the learner's words."""
+    rows, cols = tensor.rows, tensor.cols
+    if rows and cols and rows == cols and step.head is not None:
+        return "query × key"
+    return ""
+
+
+def head_note(step: Step, tensor: Tensor) -> str:
+    return f"head {step.head}" if step.head is not None and tensor.index else ""
+
+
+def mask_of(trace: Trace, step: Step) -> np.ndarray | None:
+    """The boolean mask (True = hidden) of this step's attention head, if it has one."""
+    if step.stage not in MASKED_STAGES or step.head is None:
+        return None
+    for other in trace.steps:
+        if (other.stage == "mask" and other.phase == "forward" and other.layer == step.layer
+                and other.head == step.head and "M" in other.inputs):
+            hidden = np.isneginf(np.asarray(other.inputs["M"].value, dtype=float))
+            return hidden if hidden.any() else None
+    return None
+
+
+def looked_up_rows(step: Step, tensor: Tensor) -> set[int]:
+    """Rows of an embedding table that this step's token ids select (or send gradient to)."""
+    ids = step.inputs.get("ids")
+    table = (tensor.key or "").removeprefix("d:") == "embed.tok"
+    if step.stage != "embedding" or ids is None or not table or tensor.value.ndim != 2:
+        return set()
+    return {int(i) for i in np.asarray(ids.value).ravel() if 0 <= i < tensor.value.shape[0]}
+
+
+def verdict(step: Step) -> str:
+    """`✓`, `✗` or `·` (not checked yet)."""
+    if step.check is None:
+        return "·"
+    return "✓" if step.check.ok else "✗"
+
+
+def check_line(step: Step) -> str:
+    c = step.check
+    if c is None:
+        return "· not checked yet (the PyTorch reference is being computed)"
+    mark = "✓" if c.ok else "✗ OFF:"
+    return (f"{mark} max |ours − {c.reference}| = {number(c.max_abs_err)}"
+            f" (tolerance {number(c.tolerance)}) · worst {c.worst}")

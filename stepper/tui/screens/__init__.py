@@ -1,0 +1,1 @@
+"""The app's screens: the stepper itself, help, errors and loading."""

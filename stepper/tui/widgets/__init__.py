@@ -1,0 +1,1 @@
+"""One widget per module; import them from their modules (nothing is re-exported, to keep start-up lean)."""

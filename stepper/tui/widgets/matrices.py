@@ -1,0 +1,90 @@
+"""The step's input and output matrices as heatmaps, laid out to fit whatever width there is."""
+
+from __future__ import annotations
+
+from rich.columns import Columns
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.rule import Rule
+from rich.text import Text
+from textual.widget import Widget
+
+from stepper.trace import Step, Tensor, Trace
+from stepper.tui.heatmap import Heatmap, Palette
+from stepper.tui.present import axis_caption, dims, head_note, looked_up_rows, mask_of
+
+MAX_SLICES = 4  # a [H, T, d_k] tensor shows this many heads at most
+LEGEND = Text.assemble(
+    ("■ ", "#3d7be0"), ("negative  ", "dim"), ("■ ", "#e0583d"), ("positive  ", "dim"),
+    ("■ ", "#2ea86a"), ("all ≥ 0  ", "dim"), ("■ ", "#8a8a8a"), ("masked  ", "dim"),
+    ("· stronger = larger |value|", "dim"),
+)
+
+
+class MatrixLayout:
+    """Builds the heatmaps only once the width is known, so elision always fits the panel."""
+
+    def __init__(self, trace: Trace, step: Step, palette: Palette, max_rows: int, gap: int):
+        self.trace, self.step, self.palette, self.max_rows, self.gap = trace, step, palette, max_rows, gap
+
+    def _title(self, name: str, tensor: Tensor) -> str:
+        parts = [f"{name} {dims(tensor.shape)}"]
+        for extra in (head_note(self.step, tensor), axis_caption(self.step, tensor)):
+            if extra:
+                parts.append(extra)
+        if tensor.is_param:
+            parts.append("parameter")
+        return " · ".join(parts)
+
+    def _maps(self, tensors: dict[str, Tensor], width: int) -> list[RenderableType]:
+        masked = mask_of(self.trace, self.step)
+        out: list[RenderableType] = []
+        for name, tensor in tensors.items():
+            value = tensor.value
+            if value.ndim <= 2:
+                out.append(Heatmap(value, rows=tensor.rows, cols=tensor.cols, title=self._title(name, tensor),
+                                   palette=self.palette, max_width=width, max_rows=self.max_rows,
+                                   masked=masked, marked_rows=looked_up_rows(self.step, tensor)))
+                continue
+            # higher-rank tensors (the heads side by side) are shown one leading slice at a time
+            n = value.shape[0]
+            picks = list(range(n)) if n <= MAX_SLICES else [*range(MAX_SLICES - 1), n - 1]
+            for k in picks:
+                title = f"{name}[{k}] {dims(value[k].shape)} of {dims(tensor.shape)}"
+                out.append(Heatmap(value[k].reshape(value.shape[1], -1), rows=tensor.rows, cols=tensor.cols,
+                                   title=title, palette=self.palette, max_width=width,
+                                   max_rows=self.max_rows))
+            if n > MAX_SLICES:
+                out.insert(len(out) - 1, Text(f"… {n - MAX_SLICES} more", style="dim"))
+        return out
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        parts: list[RenderableType] = []
+        for label, tensors in (("inputs", self.step.inputs), ("outputs", self.step.outputs)):
+            if not tensors:
+                continue
+            parts.append(Rule(Text(label, style="bold"), align="left", style="dim"))
+            parts.append(Columns(self._maps(tensors, width), padding=(self.gap, 3)))
+        parts.append(LEGEND)
+        yield Group(*parts)
+
+
+class MatrixView(Widget):
+    def __init__(self, trace: Trace, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.trace = trace
+        self.step: Step | None = None
+
+    def show(self, step: Step) -> None:
+        self.step = step
+        self.refresh(layout=True)
+
+    def render(self) -> RenderableType:
+        if self.step is None:
+            return ""
+        # leave room for the header, formula and details so a matrix starts on screen; on a
+        # short terminal rows of matrices sit without a blank line between them
+        height = self.app.size.height
+        max_rows = max(4, (height - 16) // 2)
+        return MatrixLayout(self.trace, self.step, Palette(self.background_colors[1]), max_rows,
+                            gap=0 if height < 30 else 1)

@@ -1,0 +1,270 @@
+"""Pilot tests: press the learner's keys and read what the screen shows."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from stepper.engine import build_trace
+from stepper.scenario import load_scenario
+from stepper.tui.app import StepperApp
+from stepper.tui.screens.error import ErrorScreen
+from stepper.tui.screens.help import HelpScreen
+from stepper.tui.screens.main import MainScreen
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+MINI = str(SCENARIOS / "mini.yaml")
+DECODER = str(SCENARIOS / "pizza_decoder.yaml")
+
+
+def make_app(path: str = MINI, *, verify: bool = False) -> StepperApp:
+    scenario = load_scenario(path)
+    return StepperApp(scenario, build_trace(scenario), verify=verify)
+
+
+def screen_text(app: StepperApp) -> str:
+    """The characters on the terminal right now, one line per row."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def main_screen(app: StepperApp) -> MainScreen:
+    return next(s for s in app.screen_stack if isinstance(s, MainScreen))
+
+
+def current(app: StepperApp) -> str:
+    screen = main_screen(app)
+    return screen.trace.steps[screen.index].id
+
+
+async def test_first_frame_shows_the_embedding_step():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Step 1/44" in text
+        assert "Token embedding" in text
+        assert "E = embed.tok[ids]" in text
+        assert "FORWARD" in text and "BACKWARD" in text
+
+
+async def test_next_and_previous_keys_step_through_the_pipeline():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        assert current(app) == "fwd.pos"
+        assert "Positional encoding" in screen_text(app) and "Step 2/44" in screen_text(app)
+        await pilot.press("right", "space")
+        assert current(app) == "fwd.L0.attn.k"
+        await pilot.press("p")
+        assert current(app) == "fwd.L0.attn.q"
+        await pilot.press("left", "left")
+        assert current(app) == "fwd.embed"
+        await pilot.press("p")  # stays on the first step
+        assert current(app) == "fwd.embed"
+
+
+async def test_n_reaches_positional_softmax_loss_and_gradient_steps():
+    app = make_app()
+    seen: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(len(main_screen(app).trace.steps)):
+            seen.append(screen_text(app))
+            await pilot.press("n")
+    joined = "\n".join(seen)
+    for title in ("Positional encoding", "Softmax over each row", "Softmax and cross-entropy loss",
+                  "Gradient of the loss w.r.t. the logits", "Through W_Q"):
+        assert title in joined
+
+
+async def test_jump_keys():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("b")
+        assert current(app) == "bwd.loss"
+        assert "Step 22/44" in screen_text(app) and "Backward" in screen_text(app)
+        await pilot.press("f")
+        assert current(app) == "fwd.embed"
+        await pilot.press("end")
+        assert current(app) == "bwd.embed"
+        await pilot.press("n")  # past the end: stays, and says so
+        assert current(app) == "bwd.embed"
+        await pilot.press("home")
+        assert current(app) == "fwd.embed"
+
+
+async def test_go_to_a_step_by_name_through_the_palette():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        await pilot.press(*"bwd.L0.attn.softmax")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert current(app) == "bwd.L0.attn.softmax"
+        assert "Through the softmax" in screen_text(app)
+
+
+async def test_selecting_in_the_list_opens_the_step():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("down", "down")
+        assert current(app) == "fwd.L0.attn.q"
+
+
+async def test_export_writes_a_new_markdown_file_each_time(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert {p.name for p in tmp_path.iterdir()} == {"mini-trace.md", "mini-trace-2.md"}
+        assert "Token embedding" in (tmp_path / "mini-trace.md").read_text()
+        assert any("mini-trace-2.md" in n.message for n in app._notifications)
+
+
+async def test_a_failed_export_shows_a_modal_and_the_app_carries_on(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    import stepper.export.markdown as md
+
+    def broken(trace):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(md, "render_markdown", broken)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorScreen)
+        assert "disk full" in screen_text(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("n")
+        assert current(app) == "fwd.pos"
+
+
+async def test_help_lists_every_key_and_closes():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for key, what in (("n / → / space", "next step"), ("p / ←", "previous step"), ("Home", "first step"),
+                          ("End", "last step"), ("b", "first backward step"), ("f", "forward start"),
+                          ("g", "go to"), ("e", "export"), ("?", "help"), ("q", "quit")):
+            assert key in text and what in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_quit_exits_with_code_zero():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_footer_lists_the_keys_at_80x24():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        for word in ("step", "ends", "fwd/bwd", "go to", "export", "help", "quit"):
+            assert word in footer
+
+
+async def test_80x24_is_readable():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Token embedding" in text and "E = embed.tok[ids]" in text
+        assert "embed.tok [5×4]" in text  # the table and its labels fit beside the list
+        assert "Meaning" in text and "Check" in text
+        await pilot.press("b")
+        assert "dlogits = (p − onehot(target)) / N" in screen_text(app)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+@pytest.mark.parametrize("path", [MINI, DECODER])
+async def test_every_step_renders_at_every_size(path, size):
+    app = make_app(path)
+    async with app.run_test(size=size) as pilot:
+        steps = main_screen(app).trace.steps
+        await pilot.pause()
+        for i, step in enumerate(steps):
+            text = screen_text(app)
+            assert f"Step {i + 1}/{len(steps)}" in text, step.id
+            assert "-inf" not in text and not re.search(r"\bnan\b", text)
+            await pilot.press("n")
+
+
+async def test_masked_scores_show_minus_infinity():
+    app = make_app(DECODER)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main_screen(app).go_to(main_screen(app).trace.index_of("fwd.L0.attn.mask"))
+        await pilot.pause()
+        text = screen_text(app)
+        assert "−∞" in text and "-inf" not in text
+        assert "query × key" in text
+
+
+async def test_verification_fills_the_badges_after_the_first_frame():
+    app = make_app(verify=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert "·" in screen_text(app)  # not checked yet: the first frame did not wait for torch
+        for _ in range(600):  # torch's first import can take a while on a busy machine
+            await pilot.pause(0.1)
+            if "agree with torch" in screen_text(app):
+                break
+        text = screen_text(app)
+        assert "all 44 steps agree with torch" in text
+        assert "✓ max |ours − torch.autograd| = 0" in text
+
+
+async def test_a_big_scenario_is_built_in_a_worker_behind_a_loading_screen():
+    app = StepperApp(load_scenario(MINI), None, verify=False)  # no trace yet: the app builds it
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        assert "Token embedding" in screen_text(app)
+
+
+async def test_a_failed_build_shows_a_modal_then_exits_2(monkeypatch):
+    import stepper.engine
+
+    def broken(scenario):
+        raise ValueError("d_model must be divisible by n_heads")
+
+    monkeypatch.setattr(stepper.engine, "build_trace", broken)
+    app = StepperApp(load_scenario(MINI), None, verify=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorScreen)
+        assert "divisible" in screen_text(app)
+        await pilot.press("enter")
+    assert app.return_code == 2
+
+
+def test_run_app_prints_a_located_scenario_error_and_returns_2(monkeypatch, capsys):
+    import stepper.engine
+    from stepper.scenario import ScenarioError
+    from stepper.tui.app import run_app
+
+    def broken(scenario):
+        raise ScenarioError("mini.yaml", 7, 3, "n_heads must divide d_model")
+
+    monkeypatch.setattr(stepper.engine, "build_trace", broken)
+    assert run_app(load_scenario(MINI)) == 2
+    assert "mini.yaml:7:3: error: n_heads must divide d_model" in capsys.readouterr().err

@@ -1,0 +1,47 @@
+"""SVG snapshots of the screens a learner spends most time on (update: pytest --snapshot-update)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stepper.engine import build_trace
+from stepper.scenario import load_scenario
+from stepper.tui.app import StepperApp
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def verified_app(name: str, step_id: str | None = None) -> StepperApp:
+    """Verified up front, so every badge is already ✓ and the picture never depends on timing."""
+    from stepper.verify.compare import verify_trace
+    from stepper.verify.reference import torch_reference
+
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml")
+    trace = build_trace(scenario)
+    verify_trace(trace, torch_reference(scenario))
+    app = StepperApp(scenario, trace, verify=False)
+    if step_id is not None:
+        index = trace.index_of(step_id)
+
+        def jump() -> None:
+            app.screen.go_to(index)
+
+        app.call_after_refresh(jump)
+    return app
+
+
+async def settle(pilot) -> None:
+    await pilot.pause(0.2)
+
+
+@pytest.mark.parametrize(("name", "step_id", "size"), [
+    ("mini", None, (120, 40)),                             # the first frame: token embedding
+    ("pizza_decoder", "fwd.L0.attn.mask", (120, 40)),      # scores with the causal mask, −∞
+    ("pizza_decoder", "fwd.L0.attn.softmax", (120, 40)),   # softmax rows and their picture
+    ("mini", "bwd.L0.attn.scores", (120, 40)),             # a backward step: dQ, dK
+    ("mini", None, (80, 24)),                              # the smallest supported terminal
+], ids=["embedding", "scores-mask", "softmax", "backward-scores", "embedding-80x24"])
+def test_snapshot(snap_compare, name, step_id, size):
+    assert snap_compare(verified_app(name, step_id), terminal_size=size, run_before=settle)
