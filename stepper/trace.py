@@ -84,7 +84,7 @@ class Step:
     def shape_line(self) -> str:
         """`[2×4]·[4×2] → [2×2]`-style summary of what goes in and out."""
         def fmt(t: Tensor) -> str:
-            return "[" + "×".join(str(n) for n in t.shape) + "]" if t.shape else "scalar"
+            return "[" + "×".join(str(n) for n in t.shape) + "]" if t.shape else " (scalar)"
 
         ins = " ".join(f"{n}{fmt(t)}" for n, t in self.inputs.items())
         outs = " ".join(f"{n}{fmt(t)}" for n, t in self.outputs.items())

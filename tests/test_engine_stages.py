@@ -5,8 +5,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stepper.engine import (activation, embedding, heads, layernorm, linear, loss, mask, pooling, positional,
-                            scale, scores, softmax, weighted_sum)
+from stepper.engine import (
+    activation,
+    embedding,
+    heads,
+    layernorm,
+    linear,
+    loss,
+    mask,
+    pooling,
+    positional,
+    scale,
+    scores,
+    softmax,
+    weighted_sum,
+)
 
 TOL = 1e-12
 rng = np.random.default_rng(7)

@@ -82,7 +82,9 @@ class TransformerPass:
         self.act["tok_emb"] = e
         self.record("fwd.embed", "embedding", "Token embedding", embedding.FORMULA,
                     {"ids": ids_t, "embed.tok": self.param("W_tok", "embed.tok")}, {"E": self.td("E", e, "tok_emb")})
-        x, x_key = e, "tok_emb"
+        # the stream entering layer 0 is `x0`; without positions it is the embedding itself
+        x, x_key = e, "x0"
+        self.act["x0"] = e
         if m.positional != "none":
             t = len(self.ids)
             pe = positional.sinusoidal(t, m.d_model) if m.positional == "sinusoidal" else self.p["embed.pos"][:t]

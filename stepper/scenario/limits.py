@@ -1,34 +1,97 @@
-"""Size limits: refuse, before any work, a scenario that would not fit in this machine's memory."""
+"""Size limits: refuse, before any work, a scenario that would not fit in this machine's memory.
+
+The estimate counts float64 parameters and activations, their gradients, and the PyTorch
+reference's copies of both. The message names the biggest term as a formula over the
+scenario's own keys, because "too big" alone does not tell a learner what to shrink.
+"""
 
 from __future__ import annotations
+
+import os
 
 from stepper.scenario.params import count, n_outputs, param_specs
 from stepper.scenario.types import ModelConfig
 
 BYTES = 8  # float64
-# parameters, their gradients, and the torch reference's copies of both
-PARAM_COPIES = 4
-MEMORY_LIMIT = 8 * 2**30
+PARAM_COPIES = 4  # parameters, their gradients, and the torch reference's copies of both
+ACT_COPIES = 4  # activations, their gradients, and the reference's two of each
+CAP = 8 * 2**30
+PARAMS, ACTS = "parameters", "activation values"
+COPIES = {PARAMS: PARAM_COPIES, ACTS: ACT_COPIES}
+
+
+def memory_limit() -> int:
+    """8 GiB, or half this machine's memory when that is less."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not every platform reports it
+        return CAP
+    return min(CAP, physical // 2) if physical > 0 else CAP
+
+
+MEMORY_LIMIT = memory_limit()
+
+
+def _terms(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int) -> list[tuple[str, str, int, int]]:
+    """(formula, figures, count, kind) per part of the model; kind is PARAMS or ACTS."""
+    if model.kind == "mlp":
+        s = model.sizes
+        i = max(range(len(s) - 1), key=lambda j: s[j] * s[j + 1])
+        return [(f"sizes[{i}] × sizes[{i + 1}]", f"{s[i]} × {s[i + 1]}", s[i] * s[i + 1], PARAMS),
+                ("4 × sum(sizes)", f"4 × {sum(s)}", 4 * sum(s), ACTS)]
+    d, f, h, n, t = model.d_model, model.d_ff, model.n_heads, model.n_layers, n_tokens
+    pos = model.max_len * d if model.positional == "learned" else 0
+    return [
+        ("n_layers × 2 × d_model × d_ff", f"{n} × 2 × {d} × {f}", n * 2 * d * f, PARAMS),
+        ("n_layers × 4 × d_model²", f"{n} × 4 × {d}²", n * 4 * d * d, PARAMS),
+        ("vocab × d_model", f"{vocab_size} × {d}", vocab_size * d, PARAMS),
+        ("max_len × d_model", f"{model.max_len} × {d}", pos, PARAMS),
+        ("d_model × outputs", f"{d} × {n_out}", d * n_out, PARAMS),
+        # attention scores, scaled, masked, softmaxed, weighted: five [T, T] per head
+        ("n_layers × 5 × n_heads × tokens²", f"{n} × 5 × {h} × {t}²", n * 5 * h * t * t, ACTS),
+        ("n_layers × tokens × (16 × d_model + 3 × d_ff)", f"{n} × {t} × (16 × {d} + 3 × {f})",
+         n * t * (16 * d + 3 * f), ACTS),
+        ("3 × tokens × outputs", f"3 × {t} × {max(n_out, d)}", 3 * t * max(n_out, d), ACTS),
+    ]
+
+
+# the key to point at when a term is the biggest: the first one the file actually has
+BLAME = {"n_layers × 2 × d_model × d_ff": [("model", "d_ff"), ("model", "d_model")],
+         "n_layers × 4 × d_model²": [("model", "d_model")],
+         "vocab × d_model": [("input", "vocab"), ("input", "text"), ("model", "d_model")],
+         "max_len × d_model": [("model", "max_len"), ("model", "d_model")],
+         "n_layers × 5 × n_heads × tokens²": [("input", "tokens"), ("input", "text"), ("model", "n_heads")],
+         "n_layers × tokens × (16 × d_model + 3 × d_ff)": [("input", "tokens"), ("input", "text")]}
 
 
 def estimate_bytes(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int) -> tuple[int, int, int]:
     """(parameter count, activation floats, estimated bytes) for one verified forward+backward."""
     n_params = count(param_specs(model, vocab_size, n_out))
-    if model.kind == "mlp":
-        acts = 4 * sum(model.sizes)
-    else:
-        t, d, f, h = n_tokens, model.d_model, model.d_ff, model.n_heads
-        per_layer = 5 * h * t * t + 16 * t * d + 3 * t * f  # scores…softmax, streams, FFN
-        acts = model.n_layers * per_layer + 3 * t * max(n_out, d)
-    # activations: ours, their gradients, and the reference's two of each
-    return n_params, acts, BYTES * (PARAM_COPIES * n_params + 4 * acts)
+    terms = _terms(model, vocab_size, n_out, n_tokens)
+    acts = sum(v for _, _, v, kind in terms if kind == ACTS)
+    return n_params, acts, BYTES * (PARAM_COPIES * n_params + ACT_COPIES * acts)
+
+
+def over_limit(model: ModelConfig, vocab_size: int, task_kind: str, n_classes: int, n_tokens: int,
+               limit: int | None = None) -> tuple[str, list[tuple]] | None:
+    """None when it fits; else (one-line message, keys to blame, best first)."""
+    limit = MEMORY_LIMIT if limit is None else limit
+    n_out = n_outputs(model, task_kind, n_classes, vocab_size)
+    n_params, acts, total = estimate_bytes(model, vocab_size, n_out, n_tokens)
+    if total <= limit:
+        return None
+    formula, figures, values, what = max(_terms(model, vocab_size, n_out, n_tokens),
+                                         key=lambda term: term[2] * COPIES[term[3]])
+    blame = [("model", "sizes")] if model.kind == "mlp" else BLAME.get(formula, [("model",)])
+    return (f"too big to step through: {formula} = {figures} = {values:,} {what}; in all ≈ {_size(total)} "
+            f"(float64, with gradients and the PyTorch reference), over the limit of {_size(limit)} — make it "
+            "smaller, or use --force to try anyway", blame)
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def limit_message(model: ModelConfig, vocab_size: int, task_kind: str, n_classes: int, n_tokens: int) -> str | None:
-    n_out = n_outputs(model, task_kind, n_classes, vocab_size)
-    n_params, acts, total = estimate_bytes(model, vocab_size, n_out, n_tokens)
-    if total <= MEMORY_LIMIT:
-        return None
-    return (f"this model needs about {total / 2**30:.1f} GiB ({n_params:,} parameters, {acts:,} activation "
-            f"values, float64, with gradients and the PyTorch reference), over the limit of "
-            f"{MEMORY_LIMIT / 2**30:.0f} GiB — make it smaller, or use --force to try anyway")
+    found = over_limit(model, vocab_size, task_kind, n_classes, n_tokens)
+    return found[0] if found else None

@@ -1,12 +1,18 @@
 """Every key a scenario may hold: its type, default, allowed values and range.
 
-One table serves the loader, the error messages (allowed values, did-you-mean) and the
-documentation test that keeps docs/scenario-format.md complete.
+One table serves the loader, the error messages (allowed values, did-you-mean, examples) and
+the documentation test that keeps docs/scenario-format.md complete.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+TRANSFORMER = ("encoder", "decoder")
+
+
+class Word:
+    """Any plain scalar, kept as the text written: `no` stays "no", `010` stays "010"."""
 
 
 @dataclass(frozen=True)
@@ -18,59 +24,81 @@ class Key:
     high: float | None = None
     required: bool = False
     doc: str = ""
+    example: str = ""  # shown in "how to fix" when the default cannot serve as one
+    only: tuple[str, ...] = ()  # the model kinds this key means something for (empty: all)
+
+    def sample(self) -> str:
+        """A value to show in an error's "e.g. `key: …`"."""
+        if self.example:
+            return self.example
+        if self.choices:
+            return str(self.choices[0])
+        if isinstance(self.default, bool):
+            return "true" if self.default else "false"
+        return "" if self.default in (None, "", [], {}) else str(self.default)
 
 
 TOP = {
-    "name": Key(str, required=True, doc="identifier, letters a-z, digits, `_` and `-`"),
-    "title": Key(str, "", doc="one line for humans"),
-    "description": Key(str, "", doc="a paragraph shown above the trace"),
-    "model": Key(dict, required=True, doc="the architecture"),
-    "input": Key(dict, {}, doc="vocabulary and tokens (or `features` for an mlp)"),
-    "task": Key(dict, {}, doc="what the loss measures"),
-    "weights": Key(dict, {}, doc="seed, init and explicit values"),
-    "lessons": Key(dict, {}, doc="text per step id pattern"),
+    "name": Key(Word, required=True, doc="identifier: letters a-z, digits, `_` and `-`", example="my-model"),
+    "title": Key(Word, "", doc="one line for humans", example='"my first encoder"'),
+    "description": Key(Word, "", doc="a paragraph shown above the trace", example='"what this shows"'),
+    "model": Key(dict, required=True, doc="the architecture", example="kind: encoder"),
+    "input": Key(dict, {}, doc="vocabulary and tokens (or `features` for an mlp)", example="tokens: [I, am]"),
+    "task": Key(dict, {}, doc="what the loss measures", example="kind: classify"),
+    "weights": Key(dict, {}, doc="seed, init and explicit values", example="seed: 0"),
+    "lessons": Key(dict, {}, doc="text shown at the steps whose id matches a pattern",
+                   example="fwd.L0.attn.softmax: Each row sums to 1."),
 }
 
 MODEL = {
     "kind": Key(str, "encoder", ("encoder", "decoder", "mlp"), doc="decoder = causal self-attention"),
-    "d_model": Key(int, 4, low=1, high=4096, doc="width of every token vector"),
-    "n_heads": Key(int, 1, low=1, high=64, doc="attention heads; must divide d_model"),
-    "n_layers": Key(int, 1, low=1, high=48, doc="transformer blocks"),
-    "d_ff": Key(int, 16, low=1, high=16384, doc="hidden width of the feed-forward network"),
+    "d_model": Key(int, 4, low=1, high=4096, doc="width of every token vector", only=TRANSFORMER),
+    "n_heads": Key(int, 1, low=1, high=64, doc="attention heads; must divide d_model", only=TRANSFORMER),
+    "n_layers": Key(int, 1, low=1, high=48, doc="transformer blocks", only=TRANSFORMER),
+    "d_ff": Key(int, 16, low=1, high=16384, doc="hidden width of the feed-forward network", only=TRANSFORMER),
     "activation": Key(str, "gelu", ("relu", "gelu", "gelu_tanh", "none"),
-                      doc="FFN non-linearity (`none` only for mlp)"),
-    "norm": Key(str, "post", ("post", "pre", "none"), doc="where LayerNorm sits"),
-    "final_norm": Key(bool, False, doc="a last LayerNorm (ln_f) before the head"),
-    "norm_eps": Key(float, 1e-5, low=0.0, high=1.0, doc="LayerNorm epsilon"),
-    "positional": Key(str, "sinusoidal", ("sinusoidal", "learned", "none"), doc="position information"),
-    "max_len": Key(int, None, low=1, high=4096, doc="rows of embed.pos (learned positions)"),
-    "bias": Key(bool, True, doc="biases in attention and FFN linears"),
-    "head_bias": Key(bool, True, doc="bias of the output head"),
-    "tie_embeddings": Key(bool, False, doc="logits = h · embed.tokᵀ"),
-    "pooling": Key(str, "mean", ("mean", "first", "last"), doc="encoder classification pooling"),
-    "attention_scale": Key(bool, True, doc="divide scores by √d_k"),
-    "sizes": Key(list, [], doc="mlp: layer widths, input first"),
+                      doc="non-linearity of the FFN, or between mlp layers (`none` only for mlp)"),
+    "norm": Key(str, "post", ("post", "pre", "none"), doc="where LayerNorm sits", only=TRANSFORMER),
+    "final_norm": Key(bool, False, doc="a last LayerNorm (ln_f) before the head", only=TRANSFORMER),
+    "norm_eps": Key(float, 1e-5, low=0.0, high=1.0, doc="LayerNorm epsilon", only=TRANSFORMER),
+    "positional": Key(str, "sinusoidal", ("sinusoidal", "learned", "none"), doc="position information",
+                      only=TRANSFORMER),
+    "max_len": Key(int, None, low=1, high=4096, example="8", only=TRANSFORMER,
+                   doc="rows of embed.pos (learned positions); default: rows given for embed.pos, else 8"),
+    "bias": Key(bool, True, doc="biases in attention and FFN linears (mlp: in every layer)"),
+    "head_bias": Key(bool, True, doc="bias of the output head", only=TRANSFORMER),
+    "tie_embeddings": Key(bool, False, doc="decoder: logits = h · embed.tokᵀ, no head.W", only=TRANSFORMER),
+    "pooling": Key(str, "mean", ("mean", "first", "last"), doc="how classification pools the token vectors",
+                   only=TRANSFORMER),
+    "attention_scale": Key(bool, True, doc="divide scores by √d_k", only=TRANSFORMER),
+    "sizes": Key(list, None, doc="mlp: layer widths, input first", example="[2, 2, 1]", only=("mlp",)),
 }
 
 INPUT = {
-    "vocab": Key(list, None, doc="token strings; `<pad>` is masked as a key"),
-    "tokens": Key(list, None, doc="the sequence, as vocab entries"),
-    "text": Key(str, None, doc="alternative to tokens, split by `tokenizer`"),
-    "tokenizer": Key(str, "word", ("word", "char"), doc="how `text` is split"),
-    "features": Key(list, None, doc="mlp: the input vector"),
+    "vocab": Key(list, None, doc="token strings; default: `<pad>` then the sorted distinct tokens",
+                 example='["<pad>", "I", "am"]', only=TRANSFORMER),
+    "tokens": Key(list, None, doc="the sequence, as vocab entries", example='["I", "am"]', only=TRANSFORMER),
+    "text": Key(Word, None, doc="instead of tokens: text split by `tokenizer`", example='"I am happy"',
+                only=TRANSFORMER),
+    "tokenizer": Key(str, "word", ("word", "char"), doc="how `text` is split: at spaces, or per character",
+                     only=TRANSFORMER),
+    "features": Key(list, None, doc="mlp: the input vector, sizes[0] numbers", example="[1.0, -1.0]",
+                    only=("mlp",)),
 }
 
 TASK = {
-    "kind": Key(str, None, ("classify", "next_token", "regress"), doc="the loss"),
-    "classes": Key(list, None, doc="classify: class names"),
-    "label": Key((str, int), None, doc="classify: the true class, by name"),
-    "target": Key((list, float, int), None, doc="regress: the target vector"),
+    "kind": Key(str, None, ("classify", "next_token", "regress"),
+                doc="the loss; default: classify (encoder), next_token (decoder), regress (mlp)"),
+    "classes": Key(list, None, doc="classify: class names", example="[negative, positive]"),
+    "label": Key(Word, None, doc="classify: the true class, by name", example="positive"),
+    "target": Key((list, float), None, doc="regress: the target, one number per output", example="[0.5]"),
 }
 
 WEIGHTS = {
-    "seed": Key(int, 0, doc="seed for every parameter not given explicitly"),
-    "init": Key(dict, {}, doc="`std` for weights, `bias_std` for biases"),
-    "values": Key(dict, {}, doc="explicit parameter values by contract name"),
+    "seed": Key(int, 0, low=0, high=2**32 - 1, doc="seed for every parameter not given explicitly"),
+    "init": Key(dict, {}, doc="`std` for weights, `bias_std` for biases", example="std: 0.5"),
+    "values": Key(dict, {}, doc="explicit parameter values by contract name",
+                  example="layers.0.ln1.gamma: [1, 1, 1, 1]"),
 }
 
 INIT = {
@@ -78,4 +106,4 @@ INIT = {
     "bias_std": Key(float, 0.0, low=0.0, high=100.0, doc="standard deviation of biases (0: zeros)"),
 }
 
-SECTIONS = {"model": MODEL, "input": INPUT, "task": TASK, "weights": WEIGHTS}
+SECTIONS = {"model": MODEL, "input": INPUT, "task": TASK, "weights": WEIGHTS, "weights.init": INIT}

@@ -45,15 +45,21 @@ class TaskConfig:
     classes: tuple[str, ...] = ()
     label: str | None = None
     target: tuple[float, ...] = ()  # regress
+    labels: tuple[str, ...] = ()  # classify on a batch of examples: one true class each (empty: one example)
 
     @property
     def label_index(self) -> int:
         return self.classes.index(self.label)
 
+    @property
+    def label_indices(self) -> list[int]:
+        return [self.classes.index(lab) for lab in self.labels]
+
     def as_dict(self) -> dict:
         out = asdict(self)
         out["classes"] = list(self.classes)
         out["target"] = list(self.target)
+        out["labels"] = list(self.labels)
         return out
 
 
@@ -73,7 +79,8 @@ class Scenario:
 
     @property
     def token_ids(self) -> list[int]:
-        return [self.vocab.index(t) for t in self.tokens]
+        index = {t: i for i, t in enumerate(self.vocab)}  # not vocab.index per token: quadratic
+        return [index[t] for t in self.tokens]
 
     def config_dict(self) -> dict:
         return {"model": self.model.as_dict(), "task": self.task.as_dict(),

@@ -1,8 +1,8 @@
 """Read YAML safely into plain Python values while remembering where every key and value stood.
 
 PyYAML composes the document into nodes (no construction, so no tag can run code); we
-turn the nodes into dicts, lists and scalars ourselves, recording each one's line and column
-by its path, so that a later check can point at the exact spot it objects to.
+turn the nodes into dicts, lists and scalars ourselves, recording each one's line, column
+and source text by its path, so that a later check can point at the exact spot it objects to.
 """
 
 from __future__ import annotations
@@ -10,19 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.constructor import SafeConstructor
 
 from stepper.scenario.errors import ScenarioError
+from stepper.scenario.yamlsyntax import MAX_DEPTH, MAX_NODES, compose
 
 Path = tuple  # keys and list indexes from the document root
 
-# a document whose aliases expand past this many nodes is refused (the "billion laughs")
-MAX_NODES = 200_000
-
-_SCALAR_TAGS = {
-    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null",
-}
+_SCALARS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null")}
+_MERGE = "tag:yaml.org,2002:merge"
+_WHAT = {"int": "a whole number", "float": "a number", "bool": "a true/false value", "null": "an empty value"}
 
 
 @dataclass
@@ -33,21 +30,24 @@ class Located:
     file: str
     marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    raw: dict[Path, str] = field(default_factory=dict)  # scalars as written, before YAML typed them
 
     def where(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """The position of `path`, or of its closest ancestor that has one."""
-        table = self.key_marks if key else self.marks
         for cut in range(len(path), -1, -1):
             sub = tuple(path[:cut])
-            if sub in table:
-                return table[sub]
+            if key and sub in self.key_marks:
+                return self.key_marks[sub]
             if sub in self.marks:
                 return self.marks[sub]
         return (1, 1)
 
     def error(self, path: Path, message: str, *, key: bool = False) -> ScenarioError:
-        line, col = self.where(path, key=key)
+        line, col = self.where(tuple(path), key=key)
         return ScenarioError(self.file, line, col, message)
+
+    def has(self, path: Path) -> bool:
+        return tuple(path) in self.marks
 
 
 def _pos(node: yaml.Node) -> tuple[int, int]:
@@ -58,66 +58,128 @@ class _Builder:
     def __init__(self, file: str):
         self.file = file
         self.visited = 0
+        self.active: set[int] = set()  # collections being built, to catch an alias to itself
         self.constructor = SafeConstructor()
-        self.marks: dict[Path, tuple[int, int]] = {}
-        self.key_marks: dict[Path, tuple[int, int]] = {}
+        self.doc = Located(None, file)
 
     def fail(self, node: yaml.Node, message: str) -> ScenarioError:
-        line, col = _pos(node)
-        return ScenarioError(self.file, line, col, message)
+        return ScenarioError(self.file, *_pos(node), message)
 
     def build(self, node: yaml.Node, path: Path) -> object:
         self.visited += 1
         if self.visited > MAX_NODES:
-            raise self.fail(node, f"the document expands to more than {MAX_NODES} values "
-                                  "(aliases nested too deep?) — write the values out plainly")
-        self.marks[path] = _pos(node)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+            # point at the top-level key being expanded: the node at hand is just where the count ran out
+            line, col = self.doc.key_marks.get(path[:1], _pos(node))
+            raise ScenarioError(self.file, line, col, f"this expands to more than {MAX_NODES:,} values "
+                                                      "(aliases repeating aliases?) — write the values out plainly")
+        if len(path) > MAX_DEPTH:
+            raise self.fail(node, f"values nested more than {MAX_DEPTH} levels deep — a scenario never "
+                                  "needs that; flatten this value")
+        self.doc.marks[path] = _pos(node)
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        if id(node) in self.active:
+            # the alias is the anchored node itself, so its mark is the anchor's; the key that
+            # holds the alias (when there is one) is where the learner has to look
+            line, col = self.doc.key_marks.get(path, _pos(node))
+            raise ScenarioError(self.file, line, col, "this alias refers to the list or mapping it sits "
+                                                      "inside, so it never ends — point it at another anchor")
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             if node.tag != "tag:yaml.org,2002:seq":
-                raise self.fail(node, f"tag {node.tag} is not allowed — remove it")
+                raise self._tag(node)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        if node.tag not in _SCALAR_TAGS:
-            raise self.fail(node, f"tag {node.tag} is not allowed in a scenario (nothing in a scenario "
-                                  "may run code) — remove the tag and write a plain value")
+        finally:
+            self.active.discard(id(node))
+
+    def _tag(self, node: yaml.Node) -> ScenarioError:
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        return self.fail(node, f"the tag `{tag}` is not allowed: nothing in a scenario may run code "
+                               "or build objects — remove the tag and write a plain value")
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path) -> object:
+        if node.tag == _MERGE:  # `<<` anywhere but as a key is just the text it looks like
+            self.doc.raw[path] = node.value
+            return node.value
+        if node.tag not in _SCALARS:
+            raise self._tag(node)
+        self.doc.raw[path] = node.value
         try:
             return self.constructor.construct_object(node, deep=True)
-        except (ConstructorError, ValueError) as exc:
-            raise self.fail(node, f"cannot read this value: {exc}") from None
+        except (yaml.YAMLError, ValueError, ArithmeticError, TypeError, LookupError):
+            # e.g. an int of 5000 digits (Python refuses to convert those), or `!!int abc`
+            what = _WHAT.get(node.tag.rsplit(":", 1)[-1], "a value")
+            text = node.value if len(node.value) <= 30 else f"{node.value[:20]}… ({len(node.value)} characters)"
+            raise self.fail(node, f"cannot read `{text}` as {what} — write a plain value, or quote it "
+                                  "to make it text") from None
+
+    def _pairs(self, node: yaml.MappingNode, seen: set[int] | None = None, depth: int = 0) -> tuple[list, list]:
+        """(explicit key/value nodes, merged-in ones); `<<: *base` copies base's keys unless given.
+
+        `seen` holds the mappings merged so far: merging one twice adds nothing (the first copy
+        wins), and skipping it keeps chains of merges linear instead of exponential.
+        """
+        if node.tag != "tag:yaml.org,2002:map":
+            raise self._tag(node)
+        seen = {id(node)} if seen is None else seen
+        self.visited += len(node.value)
+        if self.visited > MAX_NODES or depth > MAX_DEPTH:
+            raise self.fail(node, "merges (`<<`) nest too deep or expand to too many keys — write the "
+                                  "keys out plainly")
+        explicit, merged = [], []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE:
+                explicit.append((key_node, value_node))
+                continue
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for src in sources:
+                if not isinstance(src, yaml.MappingNode):
+                    raise self.fail(src, "`<<` merges a mapping into this one — write `<<: *name` "
+                                         "where `&name` marks a mapping")
+                if id(src) in self.active:
+                    raise self.fail(src, "this mapping merges itself (`<<`), so it never ends — "
+                                         "point it at another anchor")
+                if id(src) in seen:
+                    continue
+                seen.add(id(src))
+                self.active.add(id(src))
+                sub_explicit, sub_merged = self._pairs(src, seen, depth + 1)
+                self.active.discard(id(src))
+                merged += sub_explicit + sub_merged
+        return explicit, merged
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict:
-        if node.tag not in ("tag:yaml.org,2002:map",):
-            raise self.fail(node, f"tag {node.tag} is not allowed — remove it")
-        out: dict = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise self.fail(key_node, "merge keys (<<) are not supported — write the keys out")
+        explicit, merged = self._pairs(node)
+        for key_node, _ in explicit + merged:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise self.fail(key_node, "a key must be a plain word, not a list or mapping")
+                raise self.fail(key_node, "a key must be a plain word, not a list or mapping — "
+                                          "write `key: value`")
+        out: dict = {}
+        for key_node, value_node in explicit:
             key = str(key_node.value)
             if key in out:
-                first = self.key_marks[(*path, key)][0]
+                first = self.doc.key_marks[(*path, key)][0]
                 raise self.fail(key_node, f"duplicate key `{key}` (first given on line {first}) — keep one")
-            self.key_marks[(*path, key)] = _pos(key_node)
+            self.doc.key_marks[(*path, key)] = _pos(key_node)
             out[key] = self.build(value_node, (*path, key))
+        for key_node, value_node in merged:
+            key = str(key_node.value)
+            if key not in out:  # explicit keys win, then the first merged
+                self.doc.key_marks[(*path, key)] = _pos(key_node)
+                out[key] = self.build(value_node, (*path, key))
         return out
 
 
 def read_yaml(text: str, file: str) -> Located:
     """Parse `text`; raise ScenarioError (never a YAML exception) on any problem."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        hint = " — indent with spaces, not tabs" if "\t" in text and "tab" in str(exc).lower() + problem else ""
-        raise ScenarioError(file, line, col, f"YAML syntax: {problem}{hint}") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(file, 1, 1, f"YAML syntax: {exc}") from None
-    if root is None:
-        raise ScenarioError(file, 1, 1, "the file is empty — a scenario needs at least `name:` and `model:`")
+    if text.startswith("\ufeff"):  # a byte-order mark some editors write; not part of the YAML
+        text = text[1:]
+    root = compose(text, file)
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag.endswith(":null")):
+        raise ScenarioError(file, 1, 1, "the file is empty — a scenario needs at least `name:` and "
+                                        "`model:` (try `stepper new NAME` for a starter)")
     builder = _Builder(file)
-    value = builder.build(root, ())
-    return Located(value, file, builder.marks, builder.key_marks)
+    builder.doc.value = builder.build(root, ())
+    return builder.doc

@@ -98,7 +98,8 @@ class Reference:
             raise KeyError(f"`{key}`: `{inp}` is not a direct input of `{out}` "
                            f"(its inputs are: {', '.join(inputs)})")
         # re-run OUT's operation alone, with IN the only thing that carries a gradient
-        local = {k: self._g.nodes[k].detach().clone().requires_grad_(k == inp) for k in set(inputs)}
+        # detach() shares storage, so nothing large is copied; the op below only reads its inputs
+        local = {k: self._g.nodes[k].detach().requires_grad_(k == inp) for k in set(inputs)}
         with torch.enable_grad():
             out_local = fn(*(local[k] for k in inputs))
             upstream = out_node.grad if out_node.grad is not None else torch.zeros_like(out_local)

@@ -1,0 +1,84 @@
+"""What goes into the model: tokens and their vocabulary, or an mlp's feature vector."""
+
+from __future__ import annotations
+
+from stepper.scenario.errors import did_you_mean, listing, plural
+from stepper.scenario.fields import numbers, words
+from stepper.scenario.types import PAD, ModelConfig, TaskConfig
+from stepper.scenario.yamlread import Located
+
+IN = ("input",)
+
+
+def features(doc: Located, model: ModelConfig, raw: dict) -> tuple[float, ...]:
+    feats = raw["features"]
+    if feats is None:
+        raise doc.error(IN, f"an mlp needs `input.features:`, {plural(model.sizes[0], 'number')} (sizes[0]), "
+                            "e.g. `features: [1.0, -1.0]`")
+    if len(feats) != model.sizes[0]:
+        raise doc.error((*IN, "features"), f"`features` has {plural(len(feats), 'number')} but `sizes[0]` is "
+                                           f"{model.sizes[0]} — give {model.sizes[0]}, or change `sizes`")
+    return numbers(doc, (*IN, "features"), feats, "a feature number")
+
+
+def tokens_and_vocab(doc: Located, raw: dict) -> tuple[list[str], list[str]]:
+    """(vocab, tokens) — tokens as given or split from `text`; vocab as given or derived."""
+    if raw["tokens"] is not None and raw["text"] is not None:
+        raise doc.error((*IN, "text"), "give `tokens:` or `text:`, not both — delete one", key=True)
+    if raw["text"] is None and doc.has((*IN, "tokenizer")):
+        raise doc.error((*IN, "tokenizer"), "`tokenizer` splits `text:`, and there is no `text:` — "
+                                            "add `text:` or remove `tokenizer`", key=True)
+    if raw["tokens"] is not None:
+        tokens = words(doc, (*IN, "tokens"), raw["tokens"], "token")
+        if not tokens:
+            raise doc.error((*IN, "tokens"), "`tokens` is empty — give at least one token, e.g. [I, am]")
+    elif raw["text"] is not None:
+        text = raw["text"]
+        tokens = list(text) if raw["tokenizer"] == "char" else text.split()
+        if not tokens:
+            raise doc.error((*IN, "text"), "`text` is empty — write a few words, e.g. `text: I am happy`")
+    else:
+        raise doc.error(IN, "no input: give `input.tokens:` (a list, e.g. [I, am]) or `input.text:` "
+                            "(e.g. `text: I am`)")
+    vocab = _vocab(doc, raw, tokens)
+    where = "tokens" if raw["tokens"] is not None else "text"
+    known = set(vocab)  # a set: a long text against a long vocab must not be quadratic
+    for i, tok in enumerate(tokens):
+        if tok not in known:
+            path = (*IN, "tokens", i) if where == "tokens" else (*IN, "text")
+            hint = did_you_mean(tok, vocab)
+            hint = hint.replace(" — did", ", or did") if "did you mean" in hint else f" (it has: {listing(vocab)})"
+            raise doc.error(path, f"token `{tok}` is not in the vocab — add it to `input.vocab`{hint}")
+    if tokens[0] == PAD:
+        path = (*IN, "tokens", 0) if where == "tokens" else (*IN, "text")
+        raise doc.error(path, "the first token is `<pad>`, which nothing may attend to, so the first row of "
+                              "attention would be empty — start with a real token")
+    return vocab, tokens
+
+
+def _vocab(doc: Located, raw: dict, tokens: list[str]) -> list[str]:
+    if raw["vocab"] is None:  # derived: deterministic, and `<pad>` keeps id 0 as it does by habit
+        return [PAD, *sorted(set(tokens) - {PAD})]
+    vocab = words(doc, (*IN, "vocab"), raw["vocab"], "vocab entry")
+    if not vocab:
+        raise doc.error((*IN, "vocab"), "`vocab` is empty — list every token, e.g. [\"<pad>\", I, am], or "
+                                        "delete `vocab:` to derive it from the tokens")
+    first: dict[str, int] = {}
+    for i, v in enumerate(vocab):
+        if v in first:
+            raise doc.error((*IN, "vocab", i), f"`{v}` appears twice in the vocab (entries {first[v]} "
+                                               f"and {i}) — keep one")
+        first[v] = i
+    return vocab
+
+
+def check_length(doc: Located, model: ModelConfig, task: TaskConfig, tokens: list[str]) -> None:
+    """Learned positions have one row per position: the model's input must fit in max_len."""
+    if model.kind == "mlp" or model.positional != "learned":
+        return
+    n = len(tokens) - (task.kind == "next_token")  # next_token feeds all but the last token
+    if n > model.max_len:
+        where = ("input", "tokens") if doc.has(("input", "tokens")) else ("input", "text")
+        fed = " (all but the last, for next_token)" if task.kind == "next_token" else ""
+        raise doc.error(where, f"the model reads {n} tokens{fed} but max_len is {model.max_len} — learned "
+                               f"positions have one row per position; set `model.max_len: {n}` or more")

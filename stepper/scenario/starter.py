@@ -1,0 +1,54 @@
+"""`stepper new NAME`: a commented starter scenario that passes `stepper check` as written.
+
+The templates are YAML files beside this module (templates/<kind>.yaml), so they can be read,
+and are tested, exactly as a learner will see them; only the name is filled in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from importlib import resources
+from pathlib import Path
+
+from stepper.scenario.errors import ScenarioError
+
+KINDS = ("encoder", "decoder", "mlp")
+_NAME = re.compile(r"[a-z0-9_-]{1,64}")
+_PLACEHOLDER = "__NAME__"
+
+
+def template(kind: str) -> str:
+    """The starter text for `kind`, with `__NAME__` where the name goes."""
+    return resources.files("stepper.scenario").joinpath("templates", f"{kind}.yaml").read_text("utf-8")
+
+
+def write_starter(name: str, kind: str, directory: Path, *, force: bool = False) -> Path:
+    """Write `<directory>/<name>.yaml`; refuse (ScenarioError, exit 2) a bad name or an existing file.
+
+    The error names the file that would have been written, so it reads like any other
+    scenario error: `my-model.yaml:1:1: error: … already exists — …`.
+    """
+    target = Path(directory) / f"{name}.yaml"
+    if not _NAME.fullmatch(name):
+        slug = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-")[:64] or "my-model"
+        raise ScenarioError(target, 1, 1, f"the name `{name}` may use only a-z, 0-9, `_` and `-` (it becomes "
+                                          f"the scenario's `name:`) — try `stepper new {slug}`")
+    if kind not in KINDS:
+        raise ScenarioError(target, 1, 1, f"unknown kind `{kind}` — use one of: {', '.join(KINDS)}")
+    if target.exists() and not force:
+        raise ScenarioError(target, 1, 1, f"{target.name} already exists — pick another name, or add --force "
+                                          "to overwrite it")
+    if target.is_dir():
+        raise ScenarioError(target, 1, 1, "a directory has this name — pick another name")
+    text = template(kind).replace(_PLACEHOLDER, name)
+    # write beside the target, then rename: an interrupted write never leaves half a file
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ScenarioError(target, 1, 1, f"cannot write the file: {exc.strerror or exc} — check the "
+                                          "directory exists and is writable") from None
+    return target

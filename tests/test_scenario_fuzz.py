@@ -1,0 +1,153 @@
+"""Mutated scenarios: whatever a learner's edit does to a valid file, the loader answers with a
+located ScenarioError or a sound Scenario — never another exception.
+
+Three angles: edits to the parsed structure (drop / rename / retype keys, odd scalars, changed
+shapes), edits to the text itself (stray YAML punctuation, tabs, deleted lines), and raw bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from unittest import mock
+
+import numpy as np
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from stepper.scenario import ScenarioError, limits, parse_scenario
+from stepper.scenario.load import decode
+from stepper.scenario.params import n_outputs, param_specs
+from stepper.scenario.starter import template
+
+ENCODER = {
+    "name": "fuzz", "title": "t",
+    "model": {"kind": "encoder", "d_model": 4, "n_heads": 2, "n_layers": 1, "d_ff": 8, "activation": "gelu",
+              "norm": "post", "positional": "learned", "max_len": 4, "pooling": "mean", "final_norm": True},
+    "input": {"vocab": ["<pad>", "I", "am", "happy"], "tokens": ["I", "am", "happy"]},
+    "task": {"kind": "classify", "classes": ["neg", "pos"], "label": "pos"},
+    "weights": {"seed": 3, "init": {"std": 0.5, "bias_std": 0.1},
+                "values": {"layers.0.ln1.gamma": [1.0, 1.0, 1.0, 1.0],
+                           "head.W": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6], [0.7, 0.8]]}},
+    "lessons": {"fwd.embed": "rows are tokens"},
+}
+DECODER = {
+    "name": "fuzz-dec",
+    "model": {"kind": "decoder", "d_model": 4, "n_heads": 1, "d_ff": 4, "norm": "pre", "tie_embeddings": True},
+    "input": {"text": "a b a c", "tokenizer": "word"},
+    "task": {"kind": "next_token"},
+}
+MLP = {
+    "name": "fuzz-mlp",
+    "model": {"kind": "mlp", "sizes": [2, 3, 1], "activation": "relu"},
+    "input": {"features": [1.0, -1.0]},
+    "task": {"kind": "regress", "target": [0.5]},
+    "weights": {"values": {"layers.0.W": [[0.5, -0.5, 0.1], [0.25, 1.0, 0.0]]}},
+}
+# YAML counts all of these as line ends, so its line numbers do too
+LINE_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+BASES = [ENCODER, DECODER, MLP]
+TEXTS = [yaml.safe_dump(b, sort_keys=False) for b in BASES] + \
+    [template(k).replace("__NAME__", "fuzz") for k in ("encoder", "decoder", "mlp")]
+
+# what a learner might type where a value goes, plus what a fuzzer would
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 70), st.integers(), st.sampled_from([2**64, -(2**70), 10**400]),
+    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["", "4", "yes", "<pad>", "gelu", "mlp",
+                                                                    "decoder", "next_token", "regress", "I"]),
+    st.text(max_size=8))
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
+    st.text(max_size=6) | st.sampled_from(["kind", "d_model", "tokens", "std"]), inner, max_size=3), max_leaves=12)
+
+
+def paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from paths(v, (*prefix, i))
+
+
+def mutate(doc, data) -> None:
+    path = data.draw(st.sampled_from([p for p in paths(doc) if p]))
+    parent = doc
+    for p in path[:-1]:
+        parent = parent[p]
+    last, op = path[-1], data.draw(st.sampled_from(["drop", "rename", "retype", "grow", "shrink", "wrap"]))
+    value = parent[last]
+    if op == "drop":
+        del parent[last]
+    elif op == "rename" and isinstance(parent, dict):
+        new = data.draw(st.sampled_from([f"{last}s", str(last)[:-1], "modle", "kind", "d_model"]) | st.text(max_size=6))
+        parent[new] = parent.pop(last)
+    elif op == "grow" and isinstance(value, list):
+        value.append(copy.deepcopy(value[-1]) if value and data.draw(st.booleans()) else data.draw(scalars))
+    elif op == "shrink" and isinstance(value, list) and value:
+        value.pop(data.draw(st.integers(0, len(value) - 1)))
+    elif op == "wrap":
+        parent[last] = [value] if data.draw(st.booleans()) else {"x": value}
+    else:
+        parent[last] = data.draw(values)
+
+
+def loads_or_refuses(text: str) -> None:
+    """The property every test here checks."""
+    with mock.patch.object(limits, "MEMORY_LIMIT", 64 * 2**20):  # keep "allowed" models quick to build
+        try:
+            sc = parse_scenario(text, "fuzz.yaml")
+        except ScenarioError as exc:
+            line = str(exc)
+            assert "\n" not in line and line.startswith("fuzz.yaml:") and ": error: " in line
+            assert 1 <= exc.line <= len(LINE_BREAKS.split(text)) + 1 and exc.col >= 1
+            assert exc.message.strip()
+            return
+    n_out = n_outputs(sc.model, sc.task.kind, len(sc.task.classes), len(sc.vocab))
+    specs = param_specs(sc.model, len(sc.vocab), n_out)
+    assert list(sc.params) == list(specs)
+    for name, (shape, _) in specs.items():
+        assert sc.params[name].shape == shape and sc.params[name].dtype == np.float64
+        assert np.isfinite(sc.params[name]).all()
+    assert all(t in sc.vocab for t in sc.tokens)
+
+
+def test_every_base_is_valid():
+    for text in TEXTS:
+        parse_scenario(text, "base.yaml")
+
+
+@settings(max_examples=220, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_structural_mutations_never_escape(data):
+    doc = copy.deepcopy(data.draw(st.sampled_from(BASES)))
+    for _ in range(data.draw(st.integers(1, 3))):
+        mutate(doc, data)
+    loads_or_refuses(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+
+
+YAML_BITS = [":", ": ", "- ", "[", "]", "{", "}", ",", "&a ", "*a", "!!python/object:os.system ", "!x ", "\t",
+             "  ", "\n", "#", "'", '"', "|", ">", "%", "@", "`", "? ", "<<: ", "---\n", "...\n", "\ufeff", "\r\n",
+             "\x01", "é", ".nan", "1e400", "~", "0x1F", "-1"]
+
+
+@settings(max_examples=160, deadline=None)
+@given(text=st.sampled_from(TEXTS), edits=st.lists(st.tuples(st.floats(0, 1), st.sampled_from(YAML_BITS),
+                                                              st.integers(0, 3)), min_size=1, max_size=4))
+def test_text_edits_never_escape(text, edits):
+    for where, bit, cut in edits:
+        i = int(where * len(text))
+        text = text[:i] + bit + text[i + cut:]
+    loads_or_refuses(text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw=st.binary(max_size=200) | st.sampled_from(TEXTS).map(lambda t: t.encode("utf-16")))
+def test_raw_bytes_never_escape(raw):
+    try:
+        text = decode(raw, "fuzz.yaml")
+    except ScenarioError as exc:
+        assert "\n" not in str(exc) and exc.line >= 1
+        return
+    loads_or_refuses(text)
