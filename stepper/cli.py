@@ -67,26 +67,21 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _load(path: str | None, force: bool):
-    from stepper.scenario import load_scenario
-
-    return load_scenario(path if path else bundled("mini"), force=force)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         # the TUI's matrices are tiny: one BLAS thread is plenty, and skipping the thread pool
         # makes numpy's import (on the way to the first frame) about twice as fast
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        from stepper.tui.launch import launch  # reads the scenario itself, in parallel with Textual
+
+        try:
+            return launch(args.file or bundled("mini"), quiz=args.quiz, force=args.force)
+        except KeyboardInterrupt:
+            return 130
     from stepper.scenario import ScenarioError
 
     try:
-        if args.command == "run":
-            scenario = _load(args.file, args.force)
-            from stepper.tui.app import run_app  # Textual loads only for the TUI
-
-            return run_app(scenario, quiz=args.quiz)
         if args.command == "check":
             from stepper.commands.check import check_files
 

@@ -81,10 +81,12 @@ class StepperApp(App[int]):
         self.exit(0, return_code=0)
 
 
-def run_app(scenario: Scenario, *, quiz: bool = False) -> int:
-    """Open the stepper on `scenario`; returns the process exit code (0 on quit, 2 on a scenario error)."""
-    trace = None
-    if build_cost(scenario) <= SYNC_BUILD_LIMIT:
+def run_app(scenario: Scenario, *, quiz: bool = False, trace: Trace | None = None) -> int:
+    """Open the stepper on `scenario`; returns the process exit code (0 on quit, 2 on a scenario error).
+
+    `trace` may come ready-made (the launcher builds it in parallel with Textual's start-up).
+    """
+    if trace is None and build_cost(scenario) <= SYNC_BUILD_LIMIT:
         from stepper.engine import build_trace
 
         try:
