@@ -19,10 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from stepper.commands.check import verify
 from stepper.engine import build_trace
 from stepper.scenario import parse_scenario
-from stepper.verify.compare import verify_trace
-from stepper.verify.reference import torch_reference
 
 L, D, H, FF, T, V = 12, 768, 12, 3072, 64, 512
 
@@ -86,10 +85,10 @@ def main() -> int:
     base = min(torch_baseline(sc) for _ in range(args.repeat))
     engine = min(timed(lambda: build_trace(sc)) for _ in range(args.repeat))
 
-    def check():
+    def check():  # exactly what `stepper check` does after loading: engine, reference, per-step and totals
         trace = build_trace(sc)
-        verify_trace(trace, torch_reference(sc))
-        assert all(s.check.ok for s in trace.steps), "verification failed"
+        totals = verify(sc, trace, 1e-10)
+        assert totals.ok and all(s.check.ok for s in trace.steps), "verification failed"
         return trace
 
     full = min(timed(check) for _ in range(args.repeat))

@@ -22,6 +22,23 @@ def bundled(name: str) -> Path:
     return here.parent / "scenarios" / f"{name}.yaml"
 
 
+GEN_FLAGS = ("max_new_tokens", "temperature", "top_k", "top_p", "seed", "greedy")
+
+
+def _generation_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("generation (decoder scenarios; overrides the scenario's `generate:`)")
+    g.add_argument("--max-new-tokens", type=int, metavar="N", help="tokens to generate after the prompt")
+    g.add_argument("--temperature", type=float, metavar="T", help="divide the logits by T (0 = greedy)")
+    g.add_argument("--top-k", type=int, metavar="K", help="keep only the K most likely tokens (0 = off)")
+    g.add_argument("--top-p", type=float, metavar="P", help="keep the smallest set with probability ≥ P")
+    g.add_argument("--seed", type=int, help="seed of the sampling draws")
+    g.add_argument("--greedy", action="store_true", default=None, help="always take the most likely token")
+
+
+def generation_overrides(args: argparse.Namespace) -> dict:
+    return {k: getattr(args, k) for k in GEN_FLAGS if getattr(args, k, None) is not None}
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="stepper", description="Step through a tiny transformer, every number verified.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -30,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("file", nargs="?", help="scenario file (default: the bundled mini scenario)")
     run.add_argument("--quiz", action="store_true", help="ask before revealing each output")
     run.add_argument("--force", action="store_true", help="try a scenario over the size limits anyway")
+    _generation_flags(run)
 
     check = sub.add_parser("check", help="compute and verify every step against PyTorch autograd")
     check.add_argument("files", nargs="+", metavar="FILE")
@@ -37,16 +55,19 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--tol", type=float, default=1e-10, help="max abs error allowed (default 1e-10)")
     check.add_argument("--quiet", "-q", action="store_true", help="print only the summary line per file")
     check.add_argument("--force", action="store_true", help="try a scenario over the size limits anyway")
+    _generation_flags(check)
 
     export = sub.add_parser("export", help="write the whole trace as markdown or JSON")
     export.add_argument("file")
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("-o", "--output", help="output file (default: stdout)")
     export.add_argument("--precision", type=int, default=4, help="significant digits in markdown (default 4)")
-    export.add_argument("--only", choices=["forward", "backward"], help="markdown: only one phase")
+    export.add_argument("--only", choices=["forward", "backward", "update", "generate"],
+                        help="markdown: only one phase")
     export.add_argument("--steps", metavar="PATTERN", help="markdown: only steps whose id matches (fnmatch)")
     export.add_argument("--no-verify", action="store_true", help="skip the PyTorch check (faster)")
     export.add_argument("--force", action="store_true", help="overwrite OUT; try a scenario over the size limits")
+    _generation_flags(export)
 
     quiz = sub.add_parser("quiz", help="predict each step's output before it is shown, in a plain terminal")
     quiz.add_argument("file")
@@ -76,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         from stepper.tui.launch import launch  # reads the scenario itself, in parallel with Textual
 
         try:
-            return launch(args.file or bundled("mini"), quiz=args.quiz, force=args.force)
+            return launch(args.file or bundled("mini"), quiz=args.quiz, force=args.force,
+                          generation=generation_overrides(args))
         except KeyboardInterrupt:
             return 130
     from stepper.scenario import ScenarioError
@@ -85,11 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             from stepper.commands.check import check_files
 
-            return check_files(args.files, fd=args.fd, tol=args.tol, quiet=args.quiet, force=args.force)
+            return check_files(args.files, fd=args.fd, tol=args.tol, quiet=args.quiet, force=args.force,
+                               generation=generation_overrides(args))
         if args.command == "export":
             from stepper.commands.export import export_file
 
-            return export_file(args)
+            return export_file(args, generation=generation_overrides(args))
         if args.command == "quiz":
             from stepper.commands.quiz import run_quiz
 

@@ -47,6 +47,11 @@ LINES = {
     "yaml_bad_indent.yaml": 4, "yaml_control_char.yaml": 2, "yaml_syntax_unclosed_bracket.yaml": 6,
     "yaml_tab_indent.yaml": 3, "yaml_two_documents.yaml": 13, "yaml_unclosed_quote.yaml": 5,
     "yaml_undefined_alias.yaml": 2,
+    # optim, generate, quiz and mlp batches
+    "optim_bad_kind.yaml": 6, "optim_lr_zero.yaml": 7, "optim_velocity_for_adam.yaml": 7,
+    "optim_velocity_wrong_shape.yaml": 8, "generate_on_encoder.yaml": 9, "generate_past_max_len.yaml": 9,
+    "generate_top_p_zero.yaml": 5, "quiz_missing_answer.yaml": 9, "mlp_batch_labels_count.yaml": 8,
+    "mlp_batch_ragged.yaml": 6, "mlp_batch_target_count.yaml": 7,
 }
 
 

@@ -58,5 +58,31 @@ def test_the_worked_example_loads_and_means_what_the_text_says():
     assert with_lesson == ["fwd.L0.attn.h0.softmax", "fwd.L0.attn.h1.softmax"]
 
 
+EXAMPLES = [block.split("```", 1)[0] for block in DOC.split("```yaml\n")[1:]]
+SCENARIOS = [b for b in EXAMPLES if b.startswith("name:")]
+
+
+@pytest.mark.parametrize("text", SCENARIOS, ids=[b.split("\n", 1)[0][6:] for b in SCENARIOS])
+def test_every_whole_scenario_in_the_doc_loads(text):
+    parse_scenario(text, "doc.yaml")
+
+
+def test_the_new_sections_examples_mean_what_the_text_says():
+    by_name = {b.split("\n", 1)[0][6:]: parse_scenario(b, "doc.yaml") for b in SCENARIOS}
+    assert {"xor", "xor-classes", "momentum-by-hand", "continue", "quizzed"} <= set(by_name)
+    xor = by_name["xor"]
+    assert xor.batch == 4 and xor.task.target == ((0.0,), (1.0,), (1.0,), (0.0,)) and xor.optim.kind == "adam"
+    assert by_name["xor-classes"].task.labels == ("same", "different", "different", "same")
+    trace = build_trace(by_name["momentum-by-hand"])
+    step = next(s for s in trace.steps if s.id == "upd.layers.0.W")
+    assert "v = 0.9·0.1 + 0 = 0.09" in step.bindings["worked"] and "= 0.491" in step.bindings["worked"]
+    cont = by_name["continue"]
+    assert len(cont.tokens) + cont.generate.max_new_tokens - 1 == cont.model.max_len
+    quiz = build_trace(by_name["quizzed"])
+    pe01 = next(s for s in quiz.steps if s.id == "fwd.pos")
+    assert abs(float(next(iter(pe01.outputs.values())).value[0, 1]) - quiz.quiz[0]["answer"]) <= 0.001
+    assert quiz.quiz[1]["answer"] == "positive"
+
+
 def test_the_readme_links_here():
     assert "docs/scenario-format.md" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -34,9 +34,13 @@ ENCODER = {
 }
 DECODER = {
     "name": "fuzz-dec",
-    "model": {"kind": "decoder", "d_model": 4, "n_heads": 1, "d_ff": 4, "norm": "pre", "tie_embeddings": True},
+    "model": {"kind": "decoder", "d_model": 4, "n_heads": 1, "d_ff": 4, "norm": "pre", "tie_embeddings": True,
+              "positional": "learned", "max_len": 6},
     "input": {"text": "a b a c", "tokenizer": "word"},
     "task": {"kind": "next_token"},
+    "generate": {"max_new_tokens": 3, "temperature": 0.7, "top_k": 2, "top_p": 0.9, "seed": 1, "greedy": False},
+    "quiz": [{"step": "gen.1.sample", "ask": "Which token?", "answer": "a"},
+             {"step": "fwd.loss", "ask": "The loss?", "answer": 1.5, "tolerance": 0.5, "why": "ln 4 ≈ 1.39"}],
 }
 MLP = {
     "name": "fuzz-mlp",
@@ -44,10 +48,26 @@ MLP = {
     "input": {"features": [1.0, -1.0]},
     "task": {"kind": "regress", "target": [0.5]},
     "weights": {"values": {"layers.0.W": [[0.5, -0.5, 0.1], [0.25, 1.0, 0.0]]}},
+    "optim": {"kind": "momentum", "lr": 0.1, "momentum": 0.9, "steps": 2,
+              "velocity": {"layers.0.W": [[0.1, 0.0, 0.0], [0.0, 0.1, 0.0]], "layers.1.b": [0.2]}},
+}
+BATCH = {
+    "name": "fuzz-batch",
+    "model": {"kind": "mlp", "sizes": [2, 2, 2], "activation": "gelu"},
+    "input": {"features": [[0, 0], [0, 1], [1, 0], [1, 1]]},
+    "task": {"kind": "classify", "classes": ["same", "diff"], "labels": ["same", "diff", "diff", "same"]},
+    "optim": {"kind": "adam", "lr": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "steps": 3},
+    "quiz": [{"step": "upd.curve", "ask": "Does it fall?", "answer": "yes"}],
+}
+XOR = {
+    "name": "fuzz-xor",
+    "model": {"kind": "mlp", "sizes": [2, 4, 1]},
+    "input": {"features": [[0, 0], [0, 1], [1, 0], [1, 1]]},
+    "task": {"kind": "regress", "target": [0, 1, 1, 0]},
 }
 # YAML counts all of these as line ends, so its line numbers do too
 LINE_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
-BASES = [ENCODER, DECODER, MLP]
+BASES = [ENCODER, DECODER, MLP, BATCH, XOR]
 TEXTS = [yaml.safe_dump(b, sort_keys=False) for b in BASES] + \
     [template(k).replace("__NAME__", "fuzz") for k in ("encoder", "decoder", "mlp")]
 
@@ -111,6 +131,24 @@ def loads_or_refuses(text: str) -> None:
         assert sc.params[name].shape == shape and sc.params[name].dtype == np.float64
         assert np.isfinite(sc.params[name]).all()
     assert all(t in sc.vocab for t in sc.tokens)
+    if sc.optim is not None:
+        assert sc.optim.kind in ("sgd", "momentum", "adam") and sc.optim.lr > 0 and 1 <= sc.optim.steps <= 10000
+        for name, v in sc.optim.velocity.items():
+            assert sc.optim.kind == "momentum" and v.shape == specs[name][0] and np.isfinite(v).all()
+    if sc.generate is not None:
+        g = sc.generate
+        assert sc.model.kind == "decoder" and sc.task.kind == "next_token" and 0 < g.top_p <= 1
+        if sc.model.positional == "learned":
+            assert len(sc.tokens) + g.max_new_tokens - 1 <= sc.model.max_len
+    for item in sc.quiz:
+        assert set(item) == {"step", "ask", "answer", "tolerance", "why"} and item["step"][:4] in (
+            "fwd.", "bwd.", "upd.", "gen.")
+    if sc.batch is not None:
+        assert all(len(row) == sc.model.sizes[0] for row in sc.features)
+        if sc.task.kind == "regress":
+            assert np.shape(sc.task.target) == (sc.batch, sc.model.sizes[-1])
+        else:
+            assert len(sc.task.labels) == sc.batch and set(sc.task.labels) <= set(sc.task.classes)
 
 
 def test_every_base_is_valid():

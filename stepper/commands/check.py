@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from stepper.commands import load
 from stepper.engine import build_trace, loss_fn
-from stepper.scenario import ScenarioError, load_scenario
+from stepper.scenario import ScenarioError
 from stepper.trace import Trace
 
 EXIT_OK, EXIT_MISMATCH, EXIT_INVALID = 0, 1, 2
@@ -31,10 +32,11 @@ def step_line(step) -> str:
     return f"{mark} {step.id:<34} {step.title:<46} max err {c.max_abs_err:.1e}{worst}"
 
 
-def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=None) -> int:
+def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=None,
+              generation: dict | None = None) -> int:
     out = out or sys.stdout
     try:
-        scenario = load_scenario(path, force=force)
+        scenario = load(path, force=force, generation=generation)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
@@ -49,6 +51,11 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
     verdict = "all verified" if not bad else f"{len(bad)} DISAGREE"
     print(f"{path}: {len(trace.steps) - len(bad)}/{len(trace.steps)} steps verified against torch.autograd "
           f"(max abs err {worst:.1e}, tolerance {tol:g}) — {verdict}; loss {trace.loss:.6g}", file=out)
+    if trace.losses:
+        print(f"{path}: training: loss {trace.losses[0]:.6g} → {trace.losses[-1]:.6g} after "
+              f"{len(trace.losses) - 1} update(s)", file=out)
+    if trace.generated:
+        print(f"{path}: generated: {' '.join(trace.tokens)} ⟶ {' '.join(trace.generated)}", file=out)
     mark = "✓" if totals.ok else "✗"
     print(f"{path}: {mark} loss and all {len(trace.grads)} parameter gradients vs torch.autograd: "
           f"max abs err {totals.max_abs_err:.1e}" + ("" if totals.ok else f" — worst: {totals.worst}"), file=out)
@@ -67,6 +74,6 @@ def finite_differences(scenario, trace: Trace, out) -> int:
 
 
 def check_files(paths: list[str], *, fd: bool = False, tol: float = 1e-10, quiet: bool = False,
-                force: bool = False) -> int:
+                force: bool = False, generation: dict | None = None) -> int:
     """The worst outcome wins: an invalid file (2) over a disagreement (1) over success (0)."""
-    return max(check_one(p, fd=fd, tol=tol, quiet=quiet, force=force) for p in paths)
+    return max(check_one(p, fd=fd, tol=tol, quiet=quiet, force=force, generation=generation) for p in paths)

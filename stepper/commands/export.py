@@ -5,16 +5,16 @@ from __future__ import annotations
 import sys
 from argparse import Namespace
 
+from stepper.commands import load
 from stepper.commands.check import verify
 from stepper.engine import build_trace
 from stepper.export.files import ExistsError, write_atomic
-from stepper.scenario import load_scenario
 
 EXIT_OK, EXIT_INVALID, EXIT_IO = 0, 2, 3
 
 
-def export_file(args: Namespace) -> int:
-    scenario = load_scenario(args.file, force=args.force)  # ScenarioError → exit 2 in the CLI
+def export_file(args: Namespace, generation: dict | None = None) -> int:
+    scenario = load(args.file, force=args.force, generation=generation)  # ScenarioError → exit 2 in the CLI
     trace = build_trace(scenario)
     if not args.no_verify:
         verify(scenario, trace, tol=1e-10)

@@ -81,13 +81,15 @@ def _choose(rec, n, z, g, greedy, rng, vocab) -> int:
             {"z": tensor("z", z, f"gen{n}.logits", None, vocab)},
             {"z'": tensor("z'", zt, f"gen{n}.scaled", None, vocab)},
             bindings={"τ": fmt_num(g.temperature) + (" (0 = greedy: scale skipped)" if g.temperature == 0 else "")})
-    if g.top_k or g.top_p < 1.0:
-        keep = sampling.keep_mask(zt, g.top_k, g.top_p)  # [V]
+    banned = tuple(i for i, v in enumerate(vocab) if v == PAD)
+    if g.top_k or g.top_p < 1.0 or banned:
+        keep = sampling.keep_mask(zt, g.top_k, g.top_p, banned)  # [V]
         zf = sampling.filter_logits(zt, keep)  # [V]
         rec.add(f"gen.{n}.filter", "generate", f"Token {n}: top-k / top-p filter", sampling.FILTER_FORMULA,
                 {"z'": tensor("z'", zt, f"gen{n}.scaled", None, vocab)},
                 {"z_kept": tensor("z_kept", zf, f"gen{n}.filtered", None, vocab)},
                 bindings={"top_k": str(g.top_k or "off"), "top_p": fmt_num(g.top_p),
+                          "never": ", ".join(vocab[i] for i in banned) or "—",
                           "kept": ", ".join(v for v, k in zip(vocab, keep, strict=True) if k)})
     else:
         zf = zt

@@ -33,10 +33,15 @@ def apply_temperature(z: np.ndarray, tau: float) -> np.ndarray:
     return z / tau  # [V]
 
 
-def keep_mask(z: np.ndarray, top_k: int, top_p: float) -> np.ndarray:
-    """[V] boolean: which tokens survive top-k (0 = off) and top-p (1.0 = off) filtering."""
-    order = np.argsort(-z, kind="stable")  # [V] most likely first; ties keep vocabulary order
+def keep_mask(z: np.ndarray, top_k: int, top_p: float, banned: tuple[int, ...] = ()) -> np.ndarray:
+    """[V] boolean: which tokens survive top-k (0 = off) and top-p (1.0 = off) filtering.
+
+    `banned` tokens (`<pad>`: padding is not text) never survive, and do not count towards k.
+    """
     keep = np.ones(z.shape[0], dtype=bool)
+    keep[list(banned)] = False
+    z = np.where(keep, z, -np.inf)  # [V]
+    order = np.argsort(-z, kind="stable")  # [V] most likely first; ties keep vocabulary order
     if 0 < top_k < z.shape[0]:
         keep[order[top_k:]] = False
     if top_p < 1.0:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from stepper.scenario.errors import did_you_mean, listing, plural
-from stepper.scenario.fields import numbers, whole, words
+from stepper.scenario.fields import got, numbers, whole, words
 from stepper.scenario.types import PAD, ModelConfig, TaskConfig
 from stepper.scenario.yamlread import Located
 
 M, T = ("model",), ("task",)
 MAX_WIDTH, MAX_MLP_LAYERS, DEFAULT_MAX_LEN, MAX_LEN = 16384, 48, 8, 4096
 DEFAULT_TASK = {"encoder": "classify", "decoder": "next_token", "mlp": "regress"}
-TASK_KEYS = {"classes": "classify", "label": "classify", "target": "regress"}
+TASK_KEYS = {"classes": "classify", "label": "classify", "labels": "classify", "target": "regress"}
 
 
 def model_config(doc: Located, raw: dict, values: dict) -> ModelConfig:
@@ -53,7 +53,9 @@ def _max_len(doc: Located, raw: dict, values: dict) -> int:
     return DEFAULT_MAX_LEN
 
 
-def task_config(doc: Located, model: ModelConfig, raw: dict, tokens: list[str]) -> TaskConfig:
+def task_config(doc: Located, model: ModelConfig, raw: dict, tokens: list[str],
+                batch: int | None = None) -> TaskConfig:
+    """`batch`: the number of examples when an mlp's features are a batch, else None."""
     kind = raw["kind"] or DEFAULT_TASK[model.kind]
     _compatible(doc, model.kind, kind)
     if model.tie_embeddings and kind != "next_token":
@@ -67,8 +69,8 @@ def task_config(doc: Located, model: ModelConfig, raw: dict, tokens: list[str]) 
     if kind == "next_token":
         return _next_token(doc, model, tokens)
     if kind == "regress":
-        return _regress(doc, model, raw["target"])
-    return _classify(doc, model, raw)
+        return _regress(doc, model, raw["target"], batch)
+    return _classify(doc, model, raw, batch)
 
 
 def _compatible(doc: Located, model_kind: str, kind: str) -> None:
@@ -95,19 +97,58 @@ def _next_token(doc: Located, model: ModelConfig, tokens: list[str]) -> TaskConf
     return TaskConfig(kind="next_token")
 
 
-def _regress(doc: Located, model: ModelConfig, target) -> TaskConfig:
+def _regress(doc: Located, model: ModelConfig, target, batch: int | None) -> TaskConfig:
     if target is None:
-        raise doc.error(T, "regress needs `task.target:`, the value(s) to fit, e.g. `target: [0.5]` "
-                           "(or set `task.kind: classify` with `classes:` and `label:`)")
+        eg, label = ("[0.5]", "label") if batch is None else ("[0, 1, 1, 0] (one per example)", "labels")
+        raise doc.error(T, f"regress needs `task.target:`, the value(s) to fit — add e.g. `target: {eg}` "
+                           f"(or set `task.kind: classify` with `classes:` and `{label}:`)")
     path, out = (*T, "target"), model.sizes[-1]
     target = [target] if isinstance(target, float) else target  # `target: 0.5` for a single output
+    nested = any(isinstance(t, list) for t in target)
+    if batch is not None:
+        return TaskConfig(kind="regress", target=_batch_target(doc, path, target, out, batch, nested))
+    if nested:
+        raise doc.error(path, f"`target` has rows, one per example, but `features` is a single example — give "
+                              f"{plural(out, 'number')}, e.g. `target: {_eg(out)}`, or make `features` a list "
+                              "of examples too")
     if len(target) != out:
         raise doc.error(path, f"`target` has {plural(len(target), 'number')} but the mlp has "
                               f"{plural(out, 'output')} (the last of `sizes`) — give {out}, or change `sizes`")
     return TaskConfig(kind="regress", target=numbers(doc, path, target, "a target number"))
 
 
-def _classify(doc: Located, model: ModelConfig, raw: dict) -> TaskConfig:
+def _batch_target(doc: Located, path: tuple, target: list, out: int, batch: int,
+                  nested: bool) -> tuple[tuple[float, ...], ...]:
+    """[B, n_out]; a flat list of B numbers is read as B rows of one when the mlp has one output."""
+    if not nested:
+        if out != 1:
+            raise doc.error(path, f"`target` is one flat list, but the mlp has {out} outputs — give one row "
+                                  f"of {out} numbers per example, e.g. `target: [{_eg(out)}, …]`")
+        if len(target) != batch:
+            raise doc.error(path, f"`target` has {plural(len(target), 'number')} but `features` has {batch} "
+                                  f"examples — give one target per example")
+        return tuple((v,) for v in numbers(doc, path, target, "a target number"))
+    if len(target) != batch:
+        raise doc.error(path, f"`target` has {plural(len(target), 'row')} but `features` has {batch} examples — "
+                              "give one row per example")
+    rows = []
+    for i, row in enumerate(target):
+        if not isinstance(row, list):
+            raise doc.error((*path, i), f"row {i} of `target` is {got(doc, (*path, i), row)}, not a list — "
+                                        f"give every example a row of {plural(out, 'number')}, e.g. {_eg(out)}")
+        if len(row) != out:
+            raise doc.error((*path, i), f"row {i} of `target` has {plural(len(row), 'number')} but the mlp has "
+                                        f"{plural(out, 'output')} (the last of `sizes`) — give {out} per row, or "
+                                        "change `sizes`")
+        rows.append(numbers(doc, (*path, i), row, "a target number"))
+    return tuple(rows)
+
+
+def _eg(n: int) -> str:
+    return "[" + ", ".join(["0.5"] * min(n, 4)) + (", …" if n > 4 else "") + "]"
+
+
+def _classify(doc: Located, model: ModelConfig, raw: dict, batch: int | None) -> TaskConfig:
     classes = raw["classes"]
     if classes is None:
         raise doc.error(T, "classify needs `task.classes:`, at least two class names, e.g. "
@@ -124,22 +165,60 @@ def _classify(doc: Located, model: ModelConfig, raw: dict) -> TaskConfig:
     if model.kind == "mlp" and model.sizes[-1] != len(classes):
         raise doc.error((*M, "sizes"), f"the mlp has {plural(model.sizes[-1], 'output')} (last of `sizes`) but "
                                        f"there are {len(classes)} classes — make the last size {len(classes)}")
+    if batch is not None:
+        return _batch_labels(doc, raw, classes, batch)
+    if raw["labels"] is not None:
+        raise doc.error((*T, "labels"), "`labels` gives the class of each example of a batch, but `features` is "
+                                        "a single example — write `label: NAME`, or make `features` a list of "
+                                        "examples", key=True)
     label = raw["label"]
     if label is None:
         raise doc.error(T, f"classify needs `task.label:`, the true class, e.g. `label: {classes[-1]}`")
-    if label not in classes:
-        given = _given(doc, (*T, "label"))
-        if isinstance(given, int) and not isinstance(given, bool) and 0 <= given < len(classes):
-            raise doc.error((*T, "label"), f"`label: {label}` looks like an index — give the class by name: "
-                                           f"`label: {classes[given]}`")
-        raise doc.error((*T, "label"), f"label `{label}` is not one of the classes"
-                        + did_you_mean(label, classes, what="use one of"))
+    _check_label(doc, (*T, "label"), label, classes, "label")
     return TaskConfig(kind="classify", classes=tuple(classes), label=label)
+
+
+def _batch_labels(doc: Located, raw: dict, classes: list[str], batch: int) -> TaskConfig:
+    eg = ", ".join(classes[i % len(classes)] for i in range(min(batch, 4))) + (", …" if batch > 4 else "")
+    if raw["label"] is not None:
+        raise doc.error((*T, "label"), f"`features` holds {batch} examples, so each needs its own class — replace "
+                                       f"`label:` with `labels: [{eg}]`, one per example", key=True)
+    labels = raw["labels"]
+    if labels is None:
+        raise doc.error(T, f"classify on a batch of {batch} examples needs `task.labels:`, the true class of "
+                           f"each — add e.g. `labels: [{eg}]`")
+    path = (*T, "labels")
+    labels = words(doc, path, labels, "label")
+    if len(labels) != batch:
+        raise doc.error(path, f"`labels` has {plural(len(labels), 'name')} but `features` has {batch} examples "
+                              "— give one class per example")
+    for i, label in enumerate(labels):
+        _check_label(doc, (*path, i), label, classes, f"label {i}")
+    return TaskConfig(kind="classify", classes=tuple(classes), labels=tuple(labels))
+
+
+def _check_label(doc: Located, path: tuple, label: str, classes: list[str], what: str) -> None:
+    if label in classes:
+        return
+    given = _given(doc, path)
+    if isinstance(given, int) and not isinstance(given, bool) and 0 <= given < len(classes):
+        if what == "label":
+            raise doc.error(path, f"`label: {label}` looks like an index — give the class by name: "
+                                  f"`label: {classes[given]}`")
+        raise doc.error(path, f"{what} (`{label}`) looks like an index — give the class by name: "
+                              f"`{classes[given]}`")
+    raise doc.error(path, f"{what} `{label}` is not one of the classes"
+                    + did_you_mean(label, classes, what="use one of"))
 
 
 def _given(doc: Located, path: tuple):
     """The value at `path` as YAML typed it (before we kept its text)."""
     value = doc.value
     for p in path:
-        value = value.get(p) if isinstance(value, dict) else None
+        if isinstance(value, dict):
+            value = value.get(p)
+        elif isinstance(value, list) and isinstance(p, int) and p < len(value):
+            value = value[p]
+        else:
+            return None
     return value

@@ -11,7 +11,9 @@ from stepper.scenario.yamlread import Located
 _NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false", list: "a list",
           dict: "a mapping", schema.Word: "a word or text"}
 # why a key does not apply, by the section it is in and the kind it is for
-_ONLY_FIX = {("model", "mlp"): "an mlp's widths are `model.sizes`", ("input", "mlp"): "an mlp reads `input.features`"}
+_ONLY_FIX = {("model", "mlp"): "an mlp's widths are `model.sizes`", ("input", "mlp"): "an mlp reads `input.features`",
+             ("task", "encoder"): "a transformer reads one sequence: give its class as `label:`",
+             ("task", "decoder"): "a transformer reads one sequence: give its class as `label:`"}
 
 
 def dotted(path) -> str:
@@ -83,15 +85,11 @@ def typed(doc: Located, path: tuple, key: str, value, spec: schema.Key):
                               f"{listing(spec.choices)}{close}")
     if isinstance(value, float) and not math.isfinite(value):
         raise doc.error(path, f"`{key}: {written(doc, path, value)}` is {_infinite(value)} — write e.g. {eg}")
-    if spec.low is not None and isinstance(value, int | float) and not spec.low <= value <= spec.high:
-        whole = "a whole number" if int in types and float not in types else "a number"
-        raise doc.error(path, f"`{key}: {written(doc, path, value)}` is out of range — use {whole} from "
-                              f"{_num(spec.low)} to {_num(spec.high)}")
+    if spec.low is not None and isinstance(value, int | float) and not spec.in_range(value):
+        whole = int in types and float not in types
+        raise doc.error(path, f"`{key}: {written(doc, path, value)}` is out of range — use "
+                              f"{spec.range_text(whole)}")
     return value
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def written(doc: Located, path: tuple, value) -> str:

@@ -3,22 +3,45 @@
 from __future__ import annotations
 
 from stepper.scenario.errors import did_you_mean, listing, plural
-from stepper.scenario.fields import numbers, words
+from stepper.scenario.fields import got, numbers, words
 from stepper.scenario.types import PAD, ModelConfig, TaskConfig
 from stepper.scenario.yamlread import Located
 
 IN = ("input",)
 
 
-def features(doc: Located, model: ModelConfig, raw: dict) -> tuple[float, ...]:
-    feats = raw["features"]
+def features(doc: Located, model: ModelConfig, raw: dict) -> tuple[float, ...] | tuple[tuple[float, ...], ...]:
+    """One input vector [sizes[0]], or a batch: a list of such vectors, one per example [B, sizes[0]]."""
+    feats, n0, path = raw["features"], model.sizes[0], (*IN, "features")
     if feats is None:
-        raise doc.error(IN, f"an mlp needs `input.features:`, {plural(model.sizes[0], 'number')} (sizes[0]), "
-                            "e.g. `features: [1.0, -1.0]`")
-    if len(feats) != model.sizes[0]:
-        raise doc.error((*IN, "features"), f"`features` has {plural(len(feats), 'number')} but `sizes[0]` is "
-                                           f"{model.sizes[0]} — give {model.sizes[0]}, or change `sizes`")
-    return numbers(doc, (*IN, "features"), feats, "a feature number")
+        raise doc.error(IN, f"an mlp needs `input.features:`, {plural(n0, 'number')} (sizes[0]), "
+                            "e.g. `features: [1.0, -1.0]`, or one such list per example")
+    if any(isinstance(f, list) for f in feats):
+        return _batch(doc, path, feats, n0)
+    if len(feats) != n0:
+        raise doc.error(path, f"`features` has {plural(len(feats), 'number')} but `sizes[0]` is "
+                              f"{n0} — give {n0}, or change `sizes`")
+    return numbers(doc, path, feats, "a feature number")
+
+
+def _batch(doc: Located, path: tuple, feats: list, n0: int) -> tuple[tuple[float, ...], ...]:
+    """A list of lists: every row one example of exactly sizes[0] numbers."""
+    first = feats[0]
+    rows = []
+    for i, row in enumerate(feats):
+        if not isinstance(row, list):
+            raise doc.error((*path, i), f"row {i} of `features` is {got(doc, (*path, i), row)}, not a list — in a batch every "
+                                        f"example is a list of sizes[0] = {n0} numbers, e.g. `features: "
+                                        "[[0, 1], [1, 0]]`")
+        if len(row) != n0:
+            if i and isinstance(first, list) and len(first) == n0:
+                raise doc.error((*path, i), f"ragged rows: row {i} of `features` has "
+                                            f"{plural(len(row), 'number')} but row 0 has {n0} — every example "
+                                            f"needs sizes[0] = {n0}")
+            raise doc.error((*path, i), f"row {i} of `features` has {plural(len(row), 'number')} but `sizes[0]` "
+                                        f"is {n0} — give {n0} per example, or change `sizes`")
+        rows.append(numbers(doc, (*path, i), row, "a feature number"))
+    return tuple(rows)
 
 
 def tokens_and_vocab(doc: Located, raw: dict) -> tuple[list[str], list[str]]:

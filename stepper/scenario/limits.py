@@ -34,11 +34,12 @@ MEMORY_LIMIT = memory_limit()
 
 def _terms(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int) -> list[tuple[str, str, int, int]]:
     """(formula, figures, count, kind) per part of the model; kind is PARAMS or ACTS."""
-    if model.kind == "mlp":
-        s = model.sizes
+    if model.kind == "mlp":  # n_tokens: the examples of a batch (1 for one input vector)
+        s, b = model.sizes, max(n_tokens, 1)
         i = max(range(len(s) - 1), key=lambda j: s[j] * s[j + 1])
+        acts = ("4 × examples × sum(sizes)", f"4 × {b} × {sum(s)}") if b > 1 else ("4 × sum(sizes)", f"4 × {sum(s)}")
         return [(f"sizes[{i}] × sizes[{i + 1}]", f"{s[i]} × {s[i + 1]}", s[i] * s[i + 1], PARAMS),
-                ("4 × sum(sizes)", f"4 × {sum(s)}", 4 * sum(s), ACTS)]
+                (*acts, 4 * b * sum(s), ACTS)]
     d, f, h, n, t = model.d_model, model.d_ff, model.n_heads, model.n_layers, n_tokens
     pos = model.max_len * d if model.positional == "learned" else 0
     return [
@@ -61,11 +62,16 @@ BLAME = {"n_layers × 2 × d_model × d_ff": [("model", "d_ff"), ("model", "d_mo
          "vocab × d_model": [("input", "vocab"), ("input", "text"), ("model", "d_model")],
          "max_len × d_model": [("model", "max_len"), ("model", "d_model")],
          "n_layers × 5 × n_heads × tokens²": [("input", "tokens"), ("input", "text"), ("model", "n_heads")],
-         "n_layers × tokens × (16 × d_model + 3 × d_ff)": [("input", "tokens"), ("input", "text")]}
+         "n_layers × tokens × (16 × d_model + 3 × d_ff)": [("input", "tokens"), ("input", "text")],
+         "4 × examples × sum(sizes)": [("input", "features"), ("model", "sizes")]}
 
 
 def estimate_bytes(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int) -> tuple[int, int, int]:
-    """(parameter count, activation floats, estimated bytes) for one verified forward+backward."""
+    """(parameter count, activation floats, estimated bytes) for one verified forward+backward.
+
+    `n_tokens`: the positions a transformer reads at most (its tokens, plus what generation appends);
+    for an mlp, the examples of its batch.
+    """
     n_params = count(param_specs(model, vocab_size, n_out))
     terms = _terms(model, vocab_size, n_out, n_tokens)
     acts = sum(v for _, _, v, kind in terms if kind == ACTS)
@@ -82,7 +88,7 @@ def over_limit(model: ModelConfig, vocab_size: int, task_kind: str, n_classes: i
         return None
     formula, figures, values, what = max(_terms(model, vocab_size, n_out, n_tokens),
                                          key=lambda term: term[2] * COPIES[term[3]])
-    blame = [("model", "sizes")] if model.kind == "mlp" else BLAME.get(formula, [("model",)])
+    blame = BLAME.get(formula, [("model", "sizes")] if model.kind == "mlp" else [("model",)])
     return (f"too big to step through: {formula} = {figures} = {values:,} {what}; in all ≈ {_size(total)} "
             f"(float64, with gradients and the PyTorch reference), over the limit of {_size(limit)} — make it "
             "smaller, or use --force to try anyway", blame)

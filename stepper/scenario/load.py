@@ -14,18 +14,20 @@ from stepper.scenario import schema
 from stepper.scenario.config import model_config, task_config
 from stepper.scenario.errors import ScenarioError, show
 from stepper.scenario.fields import section, typed
+from stepper.scenario.generation import generate_config, not_a_decoder
 from stepper.scenario.inputs import check_length, features, tokens_and_vocab
 from stepper.scenario.limits import over_limit
+from stepper.scenario.optim import optim_config
 from stepper.scenario.params import n_outputs, param_specs
+from stepper.scenario.quiz import PHASES, quiz, quiz_items
 from stepper.scenario.types import Scenario
 from stepper.scenario.weights import make_params
-from stepper.scenario.yamlread import read_yaml
+from stepper.scenario.yamlread import Located, read_yaml
 
 # past this a file is no hand-written scenario, and PyYAML would take minutes on it
 MAX_BYTES = 4 * 2**20
 NAME = re.compile(r"[a-z0-9_-]{1,64}")
 SCRATCH = "x-"
-PHASES = ("fwd", "bwd", "upd", "gen")  # the first part of every step id
 
 
 def load_scenario(path: str | Path, *, force: bool = False) -> Scenario:
@@ -86,31 +88,66 @@ def parse_scenario(text: str, file: str = "<scenario>", *, force: bool = False) 
     # which keys apply depends on the kind, so read it first
     given = top["model"].get("kind")
     kind = typed(doc, ("model", "kind"), "kind", given, schema.MODEL["kind"]) if given is not None else "encoder"
+    _top_keys_for(doc, kind)
     model_raw = section(doc, ("model",), top["model"], schema.MODEL, kind)
     input_raw = section(doc, ("input",), top["input"], schema.INPUT, kind)
-    task_raw = section(doc, ("task",), top["task"], schema.TASK)
+    task_raw = section(doc, ("task",), top["task"], schema.TASK, kind)
     weights_raw = section(doc, ("weights",), top["weights"], schema.WEIGHTS)
     init_raw = section(doc, ("weights", "init"), weights_raw["init"], schema.INIT)
     values = weights_raw["values"]
     lessons = _lessons(doc, top["lessons"])
+    optim_raw = _optim_section(doc, top["optim"])
+    generate_raw = None if top["generate"] is None else section(doc, ("generate",), top["generate"],
+                                                                schema.GENERATE)
+    quiz_raw = quiz_items(doc, top["quiz"])
 
     model = model_config(doc, model_raw, values)
     if model.kind == "mlp":
         vocab, tokens, feats = [], [], features(doc, model, input_raw)
     else:
         (vocab, tokens), feats = tokens_and_vocab(doc, input_raw), ()
-    task = task_config(doc, model, task_raw, tokens)
+    batch = len(feats) if feats and isinstance(feats[0], tuple) else None
+    task = task_config(doc, model, task_raw, tokens, batch)
     check_length(doc, model, task, tokens)
+    generate = None if generate_raw is None else generate_config(doc, generate_raw, model, task, tokens)
 
-    too_big = over_limit(model, len(vocab), task.kind, len(task.classes), len(tokens))
+    # what the model reads at its longest: the tokens (and what generation appends), or the examples
+    n_rows = (batch or 1) if model.kind == "mlp" else len(tokens) + (generate.max_new_tokens - 1 if generate else 0)
+    too_big = over_limit(model, len(vocab), task.kind, len(task.classes), n_rows)
     if too_big and not force:
         message, blame = too_big
         raise doc.error(next((p for p in blame if doc.has(p)), ("model",)), message)
     specs = param_specs(model, len(vocab), n_outputs(model, task.kind, len(task.classes), len(vocab)))
     params = make_params(doc, model, specs, values, weights_raw["seed"], init_raw)
+    optim = None if optim_raw is None else optim_config(doc, optim_raw, specs, model)
+    quiz_ = quiz(doc, quiz_raw, {k for k in ("optim", "generate") if top[k] is not None})
     return Scenario(name=top["name"], model=model, task=task, vocab=vocab, tokens=tokens, params=params,
                     title=top["title"], description=top["description"], lessons=lessons,
-                    features=feats, source=file)
+                    features=feats, source=file, optim=optim, generate=generate, quiz=quiz_,
+                    marks=_marks(doc))
+
+
+def _top_keys_for(doc: Located, kind: str) -> None:
+    """A top-level section that means something for one kind of model only (`generate`: decoders)."""
+    for key, spec in schema.TOP.items():
+        if spec.only and kind not in spec.only and key in doc.value:
+            raise doc.error((key,), f"`{key}` does not apply to `model.kind: {kind}` — "
+                                    f"{not_a_decoder(kind)}; remove `{key}`", key=True)
+
+
+def _optim_section(doc: Located, raw) -> dict | None:
+    """Its kind first: which other keys apply depends on it."""
+    if raw is None:
+        return None
+    given = raw.get("kind")
+    spec = schema.OPTIM["kind"]
+    kind = typed(doc, ("optim", "kind"), "kind", given, spec) if given is not None else spec.default
+    return section(doc, ("optim",), raw, schema.OPTIM, kind)
+
+
+def _marks(doc: Located) -> dict[str, tuple[int, int]]:
+    """Where the sections and their keys stand, for errors found once the file is loaded."""
+    return {".".join(map(str, p)): mark for p, mark in doc.key_marks.items() if 1 <= len(p) <= 2}
 
 
 def _lessons(doc, raw: dict) -> dict[str, str]:

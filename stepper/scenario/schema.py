@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TRANSFORMER = ("encoder", "decoder")
+MAX_SEED = 2**32 - 1
 
 
 class Word:
@@ -25,7 +26,11 @@ class Key:
     required: bool = False
     doc: str = ""
     example: str = ""  # shown in "how to fix" when the default cannot serve as one
-    only: tuple[str, ...] = ()  # the model kinds this key means something for (empty: all)
+    # the kinds this key applies to (empty: all): model kinds for the sections of the model,
+    # optimizer kinds for `optim:`; a key given for another kind is an error
+    only: tuple[str, ...] = ()
+    # "low" / "high": that end of [low, high] is not allowed itself (lr > 0, momentum < 1)
+    open: tuple[str, ...] = ()
 
     def sample(self) -> str:
         """A value to show in an error's "e.g. `key: …`"."""
@@ -35,7 +40,30 @@ class Key:
             return str(self.choices[0])
         if isinstance(self.default, bool):
             return "true" if self.default else "false"
-        return "" if self.default in (None, "", [], {}) else str(self.default)
+        return "" if self.default in (None, "", [], {}, ()) else str(self.default)
+
+    def in_range(self, value: float) -> bool:
+        if self.low is None:
+            return True
+        low_ok = value > self.low if "low" in self.open else value >= self.low
+        high_ok = value < self.high if "high" in self.open else value <= self.high
+        return low_ok and high_ok
+
+    def range_text(self, whole: bool) -> str:
+        """`a whole number from 1 to 256`, `a number above 0, up to 100`, `a number from 0 to 1, below 1`."""
+        what = "a whole number" if whole else "a number"
+        low, high = _num(self.low), _num(self.high)
+        if "low" in self.open and "high" in self.open:
+            return f"{what} between {low} and {high}, not {low} or {high} themselves"
+        if "low" in self.open:
+            return f"{what} above {low}, up to {high}"
+        if "high" in self.open:
+            return f"{what} from {low} to {high}, below {high}"
+        return f"{what} from {low} to {high}"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 TOP = {
@@ -48,6 +76,12 @@ TOP = {
     "weights": Key(dict, {}, doc="seed, init and explicit values", example="seed: 0"),
     "lessons": Key(dict, {}, doc="text shown at the steps whose id matches a pattern",
                    example="fwd.L0.attn.softmax: Each row sums to 1."),
+    "optim": Key(dict, None, doc="train after the backward pass: optimizer, learning rate, steps",
+                 example="kind: sgd"),
+    "generate": Key(dict, None, doc="decoder only: continue the tokens, one sampled token at a time",
+                    example="max_new_tokens: 5", only=("decoder",)),
+    "quiz": Key(list, (), doc="your own questions, asked before the steps they name",
+                example='[{step: fwd.loss, ask: "What is the loss?", answer: 0.69, tolerance: 0.01}]'),
 }
 
 MODEL = {
@@ -82,8 +116,8 @@ INPUT = {
                 only=TRANSFORMER),
     "tokenizer": Key(str, "word", ("word", "char"), doc="how `text` is split: at spaces, or per character",
                      only=TRANSFORMER),
-    "features": Key(list, None, doc="mlp: the input vector, sizes[0] numbers", example="[1.0, -1.0]",
-                    only=("mlp",)),
+    "features": Key(list, None, doc="mlp: the input vector, sizes[0] numbers; or a batch, one such row per example",
+                    example="[1.0, -1.0]", only=("mlp",)),
 }
 
 TASK = {
@@ -91,11 +125,14 @@ TASK = {
                 doc="the loss; default: classify (encoder), next_token (decoder), regress (mlp)"),
     "classes": Key(list, None, doc="classify: class names", example="[negative, positive]"),
     "label": Key(Word, None, doc="classify: the true class, by name", example="positive"),
-    "target": Key((list, float), None, doc="regress: the target, one number per output", example="[0.5]"),
+    "labels": Key(list, None, doc="classify an mlp batch: the true class of each example, by name",
+                  example="[negative, positive]", only=("mlp",)),
+    "target": Key((list, float), None, doc="regress: the target, one number per output (one row per example "
+                                           "for a batch)", example="[0.5]"),
 }
 
 WEIGHTS = {
-    "seed": Key(int, 0, low=0, high=2**32 - 1, doc="seed for every parameter not given explicitly"),
+    "seed": Key(int, 0, low=0, high=MAX_SEED, doc="seed for every parameter not given explicitly"),
     "init": Key(dict, {}, doc="`std` for weights, `bias_std` for biases", example="std: 0.5"),
     "values": Key(dict, {}, doc="explicit parameter values by contract name",
                   example="layers.0.ln1.gamma: [1, 1, 1, 1]"),
@@ -106,4 +143,40 @@ INIT = {
     "bias_std": Key(float, 0.0, low=0.0, high=100.0, doc="standard deviation of biases (0: zeros)"),
 }
 
-SECTIONS = {"model": MODEL, "input": INPUT, "task": TASK, "weights": WEIGHTS, "weights.init": INIT}
+OPTIM_KINDS = ("sgd", "momentum", "adam")
+OPTIM = {
+    "kind": Key(str, "sgd", OPTIM_KINDS, doc="sgd: w ← w − α·g; momentum: v ← β·v + g, w ← w − α·v; adam"),
+    "lr": Key(float, 0.1, low=0.0, high=100.0, open=("low",), doc="the learning rate α"),
+    "momentum": Key(float, 0.9, low=0.0, high=1.0, open=("high",), doc="β, the share of the old velocity kept",
+                    only=("momentum",)),
+    "beta1": Key(float, 0.9, low=0.0, high=1.0, open=("high",), doc="decay of the mean of the gradients",
+                 only=("adam",)),
+    "beta2": Key(float, 0.999, low=0.0, high=1.0, open=("high",), doc="decay of the mean of their squares",
+                 only=("adam",)),
+    "eps": Key(float, 1e-8, low=0.0, high=1.0, open=("low",), doc="added to √s so no step divides by 0",
+               only=("adam",)),
+    "steps": Key(int, 1, low=1, high=10000, doc="updates to run; the first is shown parameter by parameter"),
+    "velocity": Key(dict, {}, doc="the initial velocity of any parameters, by name (others start at 0)",
+                    example="layers.0.W: [[0.1, 0.0], [0.0, 0.1]]", only=("momentum",)),
+}
+
+GENERATE = {
+    "max_new_tokens": Key(int, 5, low=1, high=256, doc="how many tokens to add"),
+    "temperature": Key(float, 1.0, low=0.0, high=100.0, doc="z / τ before the softmax; 0 = greedy"),
+    "top_k": Key(int, 0, low=0, high=1_000_000, doc="keep only the k most likely tokens; 0 = off"),
+    "top_p": Key(float, 1.0, low=0.0, high=1.0, open=("low",),
+                 doc="keep the most likely tokens until their probability reaches p; 1 = off"),
+    "seed": Key(int, 0, low=0, high=MAX_SEED, doc="seed of the uniform draws that pick each token"),
+    "greedy": Key(bool, False, doc="always take the most likely token"),
+}
+
+QUIZ = {
+    "step": Key(Word, required=True, doc="the id of the step the question is asked before", example="fwd.loss"),
+    "ask": Key(Word, required=True, doc="the question", example='"What is the loss?"'),
+    "answer": Key(Word, required=True, doc="a number, or a word or text", example="0.69"),
+    "tolerance": Key(float, 0.0, low=0.0, high=1e6, doc="how far a number answer may be off"),
+    "why": Key(Word, "", doc="shown after the answer", example='"−log 0.5 = 0.69"'),
+}
+
+SECTIONS = {"model": MODEL, "input": INPUT, "task": TASK, "weights": WEIGHTS, "weights.init": INIT,
+            "optim": OPTIM, "generate": GENERATE, "quiz": QUIZ}

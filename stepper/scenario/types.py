@@ -44,7 +44,8 @@ class TaskConfig:
     kind: str = "classify"  # classify | next_token | regress
     classes: tuple[str, ...] = ()
     label: str | None = None
-    target: tuple[float, ...] = ()  # regress
+    # regress: [n_out] for one example, or one row of n_out per example ([B, n_out]) for a batch
+    target: tuple[float, ...] | tuple[tuple[float, ...], ...] = ()
     labels: tuple[str, ...] = ()  # classify on a batch of examples: one true class each (empty: one example)
 
     @property
@@ -58,9 +59,44 @@ class TaskConfig:
     def as_dict(self) -> dict:
         out = asdict(self)
         out["classes"] = list(self.classes)
-        out["target"] = list(self.target)
+        out["target"] = [list(t) if isinstance(t, tuple) else t for t in self.target]
         out["labels"] = list(self.labels)
         return out
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """`optim:` — training after the backward pass (stepper/engine/train.py)."""
+
+    kind: str = "sgd"  # sgd | momentum | adam
+    lr: float = 0.1  # the learning rate α, > 0
+    momentum: float = 0.9  # β of kind momentum: v ← β·v + g, w ← w − α·v
+    beta1: float = 0.9  # adam
+    beta2: float = 0.999  # adam
+    eps: float = 1e-8  # adam
+    steps: int = 1  # updates to run; the first is recorded parameter by parameter
+    # kind momentum: the initial velocity of any subset of the parameters, by name (others start at 0)
+    velocity: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["velocity"] = {name: v.tolist() for name, v in self.velocity.items()}
+        return out
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """`generate:` — a decoder continues its tokens (stepper/engine/generate.py)."""
+
+    max_new_tokens: int = 5
+    temperature: float = 1.0  # 0: greedy
+    top_k: int = 0  # 0: off
+    top_p: float = 1.0  # 1.0: off
+    seed: int = 0  # the uniform draws that pick each token
+    greedy: bool = False  # always take the most likely token
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -74,8 +110,20 @@ class Scenario:
     title: str = ""
     description: str = ""
     lessons: dict[str, str] = field(default_factory=dict)
-    features: tuple[float, ...] = ()  # mlp input vector
+    # mlp: one input vector [sizes[0]], or a batch of them, one row per example [B, sizes[0]]
+    features: tuple[float, ...] | tuple[tuple[float, ...], ...] = ()
     source: str = "<scenario>"
+    optim: OptimConfig | None = None
+    generate: GenerateConfig | None = None
+    # the author's own questions: {step, ask, answer, tolerance, why} each, in file order
+    quiz: tuple[dict, ...] = ()
+    # where some keys stand in the file ("generate.top_p" → (line, col)), for errors found after loading
+    marks: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def batch(self) -> int | None:
+        """The number of examples of an mlp batch; None for one example (or a transformer)."""
+        return len(self.features) if self.features and isinstance(self.features[0], tuple) else None
 
     @property
     def token_ids(self) -> list[int]:
@@ -83,5 +131,10 @@ class Scenario:
         return [index[t] for t in self.tokens]
 
     def config_dict(self) -> dict:
-        return {"model": self.model.as_dict(), "task": self.task.as_dict(),
-                "vocab": list(self.vocab), "tokens": list(self.tokens)}
+        out = {"model": self.model.as_dict(), "task": self.task.as_dict(),
+               "vocab": list(self.vocab), "tokens": list(self.tokens)}
+        if self.optim is not None:
+            out["optim"] = self.optim.as_dict()
+        if self.generate is not None:
+            out["generate"] = self.generate.as_dict()
+        return out

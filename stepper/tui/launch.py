@@ -16,13 +16,14 @@ import traceback
 from pathlib import Path
 
 
-def _prepare(path: str | Path, force: bool):
+def _prepare(path: str | Path, force: bool, generation: dict | None = None):
     """('ok', scenario, trace-or-None) or ('error', message); never raises."""
     try:
-        from stepper.scenario import ScenarioError, load_scenario
+        from stepper.commands import load
+        from stepper.scenario import ScenarioError
 
         try:
-            scenario = load_scenario(path, force=force)
+            scenario = load(path, force=force, generation=generation)
         except ScenarioError as exc:
             return ("error", str(exc))
         from stepper.tui.app import SYNC_BUILD_LIMIT, build_cost
@@ -37,7 +38,7 @@ def _prepare(path: str | Path, force: bool):
         return ("crash", traceback.format_exc())
 
 
-def _in_child(path: str | Path, force: bool) -> tuple[int, int]:
+def _in_child(path: str | Path, force: bool, generation: dict | None) -> tuple[int, int]:
     """Fork; the child writes the pickled result of `_prepare` to a pipe and exits."""
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -45,7 +46,7 @@ def _in_child(path: str | Path, force: bool) -> tuple[int, int]:
         os.close(read_end)
         code = 0
         try:
-            data = pickle.dumps(_prepare(path, force), protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(_prepare(path, force, generation), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as out:
                 out.write(data)
         except BaseException:
@@ -64,16 +65,16 @@ def _collect(pid: int, read_end: int):
     return pickle.loads(data)
 
 
-def launch(path: str | Path, *, quiz: bool = False, force: bool = False) -> int:
+def launch(path: str | Path, *, quiz: bool = False, force: bool = False, generation: dict | None = None) -> int:
     if hasattr(os, "fork") and os.environ.get("STEPPER_NO_FORK") != "1":
-        pid, read_end = _in_child(path, force)
+        pid, read_end = _in_child(path, force, generation)
         from stepper.tui.app import run_app  # Textual loads here, alongside the child's work
 
         result = _collect(pid, read_end)
     else:
         from stepper.tui.app import run_app
 
-        result = _prepare(path, force)
+        result = _prepare(path, force, generation)
     if result[0] == "error":
         print(result[1], file=sys.stderr)
         return 2

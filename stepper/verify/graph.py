@@ -33,7 +33,8 @@ class Graph:
 
     def op(self, key: str, fn: Callable[..., torch.Tensor], *inputs: str) -> str:
         out = fn(*(self.nodes[k] for k in inputs))
-        out.retain_grad()
+        if out.requires_grad:  # not under no_grad, e.g. the training reference's last loss
+            out.retain_grad()
         self.nodes[key] = out
         self.ops[key] = (fn, inputs)
         return key

@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from stepper.scenario.types import TaskConfig
+from stepper.scenario.types import PAD, TaskConfig
 from stepper.verify.graph import Graph
 from stepper.verify.reference_transformer import build_transformer
 
@@ -27,11 +27,13 @@ def _full_forward(scenario, seq: list[str]) -> Graph:
     return g
 
 
-def _filtered(z: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
-    keep = torch.ones_like(z, dtype=torch.bool)
-    if 0 < top_k < z.shape[0]:
+def _filtered(z: torch.Tensor, top_k: int, top_p: float, banned: list[int]) -> torch.Tensor:
+    allowed = torch.ones_like(z, dtype=torch.bool)
+    allowed[banned] = False
+    keep = allowed.clone()
+    if 0 < top_k < int(allowed.sum()):
         keep = torch.zeros_like(keep)
-        keep[torch.topk(z, top_k).indices] = True
+        keep[torch.topk(z.masked_fill(~allowed, float("-inf")), top_k).indices] = True
     if top_p < 1.0:
         p = torch.softmax(z.masked_fill(~keep, float("-inf")), dim=0)
         sorted_p, order = torch.sort(p, descending=True, stable=True)
@@ -54,7 +56,7 @@ def generate_reference(scenario) -> dict[str, np.ndarray]:
             out[f"gen{n}.L{i}.V"] = g.nodes[f"L{i}.attn.V"].detach().numpy()
             out[f"gen{n}.L{i}.A"] = g.nodes[f"L{i}.attn.A"][:, -1, :].detach().numpy()
         zt = z / (g_cfg.temperature if g_cfg.temperature > 0 else 1.0)
-        zf = _filtered(zt, g_cfg.top_k, g_cfg.top_p)
+        zf = _filtered(zt, g_cfg.top_k, g_cfg.top_p, [i for i, v in enumerate(vocab) if v == PAD])
         p = torch.softmax(zf, dim=0)
         r = float(rng.random())
         tok = int(torch.argmax(p)) if greedy else min(
