@@ -20,7 +20,7 @@ def verify(scenario, trace: Trace, tol: float):
     from stepper.verify.compare import check_totals, verify_trace
     from stepper.verify.reference import torch_reference
 
-    reference = torch_reference(scenario)
+    reference = torch_reference(scenario, given=trace)
     verify_trace(trace, reference, tol=tol)
     return check_totals(trace, reference, tol=tol)
 

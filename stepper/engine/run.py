@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -48,7 +49,9 @@ def build_trace(sc: Scenario) -> Trace:
     if getattr(sc, "generate", None) is not None:
         from stepper.engine.generate import generate
 
-        trace.generated = generate(sc, rec)
+        # a model that trains generates with what it learned
+        trained = dataclasses.replace(sc, params=trace.trained) if trace.trained else sc
+        trace.generated = generate(trained, rec)
     return trace
 
 

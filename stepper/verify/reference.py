@@ -7,10 +7,13 @@ docs/trace-keys.md.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 
 from stepper.scenario.types import Scenario
+from stepper.trace import Trace
 from stepper.verify.graph import Graph, Reference
 from stepper.verify.reference_mlp import build_mlp
 from stepper.verify.reference_transformer import build_transformer, pad_id
@@ -18,7 +21,16 @@ from stepper.verify.reference_transformer import build_transformer, pad_id
 __all__ = ["Reference", "torch_reference"]
 
 
-def torch_reference(scenario: Scenario) -> Reference:
+def torch_reference(scenario: Scenario, given: Trace | None = None) -> Reference:
+    """Torch's own forward, backward, training and generation for `scenario`.
+
+    With `given` (the engine's trace), the steps that come after a verified stage start from
+    the engine's verified values, so each is checked on its own: the first optimizer update
+    is applied to the engine's gradients, and generation after training uses the engine's
+    trained weights. Without that, roundoff-sized gradient noise (e.g. the gradient of b_K,
+    which is exactly zero in exact arithmetic) is multiplied by Adam's lr/ε ≈ 10⁷ and every
+    later number would differ for reasons that are not errors.
+    """
     g = Graph()
     for name, value in scenario.params.items():
         g.param(name, value)
@@ -29,7 +41,12 @@ def torch_reference(scenario: Scenario) -> Reference:
         if getattr(scenario, "optim", None) is not None:
             from stepper.verify.reference_train import train_reference
 
-            extra = train_reference(scenario, lambda graph: _build(graph, scenario))
+            extra, trained = train_reference(scenario, lambda graph: _build(graph, scenario),
+                                             given.grads if given is not None else None)
+            # a model that trains generates with what it learned
+            if given is not None and given.trained:
+                trained = given.trained
+            scenario = dataclasses.replace(scenario, params=trained)
         if getattr(scenario, "generate", None) is not None:
             from stepper.verify.reference_generate import generate_reference
 

@@ -20,8 +20,14 @@ def _optimizer(cfg, tensors: list[torch.Tensor]) -> torch.optim.Optimizer:
     return torch.optim.SGD(tensors, lr=cfg.lr, momentum=momentum, dampening=0.0)
 
 
-def train_reference(scenario, build_loss) -> dict[str, np.ndarray]:
-    """`build_loss(graph)` adds the model and its loss to a Graph whose parameters are set."""
+def train_reference(scenario, build_loss, first_grads: dict[str, np.ndarray] | None = None
+                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """`build_loss(graph)` adds the model and its loss to a Graph whose parameters are set.
+
+    `first_grads`, when given, are the (already verified) gradients the first update is applied
+    to, so that update checks torch.optim's rule on exactly the engine's inputs.
+    Returns (keyed values, the trained parameters).
+    """
     cfg = scenario.optim
     params = {n: torch.tensor(np.array(v, dtype=np.float64), requires_grad=True)
               for n, v in scenario.params.items()}
@@ -49,6 +55,9 @@ def train_reference(scenario, build_loss) -> dict[str, np.ndarray]:
         loss = loss_now()
         losses.append(loss.item())
         loss.backward()
+        if t == 1 and first_grads is not None:
+            for name, p in params.items():
+                p.grad = torch.from_numpy(np.array(first_grads[name], dtype=np.float64))
         opt.step()
         if t == 1:
             for name, p in params.items():
@@ -60,4 +69,4 @@ def train_reference(scenario, build_loss) -> dict[str, np.ndarray]:
     with torch.no_grad():
         losses.append(loss_now().item())
     out["train.losses"] = np.array(losses)
-    return out
+    return out, {name: p.detach().numpy().copy() for name, p in params.items()}
