@@ -39,6 +39,16 @@ def generation_overrides(args: argparse.Namespace) -> dict:
     return {k: getattr(args, k) for k in GEN_FLAGS if getattr(args, k, None) is not None}
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small — use 1 or more")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="stepper", description="Step through a tiny transformer, every number verified.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -61,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("file")
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("-o", "--output", help="output file (default: stdout)")
-    export.add_argument("--precision", type=int, default=4, help="significant digits in markdown (default 4)")
+    export.add_argument("--precision", type=_positive, default=4, help="significant digits in markdown (default 4)")
     export.add_argument("--only", choices=["forward", "backward", "update", "generate"],
                         help="markdown: only one phase")
     export.add_argument("--steps", metavar="PATTERN", help="markdown: only steps whose id matches (fnmatch)")
@@ -80,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("a")
     diff.add_argument("b")
     diff.add_argument("--all", action="store_true", help="list every paired step, not only those that differ")
+    diff.add_argument("--format", choices=["text", "md"], default="text", help="text (default) or a markdown report")
+    diff.add_argument("-o", "--output", help="write to this file instead of stdout")
+    diff.add_argument("--precision", type=_positive, default=4, help="markdown: significant digits (default 4)")
+    diff.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
 
     new = sub.add_parser("new", help="write a commented starter scenario")
     new.add_argument("name")
@@ -120,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "diff":
             from stepper.commands.diff import run_diff
 
-            return run_diff(args.a, args.b, show_all=args.all)
+            return run_diff(args.a, args.b, show_all=args.all, fmt=args.format, output=args.output,
+                            precision=args.precision, force=args.force)
         if args.command == "new":
             from stepper.scenario.starter import write_starter
 

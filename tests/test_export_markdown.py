@@ -247,8 +247,8 @@ def test_phases_beyond_backward_get_their_own_section():
                             inputs={"w": Tensor("w", w, cols=["negative", "positive"], key="head.b")},
                             outputs={"w'": Tensor("w'", w - 0.1, cols=["negative", "positive"])}))
     md = render_markdown(trace)
-    assert md.index("## Backward pass") < md.index("## Training updates") < md.index("## Summary")
-    assert "[Training updates](#training-updates)" in md
+    assert md.index("## Backward pass") < md.index("## Training") < md.index("## Summary")
+    assert "[Training](#training)" in md
     assert list(step_sections(render_markdown(trace, only="update"))) == ["upd.head.b"]
 
 

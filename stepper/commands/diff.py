@@ -1,30 +1,55 @@
-"""`stepper diff A B`: pair the two traces' steps and print how far apart each is."""
+"""`stepper diff A B`: pair the two traces' steps and say how far apart each is, as text or markdown."""
 
 from __future__ import annotations
 
 import sys
 
-from stepper.diff import diff_traces
+from stepper.diff import TraceDiff, diff_traces
 from stepper.engine import build_trace
 from stepper.scenario import load_scenario
 
+EXIT_OK, EXIT_IO = 0, 3
 
-def run_diff(path_a: str, path_b: str, *, show_all: bool = False, out=None) -> int:
-    out = out or sys.stdout
-    a, b = load_scenario(path_a), load_scenario(path_b)
-    d = diff_traces(build_trace(a), build_trace(b))
-    print(f"A = {path_a} ({d.a_name}), B = {path_b} ({d.b_name})", file=out)
-    print(f"loss: A {d.loss_a:.6g}   B {d.loss_b:.6g}   Δ {d.loss_b - d.loss_a:+.6g}", file=out)
-    print(f"{len(d.paired)} steps paired by id; max |B − A| per step:", file=out)
+
+def diff_text(d: TraceDiff, path_a: str, path_b: str, *, show_all: bool = False) -> str:
+    lines = [f"A = {path_a} ({d.a_name}), B = {path_b} ({d.b_name})",
+             f"loss: A {d.loss_a:.6g}   B {d.loss_b:.6g}   Δ {d.loss_b - d.loss_a:+.6g}",
+             f"{len(d.paired)} steps paired by id; max |B − A| per step:"]
     for sd in d.paired:
         if not show_all and sd.max_abs == 0.0:
             continue
         parts = ", ".join(f"{o.name} {o.max_abs:.3g}" + (f" ({o.note})" if o.note else "") for o in sd.outputs)
-        print(f"  {sd.step_id:<32} {sd.max_abs:>10.3g}   {parts}", file=out)
+        lines.append(f"  {sd.step_id:<32} {sd.max_abs:>10.3g}   {parts}")
     same = sum(1 for sd in d.paired if sd.max_abs == 0.0)
     if same and not show_all:
-        print(f"  … and {same} identical step{'s' * (same != 1)} (--all lists them)", file=out)
+        lines.append(f"  … and {same} identical step{'s' * (same != 1)} (--all lists them)")
     for label, ids in (("only in A", d.only_a), ("only in B", d.only_b)):
         if ids:
-            print(f"{label} ({len(ids)}): {', '.join(ids)}", file=out)
-    return 0
+            lines.append(f"{label} ({len(ids)}): {', '.join(ids)}")
+    return "\n".join(lines) + "\n"
+
+
+def run_diff(path_a: str, path_b: str, *, show_all: bool = False, fmt: str = "text", output: str | None = None,
+             precision: int = 4, force: bool = False, out=None) -> int:
+    """Text (the default) or markdown, to `out`/stdout or to the file `output`."""
+    out = out or sys.stdout
+    ta, tb = build_trace(load_scenario(path_a)), build_trace(load_scenario(path_b))
+    d = diff_traces(ta, tb)
+    if fmt == "md":
+        from stepper.export.md_diff import render_diff_markdown
+
+        report = render_diff_markdown(d, precision=precision, traces=(ta, tb), sources=(path_a, path_b))
+    else:
+        report = diff_text(d, path_a, path_b, show_all=show_all)
+    if not output:
+        out.write(report)
+        return EXIT_OK
+    from stepper.export.files import ExistsError, write_atomic
+
+    try:
+        path = write_atomic(output, report, force=force)
+    except (ExistsError, OSError) as exc:
+        print(f"stepper: error: {exc}", file=sys.stderr)
+        return EXIT_IO
+    print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK

@@ -28,7 +28,7 @@ def render_example(scenario: Path) -> str:
 
     sc = load_scenario(scenario)
     trace = build_trace(sc)
-    verify_trace(trace, torch_reference(sc))
+    verify_trace(trace, torch_reference(sc, given=trace))
     return render_markdown(trace)
 
 

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from stepper.export.md_steps import Axes, heading, verdict
-from stepper.export.md_tables import code, num, shape_text, text
+from stepper.export.md_tables import code, num, shape_text, text, token_list
 
 LISTED = 24  # vocabulary entries named in the setup table before "… and N more"
-
-
-def _tokens(tokens: list[str]) -> str:
-    return " ".join(code(t) for t in tokens)
 
 
 def setup_section(trace) -> str:
@@ -28,15 +22,34 @@ def setup_section(trace) -> str:
                                           "itself and earlier tokens"}.get(kind, text(kind))))
         rows += _transformer_rows(cfg, m, task)
     if task.get("kind") == "classify":
-        rows.append(("task", f"classify into {', '.join(map(code, task.get('classes', [])))}; "
-                             f"the true class is {code(str(task.get('label')))}"))
+        truth = (f"the true classes are {', '.join(map(code, task['labels']))}, one per example"
+                 if task.get("labels") else f"the true class is {code(str(task.get('label')))}")
+        rows.append(("task", f"classify into {', '.join(map(code, task.get('classes', [])))}; {truth}"))
     elif task.get("kind") == "next_token":
         rows.append(("task", "predict the next token at every position"))
     elif task.get("kind") == "regress":
         rows.append(("task", "regression to the target " + ", ".join(str(v) for v in task.get("target", []))))
+    rows += _after_rows(cfg)
     lines = ["## Setup", "", "| setting | value |", "|:---|:---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines)
+
+
+def _after_rows(cfg: dict) -> list[tuple[str, str]]:
+    """What the scenario asks for beyond one forward and backward pass: training, generation."""
+    rows = []
+    o = cfg.get("optim")
+    if o:
+        hyper = {"sgd": f"α = {o['lr']:g}", "momentum": f"α = {o['lr']:g}, β = {o['momentum']:g}",
+                 "adam": f"α = {o['lr']:g}, β₁ = {o['beta1']:g}, β₂ = {o['beta2']:g}, ε = {o['eps']:g}"}
+        rows.append(("training", f"{text(o['kind'])} ({hyper.get(o['kind'], '')}), "
+                                 f"{o['steps']} update{'s' * (o['steps'] != 1)}"))
+    g = cfg.get("generate")
+    if g:
+        how = "greedy" if g["greedy"] or g["temperature"] == 0 else f"sampled, seed {g['seed']}"
+        rows.append(("generation", f"{g['max_new_tokens']} new tokens; temperature τ = {g['temperature']:g}, "
+                                   f"top-k = {g['top_k'] or 'off'}, top-p = {g['top_p']:g}; {how}"))
+    return rows
 
 
 def _yes(flag) -> str:
@@ -46,17 +59,17 @@ def _yes(flag) -> str:
 def _transformer_rows(cfg: dict, m: dict, task: dict) -> list[tuple[str, str]]:
     tokens, vocab = list(cfg.get("tokens", [])), list(cfg.get("vocab", []))
     if task.get("kind") == "next_token":
-        seq = (f"input {_tokens(tokens[:-1])} → targets {_tokens(tokens[1:])} "
+        seq = (f"input {token_list(tokens[:-1])} → targets {token_list(tokens[1:])} "
                f"(T = {len(tokens) - 1}: the sequence shifted by one)")
     else:
-        seq = f"{_tokens(tokens)} (T = {len(tokens)})"
-    shown = _tokens(vocab[:LISTED]) + (f" … and {len(vocab) - LISTED} more" if len(vocab) > LISTED else "")
+        seq = f"{token_list(tokens)} (T = {len(tokens)})"
+    shown = token_list(vocab[:LISTED]) + (f" … and {len(vocab) - LISTED} more" if len(vocab) > LISTED else "")
     d, h = m["d_model"], m["n_heads"]
     norm = {"post": "post-norm: x = LN(x + f(x))", "pre": "pre-norm: x = x + f(LN(x))",
             "none": "none"}[m["norm"]]
     root = (d // h) ** 0.5
-    root_text = str(round(root)) if root == round(root) else "≈ " + num(root, 4)
-    scale = f"divide by √d_k = √{d // h} = {root_text}" if m.get("attention_scale", True) else "none"
+    root_text = f"= {round(root)}" if root == round(root) else "≈ " + num(root, 4)
+    scale = f"divide by √d_k = √{d // h} {root_text}" if m.get("attention_scale", True) else "none"
     rows = [("tokens", seq), ("vocabulary", f"{len(vocab)} entries: {shown}"), ("d_model", str(d)),
             ("heads", f"{h}, so each head works in d_k = {d} / {h} = {d // h} dims"),
             ("layers", str(m["n_layers"])), ("d_ff (FFN hidden width)", str(m["d_ff"])),
@@ -93,45 +106,6 @@ def journey_section(trace, steps) -> str:
 def _shaped(name: str, t, axes: Axes) -> str:
     what = axes.caption(t)
     return f"{code(name)} {shape_text(t.shape)}" + (f" ({what})" if what else "")
-
-
-def outcome_section(trace, precision: int) -> str:
-    task, logits = trace.config.get("task", {}), np.asarray(trace.logits, dtype=np.float64)
-    lines = ["## What the model predicted", ""]
-    loss = num(trace.loss, precision)
-    if task.get("kind") == "classify":
-        p = _softmax(logits)
-        truth = p[task["classes"].index(task["label"])]
-        lines += [f"The model gives the true class {code(task['label'])} a probability of "
-                  f"{num(truth, precision)}, so the loss is L = −ln {num(truth, precision)} = **{loss}**. "
-                  "The backward pass above is the recipe for raising that probability.", ""]
-        lines += ["| class | logit | probability |", "|:---|---:|---:|"]
-        for c, z, q in zip(task["classes"], logits, p, strict=True):
-            mark = " (true)" if c == task.get("label") else ""
-            lines.append(f"| {text(c)}{mark} | {num(z, precision)} | {num(q, precision)} |")
-    elif task.get("kind") == "next_token":
-        p, vocab, toks = _softmax(logits), trace.config["vocab"], trace.config["tokens"]
-        lines += [f"At each position the model guesses the next token. The loss is the mean of −ln(the "
-                  f"probability of the right token) over the {p.shape[0]} positions: **L = {loss}**.", ""]
-        lines += ["| position | sees | should predict | its probability | top guess |",
-                  "|:---|:---|:---|---:|:---|"]
-        for t in range(p.shape[0]):
-            guess = vocab[int(np.argmax(p[t]))]
-            lines.append(f"| {t} | {_tokens(toks[:t + 1])} | {code(toks[t + 1])} | "
-                         f"{num(p[t, vocab.index(toks[t + 1])], precision)} | {code(guess)} |")
-    elif task.get("kind") == "regress":
-        lines += [f"The loss is the mean squared error between prediction and target: **L = {loss}**.", "",
-                  "| output | prediction | target |", "|:---|---:|---:|"]
-        for i, (y, t) in enumerate(zip(np.ravel(logits), task.get("target", []), strict=False)):
-            lines.append(f"| {i} | {num(y, precision)} | {num(t, precision)} |")
-    else:
-        lines.append(f"The loss is **L = {loss}**.")
-    return "\n".join(lines)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def summary_section(trace, numbered) -> str:

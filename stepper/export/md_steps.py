@@ -135,7 +135,19 @@ def _generic_names(step: Step) -> str:
     return "Here " + ", ".join(pairs) + "."
 
 
-def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int) -> str:
+def checks_line(steps: list[Step]) -> str:
+    """One verdict for a block that presents several steps together."""
+    if all(s.check is None for s in steps):
+        return check_line(None)
+    if len(steps) == 1 or any(s.check is None for s in steps) or not all(s.check.ok for s in steps):
+        return "\n\n".join((f"{code(s.id)} · " if len(steps) > 1 else "") + check_line(s.check) for s in steps)
+    worst = max(s.check.max_abs_err for s in steps)
+    return (f"**Check:** ✓ all {len(steps)} steps agree with {text(steps[0].check.reference)}: "
+            f"max abs error {bucket(worst)} (tolerance {max(s.check.tolerance for s in steps):g}).")
+
+
+def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int, quiz: str = "") -> str:
+    """`quiz` is the learner's question and verdict for this step, already as markdown (md_quiz)."""
     n_heads = int((trace.config.get("model") or {}).get("n_heads") or 1)
     where = f"layer {step.layer}" if step.layer is not None else ""
     parts = [heading(step, number, n_heads), code(step.id) + (f" · {where}" if where else ""),
@@ -152,6 +164,8 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
         parts.append("**Worked out:** " + text(step.bindings["worked"]))
     if step.stage == "linear" and step.phase == "forward" and len(step.inputs) >= 2:
         parts.append(_generic_names(step))
+    if quiz:  # before the numbers, as in the quiz itself: predict first, then look
+        parts.append(quiz)
     for name, t in step.inputs.items():
         parts.append(tensor_block(step, _role(step, t), name, t, axes, precision))
     for name, t in step.outputs.items():

@@ -53,10 +53,22 @@ def text(s: str) -> str:
     return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", s)
 
 
+VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "": "∅"}  # whitespace tokens (char tokenizer), made visible
+
+
 def label(s: str) -> str:
-    """A row/column label; whitespace tokens (char tokenizer) get visible stand-ins."""
-    visible = {" ": "␣", "\n": "↵", "\t": "⇥", "": "∅"}
-    return text(visible.get(s, s))
+    """A row/column label; whitespace tokens get visible stand-ins."""
+    return text(VISIBLE.get(s, s))
+
+
+def token(s: str) -> str:
+    """One token as inline code that shows a space token and survives a backtick inside it."""
+    s = VISIBLE.get(s, s)
+    return f"`` {s} ``".replace("|", "\\|") if "`" in s else code(s)
+
+
+def token_list(tokens: list[str]) -> str:
+    return " ".join(token(t) for t in tokens)
 
 
 def code(s: str) -> str:

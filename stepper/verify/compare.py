@@ -95,7 +95,7 @@ def check_scenario(scenario, trace: Trace, tol: float = 1e-10) -> bool:
     """
     from stepper.verify.reference import torch_reference
 
-    reference = torch_reference(scenario)
+    reference = torch_reference(scenario, given=trace)
     verify_trace(trace, reference, tol)
     return trace.verified and check_totals(trace, reference, tol).ok
 

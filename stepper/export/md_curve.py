@@ -1,0 +1,77 @@
+"""The loss curve of a training run: a table of L_k with the middle of a long run left out, and a verdict.
+
+The verdict says where the loss went, and, when it did not fall every time, how often it rose and
+where it was lowest: a momentum run that overshoots is worth noticing, not hiding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stepper.export.md_steps import check_line, heading, math_block, prose
+from stepper.export.md_tables import NOISE, code, num
+from stepper.trace import Step, Trace
+
+CURVE_EDGE = 5  # a long curve keeps its first and last this many losses
+SPARK = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 60
+
+
+def curve_block(step: Step, number: int, trace: Trace, precision: int) -> str:
+    losses = np.asarray(step.outputs["L"].value, dtype=np.float64)
+    n = losses.size - 1
+    parts = [heading(step, number, 1), code(step.id), math_block(step.formula.latex), _verdict(losses, precision)]
+    keep = list(range(n + 1)) if n + 1 <= 2 * CURVE_EDGE else [*range(CURVE_EDGE), None,
+                                                                *range(n + 1 - CURVE_EDGE, n + 1)]
+    lines = ["| after k updates | L_k | change |", "|---:|---:|---:|"]
+    for k in keep:
+        if k is None:
+            lines.append("| ⋮ | ⋮ | ⋮ |")
+            continue
+        change = "" if k == 0 else _signed(losses[k] - losses[k - 1], precision)
+        lines.append(f"| {k} | {num(losses[k], precision)} | {change} |")
+    parts.append("\n".join(lines))
+    if None in keep:
+        parts.append(f"*L_{CURVE_EDGE} … L_{n - CURVE_EDGE} are left out; the JSON export has every one.*")
+    if n >= 2:
+        parts.append(f"The whole curve, L_0 to L_{n}: `{_sparkline(losses)}`")
+    parts.append(prose(step.formula.meaning))
+    if step.lesson:
+        parts.append("> **Lesson.** " + prose(step.lesson))
+    parts.append(check_line(step.check))
+    return "\n\n".join(parts)
+
+
+def _signed(x: float, precision: int) -> str:
+    s = num(x, precision)
+    return s if s.startswith("-") or s in ("0", "≈0") else "+" + s
+
+
+def _verdict(losses: np.ndarray, precision: int) -> str:
+    n, first, last = losses.size - 1, losses[0], losses[-1]
+    if n == 0:
+        return f"No update was taken: the loss stays at {num(first, precision)}."
+    change = "fell" if last < first else "rose" if last > first else "stayed"
+    pct = ""
+    if first != 0 and np.isfinite([first, last]).all() and last != first:
+        pct = f" ({'down' if last < first else 'up'} {abs(100 * (last - first) / first):.0f}%)"
+    line = (f"**The loss {change} from {num(first, precision)} to {num(last, precision)}{pct} "
+            f"in {n} update{'s' * (n != 1)}.**")
+    # wobbles below NOISE are round-off, and round-off differs between machines: they do not count
+    rises = int(np.sum(np.diff(losses) > NOISE))
+    if rises and n > 1:
+        best = int(np.argmax(losses <= np.min(losses) + NOISE))  # the first to reach it, not a round-off tie
+        low = (f"the lowest value was L_{best} = {num(losses[best], precision)}" if losses[best] >= NOISE else
+               f"it first got below {NOISE:g} at L_{int(np.argmax(losses < NOISE))}")
+        line += f" Not every update helped: the loss went up on {rises} of them, and {low}."
+    return line
+
+
+def _sparkline(losses: np.ndarray) -> str:
+    """A one-line picture of the curve; a long run is sampled evenly so the line stays short."""
+    pick = np.unique(np.linspace(0, losses.size - 1, min(losses.size, SPARK_WIDTH)).round().astype(int))
+    y = losses[pick]
+    lo, hi = float(np.min(y)), float(np.max(y))
+    if not np.isfinite([lo, hi]).all() or hi == lo:
+        return SPARK[3] * y.size
+    return "".join(SPARK[int(round((v - lo) / (hi - lo) * (len(SPARK) - 1)))] for v in y)
