@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("-o", "--output", help="write to this file instead of stdout")
     diff.add_argument("--precision", type=_positive, default=4, help="markdown: significant digits (default 4)")
     diff.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    diff.add_argument("--tui", action="store_true", help="open A and B side by side in the terminal app")
 
     new = sub.add_parser("new", help="write a commented starter scenario")
     new.add_argument("name")
@@ -132,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_quiz(args.file, steps=args.steps, limit=args.limit, export=args.export, force=args.force)
         if args.command == "diff":
+            if args.tui:
+                from stepper.commands import load
+                from stepper.tui.diff_app import run_diff_app
+
+                return run_diff_app(load(args.a), load(args.b))
             from stepper.commands.diff import run_diff
 
             return run_diff(args.a, args.b, show_all=args.all, fmt=args.format, output=args.output,

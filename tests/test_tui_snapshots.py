@@ -45,3 +45,38 @@ async def settle(pilot) -> None:
 ], ids=["embedding", "scores-mask", "softmax", "backward-scores", "embedding-80x24"])
 def test_snapshot(snap_compare, name, step_id, size):
     assert snap_compare(verified_app(name, step_id), terminal_size=size, run_before=settle)
+
+
+def quiz_app() -> StepperApp:
+    """Quiz mode asking about the attention weights: the outputs and their picture held back."""
+    app = verified_app("mini", "fwd.L0.attn.softmax")
+    app.quiz = True
+    return app
+
+
+async def steady_cursor(pilot) -> None:
+    await pilot.pause(0.2)
+    from textual.widgets import Input
+
+    for box in pilot.app.screen.query(Input):
+        box.cursor_blink = False  # a blinking cursor would make the picture depend on timing
+    await pilot.pause()
+
+
+async def edit_token_2(pilot) -> None:
+    """What if the decoder read "hate" instead of "love" at position 2? Rows 0 and 1 cannot see it."""
+    from stepper.tui.whatif_view import EditRequest, apply, recompute
+
+    screen = pilot.app.screen
+    scenario, label = apply(screen.scenario, EditRequest("token", position=2, token="hate"), {})
+    screen._edited(recompute(screen.original, scenario, label))
+    screen.go_to(screen.trace.index_of("fwd.L0.attn.softmax"))
+    await pilot.pause(0.2)
+
+
+@pytest.mark.parametrize(("make", "run_before"), [
+    (quiz_app, steady_cursor),
+    (lambda: verified_app("pizza_decoder"), edit_token_2),
+], ids=["quiz-question", "whatif-causal"])
+def test_mode_snapshot(snap_compare, make, run_before):
+    assert snap_compare(make(), terminal_size=(120, 40), run_before=run_before)

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
 from textual.worker import Worker, WorkerState
 
-from stepper.scenario import Scenario, ScenarioError
-from stepper.trace import Trace
 from stepper.tui.bindings import APP_BINDINGS
 from stepper.tui.commands import StepCommands
+from stepper.tui.cost import SYNC_BUILD_LIMIT, build_cost
 
-# Below this many multiply-adds the trace is built before the app starts (a few ms), so the
-# first frame shows the first step; above it the build runs in a worker behind a loading screen.
-SYNC_BUILD_LIMIT = 20_000_000
-
-
-def build_cost(scenario: Scenario) -> int:
-    m = scenario.model
-    t, d, f, v = max(len(scenario.tokens), 1), m.d_model, m.d_ff, max(len(scenario.vocab), 1)
-    per_layer = t * d * d * 4 + 2 * t * t * d + 2 * t * d * f
-    return 3 * (m.n_layers * per_layer + t * d * v)  # forward plus roughly twice that backward
-
+if TYPE_CHECKING:  # numpy and the scenario package load in the forked child first (see launch.py)
+    from stepper.scenario import Scenario
+    from stepper.trace import Trace
 
 class StepperApp(App[int]):
     CSS_PATH = Path(__file__).with_name("stepper.tcss")  # absolute, so subclasses elsewhere find it
@@ -32,12 +24,21 @@ class StepperApp(App[int]):
     COMMANDS = App.COMMANDS | {StepCommands}
     TITLE = "stepper"
 
-    def __init__(self, scenario: Scenario, trace: Trace | None = None, *, verify: bool = True,
-                 quiz: bool = False) -> None:
+    def __init__(self, scenario: Scenario | None, trace: Trace | None = None, *, verify: bool = True,
+                 quiz: bool = False, preview: tuple[dict, bytes] | None = None) -> None:
+        """`preview`: (the first frame's text, the pickled trace), see `run_preview`."""
         super().__init__()
         self.scenario, self.trace, self.verify, self.quiz = scenario, trace, verify, quiz
+        self.preview = preview
 
     def on_mount(self) -> None:
+        if self.preview is not None:
+            from stepper.tui.screens.preview import PreviewScreen
+
+            self.push_screen(PreviewScreen(self.preview[0]))
+            # numpy and the trace load only once the first frame is out, off the UI thread
+            self.call_after_refresh(self._unpack)
+            return
         if self.trace is not None:
             self._open(self.trace)
             return
@@ -50,9 +51,18 @@ class StepperApp(App[int]):
         from stepper.tui.screens.main import MainScreen
 
         self.trace = trace
-        self.push_screen(MainScreen(self.scenario, trace, verify=self.verify))
-        if self.quiz:
-            self.notify("Quiz mode is not part of this version yet; showing the stepper.", timeout=4)
+        screen = MainScreen(self.scenario, trace, verify=self.verify, quiz=self.quiz)
+        if self.preview is not None:
+            self.preview = None
+            self.switch_screen(screen)  # in place of the first frame, which it matches
+        else:
+            self.push_screen(screen)
+
+    @work(thread=True, exclusive=True, name="trace load", exit_on_error=False)
+    def _unpack(self) -> tuple:
+        import pickle
+
+        return pickle.loads(self.preview[1])
 
     @work(thread=True, exclusive=True, name="trace build", exit_on_error=False)
     def _build(self) -> Trace:
@@ -61,9 +71,12 @@ class StepperApp(App[int]):
         return build_trace(self.scenario)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.name != "trace build":
+        if event.worker.name not in ("trace build", "trace load"):
             return
-        if event.state == WorkerState.SUCCESS:
+        if event.state == WorkerState.SUCCESS and event.worker.name == "trace load":
+            _, self.scenario, trace = event.worker.result
+            self._open(trace)
+        elif event.state == WorkerState.SUCCESS:
             self._open(event.worker.result)
         elif event.state == WorkerState.ERROR:
             from stepper.tui.screens.error import ErrorScreen
@@ -75,7 +88,8 @@ class StepperApp(App[int]):
         from stepper.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.COMMAND_PALETTE_BINDING, self.scenario.description.strip()))
+            description = self.scenario.description.strip() if self.scenario is not None else ""
+            self.push_screen(HelpScreen(self.COMMAND_PALETTE_BINDING, description))
 
     def action_quit(self) -> None:
         self.exit(0, return_code=0)
@@ -88,6 +102,7 @@ def run_app(scenario: Scenario, *, quiz: bool = False, trace: Trace | None = Non
     """
     if trace is None and build_cost(scenario) <= SYNC_BUILD_LIMIT:
         from stepper.engine import build_trace
+        from stepper.scenario import ScenarioError
 
         try:
             trace = build_trace(scenario)
@@ -95,5 +110,13 @@ def run_app(scenario: Scenario, *, quiz: bool = False, trace: Trace | None = Non
             print(exc, file=sys.stderr)
             return 2
     app = StepperApp(scenario, trace, quiz=quiz)
+    app.run()
+    return app.return_code if app.return_code is not None else 0
+
+
+def run_preview(frame: dict, payload: bytes, *, quiz: bool = False) -> int:
+    """Open the stepper from the launcher's child: `frame` (plain text, see parts.first_frame) is
+    painted at once; `payload`, the pickled ('ok', scenario, trace), is loaded after it."""
+    app = StepperApp(None, None, quiz=quiz, preview=(frame, payload))
     app.run()
     return app.return_code if app.return_code is not None else 0

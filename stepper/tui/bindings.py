@@ -26,6 +26,31 @@ STEP_BINDINGS = [
             id="scroll-up", show=False, priority=True),
 ]
 
+# Learning modes. Not priority bindings: while the quiz's answer box has focus they are letters.
+# The Footer shows the short description; the `?` screen the tooltip, when there is one.
+MODE_BINDINGS = [
+    Binding("z", "toggle_quiz", "quiz", id="quiz",
+            tooltip="quiz mode on/off: predict each step's output before it is shown"),
+    Binding("w", "edit", "edit", id="what-if",
+            tooltip="what-if: change a weight or a token, recompute, see what moved"),
+    Binding("o", "toggle_edit", "original/edited", id="original-edited",
+            tooltip="flip between the original and the edited numbers"),
+    Binding("escape", "leave_question", "answer later", key_display="esc", id="leave-question",
+            tooltip="leave the quiz question for later (the keys step again)"),
+]
+
+# The diff view steps through the paired steps with the same keys as the stepper.
+DIFF_BINDINGS = [b for b in STEP_BINDINGS if b.id in {"next", "previous", "first", "last", "scroll-down",
+                                                      "scroll-up"}]
+
+# The step lists (pipeline, diff) keep only their own movement keys: the inherited Home/End and
+# paging belong to the screen's stepping bindings, and would otherwise shadow and reorder them.
+LIST_BINDINGS = [
+    Binding("up", "cursor_up", "previous in list", show=False),
+    Binding("down", "cursor_down", "next in list", show=False),
+    Binding("enter", "select", "open step", show=False),
+]
+
 APP_BINDINGS = [
     Binding("question_mark", "help", "help", key_display="?", id="help"),
     Binding("q", "quit", "quit", id="quit"),
@@ -34,7 +59,7 @@ APP_BINDINGS = [
 # What the keys look like in the help screen: every key of a binding, not just the first.
 KEY_NAMES = {"right": "→", "left": "←", "space": "space", "question_mark": "?", "pagedown": "PgDn",
              "pageup": "PgUp", "home": "Home", "end": "End", "ctrl+d": "^d", "ctrl+u": "^u",
-             "ctrl+p": "^p"}
+             "ctrl+p": "^p", "escape": "Esc"}
 
 
 def keys_text(binding: Binding) -> str:

@@ -6,11 +6,11 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from stepper.tui.present import phase_word, where
-
 
 class StepCommands(Provider):
     def _steps(self):
+        from stepper.tui.present import phase_word, where  # numpy-backed: loaded when the palette opens
+
         screen = self.screen
         trace = getattr(screen, "trace", None)
         if trace is None or not hasattr(screen, "go_to"):

@@ -15,7 +15,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.color import Color
 
-from stepper.tui.present import NumberFormat, elide
+from stepper.tui.present import NumberFormat, elide, visible
 
 LABEL_MAX = 8  # longer token labels are cut; the column is for numbers
 
@@ -40,6 +40,7 @@ class Palette:
 
 
 def _label(text: str) -> str:
+    text = visible(text)
     return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
 
 
@@ -48,13 +49,17 @@ class Heatmap:
 
     def __init__(self, values: np.ndarray, *, rows: list[str] | None, cols: list[str] | None,
                  title: str, palette: Palette, max_width: int, max_rows: int,
-                 masked: np.ndarray | None = None, marked_rows: set[int] | None = None):
+                 masked: np.ndarray | None = None, marked_rows: set[int] | None = None,
+                 changed: np.ndarray | None = None):
+        """`changed`: after a what-if edit, True where the edit moved this cell (others fade)."""
         v = np.asarray(values)
         if v.ndim == 0:  # a scalar (the loss) is a one-cell column with no labels
             v, rows = v.reshape(1), [""]
         column_vector = v.ndim == 1 and rows is not None
         self.values = v.reshape(-1, 1) if column_vector else v.reshape(1, -1) if v.ndim == 1 else v
         self.masked = None if masked is None or masked.shape != self.values.shape else masked
+        self.changed = None if changed is None or changed.size != self.values.size else (
+            np.asarray(changed, dtype=bool).reshape(self.values.shape))
         self.fmt = NumberFormat(self.values)
         n_rows, n_cols = self.values.shape
         self.row_labels = [_label(r) for r in rows] if rows and len(rows) == n_rows else (
@@ -95,7 +100,19 @@ class Heatmap:
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement(self.width, self.width)
 
-    def _cell(self, i: int, j: int) -> tuple[str, Style]:
+    def _cell(self, i: int, j: int) -> tuple[str, str, Style]:
+        """(separator, text, style): a changed cell's separator is `•`, so the ripple reads as text too."""
+        text, style = self._plain_cell(i, j)
+        if self.changed is None:
+            return " ", text, style
+        if self.changed[i, j]:
+            return "•", text, style + Style(bold=True, underline=True)
+        # what the edit did not reach fades, so the cells it did reach stand out
+        fill = Color.from_rich_color(style.bgcolor) if style.bgcolor else self.palette.base
+        bg = self.palette.base.blend(fill, 0.3)
+        return " ", text, Style(bgcolor=bg.rich_color, color=(bg + bg.get_contrast_text(0.4)).rich_color)
+
+    def _plain_cell(self, i: int, j: int) -> tuple[str, Style]:
         v = self.values[i, j]
         text = self.fmt(v)
         if self.masked is not None and self.masked[i, j]:
@@ -129,6 +146,6 @@ class Heatmap:
                 if j is None:
                     yield Segment(" …", dim)
                     continue
-                text, style = self._cell(i, j)
-                yield Segment(" " + text.rjust(self.cell_w), style)
+                sep, text, style = self._cell(i, j)
+                yield Segment(sep + text.rjust(self.cell_w), style)
             yield Segment.line()

@@ -1,14 +1,17 @@
 """Starting the TUI fast: read the scenario and build the trace in a forked child, in parallel.
 
-While the parent imports Textual and the screens (the bulk of start-up, and exactly what a
-hello-world app pays too), a child process parses the YAML, runs the engine and sends the
-result back pickled. The parent never waits for numpy, YAML or the engine on its own core.
-A scenario error still prints `FILE:LINE:COL: error: …` and exits 2 before any TUI appears.
-Where fork is not available, everything runs in-process, in order.
+While the parent imports Textual (the bulk of start-up, and exactly what a hello-world app pays
+too), a child process parses the YAML, runs the engine and sends back two pickles: first the
+first frame's text (plain strings, see parts.py), then the result with the trace. The parent
+paints the first frame from the text alone, and only then loads numpy to unpickle the trace
+(in a worker) and put the real screen in its place. A scenario error still prints
+`FILE:LINE:COL: error: …` and exits 2 before any TUI appears. Where fork is not available,
+everything runs in-process, in order.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import sys
@@ -26,7 +29,7 @@ def _prepare(path: str | Path, force: bool, generation: dict | None = None):
             scenario = load(path, force=force, generation=generation)
         except ScenarioError as exc:
             return ("error", str(exc))
-        from stepper.tui.app import SYNC_BUILD_LIMIT, build_cost
+        from stepper.tui.cost import SYNC_BUILD_LIMIT, build_cost
 
         trace = None
         if build_cost(scenario) <= SYNC_BUILD_LIMIT:
@@ -38,17 +41,35 @@ def _prepare(path: str | Path, force: bool, generation: dict | None = None):
         return ("crash", traceback.format_exc())
 
 
-def _in_child(path: str | Path, force: bool, generation: dict | None) -> tuple[int, int]:
-    """Fork; the child writes the pickled result of `_prepare` to a pipe and exits."""
+def _first_frame(result, quiz: bool) -> dict | None:
+    """The first frame's text, so the parent can paint it before it loads numpy (see parts.py).
+
+    None when there is no trace yet, or in quiz mode, whose first frame asks a question instead.
+    """
+    if quiz or result[0] != "ok" or result[2] is None:
+        return None
+    try:
+        from stepper.tui.parts import first_frame
+
+        return first_frame(result[2])
+    except Exception:  # only a head start: without it the parent simply waits for the trace
+        return None
+
+
+def _in_child(path: str | Path, force: bool, generation: dict | None, quiz: bool = False) -> tuple[int, int]:
+    """Fork; the child writes two pickles to a pipe, the first frame's text and the result of
+    `_prepare`, and exits."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
         os.close(read_end)
         code = 0
         try:
-            data = pickle.dumps(_prepare(path, force, generation), protocol=pickle.HIGHEST_PROTOCOL)
+            result = _prepare(path, force, generation)
+            frame = pickle.dumps(_first_frame(result, quiz), protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as out:
-                out.write(data)
+                out.write(frame + data)
         except BaseException:
             code = 1
         os._exit(code)
@@ -56,21 +77,28 @@ def _in_child(path: str | Path, force: bool, generation: dict | None) -> tuple[i
     return pid, read_end
 
 
-def _collect(pid: int, read_end: int):
+def _collect(pid: int, read_end: int) -> tuple[dict | None, bytes]:
+    """(the first frame's text or None, the result still pickled): unpickling the result loads
+    numpy, which the first frame can do without."""
     with os.fdopen(read_end, "rb") as src:
         data = src.read()
     os.waitpid(pid, 0)
     if not data:
-        return ("crash", "the scenario reader stopped without an answer")
-    return pickle.loads(data)
+        return None, pickle.dumps(("crash", "the scenario reader stopped without an answer"))
+    stream = io.BytesIO(data)
+    frame = pickle.load(stream)
+    return frame, data[stream.tell():]
 
 
 def launch(path: str | Path, *, quiz: bool = False, force: bool = False, generation: dict | None = None) -> int:
     if hasattr(os, "fork") and os.environ.get("STEPPER_NO_FORK") != "1":
-        pid, read_end = _in_child(path, force, generation)
-        from stepper.tui.app import run_app  # Textual loads here, alongside the child's work
+        pid, read_end = _in_child(path, force, generation, quiz)
+        from stepper.tui.app import run_app, run_preview  # Textual loads here, alongside the child's work
 
-        result = _collect(pid, read_end)
+        frame, payload = _collect(pid, read_end)
+        if frame is not None:
+            return run_preview(frame, payload, quiz=quiz)
+        result = pickle.loads(payload)
     else:
         from stepper.tui.app import run_app
 

@@ -1,10 +1,13 @@
-"""The pipeline as a learner reads it: Forward / Backward, then Input, each layer, each head, Output."""
+"""The pipeline as a learner reads it: Forward / Backward, then Input, each layer, each head, Output;
+then Training (the first update, the loss curve) and Generation (prefill, each token, the text)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stepper.trace import Trace
+from stepper.trace import Step, Trace
+
+HEADINGS = {"forward": "FORWARD", "backward": "BACKWARD", "update": "TRAINING", "generate": "GENERATION"}
 
 
 @dataclass(frozen=True)
@@ -15,7 +18,21 @@ class Row:
     step: int | None = None  # index into trace.steps for kind "step"
 
 
-def outline(trace: Trace) -> list[Row]:
+def _group(step: Step, phase: str, seen_layer: bool) -> str:
+    if step.phase == "update":
+        return "Loss curve" if step.id == "upd.curve" else "First update"
+    if step.phase == "generate":
+        part = step.id.split(".")[1] if "." in step.id else ""
+        return f"Token {part}" if part.isdigit() else part.title()  # Prefill, Token n, Text
+    if step.layer is not None:
+        return f"Layer {step.layer}"
+    # outside the layers a step is on the input side or the output side; which comes first
+    # depends on the direction of travel
+    return "Input" if (phase == "forward") != seen_layer else "Output"
+
+
+def outline(trace: Trace, title=lambda step: step.title) -> list[Row]:
+    """`title` lets quiz mode hold back titles that give an answer away."""
     rows: list[Row] = []
     phase: str | None = None
     group: str | None = None
@@ -24,20 +41,14 @@ def outline(trace: Trace) -> list[Row]:
     for i, step in enumerate(trace.steps):
         if step.phase != phase:
             phase, group, head, seen_layer = step.phase, None, None, False
-            rows.append(Row("phase", step.phase.upper(), 0))
-        if step.layer is not None:
-            seen_layer = True
-            name = f"Layer {step.layer}"
-        else:
-            # outside the layers a step is on the input side or the output side; which
-            # comes first depends on the direction of travel
-            input_side = (phase == "forward") != seen_layer
-            name = "Input" if input_side else "Output"
+            rows.append(Row("phase", HEADINGS.get(step.phase, step.phase.upper()), 0))
+        seen_layer = seen_layer or step.layer is not None
+        name = _group(step, phase, seen_layer)
         if name != group:
             group, head = name, None
             rows.append(Row("group", name, 1))
         if step.head is not None and step.head != head:
             rows.append(Row("head", f"head {step.head}", 2))
         head = step.head
-        rows.append(Row("step", step.title, 3 if step.head is not None else 2, i))
+        rows.append(Row("step", title(step), 3 if step.head is not None else 2, i))
     return rows

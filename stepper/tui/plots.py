@@ -2,7 +2,8 @@
 
 `plot_kind` and `legend` are cheap and import nothing; `draw` receives a plotext `plt`, so
 this module never imports plotext itself. Every plotted point comes from the trace: the
-continuous waves and the −log p curve are only a backdrop for the trace's own points.
+continuous waves and the −log p curve are only a backdrop for the trace's own points, and the
+untempered distribution beside a sampling step's p is the engine's own softmax of the trace's z.
 The legend is drawn by the app, outside the plot, because plotext's own legend covers bars.
 """
 
@@ -13,6 +14,7 @@ import math
 import numpy as np
 
 from stepper.trace import Step, Trace
+from stepper.tui.present import visible
 
 # plotext's 16-colour names; the legend uses the same ANSI colours so the two always match
 COLOURS = ["red", "blue", "green", "yellow", "cyan", "magenta"]
@@ -21,6 +23,10 @@ MAX_BARS = 8
 
 
 def plot_kind(trace: Trace, step: Step) -> str | None:
+    if step.id == "upd.curve" and len(trace.losses) > 1:
+        return "curve"
+    if step.phase == "generate" and step.id.endswith((".filter", ".softmax")) and _draw_from(trace, step):
+        return "sampling"
     if step.phase != "forward":
         return None
     if step.stage == "positional" and "PE" in step.outputs:
@@ -47,6 +53,14 @@ def legend(trace: Trace, step: Step, kind: str) -> tuple[str, list[tuple[str, st
         keys = _labels(step.outputs["A"].cols, step.outputs["A"].value.shape[1])[:MAX_BARS]
         return ("each query row's attention, split over the keys it sees (sums to 1)",
                 [(f"key {k}", colour(j)) for j, k in enumerate(keys)])
+    if kind == "curve":
+        steps = len(trace.losses) - 1
+        return (f"the loss before training and after each of {steps} updates",
+                [(f"L: {trace.losses[0]:.4g} → {trace.losses[-1]:.4g}", "blue")])
+    if kind == "sampling":
+        tau = trace.steps[trace.index_of(step.id.rsplit(".", 1)[0] + ".temperature")].bindings.get("τ", "")
+        return ("the next token's distribution, before and after temperature and filtering",
+                [("softmax(z): τ = 1, nothing filtered", "blue"), (f"p: τ = {tau.split()[0]}, filtered", "red")])
     targets = _target_probs(trace, step)[:MAX_BARS]
     loss = float(np.asarray(step.outputs["L"].value)) if "L" in step.outputs else float("nan")
     return (f"L = {loss:.4f}: the mean surprise −log p(right answer)",
@@ -56,11 +70,12 @@ def legend(trace: Trace, step: Step, kind: str) -> tuple[str, list[tuple[str, st
 
 def draw(plt, trace: Trace, step: Step, kind: str) -> None:
     plt.clear_figure()
-    {"pe": _pe, "softmax": _softmax, "loss": _loss}[kind](plt, trace, step)
+    {"pe": _pe, "softmax": _softmax, "loss": _loss, "curve": _curve, "sampling": _sampling_bars}[kind](
+        plt, trace, step)
 
 
 def _labels(names: list[str] | None, n: int) -> list[str]:
-    return list(names) if names and len(names) == n else [str(i) for i in range(n)]
+    return [visible(name) for name in names] if names and len(names) == n else [str(i) for i in range(n)]
 
 
 def _wave_picks(d: int) -> list[int]:
@@ -127,3 +142,38 @@ def _loss(plt, trace: Trace, step: Step) -> None:
     plt.xlabel("p(right answer)")
     plt.ylim(0, 5)
     plt.xlim(0, 1)
+
+
+def _curve(plt, trace: Trace, step: Step) -> None:
+    xs = list(range(len(trace.losses)))
+    plt.plot(xs, list(trace.losses), color="blue", marker="braille")
+    plt.scatter(xs, list(trace.losses), color="blue", marker="●")
+    plt.xlabel("updates")
+    plt.ylim(0, max(trace.losses) * 1.05 or 1.0)
+
+
+def _draw_from(trace: Trace, step: Step):
+    """(the raw logits z, the p the token is drawn from) of the token this step belongs to."""
+    stem = step.id.rsplit(".", 1)[0]
+    try:
+        z = trace.steps[trace.index_of(stem + ".temperature")].inputs["z"]
+        return z, trace.steps[trace.index_of(stem + ".softmax")].outputs["p"]
+    except KeyError:
+        return None
+
+
+def _sampling_bars(plt, trace: Trace, step: Step) -> None:
+    z, p = _draw_from(trace, step)
+    # the untempered distribution is not a step of its own: it comes from the engine's softmax
+    # (never the app's arithmetic), as the backdrop the temperature and filter are measured against
+    from stepper.engine.softmax import forward
+
+    before, _ = forward(np.asarray(z.value, dtype=float))
+    after = np.asarray(p.value, dtype=float)
+    tokens = _labels(p.cols, after.shape[0])
+    # a big vocabulary shows only the tokens that matter on either side
+    keep = sorted(np.argsort(-np.maximum(before, after))[:MAX_BARS].tolist())
+    plt.multiple_bar([tokens[k] for k in keep], [before[keep].tolist(), after[keep].tolist()],
+                     color=["blue", "red"], width=0.8)
+    plt.ylim(0, 1)
+    plt.ylabel("probability")

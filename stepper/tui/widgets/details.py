@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from stepper.trace import Step
-from stepper.tui.present import check_line
+from stepper.tui.parts import check_parts, meaning_parts
 
 
 class Details(Vertical):
@@ -16,12 +16,6 @@ class Details(Vertical):
         yield Static(id="meaning")
         yield Static(id="check")
 
-    def show(self, step: Step) -> None:
-        # a scenario's own lesson replaces the built-in explanation, and says so
-        source = "Lesson  " if step.lesson else "Meaning  "
-        self.query_one("#meaning", Static).update(
-            Content.assemble((source, "bold $text-primary"), step.meaning.strip()))
-        check = step.check
-        style = "$text-muted" if check is None else ("$text-success" if check.ok else "bold $text-error")
-        self.query_one("#check", Static).update(
-            Content.assemble(("Check  ", "bold $text-primary"), (check_line(step), style)))
+    def show(self, step: Step, *, hide_lesson: bool = False) -> None:
+        self.query_one("#meaning", Static).update(Content.assemble(*meaning_parts(step, hide_lesson=hide_lesson)))
+        self.query_one("#check", Static).update(Content.assemble(*check_parts(step)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from rich.columns import Columns
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.rule import Rule
@@ -18,16 +19,23 @@ LEGEND = Text.assemble(
     ("■ ", "#2ea86a"), ("all ≥ 0  ", "dim"), ("■ ", "#8a8a8a"), ("masked  ", "dim"),
     ("· stronger = larger |value|", "dim"),
 )
+WHATIF_LEGEND = Text.assemble(("•", "bold underline"), (" changed by the what-if edit; faded: unchanged", "dim"))
 
 
 class MatrixLayout:
     """Builds the heatmaps only once the width is known, so elision always fits the panel."""
 
-    def __init__(self, trace: Trace, step: Step, palette: Palette, max_rows: int, gap: int):
+    def __init__(self, trace: Trace, step: Step, palette: Palette, max_rows: int, gap: int, *,
+                 hidden: bool = False, changes: dict[str, dict[str, np.ndarray]] | None = None):
+        """`hidden`: a quiz is asking about the outputs; `changes`: a what-if edit's cell masks,
+        {"inputs": {name: mask}, "outputs": {name: mask}}."""
         self.trace, self.step, self.palette, self.max_rows, self.gap = trace, step, palette, max_rows, gap
+        self.hidden, self.changes = hidden, changes
 
-    def _title(self, name: str, tensor: Tensor) -> str:
+    def _title(self, name: str, tensor: Tensor, changed: np.ndarray | None) -> str:
         parts = [f"{name} {dims(tensor.shape)}"]
+        if changed is not None:
+            parts.append(f"{int(changed.sum())} changed" if changed.any() else "unchanged")
         for extra in (head_note(self.step, tensor), axis_caption(self.step, tensor)):
             if extra:
                 parts.append(extra)
@@ -35,15 +43,17 @@ class MatrixLayout:
             parts.append("parameter")
         return " · ".join(parts)
 
-    def _maps(self, tensors: dict[str, Tensor], width: int) -> list[RenderableType]:
+    def _maps(self, tensors: dict[str, Tensor], width: int, changes: dict[str, np.ndarray]) -> list[RenderableType]:
         masked = mask_of(self.trace, self.step)
         out: list[RenderableType] = []
         for name, tensor in tensors.items():
             value = tensor.value
+            changed = changes.get(name)
             if value.ndim <= 2:
-                out.append(Heatmap(value, rows=tensor.rows, cols=tensor.cols, title=self._title(name, tensor),
-                                   palette=self.palette, max_width=width, max_rows=self.max_rows,
-                                   masked=masked, marked_rows=looked_up_rows(self.step, tensor)))
+                out.append(Heatmap(value, rows=tensor.rows, cols=tensor.cols,
+                                   title=self._title(name, tensor, changed), palette=self.palette,
+                                   max_width=width, max_rows=self.max_rows, masked=masked,
+                                   marked_rows=looked_up_rows(self.step, tensor), changed=changed))
                 continue
             # higher-rank tensors (the heads side by side) are shown one leading slice at a time
             n = value.shape[0]
@@ -52,7 +62,7 @@ class MatrixLayout:
                 title = f"{name}[{k}] {dims(value[k].shape)} of {dims(tensor.shape)}"
                 out.append(Heatmap(value[k].reshape(value.shape[1], -1), rows=tensor.rows, cols=tensor.cols,
                                    title=title, palette=self.palette, max_width=width,
-                                   max_rows=self.max_rows))
+                                   max_rows=self.max_rows, changed=None if changed is None else changed[k]))
             if n > MAX_SLICES:
                 out.insert(len(out) - 1, Text(f"… {n - MAX_SLICES} more", style="dim"))
         return out
@@ -64,19 +74,27 @@ class MatrixLayout:
             if not tensors:
                 continue
             parts.append(Rule(Text(label, style="bold"), align="left", style="dim"))
-            parts.append(Columns(self._maps(tensors, width), padding=(self.gap, 3)))
+            if label == "outputs" and self.hidden:
+                parts.append(Text("hidden until you answer the question above", style="italic dim"))
+                continue
+            changes = (self.changes or {}).get(label, {})
+            parts.append(Columns(self._maps(tensors, width, changes), padding=(self.gap, 3)))
         parts.append(LEGEND)
+        if self.changes is not None:
+            parts.append(WHATIF_LEGEND)
         yield Group(*parts)
 
 
 class MatrixView(Widget):
-    def __init__(self, trace: Trace, **kwargs) -> None:
+    def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.trace = trace
+        self.trace: Trace | None = None
         self.step: Step | None = None
+        self.hidden, self.changes = False, None
 
-    def show(self, step: Step) -> None:
-        self.step = step
+    def show(self, trace: Trace, step: Step, *, hidden: bool = False,
+             changes: dict[str, dict[str, np.ndarray]] | None = None) -> None:
+        self.trace, self.step, self.hidden, self.changes = trace, step, hidden, changes
         self.refresh(layout=True)
 
     def render(self) -> RenderableType:
@@ -87,4 +105,4 @@ class MatrixView(Widget):
         height = self.app.size.height
         max_rows = max(4, (height - 16) // 2)
         return MatrixLayout(self.trace, self.step, Palette(self.background_colors[1]), max_rows,
-                            gap=0 if height < 30 else 1)
+                            gap=0 if height < 30 else 1, hidden=self.hidden, changes=self.changes)

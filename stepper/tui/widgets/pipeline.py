@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
 from textual.content import Content
 from textual.geometry import Region
 from textual.message import Message
@@ -10,23 +9,15 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from stepper.trace import Trace
+from stepper.tui.bindings import LIST_BINDINGS
 from stepper.tui.outline import Row, outline
-from stepper.tui.present import verdict
-
-HEADER_STYLE = {"phase": "bold $accent", "group": "bold $text-primary", "head": "italic $text-secondary"}
-BADGE_STYLE = {"✓": "bold $success", "✗": "bold $error", "·": "$text-muted"}
+from stepper.tui.parts import row_parts
 
 
 class PipelineList(OptionList, inherit_bindings=False):
     """Steps are options (id `s<index>`); the group headings are disabled options."""
 
-    # only the list's own movement keys: the inherited arrows, Home/End and paging belong to
-    # the screen's stepping bindings, and would otherwise reorder and shadow them in the Footer
-    BINDINGS = [
-        Binding("up", "cursor_up", "previous in list", show=False),
-        Binding("down", "cursor_down", "next in list", show=False),
-        Binding("enter", "select", "open step", show=False),
-    ]
+    BINDINGS = LIST_BINDINGS
 
     class StepChosen(Message):
         def __init__(self, index: int) -> None:
@@ -35,16 +26,25 @@ class PipelineList(OptionList, inherit_bindings=False):
 
     def __init__(self, trace: Trace, **kwargs) -> None:
         self.trace = trace
+        self.title = lambda step: step.title
+        self.changed: set[int] | None = None
         self.rows = outline(trace)
         self._option_of = {row.step: n for n, row in enumerate(self.rows) if row.step is not None}
         super().__init__(*(self._option(row) for row in self.rows), **kwargs)
 
     def _prompt(self, row: Row) -> Content:
-        indent = " " * row.depth
-        if row.step is None:
-            return Content.assemble(indent, (row.text, HEADER_STYLE[row.kind]))
-        mark = verdict(self.trace.steps[row.step])
-        return Content.assemble(indent, (mark, BADGE_STYLE[mark]), " ", row.text)
+        return Content.assemble(*row_parts(self.trace, row, self.changed))
+
+    def use(self, trace: Trace, *, changed: set[int] | None = None, title=None) -> None:
+        """Show another trace of the same steps (a what-if edit's), or hold back titles (quiz mode).
+
+        `changed`: the steps an edit reached, marked ◆; `title`: how each step is named.
+        """
+        self.trace, self.changed = trace, changed
+        self.title = title or self.title
+        self.rows = outline(trace, self.title)
+        for n, row in enumerate(self.rows):
+            self.replace_option_prompt_at_index(n, self._prompt(row))
 
     def _option(self, row: Row) -> Option:
         if row.step is None:

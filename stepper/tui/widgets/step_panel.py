@@ -1,7 +1,10 @@
-"""The step itself: header and formula, the matrices, and a plot where one helps."""
+"""The step itself: header and formula, a quiz question, the matrices, and a plot where one helps."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -11,7 +14,11 @@ from textual.widgets import Static
 from stepper.trace import Trace
 from stepper.tui.plots import legend, plot_kind
 from stepper.tui.widgets.matrices import MatrixView
+from stepper.tui.widgets.quiz_box import QuizBox
 from stepper.tui.widgets.step_header import StepHeader
+
+if TYPE_CHECKING:  # the quiz logic loads only when a question is asked
+    from stepper.quiz import Question, Verdict
 
 
 class StepPanel(VerticalScroll, inherit_bindings=False):
@@ -21,34 +28,39 @@ class StepPanel(VerticalScroll, inherit_bindings=False):
         Binding("down", "scroll_down", "scroll down", show=False),
     ]
 
-    def __init__(self, trace: Trace, **kwargs) -> None:
+    def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.trace = trace
         self.index: int | None = None
 
     def compose(self) -> ComposeResult:
         yield StepHeader(id="step-header")
+        yield QuizBox(id="quiz")
         # side by side when there is room (the stylesheet stacks them on narrow screens)
         with Horizontal(id="step-body"):
-            yield MatrixView(self.trace, id="matrices")
+            yield MatrixView(id="matrices")
             yield Vertical(id="plot-slot")
 
-    def show(self, index: int) -> None:
+    def show(self, trace: Trace, index: int, *, question: Question | None = None, verdict: Verdict | None = None,
+             changes: dict[str, dict[str, np.ndarray]] | None = None) -> None:
+        """`question` without `verdict`: quiz mode is asking, so the outputs stay hidden.
+        `changes`: what a what-if edit moved in this step's inputs and outputs."""
         self.index = index
-        step = self.trace.steps[index]
-        self.query_one(StepHeader).show(step, index, len(self.trace.steps))
-        self.query_one(MatrixView).show(step)
+        step = trace.steps[index]
+        hidden = question is not None and verdict is None
+        self.query_one(StepHeader).show(trace, index, hidden=hidden)
+        self.query_one(QuizBox).show(question, verdict)
+        self.query_one(MatrixView).show(trace, step, hidden=hidden, changes=changes)
         slot = self.query_one("#plot-slot", Vertical)
         slot.remove_children()
-        kind = plot_kind(self.trace, step)
+        kind = None if hidden else plot_kind(trace, step)  # every picture shows an output
         slot.display = kind is not None
         self.query_one("#step-body").set_class(kind is not None, "-with-plot")
         if kind is not None:
             # deferred: plotext and textual-plotext load on the first step that has a picture
             from stepper.tui.widgets.step_plot import StepPlot
 
-            caption, entries = legend(self.trace, step, kind)
+            caption, entries = legend(trace, step, kind)
             key = Content(" ").join(Content.styled(f"■ {label}", f"ansi_{c}") for label, c in entries)
             slot.mount(Static(Content.assemble((caption, "bold"), "\n", key), classes="plot-legend"),
-                       StepPlot(self.trace, step, kind))
+                       StepPlot(trace, step, kind))
         self.scroll_home(animate=False)

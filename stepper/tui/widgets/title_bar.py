@@ -1,4 +1,4 @@
-"""One line on top: which scenario this is, and how verification is going."""
+"""One line on top: which scenario this is, the quiz score or what-if edit, and how verification is going."""
 
 from __future__ import annotations
 
@@ -15,7 +15,19 @@ class TitleBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static(self._title, id="title")
+        yield Static("", id="mode")
         yield Static("", id="status")
 
     def set_status(self, text: str, style: str = "$text-muted") -> None:
         self.query_one("#status", Static).update(Content.styled(text, style))
+
+    def set_mode(self, quiz: str | None = None, whatif: str | None = None) -> None:
+        """The learning modes in use: the quiz score, the what-if edit on screen."""
+        parts = []
+        if quiz:
+            parts.append(Content.styled(quiz, "bold $text-warning"))
+        if whatif:
+            parts.append(Content.styled(whatif, "bold $text-accent"))
+        mode = self.query_one("#mode", Static)
+        mode.display = bool(parts)
+        mode.update(Content("  ·  ").join(parts))

@@ -1,0 +1,100 @@
+"""What the text widgets say, as (text, style) pieces for `Content.assemble`.
+
+Built where numpy is (the widgets, or the launcher's forked child) and shown where it need not
+be: the first frame is painted from these pieces alone, before the parent has loaded numpy.
+Nothing here imports Textual, so the child never pays for it.
+"""
+
+from __future__ import annotations
+
+from stepper.trace import Step, Trace
+from stepper.tui.outline import Row, outline
+from stepper.tui.present import (
+    check_line,
+    formula_lines,
+    given_bindings,
+    joined,
+    phase_word,
+    shape_line,
+    spoiler_free,
+    text_so_far,
+    verdict,
+    visible,
+    where,
+)
+
+Parts = list  # of str | (text, style)
+
+HEADER_STYLE = {"phase": "bold $accent", "group": "bold $text-primary", "head": "italic $text-secondary"}
+BADGE_STYLE = {"✓": "bold $success", "✗": "bold $error", "·": "$text-muted"}
+CHANGED = ("◆", "bold $warning")  # after a what-if edit: this step has cells the edit moved
+
+
+def row_parts(trace: Trace, row: Row, changed: set[int] | None = None) -> Parts:
+    """One line of the pipeline list: a heading, or a step with its check badge (and ◆)."""
+    indent = " " * row.depth
+    if row.step is None:
+        return [indent, (row.text, HEADER_STYLE[row.kind])]
+    mark = verdict(trace.steps[row.step])
+    if changed is None:
+        return [indent, (mark, BADGE_STYLE[mark]), " ", row.text]
+    return [indent, (mark, BADGE_STYLE[mark]), CHANGED if row.step in changed else (" ", ""), " ", row.text]
+
+
+def header_parts(trace: Trace, index: int, *, hidden: bool = False) -> Parts:
+    """Where we are, the title, the growing text of a generation step, the formula and the shapes.
+
+    `hidden`: a quiz is asking about this step, so nothing that gives the answer away.
+    """
+    step = trace.steps[index]
+    place = " · ".join(p for p in (phase_word(step), where(step)) if p)
+    parts: Parts = [
+        (f"Step {index + 1}/{len(trace.steps)}", "$text-muted"), ("  ", ""), (place, "$text-secondary"), "\n",
+        (spoiler_free(step) if hidden else step.title, "bold $text"), "\n",
+    ]
+    text = text_so_far(trace, step, hide_new=hidden)
+    if text is not None:
+        # the sequence as it grows is the point of generation, so it leads the step
+        prompt, generated = text
+        gap = "" if joined(prompt + generated) == "".join(prompt + generated) else " "
+        parts += [("text   ", "$text-muted"), (joined(prompt), "$text-secondary")]
+        for k, token in enumerate(generated):
+            last = k == len(generated) - 1 and step.id.endswith(".sample")
+            shown = visible(token) if last else token  # the new token stands out, even a space
+            parts += [gap, (shown, "bold reverse $text-accent" if last else "bold $text-accent")]
+        parts += [("▌", "$text-muted"), "\n"]
+    for line in formula_lines(step):
+        parts += [("  ", ""), (line, "bold $text-accent"), "\n"]
+    parts += [("shapes ", "$text-muted"), (shape_line(step, hide_outputs=hidden), "$text-primary")]
+    bindings = given_bindings(step, hide_results=hidden)
+    if bindings:
+        parts += ["\n", ("where  ", "$text-muted"),
+                  ",  ".join(f"{name} = {value}" for name, value in bindings.items())]
+    return parts
+
+
+def meaning_parts(step: Step, *, hide_lesson: bool = False) -> Parts:
+    """`hide_lesson`: a quiz is asking about this step, and lessons often work the answer out."""
+    # a scenario's own lesson replaces the built-in explanation, and says so
+    if step.lesson and hide_lesson:
+        return [("Meaning  ", "bold $text-primary"), step.formula.meaning.strip(),
+                ("  (this step's lesson follows your answer)", "$text-muted")]
+    return [("Lesson  " if step.lesson else "Meaning  ", "bold $text-primary"), step.meaning.strip()]
+
+
+def check_parts(step: Step) -> Parts:
+    check = step.check
+    style = "$text-muted" if check is None else ("$text-success" if check.ok else "bold $text-error")
+    return [("Check  ", "bold $text-primary"), (check_line(step), style)]
+
+
+def first_frame(trace: Trace) -> dict:
+    """Everything the first frame shows, as plain strings: picklable without numpy."""
+    rows = outline(trace)
+    return {
+        "scenario": trace.scenario, "title": trace.title,
+        "rows": [(row_parts(trace, row), None if row.step is None else f"s{row.step}") for row in rows],
+        "highlight": next(n for n, row in enumerate(rows) if row.step == 0),
+        "header": header_parts(trace, 0), "meaning": meaning_parts(trace.steps[0]),
+        "check": check_parts(trace.steps[0]),
+    }

@@ -1,0 +1,68 @@
+"""Quiz mode's state: which steps were asked, what was answered, the score. No Textual here.
+
+Answers are kept per trace (a what-if edit makes a new trace with new numbers, so its steps
+are asked afresh) and per step id, so a revisited step shows its verdict instead of asking again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stepper.trace import Trace
+
+if TYPE_CHECKING:
+    from stepper.quiz import Question, Verdict
+
+
+class QuizState:
+    def __init__(self, on: bool = False) -> None:
+        from stepper.quiz import Score
+
+        self.on = on
+        self.score = Score()
+        self._asked: dict[tuple[int, str], Question | None] = {}
+        self._answered: dict[tuple[int, str], tuple[Question, Verdict]] = {}
+        self._traces: dict[int, Trace] = {}  # kept alive, so no later trace can reuse an id
+
+    def item(self, trace: Trace, index: int) -> tuple[Question | None, Verdict | None]:
+        """(question, verdict) to show on this step: (None, None) with the quiz off or nothing to ask."""
+        if not self.on:
+            return None, None
+        self._traces.setdefault(id(trace), trace)
+        key = (id(trace), trace.steps[index].id)
+        if key in self._answered:
+            return self._answered[key]
+        if key not in self._asked:
+            self._asked[key] = _question(trace, index)
+        return self._asked[key], None
+
+    def pending(self, trace: Trace, index: int) -> bool:
+        question, verdict = self.item(trace, index)
+        return question is not None and verdict is None
+
+    def answer(self, trace: Trace, index: int, reply: str) -> Verdict | None:
+        from stepper.quiz import mark
+
+        question, verdict = self.item(trace, index)
+        if question is None or verdict is not None:
+            return None
+        verdict = mark(question, reply)
+        self._answered[(id(trace), trace.steps[index].id)] = (question, verdict)
+        self.score.add(question, verdict)
+        return verdict
+
+    def results(self) -> list[tuple[Question, Verdict]]:
+        """Every answer in the order given: what the markdown export prints."""
+        return list(self.score.results)
+
+    def line(self) -> str:
+        return f"quiz {self.score.line()}" if self.score.results else "quiz: predict, then Enter"
+
+
+def _question(trace: Trace, index: int) -> Question | None:
+    from stepper.quiz import question_for
+
+    try:
+        return question_for(trace, index)
+    except (StopIteration, ValueError, IndexError):  # a step with no output has nothing to predict
+        return None
