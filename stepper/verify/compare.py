@@ -66,8 +66,9 @@ def compare_tensor(symbol: str, tensor: Tensor, reference: KeyedReference) -> tu
 def entry_errors(value: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """|value - ref| per entry; equal infinities (and NaN against NaN) agree, any other non-finite is inf."""
     with np.errstate(invalid="ignore", over="ignore"):
-        err = np.abs(value - ref)
-    if np.isfinite(err).all():  # the usual case: one pass, no masks
+        err = np.asarray(np.subtract(value, ref))
+        np.abs(err, out=err)  # in place: a large gradient is compared with one temporary, not three
+    if np.isfinite(err.max()):  # the usual case (NaN or inf would make the max non-finite)
         return err
     agree = (value == ref) | (np.isnan(value) & np.isnan(ref))
     err = np.where(agree, 0.0, err)
