@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	# torch first, pinned, so pip takes the CPU wheel and never resolves a CUDA build
 	$(PY) -m pip install --quiet "torch==2.13.0"
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# an editable install compiles nothing, and this machine sets PYTHONDONTWRITEBYTECODE:
+	# without these caches every start would compile all of stepper again
+	$(PY) -m compileall -q stepper
 	touch $(STAMP)
 
 setup: $(STAMP)
