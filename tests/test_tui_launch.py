@@ -40,16 +40,20 @@ async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch):
     held = StepperApp(None, None, verify=False, preview=(frame, payload))
     monkeypatch.setattr(held, "_unpack", lambda: None)  # keep the preview on screen to look at it
     async with held.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        for _ in range(50):  # under load the footer may paint a refresh or two after the rest
+            await pilot.pause()
+            preview = screen_lines(held)
+            if preview[-1].strip():
+                break
         assert isinstance(held.screen, PreviewScreen)
-        preview = screen_lines(held)
     monkeypatch.undo()
     app = StepperApp(None, None, verify=False, preview=(frame, payload))
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
         for _ in range(50):  # a loaded machine may need a few more refreshes before the swap shows
             await pilot.pause()
-            if isinstance(app.screen, MainScreen) and "embed.tok [5×4]" in "\n".join(screen_lines(app)):
+            lines = screen_lines(app)
+            if isinstance(app.screen, MainScreen) and "embed.tok [5×4]" in "\n".join(lines) and lines[-1].strip():
                 break
         assert isinstance(app.screen, MainScreen) and len(app.screen_stack) == 2  # replaced, not stacked
         main = screen_lines(app)
