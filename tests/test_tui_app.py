@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
+from tui_helpers import main_screen, screen_text, walk_every_step
 
 from stepper.engine import build_trace
 from stepper.scenario import load_scenario
@@ -24,13 +24,6 @@ def make_app(path: str = MINI, *, verify: bool = False) -> StepperApp:
     return StepperApp(scenario, build_trace(scenario), verify=verify)
 
 
-def screen_text(app: StepperApp) -> str:
-    """The characters on the terminal right now, one line per row."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-def main_screen(app: StepperApp) -> MainScreen:
-    return next(s for s in app.screen_stack if isinstance(s, MainScreen))
 
 
 def current(app: StepperApp) -> str:
@@ -199,13 +192,7 @@ async def test_80x24_is_readable():
 async def test_every_step_renders_at_every_size(path, size):
     app = make_app(path)
     async with app.run_test(size=size) as pilot:
-        steps = main_screen(app).trace.steps
-        await pilot.pause()
-        for i, step in enumerate(steps):
-            text = screen_text(app)
-            assert f"Step {i + 1}/{len(steps)}" in text, step.id
-            assert "-inf" not in text and not re.search(r"\bnan\b", text)
-            await pilot.press("n")
+        await walk_every_step(app, pilot)
 
 
 async def test_masked_scores_show_minus_infinity():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Select
+from tui_helpers import main_screen, screen_text, walk_every_step
 
 from stepper.engine import build_trace
 from stepper.quiz import question_for
@@ -15,7 +16,6 @@ from stepper.scenario.types import GenerateConfig, OptimConfig
 from stepper.tui.app import StepperApp
 from stepper.tui.diff_app import DiffApp
 from stepper.tui.screens.edit import TOKENS, EditScreen
-from stepper.tui.screens.main import MainScreen
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 MINI = SCENARIOS / "mini.yaml"
@@ -31,12 +31,6 @@ def app_for(scenario, *, quiz: bool = False) -> StepperApp:
     return StepperApp(scenario, build_trace(scenario), verify=False, quiz=quiz)
 
 
-def screen_text(app) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-def main_screen(app) -> MainScreen:
-    return next(s for s in app.screen_stack if isinstance(s, MainScreen))
 
 
 async def go(pilot, step_id: str) -> None:
@@ -240,13 +234,7 @@ async def test_diff_view_pairs_steps_and_lists_the_scale_as_only_in_a():
 async def test_every_step_of_the_new_phases_renders(make):
     app = app_for(make())
     async with app.run_test(size=(120, 40)) as pilot:
-        steps = main_screen(app).trace.steps
-        await pilot.pause()
-        for i, step in enumerate(steps):
-            text = screen_text(app)
-            assert f"Step {i + 1}/{len(steps)}" in text, step.id
-            assert "-inf" not in text and not re.search(r"\bnan\b", text)
-            await pilot.press("n")
+        await walk_every_step(app, pilot)
 
 
 async def test_generation_group_shows_the_text_growing_and_the_distribution():
