@@ -43,6 +43,7 @@ class TraceDiff:
     only_b: list[str]
     loss_a: float
     loss_b: float
+    notes: list[str] = field(default_factory=list)  # where a shared step id means a different operation
 
 
 def delta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -74,9 +75,22 @@ def diff_step(sa: Step, sb: Step) -> StepDiff:
     return out
 
 
+def structure_notes(a: Trace, b: Trace) -> list[str]:
+    """What differs in the two models' structure, so a reader knows when paired ids are not alike."""
+    ma, mb = a.config.get("model", {}), b.config.get("model", {})
+    differ = [k for k in sorted(set(ma) | set(mb)) if ma.get(k) != mb.get(k)]
+    notes = [f"the models differ in {', '.join(f'{k} ({ma.get(k)} vs {mb.get(k)})' for k in differ)}"] if differ else []
+    if "norm" in differ:
+        notes.append("pre-norm applies ln1/ln2 before each sublayer and post-norm after it, so the paired "
+                     "LayerNorm and residual steps read different inputs: compare them as positions, not as twins")
+    if a.tokens != b.tokens:
+        notes.append(f"the inputs differ: {' '.join(a.tokens)} vs {' '.join(b.tokens)}")
+    return notes
+
+
 def diff_traces(a: Trace, b: Trace) -> TraceDiff:
     b_steps = {s.id: s for s in b.steps}
     a_ids = {s.id for s in a.steps}
     paired = [diff_step(s, b_steps[s.id]) for s in a.steps if s.id in b_steps]
     return TraceDiff(a.scenario, b.scenario, paired, [s.id for s in a.steps if s.id not in b_steps],
-                     [s.id for s in b.steps if s.id not in a_ids], a.loss, b.loss)
+                     [s.id for s in b.steps if s.id not in a_ids], a.loss, b.loss, structure_notes(a, b))

@@ -14,6 +14,7 @@ EXIT_OK, EXIT_IO = 0, 3
 def diff_text(d: TraceDiff, path_a: str, path_b: str, *, show_all: bool = False) -> str:
     lines = [f"A = {path_a} ({d.a_name}), B = {path_b} ({d.b_name})",
              f"loss: A {d.loss_a:.6g}   B {d.loss_b:.6g}   Δ {d.loss_b - d.loss_a:+.6g}",
+             *(f"note: {n}" for n in d.notes),
              f"{len(d.paired)} steps paired by id; max |B − A| per step:"]
     for sd in d.paired:
         if not show_all and sd.max_abs == 0.0:

@@ -5,7 +5,7 @@ import numpy as np
 from stepper.trace import Formula
 
 FORMULA = Formula(
-    plain="S_masked[i, j] = S[i, j] if allowed(i, j) else −∞",
+    plain="S_masked[i, j] = S'[i, j] if allowed(i, j) else −∞   (S' = the scaled scores; S when unscaled)",
     latex=r"\tilde S_{ij} = \begin{cases} S_{ij} & \text{allowed}(i,j) \\ -\infty & \text{otherwise} \end{cases}",
     meaning="−∞ (not 0) is what makes a weight vanish: e^−∞ = 0, while a score of 0 would still get weight e^0 = 1.",
 )

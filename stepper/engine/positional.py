@@ -14,6 +14,11 @@ LEARNED_FORMULA = Formula(
     latex=r"X_t = E_t + W_{\mathrm{pos}}[t]",
     meaning="Learned positions: one trainable row per position, added to the token embedding.",
 )
+SINUSOIDAL_GRAD_FORMULA = Formula(
+    plain="dE = dX  (the sin/cos table is fixed: it has no gradient)",
+    latex=r"\frac{\partial L}{\partial E} = \frac{\partial L}{\partial X}",
+    meaning="An addition passes its gradient through unchanged; the sinusoidal table is not learned, so only E receives it.",
+)
 GRAD_FORMULA = Formula(
     plain="dE = dX;  d embed.pos[t] = dX[t]",
     latex=r"\frac{\partial L}{\partial E} = \frac{\partial L}{\partial X},\quad \frac{\partial L}{\partial W_{\mathrm{pos}}[t]} = \frac{\partial L}{\partial X_t}",

@@ -190,6 +190,7 @@ class TransformerPass:
         self.act.update({f"{pre}.S_raw": s_raw, f"{pre}.S": s, f"{pre}.S_masked": s_masked,
                          f"{pre}.A": a_w, f"{pre}.Z": z})
         s_key = f"{pre}.S" if m.attention_scale else f"{pre}.S_raw"
+        s_sym = "S'" if m.attention_scale else "S"  # the scaled scores keep the prime they got at the scale step
         additive = np.where(ok, 0.0, -np.inf)  # [T, T]
         for h in range(m.n_heads):
             hp, cols = self.head_prefix(i, h), heads.columns(h, m.d_k)
@@ -208,7 +209,7 @@ class TransformerPass:
                             {"S": tt("S", s_raw, f"{pre}.S_raw")}, {"S'": tt("S'", s, f"{pre}.S")}, layer=i, head=h,
                             bindings={"d_k": str(m.d_k), "√d_k": fmt_num(math.sqrt(m.d_k))})
             self.record(f"fwd.{hp}.mask", "mask", "Mask (−∞ where not allowed)", mask.FORMULA,
-                        {"S": tt("S", s, s_key), "M": tensor("M", additive, None, lab.tokens, lab.tokens)},
+                        {s_sym: tt(s_sym, s, s_key), "M": tensor("M", additive, None, lab.tokens, lab.tokens)},
                         {"S_masked": tt("S_masked", s_masked, f"{pre}.S_masked")}, layer=i, head=h,
                         bindings={"mask": self.mask_name()})
             self.record(f"fwd.{hp}.softmax", "softmax", "Softmax over each row", softmax.FORMULA,

@@ -209,6 +209,7 @@ class Backward:
         d_raw = scale.backward(d_s, tp.cache[f"{pre}.scale"]) if m.attention_scale else d_s  # [H, T, T]
         d_q, d_k = scores.backward(d_raw, tp.cache[f"{pre}.scores"])  # [H, T, d_k] each
         s_key = f"{pre}.S" if m.attention_scale else f"{pre}.S_raw"
+        s_sym = "dS'" if m.attention_scale else "dS"
         act = tp.act
         for h in range(m.n_heads):
             hp, cols, hd = f"bwd.{tp.head_prefix(i, h)}", heads.columns(h, m.d_k), lab.head_dims(h)
@@ -229,7 +230,7 @@ class Backward:
                         {"dS_masked": tt("dS_masked", d_sm, f"d:{pre}.S_masked")}, **kw)
             self.record(f"{hp}.mask", "mask", "Through the mask", mask.GRAD_FORMULA,
                         {"dS_masked": tt("dS_masked", d_sm, f"d:{pre}.S_masked")},
-                        {"dS": tt("dS", d_s, f"d:{s_key}")}, **kw)
+                        {s_sym: tt(s_sym, d_s, f"d:{s_key}")}, **kw)
             if m.attention_scale:
                 self.record(f"{hp}.scale", "scale", "Through the 1/√d_k scale", scale.GRAD_FORMULA,
                             {"dS'": tt("dS'", d_s, f"d:{pre}.S")}, {"dS": tt("dS", d_raw, f"d:{pre}.S_raw")},
@@ -256,7 +257,8 @@ class Backward:
             if d_pos is not None:
                 self.grads["embed.pos"] = d_pos
                 outs["dW_pos"] = tensor("dW_pos", d_pos, "d:embed.pos", [f"p{i}" for i in range(m.max_len)], lab.dims)
-            self.record("bwd.pos", "positional", "Through the positional encoding", positional.GRAD_FORMULA,
+            formula = positional.GRAD_FORMULA if m.positional == "learned" else positional.SINUSOIDAL_GRAD_FORMULA
+            self.record("bwd.pos", "positional", "Through the positional encoding", formula,
                         {"dX": self.td("dX", dx, "d:x0")}, outs)
             dx = d_e
         d_table = embedding.backward(dx, tp.cache["embed"])  # [V, D]

@@ -47,7 +47,8 @@ def _intro(diff: TraceDiff, sources: tuple[str, str] | None, changed: list[StepD
             f"id and their outputs by name, and Δ = B − A entry by entry. Of the {len(diff.paired)} paired "
             f"steps, {len(changed)} differ and {same} {'are' if same != 1 else 'is'} identical"
             + (f"; {len(diff.only_a)} exist only in A and {len(diff.only_b)} only in B."
-               if diff.only_a or diff.only_b else "."))
+               if diff.only_a or diff.only_b else ".")
+            + "".join(f"\n\n> **Note.** {n[0].upper()}{n[1:]}." for n in diff.notes))
 
 
 def _loss_table(diff: TraceDiff, precision: int) -> str:

@@ -36,9 +36,9 @@ def param_specs(model: ModelConfig, vocab_size: int, n_out: int) -> dict[str, tu
         specs["embed.pos"] = ((model.max_len, d), NORMAL)
     for i in range(model.n_layers):
         p = f"layers.{i}"
-        if model.norm != "none":
-            specs[f"{p}.ln1.gamma"] = ((d,), ONES)
-            specs[f"{p}.ln1.beta"] = ((d,), ZEROS)
+        # in the order the data meets them: pre-norm normalises before each sublayer, post-norm after
+        if model.norm == "pre":
+            _norm(specs, f"{p}.ln1", d)
         for m in "QKV":
             specs[f"{p}.attn.W_{m}"] = ((d, d), NORMAL)
             if model.bias:
@@ -46,15 +46,18 @@ def param_specs(model: ModelConfig, vocab_size: int, n_out: int) -> dict[str, tu
         specs[f"{p}.attn.W_O"] = ((d, d), NORMAL)
         if model.bias:
             specs[f"{p}.attn.b_O"] = ((d,), ZEROS)
-        if model.norm != "none":
-            specs[f"{p}.ln2.gamma"] = ((d,), ONES)
-            specs[f"{p}.ln2.beta"] = ((d,), ZEROS)
+        if model.norm == "post":
+            _norm(specs, f"{p}.ln1", d)
+        elif model.norm == "pre":
+            _norm(specs, f"{p}.ln2", d)
         specs[f"{p}.ffn.W_1"] = ((d, f), NORMAL)
         if model.bias:
             specs[f"{p}.ffn.b_1"] = ((f,), ZEROS)
         specs[f"{p}.ffn.W_2"] = ((f, d), NORMAL)
         if model.bias:
             specs[f"{p}.ffn.b_2"] = ((d,), ZEROS)
+        if model.norm == "post":
+            _norm(specs, f"{p}.ln2", d)
     if model.final_norm:
         specs["ln_f.gamma"] = ((d,), ONES)
         specs["ln_f.beta"] = ((d,), ZEROS)
@@ -63,6 +66,11 @@ def param_specs(model: ModelConfig, vocab_size: int, n_out: int) -> dict[str, tu
         if model.head_bias:
             specs["head.b"] = ((n_out,), ZEROS)
     return specs
+
+
+def _norm(specs: dict, name: str, d: int) -> None:
+    specs[f"{name}.gamma"] = ((d,), ONES)
+    specs[f"{name}.beta"] = ((d,), ZEROS)
 
 
 def init_param(name: str, shape: tuple[int, ...], how: str, seed: int, std: float,
