@@ -73,12 +73,19 @@ def header_parts(trace: Trace, index: int, *, hidden: bool = False) -> Parts:
     return parts
 
 
-def meaning_parts(step: Step, *, hide_lesson: bool = False) -> Parts:
-    """`hide_lesson`: a quiz is asking about this step, and lessons often work the answer out."""
+def meaning_parts(step: Step, *, hide_lesson: bool = False, edited: bool = False) -> Parts:
+    """`hide_lesson`: a quiz is asking about this step, and lessons often work the answer out.
+
+    `edited`: the numbers on screen come from a what-if edit, and a lesson quotes the original ones.
+    """
     # a scenario's own lesson replaces the built-in explanation, and says so
     if step.lesson and hide_lesson:
         return [("Meaning  ", "bold $text-primary"), step.formula.meaning.strip(),
                 ("  (this step's lesson follows your answer)", "$text-muted")]
+    if step.lesson and edited:
+        return [("Lesson  ", "bold $text-primary"),
+                ("(written for the original numbers; press o to see them)  ", "italic $text-warning"),
+                step.meaning.strip()]
     return [("Lesson  " if step.lesson else "Meaning  ", "bold $text-primary"), step.meaning.strip()]
 
 

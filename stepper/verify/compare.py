@@ -60,7 +60,7 @@ def compare_tensor(symbol: str, tensor: Tensor, reference: KeyedReference) -> tu
         return 0.0, f"{symbol} (empty)"
     err = entry_errors(value, ref)
     pos = np.unravel_index(int(np.argmax(err)), err.shape)
-    return float(err[pos]), f"{symbol} [{_dims(pos)}]"
+    return float(err[pos]), (f"{symbol} [{_dims(pos)}]" if pos else symbol)
 
 
 def entry_errors(value: np.ndarray, ref: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ class Details(Vertical):
         yield Static(id="meaning")
         yield Static(id="check")
 
-    def show(self, step: Step, *, hide_lesson: bool = False) -> None:
-        self.query_one("#meaning", Static).update(Content.assemble(*meaning_parts(step, hide_lesson=hide_lesson)))
+    def show(self, step: Step, *, hide_lesson: bool = False, edited: bool = False) -> None:
+        parts = meaning_parts(step, hide_lesson=hide_lesson, edited=edited)
+        self.query_one("#meaning", Static).update(Content.assemble(*parts))
         self.query_one("#check", Static).update(Content.assemble(*check_parts(step)))
