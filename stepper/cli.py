@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_MISMATCH, EXIT_INVALID = 0, 1, 2
+from stepper.commands import EXIT_INVALID, EXIT_OK
 
 
 def bundled(name: str) -> Path:

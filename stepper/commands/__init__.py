@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# contract §4: 0 all verified · 1 a value disagrees · 2 the scenario is invalid; 3 (ours) a file not written
+EXIT_OK, EXIT_MISMATCH, EXIT_INVALID, EXIT_IO = 0, 1, 2, 3
+
 
 def load(path, *, force: bool = False, generation: dict | None = None):
     """Read a scenario and apply the command line's generation flags (ScenarioError on any problem)."""

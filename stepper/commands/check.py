@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from stepper.commands import load
+from stepper.commands import EXIT_INVALID, EXIT_MISMATCH, EXIT_OK, load
 from stepper.engine import build_trace, loss_fn
 from stepper.scenario import ScenarioError
 from stepper.trace import Trace
-
-EXIT_OK, EXIT_MISMATCH, EXIT_INVALID = 0, 1, 2
 
 
 def verify(scenario, trace: Trace, tol: float):

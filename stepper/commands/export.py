@@ -5,12 +5,10 @@ from __future__ import annotations
 import sys
 from argparse import Namespace
 
-from stepper.commands import load
+from stepper.commands import EXIT_IO, EXIT_OK, load
 from stepper.commands.check import verify
 from stepper.engine import build_trace
 from stepper.export.files import ExistsError, write_atomic
-
-EXIT_OK, EXIT_INVALID, EXIT_IO = 0, 2, 3
 
 
 def export_file(args: Namespace, generation: dict | None = None) -> int:

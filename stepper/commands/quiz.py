@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 
+from stepper.commands import load
 from stepper.engine import build_trace
 from stepper.quiz import Score, mark, question_for
-from stepper.scenario import load_scenario
 
 
 def text_matrix(name: str, t, limit: int = 64) -> str:
@@ -35,7 +35,7 @@ def text_matrix(name: str, t, limit: int = 64) -> str:
 def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | None, force: bool,
              stdin=None, out=None) -> int:
     stdin, out = stdin or sys.stdin, out or sys.stdout
-    scenario = load_scenario(path, force=force)
+    scenario = load(path, force=force)
     trace = build_trace(scenario)
     score = Score()
     interactive = stdin.isatty()

@@ -39,14 +39,13 @@ def build_trace(sc: Scenario) -> Trace:
     grads = {name: grads[name] for name in sc.params}  # contract order
     trace = Trace(scenario=sc.name, title=sc.title, config=sc.config_dict(), steps=rec.steps, loss=loss,
                   logits=fwd.act.get("logits", fwd.act.get("pred")), params=sc.params, grads=grads,
-                  tokens=list(sc.tokens), description=sc.description, quiz=list(getattr(sc, "quiz", ())))
-    optim_cfg = getattr(sc, "optim", None)
-    if optim_cfg is not None:
+                  tokens=list(sc.tokens), description=sc.description, quiz=list(sc.quiz))
+    if sc.optim is not None:
         from stepper.engine.train import train
 
-        trace.losses, trace.trained = train(sc.params, grads, loss, optim_cfg,
+        trace.losses, trace.trained = train(sc.params, grads, loss, sc.optim,
                                             lambda p: loss_and_grads(sc, p), rec, fwd.param_labels)
-    if getattr(sc, "generate", None) is not None:
+    if sc.generate is not None:
         from stepper.engine.generate import generate
 
         # a model that trains generates with what it learned

@@ -38,7 +38,7 @@ def torch_reference(scenario: Scenario, given: Trace | None = None) -> Reference
         _build(g, scenario)
         g.nodes["loss"].backward(retain_graph=True)
         extra = {}
-        if getattr(scenario, "optim", None) is not None:
+        if scenario.optim is not None:
             from stepper.verify.reference_train import train_reference
 
             extra, trained = train_reference(scenario, lambda graph: _build(graph, scenario),
@@ -47,7 +47,7 @@ def torch_reference(scenario: Scenario, given: Trace | None = None) -> Reference
             if given is not None and given.trained:
                 trained = given.trained
             scenario = dataclasses.replace(scenario, params=trained)
-        if getattr(scenario, "generate", None) is not None:
+        if scenario.generate is not None:
             from stepper.verify.reference_generate import generate_reference
 
             extra.update(generate_reference(scenario))
