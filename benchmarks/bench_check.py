@@ -11,7 +11,9 @@ and print both ratios to the baseline. Run: `python benchmarks/bench_check.py [-
 from __future__ import annotations
 
 import argparse
+import gc
 import math
+import statistics
 import sys
 import time
 
@@ -46,6 +48,7 @@ def torch_baseline(sc) -> float:
     ids = torch.tensor(sc.token_ids)
     x_ids, y_ids = ids[:-1], ids[1:]
     causal = torch.ones(T, T, dtype=torch.bool).tril()
+    gc.collect()
     start = time.perf_counter()
     x = p["embed.tok"][x_ids] + p["embed.pos"][:T]
     for i in range(L):
@@ -68,22 +71,23 @@ def torch_baseline(sc) -> float:
 
 
 def timed(fn) -> float:
+    """Seconds `fn` takes to produce its result; like the baseline's, the clock stops before it is freed."""
+    gc.collect()  # garbage from the previous run must not be freed inside this one's clock
     start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    result = fn()
+    seconds = time.perf_counter() - start
+    del result
+    return seconds
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
     t0 = time.perf_counter()
     sc = parse_scenario(scenario_text(), "gpt2-small-shape")
     print(f"scenario: {sum(v.size for v in sc.params.values()):,} parameters, loaded in "
           f"{time.perf_counter() - t0:.2f}s")
-    base = min(torch_baseline(sc) for _ in range(args.repeat))
-    engine = min(timed(lambda: build_trace(sc)) for _ in range(args.repeat))
 
     def check():  # exactly what `stepper check` does after loading: engine, reference, per-step and totals
         trace = build_trace(sc)
@@ -91,10 +95,16 @@ def main() -> int:
         assert totals.ok and all(s.check.ok for s in trace.steps), "verification failed"
         return trace
 
-    full = min(timed(check) for _ in range(args.repeat))
+    # rounds interleave the three so that a slow spell of a shared machine hits all of them alike;
+    # the best of each is the cost of the work itself
+    rounds = [(torch_baseline(sc), timed(lambda: build_trace(sc)), timed(check))
+              for _ in range(args.repeat)]
+    base, engine, full = (min(r[i] for r in rounds) for i in range(3))
+    per_round = statistics.median(r[2] / r[0] for r in rounds)
     print(f"torch float64 forward+backward : {base:.3f}s")
     print(f"stepper engine (numpy, traced)  : {engine:.3f}s   ratio {engine / base:.2f}x")
-    print(f"stepper check (engine + verify) : {full:.3f}s   ratio {full / base:.2f}x")
+    print(f"stepper check (engine + verify) : {full:.3f}s   ratio {full / base:.2f}x"
+          f"   (median of per-round ratios {per_round:.2f}x)")
     return 0
 
 

@@ -287,6 +287,21 @@ def test_tied_head_partial_is_the_head_share_only():
     close(head + ref.get("d:embed.tok<-tok_emb"), ref.get("d:embed.tok"), 1e-14)
 
 
+@pytest.mark.parametrize("model", [encoder(norm="post"), encoder(norm="pre", n_layers=2, final_norm=True),
+                                   encoder(kind="decoder", tie_embeddings=True, positional="learned", max_len=5)])
+def test_partials_tapped_in_the_backward_equal_a_rerun_of_the_operation(model):
+    from stepper.engine import build_trace
+    from stepper.verify.reference import partial_keys
+
+    task = {"kind": "next_token"} if model["kind"] == "decoder" else CLASSIFY
+    sc = scenario(model, ["I", "am", "happy"], task)
+    tapped, rerun = torch_reference(sc, given=build_trace(sc)), torch_reference(sc)
+    edges = partial_keys(build_trace(sc))
+    assert edges and set(tapped._g.edges) == edges and not rerun._g.edges
+    for inp, out in edges:
+        close(tapped.get(f"d:{inp}<-{out}"), rerun.get(f"d:{inp}<-{out}"), 1e-15)
+
+
 def test_pre_norm_partials_and_learned_positions():
     sc = scenario(encoder(norm="pre", positional="learned", max_len=6, pooling="last"), ["I", "am"], CLASSIFY)
     ref = torch_reference(sc)

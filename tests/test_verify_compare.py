@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+from unittest.mock import patch
 
 import numpy as np
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stepper.scenario import parse_scenario
 from stepper.trace import Formula, Step, Tensor, Trace
+from stepper.verify import compare
 from stepper.verify.compare import check_totals, entry_errors, to_index, verify_trace
 from stepper.verify.reference import torch_reference
 
@@ -113,3 +117,16 @@ def test_totals():
     grads = dict(ref.grads)
     grads.pop("head.W")
     assert "head.W" in check_totals(trace([], ref, grads=grads), ref).worst
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.0, 1.0, -2.5, 1e300, math.inf, -math.inf, math.nan]),
+                          st.sampled_from([0.0, 1.0, 2.0, -1e300, math.inf, -math.inf, math.nan])),
+                min_size=1, max_size=20),
+       st.integers(1, 7))
+def test_worst_entry_slice_by_slice_matches_the_whole_array(pairs, chunk):
+    a, b = (np.array(col) for col in zip(*pairs, strict=True))
+    full = entry_errors(a, b)
+    with patch.object(compare, "_CHUNK", chunk):
+        err, at = compare.worst_entry(a, b)
+    assert err == full.max() and at == int(np.argmax(full))

@@ -47,7 +47,8 @@ def forward(h: np.ndarray, kind: str):
         cdf = 0.5 * (1.0 + _erf(h / math.sqrt(2.0)).astype(np.float64))  # [T, F] Φ(H)
         return h * cdf, (kind, h, cdf)  # [T, F]
     if kind == "gelu_tanh":
-        th = np.tanh(_SQRT_2_OVER_PI * (h + 0.044715 * h**3))  # [T, F]
+        # h·h·h, not h**3: numpy's float power is ~100× slower than two multiplies
+        th = np.tanh(_SQRT_2_OVER_PI * (h + 0.044715 * (h * h * h)))  # [T, F]
         return 0.5 * h * (1.0 + th), (kind, h, th)  # [T, F]
     return h, (kind, h, None)
 

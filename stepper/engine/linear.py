@@ -19,7 +19,7 @@ GRAD_FORMULA = Formula(
 def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None):
     y = x @ w  # [T, out] = [T, in] @ [in, out]
     if b is not None:
-        y = y + b  # [T, out]
+        y += b  # [T, out] in place: y is ours, and a second [T, out] array would only be garbage
     return y, (x, w, b is not None)
 
 

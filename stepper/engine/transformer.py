@@ -62,7 +62,8 @@ class TransformerPass:
         return tensor(symbol, self.p[name], name, rows, cols, is_param=True)
 
     def param_labels(self, name: str, value: np.ndarray) -> tuple[list[str] | None, list[str]]:
-        rows = {"embed.tok": self.lab.vocab, "embed.pos": [f"p{i}" for i in range(value.shape[0])]}.get(name)
+        rows = (self.lab.vocab if name == "embed.tok"
+                else [f"p{i}" for i in range(value.shape[0])] if name == "embed.pos" else None)
         if value.ndim == 2 and rows is None:
             rows = self.lab.ff if value.shape[0] == self.m.d_ff and "W_2" in name else self.lab.dims
         return (rows if value.ndim == 2 else None), self._cols(value.shape[-1], name)

@@ -58,9 +58,32 @@ def compare_tensor(symbol: str, tensor: Tensor, reference: KeyedReference) -> tu
                           f"`{tensor.key}` is [{_dims(ref.shape)}]")
     if value.size == 0:
         return 0.0, f"{symbol} (empty)"
-    err = entry_errors(value, ref)
-    pos = np.unravel_index(int(np.argmax(err)), err.shape)
-    return float(err[pos]), (f"{symbol} [{_dims(pos)}]" if pos else symbol)
+    err, flat = worst_entry(value, ref)
+    pos = np.unravel_index(flat, value.shape)
+    return err, (f"{symbol} [{_dims(pos)}]" if pos else symbol)
+
+
+_CHUNK = 1 << 16  # entries per slice: the scratch stays in cache and a large gradient needs no temporary
+
+
+def worst_entry(value: np.ndarray, ref: np.ndarray) -> tuple[float, int]:
+    """(largest |value - ref|, its flat index), slice by slice; the first of equal maxima wins."""
+    a, b = np.ravel(value), np.ravel(ref)
+    scratch = np.empty(min(a.size, _CHUNK))
+    best, where = -1.0, 0
+    for start in range(0, a.size, _CHUNK):
+        stop = min(start + _CHUNK, a.size)
+        err = scratch[:stop - start]
+        with np.errstate(invalid="ignore", over="ignore"):
+            np.subtract(a[start:stop], b[start:stop], out=err)
+            np.abs(err, out=err)
+        top = err.max()
+        if not np.isfinite(top):  # NaN or inf somewhere: the careful rules, for this slice only
+            err = entry_errors(a[start:stop], b[start:stop])
+            top = err.max()
+        if top > best:
+            best, where = float(top), start + int(np.argmax(err))
+    return best, where
 
 
 def entry_errors(value: np.ndarray, ref: np.ndarray) -> np.ndarray:

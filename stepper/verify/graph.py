@@ -6,6 +6,9 @@ function that produced it and the keys it was produced from. That is what makes
 vector-Jacobian product of OUT's own operation, which is not the same as
 `torch.autograd.grad(OUT, IN)` when OUT also depends on IN by a longer road (a residual
 `x + attn(x)`, or a tied head whose embedding also fed the input).
+
+Edges named up front (`taps`) are read off the one backward pass; any other is answered
+by re-running OUT's operation alone.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ import torch
 
 
 class Graph:
-    def __init__(self) -> None:
+    def __init__(self, taps: set[tuple[str, str]] = frozenset()) -> None:
+        """`taps`: (IN, OUT) edges whose share of dLoss/dIN the one backward should capture."""
         self.nodes: dict[str, torch.Tensor] = {}
         self.ops: dict[str, tuple[Callable[..., torch.Tensor], tuple[str, ...]]] = {}
         self.params: set[str] = set()
+        self.taps = set(taps)
+        self.edges: dict[tuple[str, str], torch.Tensor] = {}
 
     def param(self, name: str, value: np.ndarray) -> None:
         # shares memory with the scenario's array (no copy of a large model); nothing here writes to it
@@ -32,12 +38,23 @@ class Graph:
         self.nodes[key] = value.detach().to(torch.float64).requires_grad_(True)
 
     def op(self, key: str, fn: Callable[..., torch.Tensor], *inputs: str) -> str:
-        out = fn(*(self.nodes[k] for k in inputs))
+        out = fn(*(self._edge(k, key) for k in inputs))
         if out.requires_grad:  # not under no_grad, e.g. the training reference's last loss
             out.retain_grad()
         self.nodes[key] = out
         self.ops[key] = (fn, inputs)
         return key
+
+    def _edge(self, inp: str, out: str) -> torch.Tensor:
+        node = self.nodes[inp]
+        if (inp, out) not in self.taps or not node.requires_grad:
+            return node
+        # a view used by this one operation only: autograd hands it exactly the gradient that
+        # flows back from OUT to IN, i.e. `d:IN<-OUT`, with no second pass over the operation
+        edge = node.view_as(node)
+        edge.retain_grad()
+        self.edges[(inp, out)] = edge
+        return edge
 
     def alias(self, key: str, source: str) -> str:
         """`key` is the same numbers as `source`, as its own node (e.g. `pred` = the last `z`)."""
@@ -80,6 +97,9 @@ class Reference:
             node = self._node(body, key)
             return _numpy(node.grad, node)
         inp, out = body.split("<-", 1)
+        if (inp, out) in self._g.edges:
+            edge = self._g.edges[(inp, out)]
+            return _numpy(edge.grad, edge)
         return self._partial(inp, out, key)
 
     def _node(self, name: str, key: str) -> torch.Tensor:
@@ -104,7 +124,10 @@ class Reference:
         with torch.enable_grad():
             out_local = fn(*(local[k] for k in inputs))
             upstream = out_node.grad if out_node.grad is not None else torch.zeros_like(out_local)
-            (grad,) = torch.autograd.grad(out_local, local[inp], grad_outputs=upstream, allow_unused=True)
+            # Σ(OUT·upstream) has the VJP as its gradient, exactly (the product's backward multiplies
+            # upstream by 1.0); a scalar root also spares torch's first `grad_outputs=` call, which
+            # imports sympy for its shape check (0.3–0.6 s)
+            (grad,) = torch.autograd.grad((out_local * upstream).sum(), local[inp], allow_unused=True)
         return _numpy(grad, local[inp])
 
 

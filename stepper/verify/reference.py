@@ -31,7 +31,7 @@ def torch_reference(scenario: Scenario, given: Trace | None = None) -> Reference
     which is exactly zero in exact arithmetic) is multiplied by Adam's lr/ε ≈ 10⁷ and every
     later number would differ for reasons that are not errors.
     """
-    g = Graph()
+    g = Graph(taps=partial_keys(given) if given is not None else set())
     for name, value in scenario.params.items():
         g.param(name, value)
     with torch.enable_grad():
@@ -52,6 +52,12 @@ def torch_reference(scenario: Scenario, given: Trace | None = None) -> Reference
 
             extra.update(generate_reference(scenario))
     return Reference(g, extra=extra)
+
+
+def partial_keys(trace: Trace) -> set[tuple[str, str]]:
+    """The (IN, OUT) of every `d:IN<-OUT` the trace will ask for."""
+    keys = {t.key for step in trace.steps for t in step.outputs.values() if t.key and "<-" in t.key}
+    return {tuple(k[2:].split("<-", 1)) for k in keys}
 
 
 def _build(g: Graph, scenario: Scenario) -> None:
