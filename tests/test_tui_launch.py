@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from stepper.tui import launch
 from stepper.tui.app import StepperApp
 from stepper.tui.screens.main import MainScreen
@@ -34,12 +36,13 @@ def test_quiz_mode_gets_no_preview():
     assert frame is None and payload
 
 
-async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch):
+@pytest.mark.parametrize(("size", "pipeline_width"), [((120, 40), 32), ((80, 24), 25)])
+async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch, size, pipeline_width):
     frame, payload = from_child()
     assert frame is not None
     held = StepperApp(None, None, verify=False, preview=(frame, payload))
     monkeypatch.setattr(held, "_unpack", lambda: None)  # keep the preview on screen to look at it
-    async with held.run_test(size=(120, 40)) as pilot:
+    async with held.run_test(size=size) as pilot:
         for _ in range(50):  # under load the footer may paint a refresh or two after the rest
             await pilot.pause()
             preview = screen_lines(held)
@@ -48,7 +51,7 @@ async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch):
         assert isinstance(held.screen, PreviewScreen)
     monkeypatch.undo()
     app = StepperApp(None, None, verify=False, preview=(frame, payload))
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
         for _ in range(50):  # a loaded machine may need a few more refreshes before the swap shows
             await pilot.pause()
@@ -60,6 +63,6 @@ async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch):
         assert "embed.tok [5×4]" in "\n".join(main)  # the matrices arrived
     # the title bar, the pipeline, the header and the footer are the same: only the matrices appear
     assert preview[0] == main[0] and preview[-1] == main[-1]
-    assert [line[:32] for line in preview] == [line[:32] for line in main]
+    assert [line[:pipeline_width] for line in preview] == [line[:pipeline_width] for line in main]
     for line in ("Step 1/44  Forward", "Token embedding", "E = embed.tok[ids]"):
         assert any(line in p for p in preview)

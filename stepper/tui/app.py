@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from stepper.tui.bindings import APP_BINDINGS
@@ -31,13 +32,18 @@ class StepperApp(App[int]):
         self.scenario, self.trace, self.verify, self.quiz = scenario, trace, verify, quiz
         self.preview = preview
 
+    def get_default_screen(self) -> Screen:
+        if self.preview is None:
+            return super().get_default_screen()
+        from stepper.tui.screens.preview import PreviewScreen
+
+        # the first frame is the app's first screen itself: no empty screen to mount beneath it
+        return PreviewScreen(self.preview[0])
+
     def on_mount(self) -> None:
         if self.preview is not None:
-            from stepper.tui.screens.preview import PreviewScreen
-
-            self.push_screen(PreviewScreen(self.preview[0]))
             # numpy and the trace load only once the first frame is out, off the UI thread
-            self.call_after_refresh(self._unpack)
+            self.screen.call_after_refresh(self._unpack)
             return
         if self.trace is not None:
             self._open(self.trace)
@@ -52,11 +58,8 @@ class StepperApp(App[int]):
 
         self.trace = trace
         screen = MainScreen(self.scenario, trace, verify=self.verify, quiz=self.quiz)
-        if self.preview is not None:
-            self.preview = None
-            self.switch_screen(screen)  # in place of the first frame, which it matches
-        else:
-            self.push_screen(screen)
+        self.preview = None
+        self.push_screen(screen)  # over the first frame, which it matches, or over the loading screen
 
     @work(thread=True, exclusive=True, name="trace load", exit_on_error=False)
     def _unpack(self) -> tuple:

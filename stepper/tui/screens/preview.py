@@ -8,21 +8,19 @@ later the only change is the matrices appearing. Importing this module must not 
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Static
 
-from stepper.tui.bindings import LIST_BINDINGS, MODE_BINDINGS, STEP_BINDINGS
+from stepper.tui.bindings import APP_BINDINGS, MODE_BINDINGS, STEP_BINDINGS
+from stepper.tui.widgets.footer_preview import FooterPreview
+from stepper.tui.widgets.pipeline_preview import PipelinePreview
 from stepper.tui.widgets.title_bar import TitleBar
 
 # the main screen's Footer shows these only in a state the first frame is never in
 HIDDEN_AT_FIRST = frozenset({"toggle_edit", "leave_question"})
-
-
-class FirstList(OptionList, inherit_bindings=False):
-    BINDINGS = LIST_BINDINGS  # as the pipeline list, so the Footer lists the same keys in the same order
 
 
 class PreviewScreen(Screen):
@@ -35,24 +33,28 @@ class PreviewScreen(Screen):
         self.frame = frame
 
     def compose(self) -> ComposeResult:
+        # the size classes Textual would add on the first resize, added now: that resize then changes
+        # no style, and the first frame is laid out once instead of twice
+        width, height = self.app.size
+        for breakpoints, length in ((self.HORIZONTAL_BREAKPOINTS, width), (self.VERTICAL_BREAKPOINTS, height)):
+            self.add_class([name for start, name in breakpoints if length >= start][-1])
         f = self.frame
         yield TitleBar(f["scenario"], f["title"], id="title-bar")
         with Horizontal(id="body"):
-            yield FirstList(*(Option(Content.assemble(*parts), id=option_id, disabled=option_id is None)
-                               for parts, option_id in f["rows"]), id="pipeline")
+            yield PipelinePreview(f["rows"], f["highlight"], id="pipeline")
             with Container(id="main"):
                 with VerticalScroll(id="step"):
                     yield Static(Content.assemble(*f["header"]), id="step-header")
                 with Vertical(id="details"):
                     yield Static(Content.assemble(*f["meaning"]), id="meaning")
                     yield Static(Content.assemble(*f["check"]), id="check")
-        yield Footer(compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one(FirstList).highlighted = self.frame["highlight"]
+        shown = [b for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS) if b.action not in HIDDEN_AT_FIRST]
+        palette = Binding(self.app.COMMAND_PALETTE_BINDING, "command_palette", "palette",
+                          key_display=self.app.COMMAND_PALETTE_DISPLAY)
+        yield FooterPreview(shown, palette)
 
     def on_resize(self) -> None:
-        self.query_one(Footer).show_command_palette = self.size.width >= 100  # as the main screen
+        self.query_one(FooterPreview).set_class(self.size.width < 100, "-no-palette")  # as the main screen
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # keys pressed in the moment before the main screen arrives do nothing, quietly

@@ -15,7 +15,9 @@ class TitleBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static(self._title, id="title")
-        yield Static("", id="mode")
+        mode = Static("", id="mode")
+        mode.display = False  # no mode is on at first; hidden, its padding takes no room from the title
+        yield mode
         yield Static("", id="status")
 
     def set_status(self, text: str, style: str = "$text-muted") -> None:
