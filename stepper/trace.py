@@ -81,6 +81,14 @@ class Step:
     def meaning(self) -> str:
         return self.lesson or self.formula.meaning
 
+    def symbol_roles(self) -> list[tuple[str, str]]:
+        """(formula symbol, array) pairs where one formula serves many steps: a forward linear step
+        writes `Y = X · W + b` for every projection, so say which arrays play X, W, b and Y."""
+        if self.stage != "linear" or self.phase != "forward" or len(self.inputs) < 2:
+            return []
+        pairs = [*zip(("X", "W", "b"), self.inputs, strict=False), *(("Y", n) for n in list(self.outputs)[:1])]
+        return [(symbol, name) for symbol, name in pairs if symbol != name]
+
     def shape_line(self) -> str:
         """`[2×4]·[4×2] → [2×2]`-style summary of what goes in and out."""
         def fmt(t: Tensor) -> str:

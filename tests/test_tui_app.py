@@ -42,6 +42,16 @@ async def test_first_frame_shows_the_embedding_step():
         assert "FORWARD" in text and "BACKWARD" in text
 
 
+async def test_a_projection_step_names_the_arrays_its_shared_formula_uses():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n", "n", "n")  # embedding, positions, Q, then K
+        await pilot.pause()
+        text = screen_text(app)
+        assert "K projection" in text and "Y = X · W + b" in text
+        assert "here   W = W_K,  b = b_K,  Y = K" in text
+
+
 async def test_next_and_previous_keys_step_through_the_pipeline():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

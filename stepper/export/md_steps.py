@@ -128,11 +128,7 @@ def _role(step: Step, t: Tensor) -> str:
 
 
 def _generic_names(step: Step) -> str:
-    """The linear formula is written once for every projection; say which arrays play X, W, b and Y."""
-    roles = zip(("X", "W", "b"), step.inputs, strict=False)
-    pairs = [(g, n) for g, n in roles] + [("Y", n) for n in list(step.outputs)[:1]]
-    pairs = [f"{g} = {code(n)}" for g, n in pairs if g != n]
-    return "Here " + ", ".join(pairs) + "."
+    return "Here " + ", ".join(f"{symbol} = {code(name)}" for symbol, name in step.symbol_roles()) + "."
 
 
 def checks_line(steps: list[Step]) -> str:
@@ -162,7 +158,7 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
     parts.append(shapes + ".")
     if "worked" in step.bindings:
         parts.append("**Worked out:** " + text(step.bindings["worked"]))
-    if step.stage == "linear" and step.phase == "forward" and len(step.inputs) >= 2:
+    if step.symbol_roles():
         parts.append(_generic_names(step))
     if quiz:  # before the numbers, as in the quiz itself: predict first, then look
         parts.append(quiz)

@@ -66,6 +66,9 @@ def header_parts(trace: Trace, index: int, *, hidden: bool = False) -> Parts:
     for line in formula_lines(step):
         parts += [("  ", ""), (line, "bold $text-accent"), "\n"]
     parts += [("shapes ", "$text-muted"), (shape_line(step, hide_outputs=hidden), "$text-primary")]
+    roles = step.symbol_roles()
+    if roles:  # the formula above is the one every projection shares: name this step's arrays
+        parts += ["\n", ("here   ", "$text-muted"), ",  ".join(f"{symbol} = {name}" for symbol, name in roles)]
     bindings = given_bindings(step, hide_results=hidden)
     if bindings:
         parts += ["\n", ("where  ", "$text-muted"),
