@@ -80,10 +80,8 @@ def build_transformer(g: Graph, scenario: Scenario) -> str:
     if m.tie_embeddings:
         if scenario.task.kind != "next_token":
             raise ValueError("tie_embeddings scores the vocabulary, so it needs task.kind: next_token")
-        return g.op("logits", lambda h, e: h @ e.T, features, "embed.tok")
-    if "head.b" in g.nodes:
-        return g.op("logits", lambda h, w, b: h @ w + b, features, "head.W", "head.b")
-    return g.op("logits", torch.matmul, features, "head.W")
+        return g.op("logits", lambda h, e: F.linear(h, e), features, "embed.tok")  # tied: scores = h · Eᵀ
+    return _linear(g, "logits", features, "head.W", "head.b")
 
 
 def _pool(g: Graph, scenario: Scenario, stream: str, ids: list[int]) -> str:
@@ -103,9 +101,10 @@ def _layernorm(g: Graph, key: str, pname: str, x: str, eps: float) -> str:
 
 
 def _linear(g: Graph, key: str, x: str, w: str, b: str) -> str:
+    # F.linear wants the weight [out, in]; the contract stores W [in, out], so it gets the transposed view
     if b in g.nodes:
-        return g.op(key, lambda v, wt, bias: v @ wt + bias, x, w, b)
-    return g.op(key, torch.matmul, x, w)
+        return g.op(key, lambda v, wt, bias: F.linear(v, wt.t(), bias), x, w, b)
+    return g.op(key, lambda v, wt: F.linear(v, wt.t()), x, w)
 
 
 def _layer(g: Graph, scenario: Scenario, i: int, x: str, mask: torch.Tensor) -> str:
