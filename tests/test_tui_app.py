@@ -164,8 +164,19 @@ async def test_help_lists_every_key_and_closes():
                           ("End", "last step"), ("b", "first backward step"), ("f", "forward start"),
                           ("g", "go to"), ("e", "export"), ("?", "help"), ("q", "quit")):
             assert key in text and what in text
+        assert "keymap id" in text and "backward-start" in text  # room for the keymap ids
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
+
+
+async def test_help_at_80x24_keeps_one_line_per_key_without_the_ids():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        assert any("b              first backward step" in line for line in lines)
+        assert not any("backward-start" in line for line in lines)
 
 
 async def test_quit_exits_with_code_zero():

@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Static
 
 from stepper.tui.bindings import APP_BINDINGS, MODE_BINDINGS, STEP_BINDINGS, keys_text
@@ -33,6 +34,35 @@ each changed cell and unchanged cells fade. o flips between the original and the
 numbers. In a decoder, change the token at position 3 and watch rows 0–2 stay untouched."""
 
 
+class KeyTable(Widget):
+    """One line per key; the binding ids (what a keymap file names) only where they fit on the line."""
+
+    HEADING = "keymap id"
+
+    def __init__(self, rows: list[Binding], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.rows = rows
+
+    def render(self) -> Content:
+        rows = self.rows
+        width = max(len(keys_text(b)) for b in rows)
+        said = [b.tooltip or b.description for b in rows]
+        room = max(22, *(len(s) for s in said))
+        ids = width + 2 + room + 2 + max(len(self.HEADING), *(len(b.id or "") for b in rows)) <= self.size.width
+        lines = [Content.assemble((keys_text(b).ljust(width), "bold $text-accent"), "  ",
+                                  text.ljust(room) if ids else text,
+                                  (f"  {b.id or ''}", "$text-muted") if ids else "")
+                 for b, text in zip(rows, said, strict=True)]
+        if ids:
+            lines.insert(0, Content.styled(" " * (width + 2 + room + 2) + self.HEADING, "$text-muted"))
+        return Content("\n").join(lines)
+
+
+def reflowed(text: str) -> str:
+    """Paragraphs as single lines, so the help box wraps them at whatever width it has."""
+    return "\n\n".join(" ".join(p.split("\n")) for p in text.split("\n\n"))
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark", "dismiss", "close help", id="close-help")]
 
@@ -42,23 +72,13 @@ class HelpScreen(ModalScreen[None]):
         self.palette_key, self.description, self.reading, self.palette = palette_key, description, reading, palette
         self.keys = [*STEP_BINDINGS, *MODE_BINDINGS] if keys is None else keys
 
-    def _keys(self) -> Content:
-        palette = Binding(self.palette_key, "command_palette", self.palette)
-        rows = [*self.keys, *APP_BINDINGS, palette]
-        width = max(len(keys_text(b)) for b in rows)
-        said = [b.tooltip or b.description for b in rows]
-        room = max(22, *(len(s) for s in said))
-        lines = [Content.assemble((keys_text(b).ljust(width), "bold $text-accent"), "  ",
-                                  text.ljust(room), (f"  {b.id or ''}", "$text-muted"))
-                 for b, text in zip(rows, said, strict=True)]
-        return Content("\n").join(lines)
-
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
             yield Static(Content.styled("Keys", "bold $text-primary"), classes="help-heading")
-            yield Static(self._keys(), id="help-keys")
+            palette = Binding(self.palette_key, "command_palette", self.palette)
+            yield KeyTable([*self.keys, *APP_BINDINGS, palette], id="help-keys")
             yield Static(Content.styled("Reading the screen", "bold $text-primary"), classes="help-heading")
-            yield Static(self.reading, markup=False)
+            yield Static(reflowed(self.reading), markup=False)
             if self.description:
                 yield Static(Content.styled("This scenario", "bold $text-primary"), classes="help-heading")
                 yield Static(self.description, markup=False)
