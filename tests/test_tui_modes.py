@@ -147,6 +147,8 @@ async def test_editing_a_w2_cell_ripples_from_the_ffn_on_and_o_flips_back():
         text = screen_text(app)
         assert "W_2[f0, d0]" in text and "→ 3" in text  # the title bar names the edit
         assert "W_2 [8×4] · 1 changed" in text and "F [2×4] · 2 changed" in text and "•" in text
+        # the mark sits on its own number, with a space before it: never glued to the cell on its left
+        assert re.search(r" •-?\d", text) and not re.search(r"\d•", text)
         await go(pilot, "fwd.L0.attn.softmax")  # before the FFN: nothing moved
         text = screen_text(app)
         assert "A [2×2] · unchanged" in text

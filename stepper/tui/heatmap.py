@@ -82,6 +82,8 @@ class Heatmap:
         self.scale = 1.0 if (not self.signed and 0 < top <= 1) else top
         self.row_w = max(len(r) for r in self.row_labels)
         self.cell_w = max(self._value_width(finite), *(len(c) for c in self.col_labels))
+        if self.changed is not None:
+            self.cell_w += 1  # room for a `•` right before a number, with the usual space before both
         fit = max(3, (max_width - self.row_w - 2) // (self.cell_w + 1))
         self.show_cols = elide(n_cols, fit)
         self.show_rows = elide(n_rows, max(3, max_rows), keep=self.marked)
@@ -101,12 +103,12 @@ class Heatmap:
         return Measurement(self.width, self.width)
 
     def _cell(self, i: int, j: int) -> tuple[str, str, Style]:
-        """(separator, text, style): a changed cell's separator is `•`, so the ripple reads as text too."""
+        """(separator, text, style): a changed cell's number wears a `•` in front, so the ripple reads as text too."""
         text, style = self._plain_cell(i, j)
         if self.changed is None:
             return " ", text, style
         if self.changed[i, j]:
-            return "•", text, style + Style(bold=True, underline=True)
+            return " ", "•" + text, style + Style(bold=True, underline=True)
         # what the edit did not reach fades, so the cells it did reach stand out
         fill = Color.from_rich_color(style.bgcolor) if style.bgcolor else self.palette.base
         bg = self.palette.base.blend(fill, 0.3)
