@@ -2,10 +2,12 @@
 
 12 layers, d_model 768, 12 heads, d_ff 3072, 64 tokens, vocab 512, float64. The baseline is a
 plain torch forward + backward of the same model with the same weights (no retained
-intermediates). We time, best of N runs:
+intermediates). In each of N rounds we time, one after the other:
+  baseline — the plain torch forward + backward
   engine   — our numpy forward + backward, recording every step (`build_trace`)
   check    — engine + the independent torch reference + the per-step comparison
-and print both ratios to the baseline. Run: `python benchmarks/bench_check.py [--repeat N]`.
+and print the best of each and both ratios to the baseline (plus the median of the per-round
+check ratios, which a noisy machine moves less). Run: `python benchmarks/bench_check.py [--repeat N]`.
 """
 
 from __future__ import annotations
