@@ -6,13 +6,15 @@ import sys
 from argparse import Namespace
 
 from stepper.commands import EXIT_IO, EXIT_OK, load
-from stepper.commands.check import verify
+from stepper.commands.check import start_reference_import, verify
 from stepper.engine import build_trace
 from stepper.export.files import ExistsError, write_atomic
 
 
 def export_file(args: Namespace, generation: dict | None = None) -> int:
     scenario = load(args.file, force=args.force, generation=generation)  # ScenarioError → exit 2 in the CLI
+    if not args.no_verify:
+        start_reference_import()
     trace = build_trace(scenario)
     if not args.no_verify:
         verify(scenario, trace, tol=1e-10)
