@@ -29,7 +29,7 @@ def test_check_verifies_every_step_and_exits_0():
 def test_check_with_finite_differences():
     r = run("check", "-q", "--fd", MINI)
     assert r.returncode == 0
-    assert "finite differences: ok" in r.stdout
+    assert "finite differences (central, eps 1e-06): ok" in r.stdout and "(every parameter entry)" in r.stdout
 
 
 def test_a_disagreeing_value_exits_1(monkeypatch, capsys):

@@ -6,6 +6,7 @@ import math
 from unittest.mock import patch
 
 import numpy as np
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,6 +118,19 @@ def test_totals():
     grads = dict(ref.grads)
     grads.pop("head.W")
     assert "head.W" in check_totals(trace([], ref, grads=grads), ref).worst
+
+
+def test_totals_count_a_gradient_a_step_compared_with_the_error_found_there():
+    sc, ref = reference()
+    grads = {name: g + 3e-13 if name == "head.W" else g for name, g in ref.grads.items()}
+    shown = Tensor("dW", grads["head.W"], key="d:head.W")
+    tr = trace([step("h", "backward", dW=shown)], ref, grads=grads)
+    compared = verify_trace(tr, ref)
+    assert ("d:head.W", id(grads["head.W"])) in compared
+    totals = check_totals(tr, ref, compared=compared)
+    # compared once, in its step, and still counted: the totals never claim 0 for it
+    assert totals.ok and totals.max_abs_err == pytest.approx(3e-13, rel=0.01)
+    assert totals.worst.startswith("dhead.W [")
 
 
 @settings(max_examples=200, deadline=None)

@@ -35,8 +35,8 @@ def verify(scenario, trace: Trace, tol: float):
     from stepper.verify.reference import torch_reference
 
     reference = torch_reference(scenario, given=trace)
-    verify_trace(trace, reference, tol=tol)
-    return check_totals(trace, reference, tol=tol)
+    compared = verify_trace(trace, reference, tol=tol)
+    return check_totals(trace, reference, tol=tol, compared=compared)
 
 
 def step_line(step) -> str:

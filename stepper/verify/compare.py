@@ -17,27 +17,45 @@ class KeyedReference(Protocol):
     def get(self, key: str) -> np.ndarray: ...
 
 
-def verify_trace(trace: Trace, reference: KeyedReference, tol: float = 1e-10) -> None:
-    """Sets `step.check` on every step: forward steps first, then backward steps."""
+Compared = dict  # (key, id(array)) -> (max abs error, where): whole outputs already compared
+
+
+def verify_trace(trace: Trace, reference: KeyedReference, tol: float = 1e-10) -> Compared:
+    """Sets `step.check` on every step: forward steps first, then backward steps.
+
+    Returns what each whole keyed output came to, so `check_totals` need not compare again.
+    """
+    compared: Compared = {}
     for phase in ("forward", "backward"):
         for step in trace.steps:
             if step.phase == phase:
-                step.check = check_step(step, reference, tol)
+                step.check = check_step(step, reference, tol, compared)
     for step in trace.steps:  # a phase the checker does not know still gets a verdict
         if step.check is None:
-            step.check = check_step(step, reference, tol)
+            step.check = check_step(step, reference, tol, compared)
+    return compared
 
 
-def check_step(step: Step, reference: KeyedReference, tol: float = 1e-10) -> Check:
-    return check_outputs(step.outputs, reference, tol)
+def check_step(step: Step, reference: KeyedReference, tol: float = 1e-10, compared: Compared | None = None) -> Check:
+    return check_outputs(step.outputs, reference, tol, compared)
 
 
-def check_outputs(outputs: dict[str, Tensor], reference: KeyedReference, tol: float = 1e-10) -> Check:
+def check_outputs(outputs: dict[str, Tensor], reference: KeyedReference, tol: float = 1e-10,
+                  compared: Compared | None = None) -> Check:
+    """The worst output's error; `compared` both remembers results and answers from them."""
     worst_err, worst = 0.0, NOTHING
     for symbol, tensor in outputs.items():
         if tensor.key is None:
             continue
-        err, where = compare_tensor(symbol, tensor, reference)
+        whole = compared is not None and not tensor.index
+        memo = (tensor.key, id(tensor.value))
+        if whole and memo in compared:
+            err, where = compared[memo]
+            where = f"{symbol}{where}"
+        else:
+            err, where = compare_tensor(symbol, tensor, reference)
+            if whole:
+                compared[memo] = (err, where[len(symbol):])  # kept without the symbol: another step may name it
         # strict `>`: when everything agrees exactly, the first output is the one named
         if worst == NOTHING or err > worst_err:
             worst_err, worst = err, where
@@ -120,25 +138,25 @@ def check_scenario(scenario, trace: Trace, tol: float = 1e-10) -> bool:
     from stepper.verify.reference import torch_reference
 
     reference = torch_reference(scenario, given=trace)
-    verify_trace(trace, reference, tol)
-    return trace.verified and check_totals(trace, reference, tol).ok
+    compared = verify_trace(trace, reference, tol)
+    return trace.verified and check_totals(trace, reference, tol, compared).ok
 
 
-def check_totals(trace: Trace, reference, tol: float = 1e-10) -> Check:
-    """`trace.loss` and every `trace.grads[name]` against the reference, as one Check."""
+def check_totals(trace: Trace, reference, tol: float = 1e-10, compared: Compared | None = None) -> Check:
+    """`trace.loss` and every `trace.grads[name]` against the reference, as one Check.
+
+    A gradient that a step already showed and `verify_trace` compared (`compared`) counts with the
+    error found then, rather than being compared a second time (that would double the cost on a
+    large model); every other one is compared here.
+    """
     outputs = {"loss": Tensor("loss", np.asarray(trace.loss, dtype=np.float64), key="loss")}
     names = set(trace.grads) | set(getattr(reference, "grads", {}))
-    # a gradient that is the very array a passing step already showed under its key was compared
-    # then; comparing it again would only double the cost on a large model
-    seen = {(t.key, id(t.value)) for s in trace.steps if s.check is not None and s.check.ok
-            for t in s.outputs.values() if t.key and not t.index}
     for name in sorted(names):
         value = trace.grads.get(name)
         if value is None:
             return Check(REFERENCE, math.inf, tol, False, f"trace.grads has no `{name}`")
-        if (f"d:{name}", id(value)) not in seen:
-            outputs[f"d{name}"] = Tensor(f"d{name}", value, key=f"d:{name}")
-    return check_outputs(outputs, reference, tol)
+        outputs[f"d{name}"] = Tensor(f"d{name}", value, key=f"d:{name}")
+    return check_outputs(outputs, reference, tol, dict(compared or {}))
 
 
 def _dims(shape) -> str:

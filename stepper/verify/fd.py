@@ -36,6 +36,7 @@ class FDReport:
     worst_rel_err: float
     n_checked: int
     eps: float
+    n_total: int = 0  # parameter entries in the model; n_checked < n_total when a sample was taken
     per_param: dict[str, ParamFD] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -43,7 +44,9 @@ class FDReport:
         if self.worst_param is None:
             return f"finite differences: {verdict}, nothing to check"
         idx = ", ".join(map(str, self.worst_index))
-        return (f"finite differences: {verdict} — {self.n_checked} entries, worst {self.worst_param}[{idx}]: "
+        which = "every parameter entry" if self.n_checked == self.n_total else f"a seeded sample of the {self.n_total}"
+        return (f"finite differences (central, eps {self.eps:g}): {verdict} — {self.n_checked} entries ({which}), "
+                f"each within {ABS_TOL:g} absolute or {REL_TOL:g} relative; worst {self.worst_param}[{idx}]: "
                 f"analytic {self.worst_analytic:.12g} vs numeric {self.worst_numeric:.12g} "
                 f"(abs {self.worst_abs_err:.3g}, rel {self.worst_rel_err:.3g})")
 
@@ -67,7 +70,7 @@ def finite_difference_check(scenario, loss_fn: Callable[[dict[str, np.ndarray]],
         cap = SAMPLE_PER_PARAM
 
     report = FDReport(ok=True, max_abs_err=0.0, worst_param=None, worst_index=(), worst_analytic=0.0,
-                      worst_numeric=0.0, worst_rel_err=0.0, n_checked=0, eps=eps)
+                      worst_numeric=0.0, worst_rel_err=0.0, n_checked=0, eps=eps, n_total=total)
     worst_badness = -1.0
     for name, value in base.items():
         if name not in grads:
