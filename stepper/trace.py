@@ -82,11 +82,29 @@ class Step:
         return self.lesson or self.formula.meaning
 
     def symbol_roles(self) -> list[tuple[str, str]]:
-        """(formula symbol, array) pairs where one formula serves many steps: a forward linear step
-        writes `Y = X · W + b` for every projection, so say which arrays play X, W, b and Y."""
-        if self.stage != "linear" or self.phase != "forward" or len(self.inputs) < 2:
-            return []
-        pairs = [*zip(("X", "W", "b"), self.inputs, strict=False), *(("Y", n) for n in list(self.outputs)[:1])]
+        """(formula symbol, array) pairs where a formula shared by many steps names things its own way:
+        `Y = X · W + b` serves every projection, `R = X + F(X)` both residuals, so say which arrays
+        of this step play which symbol. Pairs whose names already agree are left out."""
+        ins, outs = list(self.inputs), list(self.outputs)
+        pairs: list[tuple[str, str]] = []
+        if self.stage == "linear" and self.phase == "forward" and len(ins) >= 2:
+            pairs = [*zip(("X", "W", "b"), ins, strict=False), *(("Y", n) for n in outs[:1])]
+        elif self.stage == "linear" and self.phase == "backward" and len(ins) >= 3:
+            dy, x, w = ins[:3]
+            pairs = [("dY", dy), ("X", x), ("W", w)]
+            pairs += [(generic, name) for generic, name in (("dW", f"d{w}"), ("dX", f"d{x}")) if name in outs]
+        elif self.stage == "residual" and self.phase == "forward" and len(ins) == 2:
+            pairs = [("F(X)", ins[1])] if ins[1] != "F" else []
+        elif self.stage == "residual" and self.phase == "backward" and outs:
+            pairs = [("dF", outs[0])]
+        elif self.stage == "mask" and self.phase == "forward" and "S" in ins:  # no 1/√d_k step before it
+            pairs = [("S'", "S")]
+        elif self.stage == "mask" and self.phase == "backward" and outs == ["dS"]:
+            pairs = [("dS'", "dS")]
+        elif self.stage == "loss" and self.phase == "backward" and ins[1:2] == ["y"] and outs:
+            pairs = [("onehot(target)", "y"), ("dlogits", outs[0])]
+        elif self.stage == "embedding" and self.phase == "backward" and outs:
+            pairs = [("d embed.tok", outs[0])]
         return [(symbol, name) for symbol, name in pairs if symbol != name]
 
     def shape_line(self) -> str:

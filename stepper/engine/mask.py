@@ -5,15 +5,20 @@ import numpy as np
 from stepper.trace import Formula
 
 FORMULA = Formula(
-    plain="S_masked[i, j] = S'[i, j] if allowed(i, j) else −∞   (S' = the scaled scores; S when unscaled)",
-    latex=r"\tilde S_{ij} = \begin{cases} S_{ij} & \text{allowed}(i,j) \\ -\infty & \text{otherwise} \end{cases}",
+    plain="S_masked = S' + M,  M[i, j] = 0 where query i may see key j, −∞ where it may not",
+    latex=r"\tilde S = S' + M,\quad M_{ij} = \begin{cases} 0 & \text{allowed}(i,j) \\ -\infty & \text{otherwise} \end{cases}",
     meaning="−∞ (not 0) is what makes a weight vanish: e^−∞ = 0, while a score of 0 would still get weight e^0 = 1.",
 )
 GRAD_FORMULA = Formula(
-    plain="dS[i, j] = dS_masked[i, j] if allowed(i, j) else 0",
-    latex=r"\frac{\partial L}{\partial S_{ij}} = \mathbb{1}[\text{allowed}(i,j)]\,\frac{\partial L}{\partial \tilde S_{ij}}",
+    plain="dS'[i, j] = dS_masked[i, j] where M[i, j] = 0, else 0",
+    latex=r"\frac{\partial L}{\partial S'_{ij}} = \mathbb{1}[M_{ij} = 0]\,\frac{\partial L}{\partial \tilde S_{ij}}",
     meaning="A masked score had no influence on the loss, so it gets no gradient.",
 )
+
+
+def additive(ok: np.ndarray) -> np.ndarray:
+    """M: 0 where allowed, −∞ where not."""
+    return np.where(ok, 0.0, -np.inf)  # [T, T]
 
 
 def allowed(pad_keys: np.ndarray, causal: bool) -> np.ndarray:
@@ -26,7 +31,7 @@ def allowed(pad_keys: np.ndarray, causal: bool) -> np.ndarray:
 
 
 def forward(s: np.ndarray, ok: np.ndarray):
-    out = np.where(ok, s, -np.inf)  # [H, T, T]
+    out = s + additive(ok)  # [H, T, T] = [H, T, T] + [T, T]; x + 0 is exactly x
     return out, ok
 
 

@@ -12,7 +12,7 @@ FORMULA = Formula(
 GRAD_FORMULA = Formula(
     plain="dS[i] = A[i] ⊙ (dA[i] − Σ_j dA[i, j]·A[i, j])",
     latex=r"\frac{\partial L}{\partial S_{ij}} = A_{ij}\Big(\frac{\partial L}{\partial A_{ij}} - \sum_{j'} \frac{\partial L}{\partial A_{ij'}} A_{ij'}\Big)",
-    meaning="The softmax Jacobian is diag(A) − A Aᵀ per row: raising one weight lowers the others.",
+    meaning="For each row a = A[i], the softmax Jacobian is diag(a) − a aᵀ: raising one weight lowers the others.",
 )
 
 

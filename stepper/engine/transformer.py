@@ -163,8 +163,13 @@ class TransformerPass:
                     bindings={"ε": fmt_num(self.m.norm_eps), "d_model": str(self.m.d_model)})
         return y, key
 
-    def linear_inputs(self, x, x_key, p, block, which):
-        inputs = {"X": self.td("X", x, x_key), f"W_{which}": self.param(f"W_{which}", f"{p}.{block}.W_{which}")}
+    def concat_symbol(self) -> str:
+        """What W_O reads: the heads' Z side by side, or with one head simply Z (no concat step)."""
+        return "Concat" if self.m.n_heads > 1 else "Z"
+
+    def linear_inputs(self, x, x_key, p, block, which, x_symbol="X"):
+        inputs = {x_symbol: self.td(x_symbol, x, x_key),
+                  f"W_{which}": self.param(f"W_{which}", f"{p}.{block}.W_{which}")}
         if self.m.bias:
             inputs[f"b_{which}"] = self.param(f"b_{which}", f"{p}.{block}.b_{which}")
         return inputs
@@ -192,7 +197,7 @@ class TransformerPass:
                          f"{pre}.A": a_w, f"{pre}.Z": z})
         s_key = f"{pre}.S" if m.attention_scale else f"{pre}.S_raw"
         s_sym = "S'" if m.attention_scale else "S"  # the scaled scores keep the prime they got at the scale step
-        additive = np.where(ok, 0.0, -np.inf)  # [T, T]
+        additive = mask.additive(ok)  # [T, T] M, the one the mask step adds
         for h in range(m.n_heads):
             hp, cols = self.head_prefix(i, h), heads.columns(h, m.d_k)
             hd = lab.head_dims(h)
@@ -228,7 +233,8 @@ class TransformerPass:
         out, self.cache[f"{pre}.O"] = linear.forward(concat, self.p[f"{p}.attn.W_O"], self.p.get(f"{p}.attn.b_O"))
         self.act[f"{pre}.out"] = out  # [T, D]
         self.record(f"fwd.{pre}.out", "linear", "Output projection W_O", linear.FORMULA,
-                    self.linear_inputs(concat, f"{pre}.concat", p, "attn", "O"), {"O": self.td("O", out, f"{pre}.out")},
+                    self.linear_inputs(concat, f"{pre}.concat", p, "attn", "O", self.concat_symbol()),
+                    {"O": self.td("O", out, f"{pre}.out")},
                     layer=i)
 
     def head_prefix(self, i: int, h: int) -> str:

@@ -115,7 +115,7 @@ class Backward:
         return dx
 
     def linear(self, step_id, title, cache_key, pname, x_key, dy, dy_t, dx_key, *, layer, x_cols=None,
-               w_symbol="W"):
+               w_symbol="W", x_symbol="X"):
         tp = self.tp
         cache = tp.cache[cache_key]
         dx, dw, db = linear.backward(dy, cache)
@@ -128,9 +128,9 @@ class Backward:
         if db is not None:
             self.grads[bname] = db
             outs[f"db_{w_symbol}"] = tensor(f"db_{w_symbol}", db, f"d:{bname}", None, out_cols)
-        outs["dX"] = tensor("dX", dx, dx_key, self.lab.tokens, x_cols)
+        outs[f"d{x_symbol}"] = tensor(f"d{x_symbol}", dx, dx_key, self.lab.tokens, x_cols)
         self.record(step_id, "linear", title, linear.GRAD_FORMULA,
-                    {dy_t.symbol: dy_t, "X": tensor("X", cache[0], x_key, self.lab.tokens, x_cols),
+                    {dy_t.symbol: dy_t, x_symbol: tensor(x_symbol, cache[0], x_key, self.lab.tokens, x_cols),
                      f"W_{w_symbol}": tp.param(f"W_{w_symbol}", wname)}, outs, layer=layer)
         return dx
 
@@ -197,7 +197,8 @@ class Backward:
         tp, m, lab, pre, p = self.tp, self.m, self.lab, f"L{i}.attn", f"layers.{i}"
         tok = lab.tokens
         d_concat = self.linear(f"bwd.{pre}.out", "Through W_O", f"{pre}.O", f"{p}.attn", f"{pre}.concat", d_out,
-                               self.td("dO", d_out, f"d:{pre}.out"), f"d:{pre}.concat", layer=i, w_symbol="O")
+                               self.td("dO", d_out, f"d:{pre}.out"), f"d:{pre}.concat", layer=i, w_symbol="O",
+                               x_symbol=tp.concat_symbol())
         dz = heads.split(d_concat, m.n_heads)  # [H, T, d_k]
         if m.n_heads > 1:
             self.record(f"bwd.{pre}.concat", "heads", "Split the gradient back to the heads",

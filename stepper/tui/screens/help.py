@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -31,7 +33,8 @@ Esc leaves the question for later.
 What-if (w): change one number of a parameter, or one token, and the whole trace is computed
 and checked again. ◆ in the list marks every step the change reached; in the tables • marks
 each changed cell and unchanged cells fade. o flips between the original and the edited
-numbers. In a decoder, change the token at position 3 and watch rows 0–2 stay untouched."""
+numbers. In a decoder, change a later token and watch the rows before it stay untouched:
+no query may look ahead."""
 
 
 class KeyTable(Widget):
@@ -49,10 +52,16 @@ class KeyTable(Widget):
         said = [b.tooltip or b.description for b in rows]
         room = max(22, *(len(s) for s in said))
         ids = width + 2 + room + 2 + max(len(self.HEADING), *(len(b.id or "") for b in rows)) <= self.size.width
-        lines = [Content.assemble((keys_text(b).ljust(width), "bold $text-accent"), "  ",
-                                  text.ljust(room) if ids else text,
-                                  (f"  {b.id or ''}", "$text-muted") if ids else "")
-                 for b, text in zip(rows, said, strict=True)]
+        if ids:
+            lines = [Content.assemble((keys_text(b).ljust(width), "bold $text-accent"), "  ", text.ljust(room),
+                                      (f"  {b.id or ''}", "$text-muted"))
+                     for b, text in zip(rows, said, strict=True)]
+        else:  # a long description wraps under itself, not under the keys
+            room = max(12, self.size.width - width - 2)
+            lines = [Content.assemble((keys_text(b).ljust(width) if n == 0 else " " * width, "bold $text-accent"),
+                                      "  ", part)
+                     for b, text in zip(rows, said, strict=True)
+                     for n, part in enumerate(textwrap.wrap(text, room) or [""])]
         if ids:
             lines.insert(0, Content.styled(" " * (width + 2 + room + 2) + self.HEADING, "$text-muted"))
         return Content("\n").join(lines)
@@ -74,6 +83,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
+            yield Static(Content.styled("Esc or ? closes this help; ↑/↓ or PgUp/PgDn scroll it.", "$text-muted"))
             yield Static(Content.styled("Keys", "bold $text-primary"), classes="help-heading")
             palette = Binding(self.palette_key, "command_palette", self.palette)
             yield KeyTable([*self.keys, *APP_BINDINGS, palette], id="help-keys")
@@ -82,4 +92,3 @@ class HelpScreen(ModalScreen[None]):
             if self.description:
                 yield Static(Content.styled("This scenario", "bold $text-primary"), classes="help-heading")
                 yield Static(self.description, markup=False)
-            yield Static(Content.styled("Esc or ? closes this help.", "$text-muted"))
