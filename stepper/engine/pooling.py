@@ -5,14 +5,15 @@ import numpy as np
 from stepper.trace import Formula
 
 FORMULAS = {
-    "mean": Formula(plain="p = mean of the rows (skipping <pad>)", latex=r"p = \frac{1}{|\mathcal{T}|}\sum_{t\in\mathcal{T}} h_t",
+    "mean": Formula(plain="pooled = mean of the rows of h (skipping <pad>)",
+                    latex=r"\text{pooled} = \frac{1}{|\mathcal{T}|}\sum_{t\in\mathcal{T}} h_t",
                     meaning="The sentence vector is the average of its token vectors (padding excluded)."),
-    "first": Formula(plain="p = h[0]", latex=r"p = h_0", meaning="The first token's vector stands for the whole sequence (as BERT's [CLS])."),
-    "last": Formula(plain="p = h[T−1]", latex=r"p = h_{T-1}", meaning="The last token's vector stands for the sequence; in a decoder it is the only one that saw every token."),
+    "first": Formula(plain="pooled = h[0]", latex=r"\text{pooled} = h_0", meaning="The first token's vector stands for the whole sequence (as BERT's [CLS])."),
+    "last": Formula(plain="pooled = h[T−1]", latex=r"\text{pooled} = h_{T-1}", meaning="The last token's vector stands for the sequence; in a decoder it is the only one that saw every token."),
 }
 GRAD_FORMULA = Formula(
-    plain="dh[t] = weight[t] · dp",
-    latex=r"\frac{\partial L}{\partial h_t} = w_t \frac{\partial L}{\partial p}",
+    plain="dh[t] = weight[t] · dpooled",
+    latex=r"\frac{\partial L}{\partial h_t} = w_t \frac{\partial L}{\partial \text{pooled}}",
     meaning="Each pooled row gets the pooled gradient times the share it contributed (1/n for the mean, 1 for first or last).",
 )
 

@@ -252,20 +252,20 @@ class TransformerPass:
             x, self.cache["pool"] = pooling.forward(x, w)  # [D]
             self.act["pooled"] = x
             self.record("fwd.pool", "pooling", f"Pool ({self.m.pooling})", pooling.FORMULAS[self.m.pooling],
-                        {"h": final_t}, {"p": tensor("p", x, "pooled", None, lab.dims)})
-            in_t = tensor("p", x, "pooled", None, lab.dims)
+                        {"h": final_t}, {"pooled": tensor("pooled", x, "pooled", None, lab.dims)})
+            in_t = tensor("pooled", x, "pooled", None, lab.dims)
         else:
             in_t = final_t
         rows = lab.tokens if self.next_token else None
         if self.m.tie_embeddings:
             logits = x @ self.p["embed.tok"].T  # [T, V] = [T, D] @ [D, V]
             self.cache["head"] = (x, self.p["embed.tok"], "tied")
-            inputs = {"h": in_t, "embed.tok": self.param("W_tok", "embed.tok")}
+            inputs = {in_t.symbol: in_t, "embed.tok": self.param("W_tok", "embed.tok")}
             formula = TIED_FORMULA
         else:
             logits, lin = linear.forward(x, self.p["head.W"], self.p.get("head.b"))  # [T, V] or [C]
             self.cache["head"] = (lin, None, "linear")
-            inputs = {"h": in_t, "W": self.param("W", "head.W")}
+            inputs = {in_t.symbol: in_t, "W": self.param("W", "head.W")}
             if self.m.head_bias:
                 inputs["b"] = self.param("b", "head.b")
             formula = linear.FORMULA

@@ -73,31 +73,32 @@ class Backward:
         tp, lab = self.tp, self.lab
         x_key = "pooled" if not tp.next_token else tp.final_key
         x = tp.act[x_key]
-        x_t = tensor("h", x, x_key, rows, lab.dims)
+        sym = "pooled" if not tp.next_token else "h"  # what the head read: the pooled vector, or every row
+        x_t = tensor(sym, x, x_key, rows, lab.dims)
         dz_t = tensor("dz", dz, "d:logits", rows, cols)
         if self.m.tie_embeddings:
             table = tp.p["embed.tok"]
             dx = dz @ table  # [T, D] = [T, V] @ [V, D]
             self.grads["embed.tok"] = dz.T @ x  # [V, D]
             self.record("bwd.head", "linear", "Through the tied head", TIED_GRAD_FORMULA,
-                        {"dz": dz_t, "h": x_t, "embed.tok": tp.param("W_tok", "embed.tok")},
-                        {"dh": tensor("dh", dx, f"d:{x_key}", rows, lab.dims),
+                        {"dz": dz_t, sym: x_t, "embed.tok": tp.param("W_tok", "embed.tok")},
+                        {f"d{sym}": tensor(f"d{sym}", dx, f"d:{x_key}", rows, lab.dims),
                          "dW_tok": tensor("dW_tok", self.grads["embed.tok"], "d:embed.tok<-logits", lab.vocab, lab.dims)})
         else:
             dx, dw, db = linear.backward(dz, tp.cache["head"][0])  # [T, D] / [D]
             self.grads["head.W"] = dw
-            outs = {"dh": tensor("dh", dx, f"d:{x_key}", rows, lab.dims),
+            outs = {f"d{sym}": tensor(f"d{sym}", dx, f"d:{x_key}", rows, lab.dims),
                     "dW": tensor("dW", dw, "d:head.W", lab.dims, cols)}
             if db is not None:
                 self.grads["head.b"] = db
                 outs["db"] = tensor("db", db, "d:head.b", None, cols)
             self.record("bwd.head", "linear", "Through the output head", linear.GRAD_FORMULA,
-                        {"dz": dz_t, "h": x_t, "W": tp.param("W", "head.W")}, outs)
+                        {"dz": dz_t, sym: x_t, "W": tp.param("W", "head.W")}, outs)
         if tp.next_token:
             return dx
         dh = pooling.backward(dx, tp.cache["pool"])  # [T, D]
         self.record("bwd.pool", "pooling", "Through the pooling", pooling.GRAD_FORMULA,
-                    {"dp": tensor("dp", dx, "d:pooled", None, lab.dims)},
+                    {"dpooled": tensor("dpooled", dx, "d:pooled", None, lab.dims)},
                     {"dh": self.td("dh", dh, f"d:{tp.final_key}")}, bindings={"pooling": self.m.pooling})
         return dh
 
