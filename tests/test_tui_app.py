@@ -76,8 +76,8 @@ async def test_n_reaches_positional_softmax_loss_and_gradient_steps():
             seen.append(screen_text(app))
             await pilot.press("n")
     joined = "\n".join(seen)
-    for title in ("Positional encoding", "Softmax over each row", "Softmax and cross-entropy loss",
-                  "Gradient of the loss w.r.t. the logits", "Through W_Q"):
+    for title in ("Positional encoding", "Softmax over each row", "Softmax + cross-entropy",
+                  "Gradient at the logits", "Through W_Q"):
         assert title in joined
 
 
@@ -177,6 +177,31 @@ async def test_help_at_80x24_keeps_one_line_per_key_without_the_ids():
         lines = screen_text(app).splitlines()
         assert any("b              first backward step" in line for line in lines)
         assert not any("backward-start" in line for line in lines)
+
+
+async def test_more_below_shows_while_the_step_runs_past_the_bottom():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n", "n")  # the Q projection: inputs, outputs and legend need more than 24 rows
+        await pilot.pause()
+        assert "↓ more below: PgDn" in screen_text(app)
+        for _ in range(4):
+            await pilot.press("pagedown")
+        await pilot.pause()
+        assert "↓ more below" not in screen_text(app)
+        assert "Q [2×4]" in screen_text(app)  # the output the learner scrolled down to
+
+
+async def test_tab_reaches_the_lesson_so_a_long_one_can_scroll():
+    from stepper.tui.widgets.details import Details
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(3):
+            if isinstance(app.focused, Details):
+                break
+            await pilot.press("tab")
+        assert isinstance(app.focused, Details)
 
 
 async def test_quit_exits_with_code_zero():

@@ -78,7 +78,7 @@ class MLPPass:
             keep = np.ones(len(targets), dtype=bool)
             value, probs, self.cache["loss"] = loss.cross_entropy(out, targets, keep)
             self.act.update({"logits": out, "probs": probs})
-            self.record("fwd.loss", "loss", "Softmax and cross-entropy loss", loss.CE_FORMULA, {"logits": out_t},
+            self.record("fwd.loss", "loss", "Softmax + cross-entropy", loss.CE_FORMULA, {"logits": out_t},
                         {"p": self.vec("p", probs, "probs", cols), "L": tensor("L", np.array(value), "loss")},
                         bindings={"targets": ", ".join(self.sc.task.labels or [self.sc.task.label]),
                                   "N": str(len(targets))})
@@ -103,7 +103,7 @@ def mlp_backward(mp: MLPPass) -> dict[str, np.ndarray]:
     else:
         dout = loss.mse_backward(mp.cache["loss"])  # [n_out]
         formula, ins = loss.MSE_GRAD_FORMULA, {"ŷ": mp.vec("ŷ", mp.act["pred"], mp.out_key, cols)}
-    mp.record("bwd.loss", "loss", "Gradient of the loss w.r.t. the output", formula, ins,
+    mp.record("bwd.loss", "loss", "Gradient at the output", formula, ins,
               {"dŷ": mp.vec("dŷ", dout, f"d:{mp.out_key}", cols)})
     dh = dz = dout  # the last layer has no activation: its z is the output
     for i in reversed(range(mp.n_layers)):

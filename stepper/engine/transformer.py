@@ -116,7 +116,7 @@ class TransformerPass:
         self.attention(i, a_in, a_key)
         r1, _ = residual.forward(x, self.act[f"{pre}.attn.out"])  # [T, D]
         self.act[f"{pre}.res1"] = r1
-        self.record(f"fwd.{pre}.res1", "residual", "Residual: add attention to its input", residual.FORMULA,
+        self.record(f"fwd.{pre}.res1", "residual", "Residual: x + attention", residual.FORMULA,
                     {"X": self.td("X", x, x_key), "Attn": self.td("Attn", self.act[f"{pre}.attn.out"], f"{pre}.attn.out")},
                     {"R": self.td("R", r1, f"{pre}.res1")}, layer=i)
         f_in, f_key = r1, f"{pre}.res1"
@@ -143,7 +143,7 @@ class TransformerPass:
                     {"F": self.td("F", o, f"{pre}.ffn.out")}, layer=i)
         r2, _ = residual.forward(f_in, o)  # [T, D]
         self.act[f"{pre}.res2"] = r2
-        self.record(f"fwd.{pre}.res2", "residual", "Residual: add the FFN to its input", residual.FORMULA,
+        self.record(f"fwd.{pre}.res2", "residual", "Residual: x + FFN", residual.FORMULA,
                     {"X": self.td("X", f_in, f_key), "F": self.td("F", o, f"{pre}.ffn.out")},
                     {"R": self.td("R", r2, f"{pre}.res2")}, layer=i)
         self.streams[i] = {"x": x_key, "a": a_key, "f": f_key, "ffn": ffn_key}
@@ -214,7 +214,7 @@ class TransformerPass:
                 self.record(f"fwd.{hp}.scale", "scale", "Scale by 1/√d_k", scale.FORMULA,
                             {"S": tt("S", s_raw, f"{pre}.S_raw")}, {"S'": tt("S'", s, f"{pre}.S")}, layer=i, head=h,
                             bindings={"d_k": str(m.d_k), "√d_k": fmt_num(math.sqrt(m.d_k))})
-            self.record(f"fwd.{hp}.mask", "mask", "Mask (−∞ where not allowed)", mask.FORMULA,
+            self.record(f"fwd.{hp}.mask", "mask", "Mask: −∞ where not allowed", mask.FORMULA,
                         {s_sym: tt(s_sym, s, s_key), "M": tensor("M", additive, None, lab.tokens, lab.tokens)},
                         {"S_masked": tt("S_masked", s_masked, f"{pre}.S_masked")}, layer=i, head=h,
                         bindings={"mask": self.mask_name()})
@@ -281,7 +281,7 @@ class TransformerPass:
         value, probs, self.cache["loss"] = loss.cross_entropy(logits, targets, keep)
         self.act.update({"probs": probs, "loss": np.array(value)})
         target_labels = [sc.vocab[t] for t in targets] if self.next_token else [sc.task.label]
-        self.record("fwd.loss", "loss", "Softmax and cross-entropy loss", loss.CE_FORMULA,
+        self.record("fwd.loss", "loss", "Softmax + cross-entropy", loss.CE_FORMULA,
                     {"logits": tensor("z", logits, "logits", rows, out_cols)},
                     {"p": tensor("p", probs, "probs", rows, out_cols), "L": tensor("L", np.array(value), "loss")},
                     bindings={"targets": ", ".join(target_labels), "N": str(int(keep.sum()))})

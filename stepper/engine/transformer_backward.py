@@ -53,14 +53,14 @@ class Backward:
         dz = loss.cross_entropy_backward(tp.cache["loss"])  # like logits
         onehot = np.zeros_like(np.atleast_2d(dz))  # [N, C]
         onehot[np.arange(onehot.shape[0]), tp.targets_used] = 1.0
-        self.record("bwd.loss", "loss", "Gradient of the loss w.r.t. the logits", loss.CE_GRAD_FORMULA,
+        self.record("bwd.loss", "loss", "Gradient at the logits", loss.CE_GRAD_FORMULA,
                     {"p": tensor("p", tp.act["probs"], "probs", rows, cols),
                      "y": tensor("y", onehot.reshape(dz.shape), None, rows, cols)},
                     {"dz": tensor("dz", dz, "d:logits", rows, cols)})
         dx = self.head(dz, rows, cols)
         if self.m.final_norm:
             dx = self.layernorm("bwd.ln_f", "ln_f", "ln_f", tp.act[self.last_key()], self.last_key(), dx,
-                                title="Through the final LayerNorm")
+                                title="Through final LayerNorm")
         for i in reversed(range(self.m.n_layers)):
             dx = self.layer(i, dx)
         self.embedding(dx)
@@ -175,24 +175,24 @@ class Backward:
         path = "dX_ffn" if shared else "dX_ln2"
         d_f = self.merge(f"bwd.{pre}.res2.merge", s["f"], [("dX_skip", d_f_skip, f"d:{s['f']}<-{pre}.res2"),
                          (path, d_ffn_in, f"d:{s['f']}<-{pre}.ffn.H" if shared else f"d:{s['f']}<-{pre}.ln2")],
-                         layer=i, title="Sum the gradients: skip + FFN")
+                         layer=i, title="Sum: skip + FFN gradients")
         if m.norm == "post":
             d_f = self.layernorm(f"bwd.{pre}.ln1", f"{pre}.ln1", f"{p}.ln1", tp.act[f"{pre}.res1"], f"{pre}.res1",
                                  d_f, title="Through LayerNorm 1", layer=i)
         d_x_skip, d_attn = residual.backward(d_f, None)
-        self.record(f"bwd.{pre}.res1", "residual", "Through the attention residual", residual.GRAD_FORMULA,
+        self.record(f"bwd.{pre}.res1", "residual", "Through attention residual", residual.GRAD_FORMULA,
                     {"dR": self.td("dR", d_f, f"d:{pre}.res1")},
                     {"dAttn": self.td("dAttn", d_attn, f"d:{pre}.attn.out"),
                      "dX_skip": self.td("dX_skip", d_x_skip, f"d:{s['x']}<-{pre}.res1")}, layer=i)
         d_a_terms = self.attention(i, d_attn, s["a"])
         if m.norm == "pre":
             d_ln1 = self.merge(f"bwd.{pre}.qkv.merge", s["a"], d_a_terms, layer=i,
-                               title="Sum the gradients from Q, K and V")
+                               title="Sum the Q, K, V gradients")
             d_ln1_in = self.layernorm(f"bwd.{pre}.ln1", f"{pre}.ln1", f"{p}.ln1", tp.act[s["x"]], s["x"], d_ln1,
                                       title="Through LayerNorm 1", layer=i, out_key=f"d:{s['x']}<-{pre}.ln1")
             d_a_terms = [("dX_ln1", d_ln1_in, f"d:{s['x']}<-{pre}.ln1")]
         return self.merge(f"bwd.{pre}.res1.merge", s["x"], [("dX_skip", d_x_skip, f"d:{s['x']}<-{pre}.res1"),
-                          *d_a_terms], layer=i, title="Sum the gradients into the layer input")
+                          *d_a_terms], layer=i, title="Sum into the layer input")
 
     def attention(self, i: int, d_out: np.ndarray, a_key: str):
         tp, m, lab, pre, p = self.tp, self.m, self.lab, f"L{i}.attn", f"layers.{i}"
@@ -202,7 +202,7 @@ class Backward:
                                x_symbol=tp.concat_symbol())
         dz = heads.split(d_concat, m.n_heads)  # [H, T, d_k]
         if m.n_heads > 1:
-            self.record(f"bwd.{pre}.concat", "heads", "Split the gradient back to the heads",
+            self.record(f"bwd.{pre}.concat", "heads", "Split back to the heads",
                         heads.CONCAT_GRAD_FORMULA, {"dConcat": self.td("dConcat", d_concat, f"d:{pre}.concat")},
                         {"dZ": tensor("dZ", dz, f"d:{pre}.Z")}, layer=i)
         d_a, d_v = weighted_sum.backward(dz, tp.cache[f"{pre}.values"])  # [H, T, T], [H, T, d_k]
@@ -260,7 +260,7 @@ class Backward:
                 self.grads["embed.pos"] = d_pos
                 outs["dW_pos"] = tensor("dW_pos", d_pos, "d:embed.pos", [f"p{i}" for i in range(m.max_len)], lab.dims)
             formula = positional.GRAD_FORMULA if m.positional == "learned" else positional.SINUSOIDAL_GRAD_FORMULA
-            self.record("bwd.pos", "positional", "Through the positional encoding", formula,
+            self.record("bwd.pos", "positional", "Through the positions", formula,
                         {"dX": self.td("dX", dx, "d:x0")}, outs)
             dx = d_e
         d_table = embedding.backward(dx, tp.cache["embed"])  # [V, D]
@@ -272,7 +272,7 @@ class Backward:
         if tied:
             head_part = self.grads["embed.tok"]
             total = head_part + d_table  # [V, D]
-            self.record("bwd.embed.merge", "merge", "Add the table's two gradients (head + lookup)",
+            self.record("bwd.embed.merge", "merge", "Tied table: head + lookup",
                         residual.MERGE_FORMULA,
                         {"dW_head": tensor("dW_head", head_part, "d:embed.tok<-logits", lab.vocab, lab.dims),
                          "dW_lookup": tensor("dW_lookup", d_table, key, lab.vocab, lab.dims)},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
@@ -11,7 +11,9 @@ from stepper.trace import Step
 from stepper.tui.parts import check_parts, meaning_parts
 
 
-class Details(Vertical):
+class Details(VerticalScroll, can_focus=True):
+    """Focusable (Tab), so ↑/↓ scroll a lesson longer than the room it has."""
+
     def compose(self) -> ComposeResult:
         yield Static(id="meaning")
         yield Static(id="check")

@@ -39,6 +39,8 @@ class StepPanel(VerticalScroll, inherit_bindings=False):
         with Horizontal(id="step-body"):
             yield MatrixView(id="matrices")
             yield Vertical(id="plot-slot")
+        # docked: stays on the panel's last row while the rest scrolls, and only while more is below
+        yield Static(Content.styled("↓ more below: PgDn (or scroll)", "$text-muted"), id="more-below")
 
     def show(self, trace: Trace, index: int, *, question: Question | None = None, verdict: Verdict | None = None,
              changes: dict[str, dict[str, np.ndarray]] | None = None) -> None:
@@ -64,3 +66,15 @@ class StepPanel(VerticalScroll, inherit_bindings=False):
             slot.mount(Static(Content.assemble((caption, "bold"), "\n", key), classes="plot-legend"),
                        StepPlot(trace, step, kind))
         self.scroll_home(animate=False)
+        self.call_after_refresh(self.mark_more)
+
+    def mark_more(self) -> None:
+        """Show the "more below" line while part of the step is under the bottom edge."""
+        self.query_one("#more-below").display = self.scroll_y < self.max_scroll_y - 0.5
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.mark_more()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.mark_more)
