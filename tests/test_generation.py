@@ -96,3 +96,17 @@ def test_training_then_generating_verifies():
     assert all(s.check.ok for s in trace.steps), [s.id for s in trace.steps if not s.check.ok]
     assert trace.losses[-1] < 0.05 * trace.losses[0]
     assert trace.generated == list("abcabc")  # it learned the pattern, and generates with what it learned
+
+
+def test_the_pipeline_list_does_not_repeat_a_token_heading_in_its_steps():
+    from pathlib import Path
+
+    from stepper.scenario import load_scenario
+    from stepper.tui.outline import outline
+
+    trace = build_trace(load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "char_gpt.yaml"))
+    rows = [(r.kind, r.text) for r in outline(trace)]
+    at = rows.index(("group", "Token 2"))  # token 1 samples from the prefill's logits; later ones decode first
+    assert rows[at + 1:at + 3] == [("step", "One new row vs the cache"), ("step", "Temperature")]
+    assert not any(kind == "step" and text.startswith("Token ") and ":" in text for kind, text in rows)
+    assert trace.steps[trace.index_of("gen.1.temperature")].title == "Token 1: temperature"  # headers keep it

@@ -47,7 +47,7 @@ def generate(sc: Scenario, rec: Recorder) -> list[str]:
     for n in range(1, g.max_new_tokens + 1):
         if n > 1:
             z, infos = cache.feed([vocab.index(out[-1])])
-            _record_logits(rec, f"gen.{n}.decode", f"Decode token {n}: one new row against the cache",
+            _record_logits(rec, f"gen.{n}.decode", f"Token {n}: one new row vs the cache",
                            DECODE_FORMULA, n, z, infos, sc, prompt + out)
         tok = _choose(rec, n, z, g, greedy, rng, vocab)
         out.append(vocab[tok])

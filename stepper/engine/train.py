@@ -38,7 +38,7 @@ def train(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], loss0: fl
         current, state = new, new_state
         loss, g = loss_and_grads(current)
         losses.append(loss)
-    rec.add("upd.curve", "optim", f"Training: the loss over {cfg.steps} update{'s' if cfg.steps > 1 else ''}",
+    rec.add("upd.curve", "optim", f"The loss over {cfg.steps} update{'s' if cfg.steps > 1 else ''}",
             CURVE_FORMULA, {}, {"L": tensor("L", np.array(losses), "train.losses", None,
                                              [str(k) for k in range(len(losses))])},
             bindings={"optimizer": cfg.kind, "α": fmt_num(cfg.lr), "L_0": fmt_num(losses[0]),

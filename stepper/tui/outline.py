@@ -50,5 +50,13 @@ def outline(trace: Trace, title=lambda step: step.title) -> list[Row]:
         if step.head is not None and step.head != head:
             rows.append(Row("head", f"head {step.head}", 2))
         head = step.head
-        rows.append(Row("step", title(step), 3 if step.head is not None else 2, i))
+        rows.append(Row("step", _within(title(step), group), 3 if step.head is not None else 2, i))
     return rows
+
+
+def _within(title: str, group: str) -> str:
+    """"Token 2: temperature" under the heading "Token 2" reads "Temperature": the list has no room to repeat."""
+    if not title.startswith(group + ": "):
+        return title
+    rest = title[len(group) + 2:]
+    return rest[:1].upper() + rest[1:]
