@@ -87,12 +87,15 @@ class Step:
         of this step play which symbol. Pairs whose names already agree are left out."""
         ins, outs = list(self.inputs), list(self.outputs)
         pairs: list[tuple[str, str]] = []
-        if self.stage == "linear" and self.phase == "forward" and len(ins) >= 2:
+        if self.stage == "linear" and "embed.tok" in ins:
+            pairs = []  # the tied head has a formula of its own, written with this step's own names
+        elif self.stage == "linear" and self.phase == "forward" and len(ins) >= 2:
             pairs = [*zip(("X", "W", "b"), ins, strict=False), *(("Y", n) for n in outs[:1])]
         elif self.stage == "linear" and self.phase == "backward" and len(ins) >= 3:
             dy, x, w = ins[:3]
             pairs = [("dY", dy), ("X", x), ("W", w)]
             pairs += [(generic, name) for generic, name in (("dW", f"d{w}"), ("dX", f"d{x}")) if name in outs]
+            pairs += [("db", name) for name in outs if name.startswith("db")][:1]
         elif self.stage == "residual" and self.phase == "forward" and len(ins) == 2:
             pairs = [("F(X)", ins[1])] if ins[1] != "F" else []
         elif self.stage == "residual" and self.phase == "backward" and outs:

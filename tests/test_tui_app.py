@@ -302,3 +302,12 @@ def test_run_app_prints_a_located_scenario_error_and_returns_2(monkeypatch, caps
     monkeypatch.setattr(stepper.engine, "build_trace", broken)
     assert run_app(load_scenario(MINI)) == 2
     assert "mini.yaml:7:3: error: n_heads must divide d_model" in capsys.readouterr().err
+
+
+def test_here_lines_pair_the_right_arrays():
+    steps = {s.id: s for s in build_trace(load_scenario(MINI)).steps}
+    assert steps["bwd.L0.attn.q"].symbol_roles() == [("dY", "dQ"), ("W", "W_Q"), ("dW", "dW_Q"), ("db", "db_Q")]
+    assert steps["fwd.L0.res1"].symbol_roles() == [("F(X)", "Attn")]
+    tied = {s.id: s for s in build_trace(load_scenario(str(SCENARIOS / "char_gpt.yaml"))).steps}
+    # the tied head's own formula (logits = h · embed.tokᵀ) already uses the step's names
+    assert tied["fwd.head"].symbol_roles() == [] and tied["bwd.head"].symbol_roles() == []

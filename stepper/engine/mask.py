@@ -31,7 +31,8 @@ def allowed(pad_keys: np.ndarray, causal: bool) -> np.ndarray:
 
 
 def forward(s: np.ndarray, ok: np.ndarray):
-    out = s + additive(ok)  # [H, T, T] = [H, T, T] + [T, T]; x + 0 is exactly x
+    # S' + M for every finite score; `where` also gives −∞ (not NaN) to a masked score that overflowed
+    out = np.where(ok, s, -np.inf)  # [H, T, T]
     return out, ok
 
 

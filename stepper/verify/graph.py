@@ -38,7 +38,11 @@ class Graph:
         self.nodes[key] = value.detach().to(torch.float64).requires_grad_(True)
 
     def op(self, key: str, fn: Callable[..., torch.Tensor], *inputs: str) -> str:
-        out = fn(*(self._edge(k, key) for k in inputs))
+        args: dict[str, torch.Tensor] = {}
+        for k in inputs:  # one tapped view per input, even when the operation uses it twice
+            if k not in args:
+                args[k] = self._edge(k, key)
+        out = fn(*(args[k] for k in inputs))
         if out.requires_grad:  # not under no_grad, e.g. the training reference's last loss
             out.retain_grad()
         self.nodes[key] = out

@@ -69,8 +69,16 @@ class StepPanel(VerticalScroll, inherit_bindings=False):
         self.call_after_refresh(self.mark_more)
 
     def mark_more(self) -> None:
-        """Show the "more below" line while part of the step is under the bottom edge."""
-        self.query_one("#more-below").display = self.scroll_y < self.max_scroll_y - 0.5
+        """Show the "more below" line while part of the step is under the bottom edge.
+
+        Measured without the line itself: it takes a row when shown, and a step that fits the
+        panel exactly must not be told it overflows because of its own hint.
+        """
+        hint = self.query_one("#more-below")
+        content = sum(c.outer_size.height for c in self.children if c is not hint and c.display)
+        rows = self.size.height
+        seen = rows - (1 if hint.display else 0)  # the rows of content in view right now
+        hint.display = content > rows and self.scroll_y + seen < content
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
