@@ -2,8 +2,8 @@
 
 The real list (an OptionList) renders and re-renders every row as focus, highlight and layout
 settle, which on the first frame costs more than the rest of the screen. For the moment before
-the main screen replaces it, one Static with the same rows, the same highlight bar and the same
-scrollbar as one widget is all the first frame needs.
+the main screen replaces it, one widget drawing the same rows, highlight bar and scrollbar is
+all the first frame needs.
 """
 
 from __future__ import annotations
