@@ -53,17 +53,16 @@ class KeyTable(Widget):
         room = max(22, *(len(s) for s in said))
         ids = width + 2 + room + 2 + max(len(self.HEADING), *(len(b.id or "") for b in rows)) <= self.size.width
         if ids:
-            lines = [Content.assemble((keys_text(b).ljust(width), "bold $text-accent"), "  ", text.ljust(room),
-                                      (f"  {b.id or ''}", "$text-muted"))
-                     for b, text in zip(rows, said, strict=True)]
+            lines = [Content.styled(" " * (width + 2 + room + 2) + self.HEADING, "$text-muted")]
+            lines += [Content.assemble((keys_text(b).ljust(width), "bold $text-accent"), "  ", text.ljust(room),
+                                       (f"  {b.id or ''}", "$text-muted"))
+                      for b, text in zip(rows, said, strict=True)]
         else:  # a long description wraps under itself, not under the keys
             room = max(12, self.size.width - width - 2)
             lines = [Content.assemble((keys_text(b).ljust(width) if n == 0 else " " * width, "bold $text-accent"),
                                       "  ", part)
                      for b, text in zip(rows, said, strict=True)
                      for n, part in enumerate(textwrap.wrap(text, room) or [""])]
-        if ids:
-            lines.insert(0, Content.styled(" " * (width + 2 + room + 2) + self.HEADING, "$text-muted"))
         return Content("\n").join(lines)
 
 
