@@ -66,3 +66,36 @@ async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch, 
     assert [line[:pipeline_width] for line in preview] == [line[:pipeline_width] for line in main]
     for line in ("Step 1/44  Forward", "Token embedding", "E = embed.tok[ids]"):
         assert any(line in p for p in preview)
+
+
+async def test_the_collector_is_off_for_start_up_and_back_on_once_the_main_screen_is_up():
+    import gc
+
+    frame, payload = from_child()
+    launch.hold_collector()
+    try:
+        assert not gc.isenabled()
+        app = StepperApp(None, None, verify=False, preview=(frame, payload))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.workers.wait_for_complete()
+            for _ in range(50):
+                await pilot.pause()
+                if gc.isenabled():
+                    break
+            assert isinstance(app.screen, MainScreen) and gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()  # the app froze this test process's objects; hand them back to the collector
+
+
+def test_a_scenario_error_at_start_leaves_the_collector_on(tmp_path, capsys):
+    import gc
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: encoder\nmodle: {}\n")
+    try:
+        assert launch.launch(bad) == 2
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+    assert "bad.yaml:" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from textual.worker import Worker, WorkerState
 from stepper.tui.bindings import APP_BINDINGS
 from stepper.tui.commands import StepCommands
 from stepper.tui.cost import SYNC_BUILD_LIMIT, build_cost
+from stepper.tui.launch import release_collector
 
 if TYPE_CHECKING:  # numpy and the scenario package load in the forked child first (see launch.py)
     from stepper.scenario import Scenario
@@ -60,6 +61,7 @@ class StepperApp(App[int]):
         screen = MainScreen(self.scenario, trace, verify=self.verify, quiz=self.quiz)
         self.preview = None
         self.push_screen(screen)  # over the first frame, which it matches, or over the loading screen
+        self.call_after_refresh(release_collector)
 
     @work(thread=True, exclusive=True, name="trace load", exit_on_error=False)
     def _unpack(self) -> tuple:
@@ -83,6 +85,8 @@ class StepperApp(App[int]):
             self._open(event.worker.result)
         elif event.state == WorkerState.ERROR:
             from stepper.tui.screens.error import ErrorScreen
+
+            release_collector()
 
             self.push_screen(ErrorScreen("Could not compute the trace", str(event.worker.error)),
                              callback=lambda _: self.exit(2, return_code=2))
