@@ -21,8 +21,8 @@ def screen_lines(app) -> list[str]:
 
 
 def from_child(quiz: bool = False):
-    pid, read_end = launch._in_child(MINI, False, None, quiz)
-    return launch._collect(pid, read_end)
+    answer = launch.ChildAnswer(*launch._in_child(MINI, False, None, quiz))
+    return answer.frame(), answer.result
 
 
 def test_the_first_frame_and_the_app_module_need_no_numpy():
@@ -32,15 +32,15 @@ def test_the_first_frame_and_the_app_module_need_no_numpy():
 
 
 def test_quiz_mode_gets_no_preview():
-    frame, payload = from_child(quiz=True)
-    assert frame is None and payload
+    frame, result = from_child(quiz=True)
+    assert frame is None and result()[0] == "ok"
 
 
 @pytest.mark.parametrize(("size", "pipeline_width"), [((120, 40), 32), ((80, 24), 25)])
 async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch, size, pipeline_width):
-    frame, payload = from_child()
+    frame, result = from_child()
     assert frame is not None
-    held = StepperApp(None, None, verify=False, preview=(frame, payload))
+    held = StepperApp(None, None, verify=False, preview=(frame, result))
     monkeypatch.setattr(held, "_unpack", lambda: None)  # keep the preview on screen to look at it
     async with held.run_test(size=size) as pilot:
         for _ in range(50):  # under load the footer may paint a refresh or two after the rest
@@ -50,7 +50,7 @@ async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch, 
                 break
         assert isinstance(held.screen, PreviewScreen)
     monkeypatch.undo()
-    app = StepperApp(None, None, verify=False, preview=(frame, payload))
+    app = StepperApp(None, None, verify=False, preview=(frame, result))
     async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
         for _ in range(50):  # a loaded machine may need a few more refreshes before the swap shows
@@ -71,11 +71,11 @@ async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch, 
 async def test_the_collector_is_off_for_start_up_and_back_on_once_the_main_screen_is_up():
     import gc
 
-    frame, payload = from_child()
+    frame, result = from_child()
     launch.hold_collector()
     try:
         assert not gc.isenabled()
-        app = StepperApp(None, None, verify=False, preview=(frame, payload))
+        app = StepperApp(None, None, verify=False, preview=(frame, result))
         async with app.run_test(size=(120, 40)) as pilot:
             await app.workers.wait_for_complete()
             for _ in range(50):
@@ -99,3 +99,31 @@ def test_a_scenario_error_at_start_leaves_the_collector_on(tmp_path, capsys):
     finally:
         gc.enable()
     assert "bad.yaml:" in capsys.readouterr().err
+
+
+def test_a_child_that_dies_after_the_first_frame_is_reported_not_awaited_forever():
+    import os
+    import pickle
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        os.write(write_end, pickle.dumps({"title": "x"}))
+        os._exit(1)
+    os.close(write_end)
+    answer = launch.ChildAnswer(pid, read_end)
+    assert answer.frame() == {"title": "x"}
+    assert answer.result() == launch.ChildAnswer.LOST
+
+
+async def test_a_lost_trace_after_the_first_frame_opens_the_error_dialog():
+    from stepper.tui.screens.error import ErrorScreen
+
+    frame, _ = from_child()
+    app = StepperApp(None, None, verify=False, preview=(frame, lambda: launch.ChildAnswer.LOST))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorScreen)
+        assert "stopped without an answer" in "\n".join(screen_lines(app))

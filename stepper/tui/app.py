@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,8 +28,8 @@ class StepperApp(App[int]):
     TITLE = "stepper"
 
     def __init__(self, scenario: Scenario | None, trace: Trace | None = None, *, verify: bool = True,
-                 quiz: bool = False, preview: tuple[dict, bytes] | None = None) -> None:
-        """`preview`: (the first frame's text, the pickled trace), see `run_preview`."""
+                 quiz: bool = False, preview: tuple[dict, Callable[[], tuple]] | None = None) -> None:
+        """`preview`: (the first frame's text, what loads the trace), see `run_preview`."""
         super().__init__()
         self.scenario, self.trace, self.verify, self.quiz = scenario, trace, verify, quiz
         self.preview = preview
@@ -65,9 +66,10 @@ class StepperApp(App[int]):
 
     @work(thread=True, exclusive=True, name="trace load", exit_on_error=False)
     def _unpack(self) -> tuple:
-        import pickle
-
-        return pickle.loads(self.preview[1])
+        result = self.preview[1]()
+        if result[0] != "ok":  # the child sent the first frame, then failed: shown as the worker's error
+            raise RuntimeError(result[1])
+        return result
 
     @work(thread=True, exclusive=True, name="trace build", exit_on_error=False)
     def _build(self) -> Trace:
@@ -121,9 +123,9 @@ def run_app(scenario: Scenario, *, quiz: bool = False, trace: Trace | None = Non
     return app.return_code if app.return_code is not None else 0
 
 
-def run_preview(frame: dict, payload: bytes, *, quiz: bool = False) -> int:
+def run_preview(frame: dict, load: Callable[[], tuple], *, quiz: bool = False) -> int:
     """Open the stepper from the launcher's child: `frame` (plain text, see parts.first_frame) is
-    painted at once; `payload`, the pickled ('ok', scenario, trace), is loaded after it."""
-    app = StepperApp(None, None, quiz=quiz, preview=(frame, payload))
+    painted at once; `load()` gives ('ok', scenario, trace), and is called off the UI thread after it."""
+    app = StepperApp(None, None, quiz=quiz, preview=(frame, load))
     app.run()
     return app.return_code if app.return_code is not None else 0

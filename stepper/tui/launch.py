@@ -7,16 +7,17 @@ paints the first frame from the text alone, and only then loads numpy to unpickl
 (in a worker) and put the real screen in its place. A scenario error still prints
 `FILE:LINE:COL: error: …` and exits 2 before any TUI appears. Where fork is not available,
 everything runs in-process, in order.
+
+The fork comes first: this module imports only what the command line has loaded already, so the
+child starts its work a few milliseconds sooner, and the child is the slower of the two when the
+machine is busy.
 """
 
 from __future__ import annotations
 
 import gc
-import io
 import os
-import pickle
 import sys
-import traceback
 from pathlib import Path
 
 
@@ -39,6 +40,8 @@ def _prepare(path: str | Path, force: bool, generation: dict | None = None):
             trace = build_trace(scenario)
         return ("ok", scenario, trace)
     except BaseException:  # a bug, not the learner's mistake: report it whole
+        import traceback
+
         return ("crash", traceback.format_exc())
 
 
@@ -59,18 +62,20 @@ def _first_frame(result, quiz: bool) -> dict | None:
 
 def _in_child(path: str | Path, force: bool, generation: dict | None, quiz: bool = False) -> tuple[int, int]:
     """Fork; the child writes two pickles to a pipe, the first frame's text and the result of
-    `_prepare`, and exits."""
+    `_prepare`, and exits. The first goes out before the second is even made."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
         os.close(read_end)
         code = 0
         try:
+            import pickle
+
             result = _prepare(path, force, generation)
-            frame = pickle.dumps(_first_frame(result, quiz), protocol=pickle.HIGHEST_PROTOCOL)
-            data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as out:
-                out.write(frame + data)
+                out.write(pickle.dumps(_first_frame(result, quiz), protocol=pickle.HIGHEST_PROTOCOL))
+                out.flush()
+                out.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
         except BaseException:
             code = 1
         os._exit(code)
@@ -78,17 +83,35 @@ def _in_child(path: str | Path, force: bool, generation: dict | None, quiz: bool
     return pid, read_end
 
 
-def _collect(pid: int, read_end: int) -> tuple[dict | None, bytes]:
-    """(the first frame's text or None, the result still pickled): unpickling the result loads
-    numpy, which the first frame can do without."""
-    with os.fdopen(read_end, "rb") as src:
-        data = src.read()
-    os.waitpid(pid, 0)
-    if not data:
-        return None, pickle.dumps(("crash", "the scenario reader stopped without an answer"))
-    stream = io.BytesIO(data)
-    frame = pickle.load(stream)
-    return frame, data[stream.tell():]
+class ChildAnswer:
+    """The parent's end of the child's pipe: the first frame's text as soon as it is sent, the
+    result only when asked for, since unpickling the trace loads numpy."""
+
+    LOST = ("crash", "the scenario reader stopped without an answer")
+
+    def __init__(self, pid: int, read_end: int) -> None:
+        self.pid, self.source = pid, os.fdopen(read_end, "rb")
+
+    def frame(self) -> dict | None:
+        """The first frame's text; None when there is none (quiz mode, an error, no trace yet)."""
+        import pickle
+
+        try:
+            return pickle.load(self.source)
+        except (EOFError, pickle.UnpicklingError):
+            return None
+
+    def result(self) -> tuple:
+        """('ok', scenario, trace), ('error', message) or ('crash', report). Call `frame` first."""
+        import pickle
+
+        try:
+            return pickle.load(self.source)
+        except (EOFError, pickle.UnpicklingError):
+            return self.LOST
+        finally:
+            self.source.close()
+            os.waitpid(self.pid, 0)
 
 
 def hold_collector() -> None:
@@ -123,13 +146,13 @@ def launch(path: str | Path, *, quiz: bool = False, force: bool = False, generat
 
 def _start(path: str | Path, quiz: bool, force: bool, generation: dict | None) -> int:
     if hasattr(os, "fork") and os.environ.get("STEPPER_NO_FORK") != "1":
-        pid, read_end = _in_child(path, force, generation, quiz)
+        answer = ChildAnswer(*_in_child(path, force, generation, quiz))
         from stepper.tui.app import run_app, run_preview  # Textual loads here, alongside the child's work
 
-        frame, payload = _collect(pid, read_end)
+        frame = answer.frame()
         if frame is not None:
-            return run_preview(frame, payload, quiz=quiz)
-        result = pickle.loads(payload)
+            return run_preview(frame, answer.result, quiz=quiz)
+        result = answer.result()
     else:
         from stepper.tui.app import run_app
 
