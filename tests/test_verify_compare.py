@@ -137,10 +137,20 @@ def test_totals_count_a_gradient_a_step_compared_with_the_error_found_there():
 @given(st.lists(st.tuples(st.sampled_from([0.0, 1.0, -2.5, 1e300, math.inf, -math.inf, math.nan]),
                           st.sampled_from([0.0, 1.0, 2.0, -1e300, math.inf, -math.inf, math.nan])),
                 min_size=1, max_size=20),
-       st.integers(1, 7))
-def test_worst_entry_slice_by_slice_matches_the_whole_array(pairs, chunk):
+       st.integers(1, 7), st.integers(1, 8))
+def test_worst_entry_slice_by_slice_and_part_by_part_matches_the_whole_array(pairs, chunk, split):
     a, b = (np.array(col) for col in zip(*pairs, strict=True))
     full = entry_errors(a, b)
-    with patch.object(compare, "_CHUNK", chunk):
+    # a tiny split makes even these short arrays go to the threads, as a large gradient would
+    with patch.object(compare, "_CHUNK", chunk), patch.object(compare, "_SPLIT", split):
         err, at = compare.worst_entry(a, b)
     assert err == full.max() and at == int(np.argmax(full))
+
+
+def test_a_large_comparison_is_shared_between_threads_and_finds_the_same_entry():
+    a = np.zeros(3 * compare._SPLIT)
+    b = a.copy()
+    b[[5, 2 * compare._SPLIT + 7]] = 1e-9  # equal maxima in different parts: the first one is named
+    b[compare._SPLIT + 3] = -1e-9
+    with patch.object(compare, "_cores", lambda: 3):
+        assert compare.worst_entry(a, b) == (1e-9, 5)
