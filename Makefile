@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
+	@$(PY) -m compileall -q stepper  # sources changed since setup: refresh the caches, or every start compiles them
 	$(VENV)/bin/stepper run scenarios/mini.yaml
 
 check: $(STAMP)

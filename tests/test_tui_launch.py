@@ -20,6 +20,20 @@ def screen_lines(app) -> list[str]:
     return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
+def screen_cells(app) -> list[list[tuple]]:
+    """Each row's cells as they look: a blank shows only its background; any other cell its style too."""
+    rows = []
+    for strip in app.screen._compositor.render_strips():
+        row = []
+        for seg in strip:
+            style = seg.style
+            for ch in seg.text:
+                plain_blank = ch == " " and style is not None and not (style.reverse or style.underline)
+                row.append((ch, str(style.bgcolor) if plain_blank else str(style)))
+        rows.append(row)
+    return rows
+
+
 def from_child(quiz: bool = False):
     answer = launch.ChildAnswer(*launch._in_child(MINI, False, None, quiz))
     return answer.frame(), answer.result
@@ -36,7 +50,7 @@ def test_quiz_mode_gets_no_preview():
     assert frame is None and result()[0] == "ok"
 
 
-@pytest.mark.parametrize(("size", "pipeline_width"), [((120, 40), 32), ((80, 24), 25)])
+@pytest.mark.parametrize(("size", "pipeline_width"), [((120, 40), 32), ((80, 24), 25), ((200, 60), 38)])
 async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch, size, pipeline_width):
     frame, result = from_child()
     assert frame is not None
@@ -48,6 +62,7 @@ async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch, 
             preview = screen_lines(held)
             if preview[-1].strip():
                 break
+        preview_cells = screen_cells(held)
         assert isinstance(held.screen, PreviewScreen)
     monkeypatch.undo()
     app = StepperApp(None, None, verify=False, preview=(frame, result))
@@ -61,9 +76,11 @@ async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch, 
         assert isinstance(app.screen, MainScreen) and len(app.screen_stack) == 2  # replaced, not stacked
         main = screen_lines(app)
         assert "embed.tok [5×4]" in "\n".join(main)  # the matrices arrived
-    # the title bar, the pipeline, the header and the footer are the same: only the matrices appear
-    assert preview[0] == main[0] and preview[-1] == main[-1]
-    assert [line[:pipeline_width] for line in preview] == [line[:pipeline_width] for line in main]
+        main_cells = screen_cells(app)
+    # the title bar, the pipeline, the header and the footer are the same, colours included:
+    # only the matrices appear
+    assert preview_cells[0] == main_cells[0] and preview_cells[-1] == main_cells[-1]
+    assert [row[:pipeline_width] for row in preview_cells] == [row[:pipeline_width] for row in main_cells]
     for line in ("Step 1/44  Forward", "Token embedding", "E = embed.tok[ids]"):
         assert any(line in p for p in preview)
 

@@ -13,11 +13,14 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
 
-HIGHLIGHT = "bold $block-cursor-foreground on $block-cursor-background"
 HEADING = "$text-disabled"  # headings are the list's disabled options
 
 
 class PipelineRows(Widget):
+    # a component class, like the list's own highlight, so that its colours are worked out the same
+    # way (a foreground such as `auto 87%` is blended over the bar, not taken as pure white)
+    COMPONENT_CLASSES = {"pipeline-rows--highlight"}
+
     def __init__(self, rows: list, highlight: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.rows, self.highlight = rows, highlight
@@ -30,7 +33,8 @@ class PipelineRows(Widget):
             if option_id is None:
                 line = line.stylize_before(HEADING)
             if n == self.highlight:
-                line = line.pad_right(max(self.size.width - line.cell_length, 0)).stylize_before(HIGHLIGHT)
+                bar = self.get_visual_style("pipeline-rows--highlight")
+                line = line.pad_right(max(self.size.width - line.cell_length, 0)).stylize_before(bar)
             lines.append(line)
         return Content("\n").join(lines)
 
