@@ -88,8 +88,7 @@ class StepperApp(App[int]):
         elif event.state == WorkerState.ERROR:
             from stepper.tui.screens.error import ErrorScreen
 
-            release_collector()
-
+            release_collector()  # the main screen will not come: start-up ends here
             self.push_screen(ErrorScreen("Could not compute the trace", str(event.worker.error)),
                              callback=lambda _: self.exit(2, return_code=2))
 
