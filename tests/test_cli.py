@@ -95,3 +95,20 @@ def test_minus_inf_is_written_as_a_string_in_json(tmp_path):
 @pytest.mark.parametrize("argv", [["--help"], ["check", "--help"]])
 def test_help_exits_0(argv):
     assert run(*argv).returncode == 0
+
+
+def test_run_help_is_printed_once_though_the_scenario_reader_has_started():
+    r = run("run", "--help")
+    assert r.returncode == 0 and r.stdout.count("usage:") == 1 and r.stderr == ""
+
+
+def test_run_with_a_wrong_flag_is_one_usage_error():
+    r = run("run", "--no-such-flag")
+    assert r.returncode == 2 and r.stderr.count("error:") == 1 and "--no-such-flag" in r.stderr
+
+
+def test_run_with_an_invalid_scenario_prints_the_located_error_and_no_tui(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nmodel: {kind: encoder, d_model: 4, n_heads: 3}\n")
+    r = run("run", str(bad))
+    assert r.returncode == 2 and r.stderr.startswith(f"{bad}:") and r.stdout == ""

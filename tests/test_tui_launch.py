@@ -35,7 +35,7 @@ def screen_cells(app) -> list[list[tuple]]:
 
 
 def from_child(quiz: bool = False):
-    answer = launch.ChildAnswer(*launch._in_child(MINI, False, None, quiz))
+    answer = launch.start_reader(lambda: (MINI, False, None, quiz))
     return answer.frame(), answer.result
 
 

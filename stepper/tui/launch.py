@@ -18,7 +18,12 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from pathlib import Path
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (~12 ms) before the fork
+
+if TYPE_CHECKING:  # not imported for real: the fork comes before anything it need not wait for
+    from collections.abc import Callable
+    from pathlib import Path
 
 
 def _prepare(path: str | Path, force: bool, generation: dict | None = None):
@@ -60,15 +65,26 @@ def _first_frame(result, quiz: bool) -> dict | None:
         return None
 
 
-def _in_child(path: str | Path, force: bool, generation: dict | None, quiz: bool = False) -> tuple[int, int]:
-    """Fork; the child writes two pickles to a pipe, the first frame's text and the result of
-    `_prepare`, and exits. The first goes out before the second is even made."""
+def can_fork() -> bool:
+    return hasattr(os, "fork") and os.environ.get("STEPPER_NO_FORK") != "1"
+
+
+def start_reader(request: Callable[[], tuple]) -> ChildAnswer:
+    """Fork the scenario reader. `request()`, called in the child, says what to read:
+    (path, force, generation overrides, quiz). The child writes two pickles to a pipe, the first
+    frame's text and the result of `_prepare`, and exits; the first goes out before the second
+    is even made."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
         os.close(read_end)
         code = 0
         try:
+            # the parent speaks for both: a usage error or --help is printed there, once
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
+            path, force, generation, quiz = request()
             import pickle
 
             result = _prepare(path, force, generation)
@@ -76,11 +92,11 @@ def _in_child(path: str | Path, force: bool, generation: dict | None, quiz: bool
                 out.write(pickle.dumps(_first_frame(result, quiz), protocol=pickle.HIGHEST_PROTOCOL))
                 out.flush()
                 out.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-        except BaseException:
+        except BaseException:  # SystemExit from argparse too: the parent reports it
             code = 1
         os._exit(code)
     os.close(write_end)
-    return pid, read_end
+    return ChildAnswer(pid, read_end)
 
 
 class ChildAnswer:
@@ -113,6 +129,14 @@ class ChildAnswer:
             self.source.close()
             os.waitpid(self.pid, 0)
 
+    def abandon(self) -> None:
+        """Stop the child wherever it is (the arguments it was started with are wrong)."""
+        import signal
+
+        os.kill(self.pid, signal.SIGKILL)
+        self.source.close()
+        os.waitpid(self.pid, 0)
+
 
 def hold_collector() -> None:
     """Keep Python's cyclic garbage collector off while the app starts.
@@ -136,17 +160,20 @@ def release_collector() -> None:
         gc.enable()
 
 
-def launch(path: str | Path, *, quiz: bool = False, force: bool = False, generation: dict | None = None) -> int:
+def launch(path: str | Path, *, quiz: bool = False, force: bool = False, generation: dict | None = None,
+           reader: ChildAnswer | None = None) -> int:
+    """Open the TUI on `path`. `reader`: a scenario reader already started for it (see cli._run)."""
     hold_collector()
     try:
-        return _start(path, quiz, force, generation)
+        return _start(path, quiz, force, generation, reader)
     finally:
         gc.enable()  # on every way out; when the app opened, release_collector did this long before
 
 
-def _start(path: str | Path, quiz: bool, force: bool, generation: dict | None) -> int:
-    if hasattr(os, "fork") and os.environ.get("STEPPER_NO_FORK") != "1":
-        answer = ChildAnswer(*_in_child(path, force, generation, quiz))
+def _start(path: str | Path, quiz: bool, force: bool, generation: dict | None, answer: ChildAnswer | None) -> int:
+    if answer is None and can_fork():
+        answer = start_reader(lambda: (path, force, generation, quiz))
+    if answer is not None:
         from stepper.tui.app import run_app, run_preview  # Textual loads here, alongside the child's work
 
         frame = answer.frame()
