@@ -46,6 +46,9 @@ class Tensor:
         return tuple(self.value.shape)
 
 
+NOTHING_TO_COMPARE = "nothing to compare"
+
+
 @dataclass
 class Check:
     """The verdict of one step against the independent reference."""
@@ -54,7 +57,12 @@ class Check:
     max_abs_err: float
     tolerance: float
     ok: bool
-    worst: str = ""  # which output/entry was furthest off
+    worst: str = ""  # which output/entry was furthest off, or NOTHING_TO_COMPARE
+
+    @property
+    def compared(self) -> bool:
+        """False for a step with no output the reference knows (nothing was compared)."""
+        return self.worst != NOTHING_TO_COMPARE
 
 
 @dataclass

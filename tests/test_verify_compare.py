@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from unittest.mock import patch
 
 import numpy as np
@@ -154,3 +155,18 @@ def test_a_large_comparison_is_shared_between_threads_and_finds_the_same_entry()
     b[compare._SPLIT + 3] = -1e-9
     with patch.object(compare, "_cores", lambda: 3):
         assert compare.worst_entry(a, b) == (1e-9, 5)
+
+
+def test_the_tuis_check_line_names_a_place_only_where_ours_and_torch_differ():
+    from stepper.trace import NOTHING_TO_COMPARE, Check
+    from stepper.tui.present import check_line
+
+    def line(**kw):
+        return check_line(SimpleNamespace(check=Check(**{"reference": "torch.autograd", "tolerance": 1e-10, **kw})))
+
+    exact = line(max_abs_err=0.0, ok=True, worst="E [0, 0]")
+    assert exact.startswith("✓ max |ours − torch.autograd| = 0") and "exactly equal" in exact and "E [0, 0]" not in exact
+    assert line(max_abs_err=2e-17, ok=True, worst="dW [1, 3]").endswith("· largest at dW [1, 3]")
+    assert line(max_abs_err=0.25, ok=False, worst="dW [1, 2]").startswith("✗ OFF:")
+    assert line(max_abs_err=0.25, ok=False, worst="dW [1, 2]").endswith("· worst at dW [1, 2]")
+    assert "nothing here" in line(max_abs_err=0.0, ok=True, worst=NOTHING_TO_COMPARE)

@@ -192,6 +192,11 @@ def check_line(step: Step) -> str:
     c = step.check
     if c is None:
         return "· not checked yet (the PyTorch reference is being computed)"
+    if not c.compared:
+        return "✓ nothing here has an independent reference value to compare"
     mark = "✓" if c.ok else "✗ OFF:"
-    return (f"{mark} max |ours − {c.reference}| = {number(c.max_abs_err)}"
-            f" (tolerance {number(c.tolerance)}) · worst {c.worst}")
+    line = f"{mark} max |ours − {c.reference}| = {number(c.max_abs_err)} (tolerance {number(c.tolerance)})"
+    if c.max_abs_err == 0 and c.ok:
+        return line + " · every entry exactly equal"
+    # where ours and torch differ most: the roundoff's largest entry, or the place to look when it fails
+    return line + f" · {'largest' if c.ok else 'worst'} at {c.worst}"

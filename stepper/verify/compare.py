@@ -10,10 +10,10 @@ from typing import Protocol
 
 import numpy as np
 
-from stepper.trace import Check, Step, Tensor, Trace
+from stepper.trace import NOTHING_TO_COMPARE, Check, Step, Tensor, Trace
 
 REFERENCE = "torch.autograd"
-NOTHING = "nothing to compare"
+NOTHING = NOTHING_TO_COMPARE
 
 
 class KeyedReference(Protocol):
