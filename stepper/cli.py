@@ -177,9 +177,12 @@ def _run(argv: list[str]) -> int:
     reader = launch.start_reader(lambda: _run_request(argv)) if launch.can_fork() else None
     try:
         path, force, generation, quiz = _run_request(argv)
-    except SystemExit:
+    except BaseException as exc:  # --help, a usage error, Ctrl+C: the child's answer is not wanted
         if reader is not None:
-            reader.abandon()
+            reader.close()
+        launch.resume_collector()
+        if isinstance(exc, KeyboardInterrupt):
+            return 130
         raise
     try:
         return launch.launch(path, quiz=quiz, force=force, generation=generation, reader=reader)

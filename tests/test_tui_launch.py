@@ -137,10 +137,89 @@ def test_a_child_that_dies_after_the_first_frame_is_reported_not_awaited_forever
 async def test_a_lost_trace_after_the_first_frame_opens_the_error_dialog():
     from stepper.tui.screens.error import ErrorScreen
 
-    frame, _ = from_child()
+    answer = launch.start_reader(lambda: (MINI, False, None, False))
+    frame = answer.frame()
+    answer.close()  # its trace is never read: stopped and reaped, as `launch` does when the app quits early
     app = StepperApp(None, None, verify=False, preview=(frame, lambda: launch.ChildAnswer.LOST))
     async with app.run_test(size=(100, 30)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert isinstance(app.screen, ErrorScreen)
         assert "stopped without an answer" in "\n".join(screen_lines(app))
+
+
+def test_closing_a_reader_stops_and_reaps_the_child_and_closing_twice_is_harmless():
+    import os
+
+    answer = launch.start_reader(lambda: (MINI, False, None, False))
+    answer.close()
+    assert answer.source.closed
+    with pytest.raises(ChildProcessError):
+        os.waitpid(answer.pid, os.WNOHANG)  # already reaped: no zombie left
+    answer.close()
+    done = launch.start_reader(lambda: (MINI, False, None, False))
+    done.frame()
+    assert done.result()[0] == "ok"
+    done.close()  # after the result was read: nothing left to do
+
+
+def test_garbage_made_during_start_up_is_collected_not_frozen():
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    launch.hold_collector()
+    try:
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle: only the collector can free it
+        alive = weakref.ref(a)
+        del a, b
+        launch.release_collector()
+        assert alive() is None and gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+async def test_the_loading_screen_turns_the_collector_back_on_for_its_wait():
+    import gc
+
+    from stepper.scenario import load_scenario
+
+    launch.hold_collector()
+    try:
+        app = StepperApp(load_scenario(MINI), None, verify=False)  # no trace yet: the loading path
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            assert gc.isenabled()
+            await app.workers.wait_for_complete()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_no_child_process_means_everything_runs_here(monkeypatch, tmp_path, capsys):
+    import os
+
+    def no_fork():
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert launch.start_reader(lambda: (MINI, False, None, False)) is None
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: encoder\nmodle: {}\n")
+    assert launch.launch(bad) == 2
+    assert "bad.yaml:" in capsys.readouterr().err
+
+
+def test_run_help_in_process_stops_the_reader_and_leaves_the_collector_on(capsys):
+    import gc
+
+    from stepper import cli
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["run", "--help"])
+    assert stop.value.code == 0 and gc.isenabled()
+    assert capsys.readouterr().out.count("usage:") == 1

@@ -15,7 +15,7 @@ from textual.worker import Worker, WorkerState
 from stepper.tui.bindings import APP_BINDINGS
 from stepper.tui.commands import StepCommands
 from stepper.tui.cost import SYNC_BUILD_LIMIT, build_cost
-from stepper.tui.launch import release_collector
+from stepper.tui.launch import release_collector, resume_collector
 
 if TYPE_CHECKING:  # numpy and the scenario package load in the forked child first (see launch.py)
     from stepper.scenario import Scenario
@@ -52,6 +52,7 @@ class StepperApp(App[int]):
             return
         from stepper.tui.screens.loading import LoadingScreen
 
+        resume_collector()  # the build takes a while, and the loading screen's animation makes garbage
         self.push_screen(LoadingScreen(self.scenario.name))
         self._build()
 

@@ -69,13 +69,21 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and os.environ.get("STEPPER_NO_FORK") != "1"
 
 
-def start_reader(request: Callable[[], tuple]) -> ChildAnswer:
+def start_reader(request: Callable[[], tuple]) -> ChildAnswer | None:
     """Fork the scenario reader. `request()`, called in the child, says what to read:
     (path, force, generation overrides, quiz). The child writes two pickles to a pipe, the first
     frame's text and the result of `_prepare`, and exits; the first goes out before the second
-    is even made."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
+    is even made. None when no process can be started (then everything runs in this one)."""
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:  # out of descriptors: slower, not wrong
+        return None
+    try:
+        pid = os.fork()
+    except OSError:  # out of processes
+        os.close(read_end)
+        os.close(write_end)
+        return None
     if pid == 0:  # child
         os.close(read_end)
         code = 0
@@ -123,14 +131,18 @@ class ChildAnswer:
 
         try:
             return pickle.load(self.source)
-        except (EOFError, pickle.UnpicklingError):
+        except Exception:  # a stream cut short, or garbled after a bad first pickle
             return self.LOST
         finally:
             self.source.close()
             os.waitpid(self.pid, 0)
 
-    def abandon(self) -> None:
-        """Stop the child wherever it is (the arguments it was started with are wrong)."""
+    def close(self) -> None:
+        """Done with the child, in whatever state it is: stopped, reaped, its pipe closed.
+
+        For when its answer is not wanted (wrong arguments, the app quit before reading it)."""
+        if self.source.closed:
+            return
         import signal
 
         os.kill(self.pid, signal.SIGKILL)
@@ -143,21 +155,29 @@ def hold_collector() -> None:
 
     Start-up creates hundreds of thousands of objects that live for the whole session (Textual's
     modules and classes, the stylesheet, the widgets, the trace), and the collector would walk
-    them again and again: about 60 ms of the first frame's wait, measured. Nothing started here
-    makes cyclic garbage worth collecting. `release_collector` turns it back on.
+    them again and again: about 60 ms of the first frame's wait, measured. The little cyclic
+    garbage made meanwhile waits for `release_collector`. A long wait (the loading screen of a
+    big scenario) turns the collector back on at once instead: `resume_collector`.
     """
     gc.disable()
 
 
 def release_collector() -> None:
-    """Once the main screen is up: set the start-up objects aside for good, then collect as usual.
+    """Once the main screen is up: collect once, set the start-up objects aside, collect as usual.
 
     Frozen objects are skipped by every later collection, so stepping never pays to walk Textual's
-    classes again. A no-op unless `hold_collector` ran (tests open the app without it).
+    classes again; the garbage is collected first so that none of it is frozen with them. A no-op
+    unless the collector is held (tests open the app without `hold_collector`).
     """
     if not gc.isenabled():
+        gc.collect()
         gc.freeze()
         gc.enable()
+
+
+def resume_collector() -> None:
+    """The collector back on, nothing frozen: for a start-up that will take a while."""
+    gc.enable()
 
 
 def launch(path: str | Path, *, quiz: bool = False, force: bool = False, generation: dict | None = None,
@@ -178,7 +198,10 @@ def _start(path: str | Path, quiz: bool, force: bool, generation: dict | None, a
 
         frame = answer.frame()
         if frame is not None:
-            return run_preview(frame, answer.result, quiz=quiz)
+            try:
+                return run_preview(frame, answer.result, quiz=quiz)
+            finally:
+                answer.close()  # quit before the trace was read: the child is not left behind
         result = answer.result()
     else:
         from stepper.tui.app import run_app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -128,9 +129,26 @@ def _cores() -> int:
     return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-@functools.cache
+_POOL: dict[str, ThreadPoolExecutor] = {}  # made on first use, by whichever thread comes first
+_POOL_LOCK = threading.Lock()
+
+
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_cores() - 1, thread_name_prefix="compare")
+    with _POOL_LOCK:
+        if "compare" not in _POOL:
+            _POOL["compare"] = ThreadPoolExecutor(max_workers=_cores() - 1, thread_name_prefix="compare")
+        return _POOL["compare"]
+
+
+def _forget_pool_in_child() -> None:
+    # a forked child has none of the pool's threads: it makes its own if it ever compares
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()
+    _POOL.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def entry_errors(value: np.ndarray, ref: np.ndarray) -> np.ndarray:
