@@ -311,3 +311,17 @@ def test_here_lines_pair_the_right_arrays():
     tied = {s.id: s for s in build_trace(load_scenario(str(SCENARIOS / "char_gpt.yaml"))).steps}
     # the tied head's own formula (logits = h · embed.tokᵀ) already uses the step's names
     assert tied["fwd.head"].symbol_roles() == [] and tied["bwd.head"].symbol_roles() == []
+
+
+def test_the_positions_picture_calls_learned_positions_weights_not_waves():
+    from stepper.engine import build_trace
+    from stepper.scenario import load_scenario
+    from stepper.tui.plots import legend, plot_kind
+
+    root = Path(__file__).resolve().parent.parent / "scenarios"
+    for name, waves in (("pizza_decoder", False), ("positional_sincos", True)):
+        trace = build_trace(load_scenario(root / f"{name}.yaml"))
+        step = trace.steps[trace.index_of("fwd.pos")]
+        title, labels = legend(trace, step, plot_kind(trace, step))
+        assert ("waves, one per column" in title) is waves and ("learned" in title) is not waves
+        assert any("sin" in label for label, _ in labels) is waves

@@ -47,6 +47,9 @@ def legend(trace: Trace, step: Step, kind: str) -> tuple[str, list[tuple[str, st
     if kind == "pe":
         pe = step.outputs["PE"]
         picks = _wave_picks(pe.value.shape[1])
+        if not _sinusoidal(trace):
+            return ("learned position vectors: a dot per position, a colour per column (weights, not waves)",
+                    [(_labels(pe.cols, pe.value.shape[1])[k], colour(n)) for n, k in enumerate(picks)])
         return ("positional waves, one per column; ● marks this sentence's positions",
                 [(_wave_label(pe.cols, k), colour(n)) for n, k in enumerate(picks)])
     if kind == "softmax":
@@ -86,10 +89,14 @@ def _wave_label(cols: list[str] | None, k: int) -> str:
     return f"{cols[k] if cols else k} {'sin' if k % 2 == 0 else 'cos'}"
 
 
+def _sinusoidal(trace: Trace) -> bool:
+    return trace.config.get("model", {}).get("positional", "sinusoidal") == "sinusoidal"
+
+
 def _pe(plt, trace: Trace, step: Step) -> None:
     values = np.asarray(step.outputs["PE"].value, dtype=float)
     n_pos, d = values.shape
-    sinusoidal = trace.config.get("model", {}).get("positional", "sinusoidal") == "sinusoidal"
+    sinusoidal = _sinusoidal(trace)
     span = max(n_pos - 1, 12)
     xs = [span * k / 240 for k in range(241)]
     for n, k in enumerate(_wave_picks(d)):
@@ -98,7 +105,9 @@ def _pe(plt, trace: Trace, step: Step) -> None:
             wave = math.sin if k % 2 == 0 else math.cos
             plt.plot(xs, [wave(x * rate) for x in xs], color=colour(n), marker="braille")
         plt.scatter(list(range(n_pos)), values[:, k].tolist(), color=colour(n), marker="●")
-    plt.ylim(-1.1, 1.1)
+    # sin and cos stay within ±1; learned vectors go wherever training (or the init) put them
+    top = 1.1 if sinusoidal else max(1.1 * float(np.abs(values).max(initial=0.0)), 1e-3)
+    plt.ylim(-top, top)
     plt.xlabel("position")
 
 

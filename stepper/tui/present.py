@@ -182,8 +182,8 @@ def looked_up_rows(step: Step, tensor: Tensor) -> set[int]:
 
 
 def verdict(step: Step) -> str:
-    """`✓`, `✗` or `·` (not checked yet)."""
-    if step.check is None:
+    """`✓`, `✗` or `·` (not checked yet, or nothing in it has a reference value)."""
+    if step.check is None or not step.check.compared:
         return "·"
     return "✓" if step.check.ok else "✗"
 
@@ -193,10 +193,12 @@ def check_line(step: Step) -> str:
     if c is None:
         return "· not checked yet (the PyTorch reference is being computed)"
     if not c.compared:
-        return "✓ nothing here has an independent reference value to compare"
+        return "· nothing to check: no output here has an independent reference value"
     mark = "✓" if c.ok else "✗ OFF:"
     line = f"{mark} max |ours − {c.reference}| = {number(c.max_abs_err)} (tolerance {number(c.tolerance)})"
     if c.max_abs_err == 0 and c.ok:
         return line + " · every entry exactly equal"
-    # where ours and torch differ most: the roundoff's largest entry, or the place to look when it fails
-    return line + f" · {'largest' if c.ok else 'worst'} at {c.worst}"
+    # where ours and torch differ most: the roundoff's largest entry, or the place to look when it
+    # fails; written without spaces ("dQ[0,3]") so that a wrapped line never splits the index
+    where = c.worst.replace(", ", ",").replace(" [", "[")
+    return line + f" · {'largest' if c.ok else 'worst'} at {where}"

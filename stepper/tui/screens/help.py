@@ -19,8 +19,9 @@ The list on the left is the whole computation: the forward pass, then the backwa
 that carries the gradient from the loss back to every weight, then (when the scenario asks)
 Training, the optimizer's first update and the loss curve, and Generation, one token at a time.
 ✓ means our numpy value agreed with PyTorch for that step, ✗ that it did not, · that it is not
-checked yet. Each matrix has its rows and columns labelled (tokens, dimensions d0…, FFN units
-f0…); "query × key" marks attention grids: one row per query token, one column per key token.
+checked yet (or has nothing PyTorch computes too). Each matrix has its rows and columns labelled
+(tokens, dimensions d0…, FFN units f0…); "query × key" marks attention grids: one row per
+query token, one column per key token.
 Blue cells are negative, red positive, green when a matrix has no negatives; the stronger
 the colour, the larger |value| within that matrix. −∞ is a masked score; grey italic cells
 are positions the mask hides. Big matrices show their corners, with ⋮ and … for the rest.

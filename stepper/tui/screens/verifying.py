@@ -96,9 +96,13 @@ class VerifyingScreen(Screen):
         steps = self.trace.steps
         total, done = len(steps), sum(1 for s in steps if s.check is not None)
         bad = sum(1 for s in steps if s.check is not None and not s.check.ok)
+        idle = sum(1 for s in steps if s.check is not None and not s.check.compared)
         state = self._states.get(self.role)
         if done == total and not bad:
-            bar.set_status(f"✓ all {total} steps agree with torch", "$text-success")
+            # a step with nothing to compare is not counted as agreeing
+            counted = f"{total - idle} checked steps agree with torch ({idle} with nothing to check)" if idle \
+                else f"{total} steps agree with torch"
+            bar.set_status(f"✓ all {counted}", "$text-success")
         elif state == WorkerState.RUNNING:
             bar.set_status("checking against torch…")
         elif bad:
