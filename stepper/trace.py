@@ -158,6 +158,16 @@ class Trace:
     def first_backward(self) -> int:
         return next((i for i, s in enumerate(self.steps) if s.phase == "backward"), 0)
 
+    def source_of(self, index: int, tensor: Tensor) -> int | None:
+        """The latest step before `index` with an output of the same key as `tensor`: where an
+        input came from. None for parameters, unkeyed arrays and the scenario's own inputs."""
+        if tensor.key is None or tensor.is_param:
+            return None
+        for i in range(index - 1, -1, -1):
+            if any(t.key == tensor.key for t in self.steps[i].outputs.values()):
+                return i
+        return None
+
     @property
     def verified(self) -> bool:
         return all(s.check is not None and s.check.ok for s in self.steps)

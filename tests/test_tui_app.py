@@ -325,3 +325,22 @@ def test_the_positions_picture_calls_learned_positions_weights_not_waves():
         title, labels = legend(trace, step, plot_kind(trace, step))
         assert ("waves, one per column" in title) is waves and ("learned" in title) is not waves
         assert any("sin" in label for label, _ in labels) is waves
+
+
+def test_an_input_knows_the_step_it_came_from():
+    from stepper.engine import build_trace
+    from stepper.scenario import load_scenario
+
+    trace = build_trace(load_scenario(MINI))
+    at = {s.id: i for i, s in enumerate(trace.steps)}
+
+    def source(step_id: str, name: str) -> str | None:
+        i = at[step_id]
+        found = trace.source_of(i, trace.steps[i].inputs[name])
+        return None if found is None else trace.steps[found].id
+
+    assert source("fwd.L0.ffn.up", "X") == "fwd.L0.ln1"  # not the X the Q projection read: LayerNorm 1
+    assert source("fwd.L0.attn.q", "X") == "fwd.pos"
+    assert source("bwd.L0.ffn.down", "X") == "fwd.L0.ffn.act"  # the backward's X is the forward's G
+    assert source("bwd.L0.ffn.down", "dF") == "bwd.L0.res2"
+    assert source("fwd.L0.ffn.up", "W_1") is None  # a parameter comes from no step

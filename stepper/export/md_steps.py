@@ -163,7 +163,10 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
     if quiz:  # before the numbers, as in the quiz itself: predict first, then look
         parts.append(quiz)
     for name, t in step.inputs.items():
-        parts.append(tensor_block(step, _role(step, t), name, t, axes, precision))
+        # one symbol (X, dY…) names different arrays in different steps: say which one this is
+        source = trace.source_of(number - 1, t)
+        role = _role(step, t) + (f" (from step {source + 1})" if source is not None else "")
+        parts.append(tensor_block(step, role, name, t, axes, precision))
     for name, t in step.outputs.items():
         parts.append(tensor_block(step, "Output", name, t, axes, precision))
     parts.append(prose(step.formula.meaning))

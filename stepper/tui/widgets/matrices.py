@@ -41,7 +41,14 @@ class MatrixLayout:
                 parts.append(extra)
         if tensor.is_param:
             parts.append("parameter")
+        elif name in self.step.inputs and (source := self._source(tensor)) is not None:
+            # one symbol (X, Y, dY…) names different arrays in different steps: say which one this is
+            parts.append(f"from step {source + 1} ({self.trace.steps[source].title})")
         return " · ".join(parts)
+
+    def _source(self, tensor: Tensor) -> int | None:
+        here = next((i for i, s in enumerate(self.trace.steps) if s is self.step), None)
+        return None if here is None else self.trace.source_of(here, tensor)
 
     def _maps(self, tensors: dict[str, Tensor], width: int, changes: dict[str, np.ndarray]) -> list[RenderableType]:
         masked = mask_of(self.trace, self.step)
