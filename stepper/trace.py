@@ -112,6 +112,10 @@ class Step:
             pairs = [("S'", "S")]
         elif self.stage == "mask" and self.phase == "backward" and outs == ["dS"]:
             pairs = [("dS'", "dS")]
+        elif self.stage == "softmax" and self.phase == "forward" and ins:  # S here is what the mask left
+            pairs = [("S", ins[0])]
+        elif self.stage == "softmax" and self.phase == "backward" and outs:
+            pairs = [("dS", outs[0])]
         elif self.stage == "loss" and self.phase == "backward" and ins[1:2] == ["y"] and outs:
             pairs = [("onehot(target)", "y"), ("dlogits", outs[0])]
         elif self.stage == "embedding" and self.phase == "backward" and outs:

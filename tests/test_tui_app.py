@@ -308,6 +308,9 @@ def test_here_lines_pair_the_right_arrays():
     steps = {s.id: s for s in build_trace(load_scenario(MINI)).steps}
     assert steps["bwd.L0.attn.q"].symbol_roles() == [("dY", "dQ"), ("W", "W_Q"), ("dW", "dW_Q"), ("db", "db_Q")]
     assert steps["fwd.L0.res1"].symbol_roles() == [("F(X)", "Attn")]
+    # the softmax formula is written for any S; here its input is what the mask left
+    assert steps["fwd.L0.attn.softmax"].symbol_roles() == [("S", "S_masked")]
+    assert steps["bwd.L0.attn.softmax"].symbol_roles() == [("dS", "dS_masked")]
     tied = {s.id: s for s in build_trace(load_scenario(str(SCENARIOS / "char_gpt.yaml"))).steps}
     # the tied head's own formula (logits = h · embed.tokᵀ) already uses the step's names
     assert tied["fwd.head"].symbol_roles() == [] and tied["bwd.head"].symbol_roles() == []
