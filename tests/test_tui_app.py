@@ -197,11 +197,21 @@ async def test_tab_reaches_the_lesson_so_a_long_one_can_scroll():
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")  # the positional encoding's lesson is longer than 80×24 has room for
+        await pilot.pause()
+        details = app.screen.query_one(Details)
+        assert details.border_title == Details.MORE  # the cut-off lesson says so, and how to read on
         for _ in range(3):
             if isinstance(app.focused, Details):
                 break
             await pilot.press("tab")
         assert isinstance(app.focused, Details)
+        await pilot.pause()
+        assert details.border_title == Details.MORE_FOCUSED
+        for _ in range(10):
+            await pilot.press("down")
+        await pilot.pause()
+        assert details.border_title is None  # read to the end
 
 
 async def test_quit_exits_with_code_zero():

@@ -14,6 +14,9 @@ from stepper.tui.parts import check_parts, meaning_parts
 class Details(VerticalScroll, can_focus=True):
     """Focusable (Tab), so ↑/↓ scroll a lesson longer than the room it has."""
 
+    MORE = "↓ more: Tab to this box, then ↓"
+    MORE_FOCUSED = "↓ more: ↓"
+
     def compose(self) -> ComposeResult:
         yield Static(id="meaning")
         yield Static(id="check")
@@ -22,3 +25,23 @@ class Details(VerticalScroll, can_focus=True):
         parts = meaning_parts(step, hide_lesson=hide_lesson, edited=edited)
         self.query_one("#meaning", Static).update(Content.assemble(*parts))
         self.query_one("#check", Static).update(Content.assemble(*check_parts(step)))
+        self.scroll_home(animate=False)
+        self.call_after_refresh(self.mark_more)
+
+    def mark_more(self) -> None:
+        """A lesson cut off by the bottom edge says so in the box's top rule, until read to the end."""
+        more = self.MORE_FOCUSED if self.has_focus else self.MORE
+        self.border_title = more if self.scroll_y < self.max_scroll_y else None
+
+    def on_focus(self) -> None:
+        self.call_after_refresh(self.mark_more)
+
+    def on_blur(self) -> None:
+        self.call_after_refresh(self.mark_more)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.mark_more()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.mark_more)
