@@ -357,3 +357,19 @@ def test_an_input_knows_the_step_it_came_from():
     assert source("bwd.L0.ffn.down", "X") == "fwd.L0.ffn.act"  # the backward's X is the forward's G
     assert source("bwd.L0.ffn.down", "dF") == "bwd.L0.res2"
     assert source("fwd.L0.ffn.up", "W_1") is None  # a parameter comes from no step
+
+
+@pytest.mark.parametrize("max_width", [30, 37, 41, 42, 47, 60])
+@pytest.mark.parametrize("n_cols", [3, 5, 6, 7, 12])
+def test_a_heatmap_never_runs_past_its_room(max_width, n_cols):
+    import numpy as np
+    from textual.color import Color
+
+    from stepper.tui.heatmap import Heatmap, Palette
+
+    values = np.linspace(-2.029, 1.37, 3 * n_cols).reshape(3, n_cols)  # cells of six characters, like -2.029
+    heat = Heatmap(values, rows=["<bos>", "I", "love"], cols=[f"c{j}" for j in range(n_cols)], title="logits",
+                   palette=Palette(Color(0, 0, 0)), max_width=max_width, max_rows=10)
+    assert heat.width <= max_width
+    shown = [j for j in heat.show_cols if j is not None]
+    assert shown[0] == 0 and shown[-1] == n_cols - 1  # both ends stay in view

@@ -84,8 +84,7 @@ class Heatmap:
         self.cell_w = max(self._value_width(finite), *(len(c) for c in self.col_labels))
         if self.changed is not None:
             self.cell_w += 1  # room for a `•` right before a number, with the usual space before both
-        fit = max(3, (max_width - self.row_w - 2) // (self.cell_w + 1))
-        self.show_cols = elide(n_cols, fit)
+        self.show_cols = columns_to_show(n_cols, max_width - self.row_w, self.cell_w + 1)
         self.show_rows = elide(n_rows, max(3, max_rows), keep=self.marked)
         self.width = max(self.row_w + sum(self.cell_w + 1 if j is not None else 2
                                           for j in self.show_cols), len(self.title))
@@ -151,3 +150,16 @@ class Heatmap:
                 sep, text, style = self._cell(i, j)
                 yield Segment(sep + text.rjust(self.cell_w), style)
             yield Segment.line()
+
+
+def columns_to_show(n: int, room: int, cell: int) -> list[int | None]:
+    """Column indices that fit `room` cells at `cell` each; None is the " …" (two cells) for the rest.
+
+    Unlike rows, where a ⋮ line costs as much as a row, hiding columns pays as soon as one does
+    not fit: a table never runs past its room (it would be cut mid-number).
+    """
+    if n * cell <= room:
+        return list(range(n))
+    fit = max(2, (room - 2) // cell)  # the columns beside the …
+    head = (fit + 1) // 2
+    return [*range(head), None, *range(n - (fit - head), n)]
