@@ -81,8 +81,24 @@ def test_plain_terminal_quiz_scores_the_right_answers(mini):
              out=out)
     assert "Score: 6/6 right" in out.getvalue()
     out = io.StringIO()
-    run_quiz(MINI, steps=None, limit=2, export=None, force=False, stdin=io.StringIO("zzz\nzzz\n"), out=out)
+    # "zzz" is no number and no shape: asked again, not scored; 99 and 9x9 are readable, and wrong
+    run_quiz(MINI, steps=None, limit=2, export=None, force=False, stdin=io.StringIO("zzz\n99\n9x9\n"), out=out)
     assert "Score: 0/2 right" in out.getvalue() and "✗ answer:" in out.getvalue()
+    assert "(that is not a number: type one, like 0.25)" in out.getvalue()
+
+
+def test_an_unreadable_reply_is_not_marked(mini):
+    from stepper.quiz import unreadable
+
+    cell = question_for(mini, 0)
+    assert unreadable(cell, "abc") and not unreadable(cell, "0.3") and not unreadable(cell, "")
+    shape = question_for(mini, 1)
+    assert unreadable(shape, "wide") and not unreadable(shape, "2x4")
+    step = next(s for s in mini.steps if s.id == "bwd.L0.attn.q")
+    sign = sign_question(step)
+    assert unreadable(sign, "maybe") and not unreadable(sign, "+")
+    argmax = argmax_question(next(s for s in mini.steps if s.id == "fwd.L0.attn.softmax"))
+    assert unreadable(argmax, "nobody") and not unreadable(argmax, argmax.choices[0].upper())
 
 
 def test_diff_of_a_scenario_with_itself_is_zero_everywhere(mini):

@@ -104,9 +104,14 @@ async def test_answered_steps_keep_their_verdict_and_typing_never_steps():
     app = app_for(load_scenario(MINI), quiz=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        await pilot.press("n", "p", "space", "enter")  # letters of a (wrong) answer, not stepping keys
+        await pilot.press("n", "p", "space", "enter")  # letters of an answer, not stepping keys
         screen = main_screen(app)
-        assert screen.index == 0 and "you said 'np'" in screen_text(app)
+        await pilot.pause()
+        # "np" is no number: not marked, the box stays for another try
+        assert screen.index == 0 and isinstance(app.focused, Input)
+        assert any("not a number" in n.message for n in app._notifications)
+        await pilot.press("backspace", "backspace", "backspace", "9", "enter")  # a wrong number
+        assert screen.index == 0 and "you said '9'" in screen_text(app)
         await pilot.press("n")  # the answer box is gone: n steps again, and the next step asks
         assert screen.index == 1 and isinstance(app.focused, Input)
         await pilot.press("escape", "p")  # Esc leaves the question; p steps back

@@ -161,11 +161,13 @@ def test_the_tuis_check_line_names_a_place_only_where_ours_and_torch_differ():
     from stepper.trace import NOTHING_TO_COMPARE, Check
     from stepper.tui.present import check_line
 
-    def line(**kw):
-        return check_line(SimpleNamespace(check=Check(**{"reference": "torch.autograd", "tolerance": 1e-10, **kw})))
+    def line(phase="backward", **kw):
+        check = Check(**{"reference": "torch.autograd", "tolerance": 1e-10, **kw})
+        return check_line(SimpleNamespace(check=check, phase=phase))
 
     exact = line(max_abs_err=0.0, ok=True, worst="E [0, 0]")
-    assert exact.startswith("✓ max |ours − torch.autograd| = 0") and "exactly equal" in exact and "E [0, 0]" not in exact
+    assert exact.startswith("✓ max |ours − torch.autograd| = 0")
+    assert line("forward", max_abs_err=0.0, ok=True, worst="E [0, 0]").startswith("✓ max |ours − torch| = 0") and "exactly equal" in exact and "E [0, 0]" not in exact
     assert line(max_abs_err=2e-17, ok=True, worst="dW [1, 3]").endswith("· largest at dW[1,3]")
     assert line(max_abs_err=0.25, ok=False, worst="dW [1, 2]").startswith("✗ OFF:")
     assert line(max_abs_err=0.25, ok=False, worst="dW [1, 2]").endswith("· worst at dW[1,2]")

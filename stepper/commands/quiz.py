@@ -9,7 +9,7 @@ import numpy as np
 
 from stepper.commands import load
 from stepper.engine import build_trace
-from stepper.quiz import Score, mark, question_for
+from stepper.quiz import Score, mark, question_for, unreadable
 
 
 def text_matrix(name: str, t, limit: int = 64) -> str:
@@ -57,6 +57,11 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
         if interactive:
             print("  > ", end="", file=out, flush=True)
         line = stdin.readline()
+        while line and (problem := unreadable(q, line)):  # asked again, not scored
+            print(f"  ({problem})", file=out)
+            if interactive:
+                print("  > ", end="", file=out, flush=True)
+            line = stdin.readline()
         if not line:
             break
         verdict = mark(q, line)

@@ -30,6 +30,25 @@ def _number(text: str) -> float | None:
     return float(s.replace("inf", "inf"))
 
 
+def unreadable(q: Question, reply: str) -> str | None:
+    """Why `reply` cannot be marked at all (it is asked for again, not scored), or None.
+
+    An empty reply is readable: it means "show me", and is marked wrong like any other miss."""
+    reply = reply.strip()
+    if not reply:
+        return None
+    if q.kind == "shape" and not re.search(r"\d", reply):
+        return "a shape is numbers, like 2×4: try again"
+    if q.kind == "sign" and reply.lower().replace(" ", "") not in _SIGNS:
+        return "answer positive or negative (or + / −): try again"
+    if q.kind != "sign" and q.choices and reply.casefold() not in {c.casefold() for c in q.choices}:
+        return f"answer one of: {', '.join(q.choices)}"
+    numeric = q.kind not in ("shape", "sign", "argmax") and _number(q.answer) is not None
+    if numeric and _number(reply) is None:
+        return "that is not a number: type one, like 0.25"
+    return None
+
+
 def mark(q: Question, reply: str) -> Verdict:
     reply = reply.strip()
     if q.kind == "shape":

@@ -164,6 +164,13 @@ class MainScreen(EditingScreen):
         if event.input.id != "quiz-answer":
             return
         event.stop()
+        from stepper.quiz import unreadable
+
+        question, _ = self.quiz.item(self.trace, self.index)
+        problem = unreadable(question, event.value) if question is not None else None
+        if problem:  # not scored: a typo is not a wrong prediction
+            self.notify(problem, title="Not marked", severity="warning")
+            return
         if self.quiz.answer(self.trace, self.index, event.value) is None:
             return
         self.original.quiz_results = self.quiz.results()  # what `e` exports
