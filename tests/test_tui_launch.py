@@ -223,3 +223,28 @@ def test_run_help_in_process_stops_the_reader_and_leaves_the_collector_on(capsys
         cli.main(["run", "--help"])
     assert stop.value.code == 0 and gc.isenabled()
     assert capsys.readouterr().out.count("usage:") == 1
+
+
+async def test_keys_pressed_on_the_first_frame_are_kept_for_the_main_screen():
+    import threading
+
+    frame, result = from_child()
+    ready = threading.Event()
+
+    def slow_result():
+        ready.wait(10)  # the trace "arrives" only after the keys were pressed
+        return result()
+
+    app = StepperApp(None, None, verify=False, preview=(frame, slow_result))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, PreviewScreen)
+        await pilot.press("n", "n", "space")
+        ready.set()
+        await app.workers.wait_for_complete()
+        for _ in range(50):
+            await pilot.pause()
+            if isinstance(app.screen, MainScreen) and app.screen.index == 3:
+                break
+        assert isinstance(app.screen, MainScreen) and app.screen.index == 3
+        assert "Step 4/44" in "\n".join(screen_lines(app))

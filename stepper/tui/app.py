@@ -61,9 +61,16 @@ class StepperApp(App[int]):
 
         self.trace = trace
         screen = MainScreen(self.scenario, trace, verify=self.verify, quiz=self.quiz)
+        held = getattr(self.screen, "held", [])  # keys pressed on the first frame
         self.preview = None
         self.push_screen(screen)  # over the first frame, which it matches, or over the loading screen
         self.call_after_refresh(release_collector)
+        if held:
+            self.call_after_refresh(self._replay, screen, held)
+
+    async def _replay(self, screen: Screen, actions: list[str]) -> None:
+        for action in actions:
+            await self.run_action(action, screen)
 
     @work(thread=True, exclusive=True, name="trace load", exit_on_error=False)
     def _unpack(self) -> tuple:

@@ -2,7 +2,8 @@
 meaning, from the plain text pieces the launcher's child sent ahead of the trace (see parts.py).
 
 It has the main screen's ids, layout and keys, so when the main screen replaces it a moment
-later the only change is the matrices appearing. Importing this module must not load numpy.
+later the only change is the matrices appearing; the stepping keys pressed meanwhile are kept
+and replayed there. Importing this module must not load numpy.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class PreviewScreen(Screen):
     def __init__(self, frame: dict) -> None:
         super().__init__()
         self.frame = frame
+        self.held: list[str] = []  # keys pressed before the main screen came, as actions it replays
 
     def compose(self) -> ComposeResult:
         # the size classes Textual would add on the first resize, added now: that resize then changes
@@ -57,5 +59,15 @@ class PreviewScreen(Screen):
         self.query_one(FooterPreview).set_class(self.size.width < 100, "-no-palette")  # as the main screen
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # keys pressed in the moment before the main screen arrives do nothing, quietly
         return action not in HIDDEN_AT_FIRST
+
+
+def _hold(action: str):
+    """An action of the main screen, kept for it: `n n` pressed while the trace loads still step twice."""
+    def hold(self: PreviewScreen, *parameters: object) -> None:
+        self.held.append(f"{action}({', '.join(map(repr, parameters))})" if parameters else action)
+    return hold
+
+
+for _name in {b.action.split("(")[0] for b in PreviewScreen.BINDINGS}:
+    setattr(PreviewScreen, f"action_{_name}", _hold(_name))
