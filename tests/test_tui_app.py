@@ -373,3 +373,14 @@ def test_a_heatmap_never_runs_past_its_room(max_width, n_cols):
     assert heat.width <= max_width
     shown = [j for j in heat.show_cols if j is not None]
     assert shown[0] == 0 and shown[-1] == n_cols - 1  # both ends stay in view
+
+
+async def test_at_80_columns_the_verdict_in_the_top_bar_is_short_and_whole():
+    app = make_app(verify=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(600):
+            await pilot.pause(0.1)
+            if "agree with torch" in screen_text(app):
+                break
+        top = screen_text(app).splitlines()[0]
+        assert top.rstrip().endswith("✓ 44/44 agree with torch")

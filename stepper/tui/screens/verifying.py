@@ -98,15 +98,22 @@ class VerifyingScreen(Screen):
         bad = sum(1 for s in steps if s.check is not None and not s.check.ok)
         idle = sum(1 for s in steps if s.check is not None and not s.check.compared)
         state = self._states.get(self.role)
+        # below 100 columns the bar also holds the quiz score or the what-if edit: the short words
+        short = self.size.width < 100
         if done == total and not bad:
             # a step with nothing to compare is not counted as agreeing
-            counted = f"{total - idle} checked steps agree with torch ({idle} with nothing to check)" if idle \
-                else f"{total} steps agree with torch"
-            bar.set_status(f"✓ all {counted}", "$text-success")
+            if short:
+                counted = f"{total - idle}/{total - idle} agree with torch"
+            elif idle:
+                counted = f"all {total - idle} checked steps agree with torch ({idle} with nothing to check)"
+            else:
+                counted = f"all {total} steps agree with torch"
+            bar.set_status(f"✓ {counted}", "$text-success")
         elif state == WorkerState.RUNNING:
-            bar.set_status("checking against torch…")
+            bar.set_status("checking…" if short else "checking against torch…")
         elif bad:
-            bar.set_status(f"✗ {bad} of {total} steps disagree with torch", "bold $text-error")
+            bar.set_status(f"✗ {bad}/{total} disagree" if short else f"✗ {bad} of {total} steps disagree with torch",
+                           "bold $text-error")
         elif state is not None:
             bar.set_status(f"✗ verification stopped ({done}/{total} checked)", "bold $text-error")
         else:
