@@ -164,7 +164,8 @@ async def test_help_lists_every_key_and_closes():
                           ("End", "last step"), ("b", "first backward step"), ("f", "forward start"),
                           ("g", "go to"), ("e", "export"), ("?", "help"), ("q", "quit")):
             assert key in text and what in text
-        assert "keymap id" in text and "backward-start" in text  # room for the keymap ids
+        assert "keymap.yaml id" in text and "backward-start" in text  # room for the ids a keymap names
+        assert "Your own keys:" in text
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 
@@ -384,3 +385,28 @@ async def test_at_80_columns_the_verdict_in_the_top_bar_is_short_and_whole():
                 break
         top = screen_text(app).splitlines()[0]
         assert top.rstrip().endswith("✓ 44/44 agree with torch")
+
+
+def test_a_keymap_file_maps_ids_to_keys_and_says_what_it_cannot_use(tmp_path):
+    from stepper.tui.bindings import every_binding_id
+    from stepper.tui.keymap import load_keymap
+
+    path = tmp_path / "keymap.yaml"
+    assert load_keymap(every_binding_id(), path) == ({}, [])  # no file: the usual keys, nothing said
+    path.write_text("next: j, right\nnxet: k\nprevious: 3\n")
+    keymap, problems = load_keymap(every_binding_id(), path)
+    assert keymap == {"next": "j,right"}
+    assert any("`nxet`" in p for p in problems) and any("`previous`" in p for p in problems)
+    path.write_text("next: [unclosed\n")
+    assert load_keymap(every_binding_id(), path)[0] == {}
+
+
+async def test_the_learners_keymap_is_used(tmp_path, monkeypatch):
+    (tmp_path / "stepper").mkdir()
+    (tmp_path / "stepper" / "keymap.yaml").write_text("next: j\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("j", "j")
+        await pilot.pause()
+        assert main_screen(app).index == 2

@@ -43,6 +43,7 @@ class StepperApp(App[int]):
         return PreviewScreen(self.preview[0])
 
     def on_mount(self) -> None:
+        self._apply_keymap()
         if self.preview is not None:
             # numpy and the trace load only once the first frame is out, off the UI thread
             self.screen.call_after_refresh(self._unpack)
@@ -55,6 +56,16 @@ class StepperApp(App[int]):
         resume_collector()  # the build takes a while, and the loading screen's animation makes garbage
         self.push_screen(LoadingScreen(self.scenario.name))
         self._build()
+
+    def _apply_keymap(self) -> None:
+        from stepper.tui.bindings import every_binding_id
+        from stepper.tui.keymap import load_keymap
+
+        keymap, problems = load_keymap(every_binding_id())
+        if keymap:
+            self.set_keymap(keymap)
+        for problem in problems:
+            self.notify(problem, title="keymap.yaml", severity="warning", timeout=8)
 
     def _open(self, trace: Trace) -> None:
         from stepper.tui.screens.main import MainScreen

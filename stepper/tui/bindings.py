@@ -64,3 +64,8 @@ KEY_NAMES = {"right": "→", "left": "←", "space": "space", "question_mark": "
 
 def keys_text(binding: Binding) -> str:
     return " / ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in binding.key.split(","))
+
+
+def every_binding_id() -> set[str]:
+    """The ids a keymap file may name."""
+    return {b.id for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS) if b.id}

@@ -13,6 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from stepper.tui.bindings import APP_BINDINGS, MODE_BINDINGS, STEP_BINDINGS, keys_text
+from stepper.tui.keymap import keymap_path
 
 READING = """\
 The list on the left is the whole computation: the forward pass, then the backward pass
@@ -41,7 +42,7 @@ no query may look ahead."""
 class KeyTable(Widget):
     """One line per key; the binding ids (what a keymap file names) only where they fit on the line."""
 
-    HEADING = "keymap id"
+    HEADING = "keymap.yaml id"
 
     def __init__(self, rows: list[Binding], **kwargs) -> None:
         super().__init__(**kwargs)
@@ -87,6 +88,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content.styled("Keys", "bold $text-primary"), classes="help-heading")
             palette = Binding(self.palette_key, "command_palette", self.palette)
             yield KeyTable([*self.keys, *APP_BINDINGS, palette], id="help-keys")
+            yield Static(Content.styled(f"Your own keys: {keymap_path()}, a line per id, e.g. next: j,right",
+                                        "$text-muted"))
             yield Static(Content.styled("Reading the screen", "bold $text-primary"), classes="help-heading")
             yield Static(reflowed(self.reading), markup=False)
             if self.description:
