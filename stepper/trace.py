@@ -163,10 +163,18 @@ class Trace:
         return next((i for i, s in enumerate(self.steps) if s.phase == "backward"), 0)
 
     def source_of(self, index: int, tensor: Tensor) -> int | None:
-        """The latest step before `index` with an output of the same key as `tensor`: where an
-        input came from. None for parameters, unkeyed arrays and the scenario's own inputs."""
+        """The latest step before `index` that made `tensor`: an output with the same key and the
+        same part of it (one head's slice, or the whole). None for parameters, unkeyed arrays, the
+        scenario's own inputs, and a whole array that several steps made piece by piece."""
         if tensor.key is None or tensor.is_param:
             return None
+        for i in range(index - 1, -1, -1):
+            for made in self.steps[i].outputs.values():
+                if made.key == tensor.key and (made.index == tensor.index or not made.index):
+                    return i
+                if made.key == tensor.key and not tensor.index:
+                    return None  # the whole came in parts (the heads): no one step made it
+        return None
         for i in range(index - 1, -1, -1):
             if any(t.key == tensor.key for t in self.steps[i].outputs.values()):
                 return i

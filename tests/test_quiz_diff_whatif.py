@@ -81,9 +81,18 @@ def test_plain_terminal_quiz_scores_the_right_answers(mini):
              out=out)
     assert "Score: 6/6 right" in out.getvalue()
     out = io.StringIO()
-    # "zzz" is no number and no shape: asked again, not scored; 99 and 9x9 are readable, and wrong
-    run_quiz(MINI, steps=None, limit=2, export=None, force=False, stdin=io.StringIO("zzz\n99\n9x9\n"), out=out)
+    # piped answers are one per question, readable or not: nothing shifts, nothing loops
+    run_quiz(MINI, steps=None, limit=2, export=None, force=False, stdin=io.StringIO("zzz\nzzz\n"), out=out)
     assert "Score: 0/2 right" in out.getvalue() and "✗ answer:" in out.getvalue()
+
+    class Keyboard(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = io.StringIO()
+    # at the keyboard, "zzz" is no number and no shape: asked again, not scored; 99 and 9x9 are wrong
+    run_quiz(MINI, steps=None, limit=2, export=None, force=False, stdin=Keyboard("zzz\n99\n9x9\n"), out=out)
+    assert "Score: 0/2 right" in out.getvalue()
     assert "(that is not a number: type one, like 0.25)" in out.getvalue()
 
 

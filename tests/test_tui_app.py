@@ -410,3 +410,8 @@ async def test_the_learners_keymap_is_used(tmp_path, monkeypatch):
         await pilot.press("j", "j")
         await pilot.pause()
         assert main_screen(app).index == 2
+        await pilot.press("question_mark")
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        assert any(" j " in line and "next step" in line for line in lines)  # ? shows the new key
+        assert not any("n / → / space" in line for line in lines)

@@ -248,3 +248,42 @@ async def test_keys_pressed_on_the_first_frame_are_kept_for_the_main_screen():
                 break
         assert isinstance(app.screen, MainScreen) and app.screen.index == 3
         assert "Step 4/44" in "\n".join(screen_lines(app))
+
+
+async def test_held_keys_survive_the_help_screen_and_mode_keys_are_not_replayed():
+    import threading
+
+    from stepper.tui.screens.help import HelpScreen
+
+    frame, result = from_child()
+    ready = threading.Event()
+
+    def slow_result():
+        ready.wait(10)
+        return result()
+
+    app = StepperApp(None, None, verify=False, preview=(frame, slow_result))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("n", "z", "n", "question_mark")  # z (quiz) is not kept: its effect depends on the screen
+        assert isinstance(app.screen, HelpScreen)
+        ready.set()
+        await app.workers.wait_for_complete()
+        for _ in range(50):
+            await pilot.pause()
+            if isinstance(app.screen, MainScreen) and app.screen.index == 2:
+                break
+        assert isinstance(app.screen, MainScreen) and app.screen.index == 2 and not app.screen.quiz.on
+
+
+async def test_the_first_frames_footer_shows_the_learners_keys(tmp_path, monkeypatch):
+    (tmp_path / "stepper").mkdir()
+    (tmp_path / "stepper" / "keymap.yaml").write_text("quit: x\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    frame, result = from_child()
+    held = StepperApp(None, None, verify=False, preview=(frame, result))
+    monkeypatch.setattr(held, "_unpack", lambda: None)
+    async with held.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        footer = screen_lines(held)[-1]
+        assert "x quit" in footer and "q quit" not in footer

@@ -57,10 +57,10 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
         if interactive:
             print("  > ", end="", file=out, flush=True)
         line = stdin.readline()
-        while line and (problem := unreadable(q, line)):  # asked again, not scored
+        # a person at the keyboard is asked again; piped answers are one per question, come what may
+        while interactive and line and (problem := unreadable(q, line)):
             print(f"  ({problem})", file=out)
-            if interactive:
-                print("  > ", end="", file=out, flush=True)
+            print("  > ", end="", file=out, flush=True)
             line = stdin.readline()
         if not line:
             break

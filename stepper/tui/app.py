@@ -33,6 +33,11 @@ class StepperApp(App[int]):
         super().__init__()
         self.scenario, self.trace, self.verify, self.quiz = scenario, trace, verify, quiz
         self.preview = preview
+        from stepper.tui.keymap import read_keymap
+
+        # the learner's keys (keymap.yaml), read now so that the first frame's footer shows them too
+        self._keymap_read = read_keymap()
+        self.keymap_in_use = self._keymap_read[0]
 
     def get_default_screen(self) -> Screen:
         if self.preview is None:
@@ -43,7 +48,9 @@ class StepperApp(App[int]):
         return PreviewScreen(self.preview[0])
 
     def on_mount(self) -> None:
-        self._apply_keymap()
+        from stepper.tui.keymap import apply_keymap
+
+        apply_keymap(self, self._keymap_read)
         if self.preview is not None:
             # numpy and the trace load only once the first frame is out, off the UI thread
             self.screen.call_after_refresh(self._unpack)
@@ -57,22 +64,13 @@ class StepperApp(App[int]):
         self.push_screen(LoadingScreen(self.scenario.name))
         self._build()
 
-    def _apply_keymap(self) -> None:
-        from stepper.tui.bindings import every_binding_id
-        from stepper.tui.keymap import load_keymap
-
-        keymap, problems = load_keymap(every_binding_id())
-        if keymap:
-            self.set_keymap(keymap)
-        for problem in problems:
-            self.notify(problem, title="keymap.yaml", severity="warning", timeout=8)
-
     def _open(self, trace: Trace) -> None:
         from stepper.tui.screens.main import MainScreen
 
         self.trace = trace
         screen = MainScreen(self.scenario, trace, verify=self.verify, quiz=self.quiz)
-        held = getattr(self.screen, "held", [])  # keys pressed on the first frame
+        # keys pressed on the first frame (which may be under the help screen by now)
+        held = next((s.held for s in self.screen_stack if hasattr(s, "held")), [])
         self.preview = None
         self.push_screen(screen)  # over the first frame, which it matches, or over the loading screen
         self.call_after_refresh(release_collector)

@@ -31,6 +31,9 @@ class DiffApp(App[int]):
         self.a, self.b, self.traces = a, b, traces
 
     def on_mount(self) -> None:
+        from stepper.tui.keymap import apply_keymap, read_keymap
+
+        self.keymap_in_use = apply_keymap(self, read_keymap())
         if self.traces is not None:
             self._open(*self.traces)
             return

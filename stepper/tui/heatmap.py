@@ -158,8 +158,8 @@ def columns_to_show(n: int, room: int, cell: int) -> list[int | None]:
     Unlike rows, where a ⋮ line costs as much as a row, hiding columns pays as soon as one does
     not fit: a table never runs past its room (it would be cut mid-number).
     """
-    if n * cell <= room:
+    if n * cell <= room or n <= 2:  # with two columns or fewer a … would hide nothing worth its room
         return list(range(n))
-    fit = max(2, (room - 2) // cell)  # the columns beside the …
+    fit = max(2, min(n - 1, (room - 2) // cell))  # the columns beside the …
     head = (fit + 1) // 2
     return [*range(head), None, *range(n - (fit - head), n)]

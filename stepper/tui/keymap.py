@@ -41,3 +41,28 @@ def load_keymap(known: set[str], path: Path | None = None) -> tuple[dict[str, st
         else:
             keymap[str(key_id)] = keys.replace(" ", "")
     return keymap, problems
+
+
+def remapped(bindings: list, keymap: dict[str, str]) -> list:
+    """`bindings` with the learner's keys: for the pictures of keys (the first frame's footer, the
+    `?` screen) that Textual's own keymap does not reach."""
+    import dataclasses
+
+    return [dataclasses.replace(b, key=keymap[b.id], key_display=None) if b.id in keymap else b
+            for b in bindings]
+
+
+def read_keymap() -> tuple[dict[str, str], list[str]]:
+    from stepper.tui.bindings import every_binding_id
+
+    return load_keymap(every_binding_id())
+
+
+def apply_keymap(app, loaded: tuple[dict[str, str], list[str]]) -> dict[str, str]:
+    """Hand the keymap (`read_keymap()`) to Textual and say what could not be used; returns the keymap."""
+    keymap, problems = loaded
+    if keymap:
+        app.set_keymap(keymap)
+    for problem in problems:
+        app.notify(problem, title="keymap.yaml", severity="warning", timeout=8)
+    return keymap

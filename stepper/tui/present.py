@@ -6,6 +6,7 @@ Nothing here computes a model quantity; it only decides how the engine's numbers
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -202,5 +203,5 @@ def check_line(step: Step) -> str:
         return line + " · every entry exactly equal"
     # where ours and torch differ most: the roundoff's largest entry, or the place to look when it
     # fails; written without spaces ("dQ[0,3]") so that a wrapped line never splits the index
-    where = c.worst.replace(", ", ",").replace(" [", "[")
+    where = re.sub(r" \[([\d, ]+)\]$", lambda m: "[" + m.group(1).replace(" ", "") + "]", c.worst)
     return line + f" · {'largest' if c.ok else 'worst'} at {where}"

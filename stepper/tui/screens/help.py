@@ -13,7 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from stepper.tui.bindings import APP_BINDINGS, MODE_BINDINGS, STEP_BINDINGS, keys_text
-from stepper.tui.keymap import keymap_path
+from stepper.tui.keymap import keymap_path, remapped
 
 READING = """\
 The list on the left is the whole computation: the forward pass, then the backward pass
@@ -87,7 +87,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content.styled("Esc or ? closes this help; ↑/↓ or PgUp/PgDn scroll it.", "$text-muted"))
             yield Static(Content.styled("Keys", "bold $text-primary"), classes="help-heading")
             palette = Binding(self.palette_key, "command_palette", self.palette)
-            yield KeyTable([*self.keys, *APP_BINDINGS, palette], id="help-keys")
+            keys = remapped([*self.keys, *APP_BINDINGS], getattr(self.app, "keymap_in_use", {}))
+            yield KeyTable([*keys, palette], id="help-keys")
             yield Static(Content.styled(f"Your own keys: {keymap_path()}, a line per id, e.g. next: j,right",
                                         "$text-muted"))
             yield Static(Content.styled("Reading the screen", "bold $text-primary"), classes="help-heading")

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from stepper.tui.bindings import APP_BINDINGS, MODE_BINDINGS, STEP_BINDINGS
+from stepper.tui.keymap import remapped
 from stepper.tui.widgets.footer_preview import FooterPreview
 from stepper.tui.widgets.pipeline_preview import PipelinePreview
 from stepper.tui.widgets.title_bar import TitleBar
@@ -51,6 +52,7 @@ class PreviewScreen(Screen):
                     yield Static(Content.assemble(*f["meaning"]), id="meaning")
                     yield Static(Content.assemble(*f["check"]), id="check")
         shown = [b for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS) if b.action not in HIDDEN_AT_FIRST]
+        shown = remapped(shown, getattr(self.app, "keymap_in_use", {}))
         palette = Binding(self.app.COMMAND_PALETTE_BINDING, "command_palette", "palette",
                           key_display=self.app.COMMAND_PALETTE_DISPLAY)
         yield FooterPreview(shown, palette)
@@ -62,12 +64,16 @@ class PreviewScreen(Screen):
         return action not in HIDDEN_AT_FIRST
 
 
+# kept for the main screen: `n n` pressed while the trace loads still steps twice. Not the keys
+# that open a dialog or a mode (g, e, z, w): what they would do next depends on what is on screen
+HELD = ("next", "previous", "first", "last", "forward_start", "backward_start", "scroll_step")
+
+
 def _hold(action: str):
-    """An action of the main screen, kept for it: `n n` pressed while the trace loads still step twice."""
     def hold(self: PreviewScreen, *parameters: object) -> None:
         self.held.append(f"{action}({', '.join(map(repr, parameters))})" if parameters else action)
     return hold
 
 
-for _name in {b.action.split("(")[0] for b in PreviewScreen.BINDINGS}:
+for _name in HELD:
     setattr(PreviewScreen, f"action_{_name}", _hold(_name))

@@ -36,14 +36,15 @@ class MatrixLayout:
         parts = [f"{name} {dims(tensor.shape)}"]
         if changed is not None:
             parts.append(f"{int(changed.sum())} changed" if changed.any() else "unchanged")
-        for extra in (head_note(self.step, tensor), axis_caption(self.step, tensor)):
-            if extra:
-                parts.append(extra)
         if tensor.is_param:
             parts.append("parameter")
         elif name in self.step.inputs and (source := self._source(tensor)) is not None:
-            # one symbol (X, Y, dY…) names different arrays in different steps: say which one this is
+            # one symbol (X, Y, dY…) names different arrays in different steps: say which one this is;
+            # early in the title, so a narrow panel cuts the captions, not the step number
             parts.append(f"from step {source + 1} ({self.trace.steps[source].title})")
+        for extra in (head_note(self.step, tensor), axis_caption(self.step, tensor)):
+            if extra:
+                parts.append(extra)
         return " · ".join(parts)
 
     def _source(self, tensor: Tensor) -> int | None:
