@@ -225,35 +225,9 @@ def test_run_help_in_process_stops_the_reader_and_leaves_the_collector_on(capsys
     assert capsys.readouterr().out.count("usage:") == 1
 
 
-async def test_keys_pressed_on_the_first_frame_are_kept_for_the_main_screen():
+def slow_preview():
+    """(app on its first frame, event): the trace "arrives" only once the event is set."""
     import threading
-
-    frame, result = from_child()
-    ready = threading.Event()
-
-    def slow_result():
-        ready.wait(10)  # the trace "arrives" only after the keys were pressed
-        return result()
-
-    app = StepperApp(None, None, verify=False, preview=(frame, slow_result))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        assert isinstance(app.screen, PreviewScreen)
-        await pilot.press("n", "n", "space")
-        ready.set()
-        await app.workers.wait_for_complete()
-        for _ in range(50):
-            await pilot.pause()
-            if isinstance(app.screen, MainScreen) and app.screen.index == 3:
-                break
-        assert isinstance(app.screen, MainScreen) and app.screen.index == 3
-        assert "Step 4/44" in "\n".join(screen_lines(app))
-
-
-async def test_held_keys_survive_the_help_screen_and_mode_keys_are_not_replayed():
-    import threading
-
-    from stepper.tui.screens.help import HelpScreen
 
     frame, result = from_child()
     ready = threading.Event()
@@ -262,17 +236,39 @@ async def test_held_keys_survive_the_help_screen_and_mode_keys_are_not_replayed(
         ready.wait(10)
         return result()
 
-    app = StepperApp(None, None, verify=False, preview=(frame, slow_result))
+    return StepperApp(None, None, verify=False, preview=(frame, slow_result)), ready
+
+
+async def main_screen_at(app, pilot, ready, index: int) -> None:
+    """Let the trace arrive and wait until the main screen shows step `index`."""
+    ready.set()
+    await app.workers.wait_for_complete()
+    for _ in range(50):
+        await pilot.pause()
+        if isinstance(app.screen, MainScreen) and app.screen.index == index:
+            break
+
+
+async def test_keys_pressed_on_the_first_frame_are_kept_for_the_main_screen():
+    app, ready = slow_preview()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, PreviewScreen)
+        await pilot.press("n", "n", "space")
+        await main_screen_at(app, pilot, ready, 3)
+        assert isinstance(app.screen, MainScreen) and app.screen.index == 3
+        assert "Step 4/44" in "\n".join(screen_lines(app))
+
+
+async def test_held_keys_survive_the_help_screen_and_mode_keys_are_not_replayed():
+    from stepper.tui.screens.help import HelpScreen
+
+    app, ready = slow_preview()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("n", "z", "n", "question_mark")  # z (quiz) is not kept: its effect depends on the screen
         assert isinstance(app.screen, HelpScreen)
-        ready.set()
-        await app.workers.wait_for_complete()
-        for _ in range(50):
-            await pilot.pause()
-            if isinstance(app.screen, MainScreen) and app.screen.index == 2:
-                break
+        await main_screen_at(app, pilot, ready, 2)
         assert isinstance(app.screen, MainScreen) and app.screen.index == 2 and not app.screen.quiz.on
 
 
