@@ -393,9 +393,9 @@ def test_a_keymap_file_maps_ids_to_keys_and_says_what_it_cannot_use(tmp_path):
 
     path = tmp_path / "keymap.yaml"
     assert load_keymap(every_binding_id(), path) == ({}, [])  # no file: the usual keys, nothing said
-    path.write_text("next: j, right\nnxet: k\nprevious: 3\n")
+    path.write_text("next: j, right\nnxet: k\nprevious: [3]\nlast: 5\n")
     keymap, problems = load_keymap(every_binding_id(), path)
-    assert keymap == {"next": "j,right"}
+    assert keymap == {"next": "j,right", "last": "5"}
     assert any("`nxet`" in p for p in problems) and any("`previous`" in p for p in problems)
     path.write_text("next: [unclosed\n")
     assert load_keymap(every_binding_id(), path)[0] == {}

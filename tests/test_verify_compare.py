@@ -167,7 +167,11 @@ def test_the_tuis_check_line_names_a_place_only_where_ours_and_torch_differ():
 
     exact = line(max_abs_err=0.0, ok=True, worst="E [0, 0]")
     assert exact.startswith("✓ max |ours − torch.autograd| = 0")
-    assert line("forward", max_abs_err=0.0, ok=True, worst="E [0, 0]").startswith("✓ max |ours − torch| = 0") and "exactly equal" in exact and "E [0, 0]" not in exact
+    assert line("forward", max_abs_err=0.0, ok=True, worst="E [0, 0]").startswith("✓ max |ours − torch| = 0")
+    assert "|ours − torch.optim|" in line("update", max_abs_err=0.0, ok=True, worst="W [0, 0]")
+    # a failure that is not about one entry keeps its words as they are
+    assert line(max_abs_err=math.inf, ok=False, worst="dW: shape [2×4] but the reference").endswith(
+        "worst at dW: shape [2×4] but the reference") and "exactly equal" in exact and "E [0, 0]" not in exact
     assert line(max_abs_err=2e-17, ok=True, worst="dW [1, 3]").endswith("· largest at dW[1,3]")
     assert line(max_abs_err=0.25, ok=False, worst="dW [1, 2]").startswith("✗ OFF:")
     assert line(max_abs_err=0.25, ok=False, worst="dW [1, 2]").endswith("· worst at dW[1,2]")

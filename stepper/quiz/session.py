@@ -23,7 +23,7 @@ class Verdict:
 
 
 def _number(text: str) -> float | None:
-    m = _NUMBER.search(text.replace(",", "."))
+    m = _NUMBER.search(text.replace(",", ".").replace("∞", "inf"))
     if not m:
         return None
     s = m.group(0).replace("−", "-").lower()

@@ -36,6 +36,8 @@ def load_keymap(known: set[str], path: Path | None = None) -> tuple[dict[str, st
     for key_id, keys in data.items():
         if str(key_id) not in known:
             problems.append(f"{path}: no key has the id `{key_id}` (see ? for the ids)")
+        elif isinstance(keys, int) and not isinstance(keys, bool):  # `last: 5` reads as a number
+            keymap[str(key_id)] = str(keys)
         elif not isinstance(keys, str) or not keys.strip():
             problems.append(f"{path}: `{key_id}` needs keys such as \"j,right\"")
         else:

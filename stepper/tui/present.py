@@ -197,7 +197,7 @@ def check_line(step: Step) -> str:
         return "· nothing to check: no output here has an independent reference value"
     mark = "✓" if c.ok else "✗ OFF:"
     # a forward value comes from torch's functions alone; autograd only enters for gradients
-    reference = "torch" if step.phase in ("forward", "generate") else c.reference
+    reference = {"forward": "torch", "generate": "torch", "update": "torch.optim"}.get(step.phase, c.reference)
     line = f"{mark} max |ours − {reference}| = {number(c.max_abs_err)} (tolerance {number(c.tolerance)})"
     if c.max_abs_err == 0 and c.ok:
         return line + " · every entry exactly equal"

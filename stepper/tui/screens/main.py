@@ -78,7 +78,8 @@ class MainScreen(EditingScreen):
     def on_resize(self) -> None:
         # 80 columns cannot hold every key and the palette hint; g and ? still name the palette
         self.query_one(Footer).show_command_palette = self.size.width >= 100
-        self.summarise_checks()  # its words depend on the width too
+        if self._states:  # its words depend on the width too; before the checks start there are none
+            self.summarise_checks()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         typing = isinstance(self.app.focused, Input)
