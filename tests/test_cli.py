@@ -112,3 +112,10 @@ def test_run_with_an_invalid_scenario_prints_the_located_error_and_no_tui(tmp_pa
     bad.write_text("name: bad\nmodel: {kind: encoder, d_model: 4, n_heads: 3}\n")
     r = run("run", str(bad))
     assert r.returncode == 2 and r.stderr.startswith(f"{bad}:") and r.stdout == ""
+
+
+def test_a_step_with_nothing_to_compare_is_not_counted_as_verified():
+    r = run("check", "scenarios/char_gpt.yaml")
+    assert r.returncode == 0
+    assert "steps verified against torch.autograd and 1 with nothing to compare" in r.stdout
+    assert any(line.strip().startswith("· gen.text") for line in r.stdout.splitlines())

@@ -103,7 +103,7 @@ def verdict(check: Check | None) -> tuple[str, str]:
     if check is None:
         return "not verified", "—"
     if check.worst == NOTHING:
-        return "✓", NOTHING
+        return "·", NOTHING
     return ("✓" if check.ok else "✗"), bucket(check.max_abs_err)
 
 
@@ -111,7 +111,7 @@ def check_line(check: Check | None) -> str:
     if check is None:
         return "**Check:** not verified — the independent reference was not run for this export."
     if check.worst == NOTHING:
-        return "**Check:** ✓ nothing here has an independent reference value to compare."
+        return "**Check:** · nothing here has an independent reference value to compare."
     agree = "agrees with" if check.ok else "**disagrees** with"
     where = "" if check.ok else f", worst at {code(check.worst)}"
     return (f"**Check:** {'✓' if check.ok else '✗'} {agree} {text(check.reference)}: "
