@@ -49,6 +49,13 @@ class Tensor:
 NOTHING_TO_COMPARE = "nothing to compare"
 
 
+def visible_token(token: str) -> str:
+    """A whitespace-only token (a character model's space or newline) as something one can see."""
+    if token and not token.strip():
+        return token.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
+    return token
+
+
 @dataclass
 class Check:
     """The verdict of one step against the independent reference."""

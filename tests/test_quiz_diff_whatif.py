@@ -148,3 +148,15 @@ def test_param_edit_ripples_only_downstream():
     assert masks["fwd.L0.ffn.down"]["F"][:, 0].all() and not masks["fwd.L0.ffn.down"]["F"][:, 1:].any()
     assert masks["bwd.L0.attn.q"]["dW_Q"].any()
     assert sc.params["layers.0.ffn.W_2"][0, 0] != 3.0
+
+
+def test_a_space_token_can_be_named_and_tokens_are_offered_once():
+    from stepper.quiz import unreadable
+    from stepper.quiz.questions import Question
+
+    q = Question("fwd.L0.attn.softmax", "argmax", "Which token…?", "␣", choices=("t", "o", "␣", "b"))
+    assert mark(q, "space").ok and mark(q, "␣").ok and not mark(q, "t").ok
+    assert unreadable(q, "SPACE") is None and unreadable(q, "zz")
+    trace = build_trace(load_scenario("scenarios/char_gpt.yaml"))
+    q = next(filter(None, (argmax_question(s) for s in trace.steps)))
+    assert len(q.choices) == len(set(q.choices)) and " " not in q.choices  # shown as ␣, each once

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stepper.trace import Step, Tensor
+from stepper.trace import Step, Tensor, visible_token
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,11 @@ def argmax_question(step: Step) -> Question | None:
         return None
     row = a.shape[0] - 1
     j = int(np.argmax(a[row]))
-    return Question(step.id, "argmax", f"Which token does “{t.rows[row]}” attend to most?", t.cols[j],
-                    why=f"its weights are {', '.join(f'{c} {w:.3f}' for c, w in zip(t.cols, a[row], strict=True))}",
-                    choices=tuple(t.cols))
+    # tokens as they are shown (a space is ␣), each once even where it stands at several positions
+    cols = [visible_token(c) for c in t.cols]
+    return Question(step.id, "argmax", f"Which token does “{visible_token(t.rows[row])}” attend to most?", cols[j],
+                    why=f"its weights are {', '.join(f'{c} {w:.3f}' for c, w in zip(cols, a[row], strict=True))}",
+                    choices=tuple(dict.fromkeys(cols)))
 
 
 def sign_question(step: Step) -> Question | None:

@@ -10,6 +10,8 @@ from stepper.quiz.questions import Question, questions_for
 from stepper.trace import Trace
 
 _NUMBER = re.compile(r"[-+−]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+−]?inf", re.IGNORECASE)
+# what one can type for a token shown as a symbol
+_SPOKEN = {"space": "␣", "newline": "⏎", "enter": "⏎", "tab": "⇥"}
 _SIGNS = {"+": "positive", "pos": "positive", "positive": "positive", ">0": "positive",
           "-": "negative", "−": "negative", "neg": "negative", "negative": "negative", "<0": "negative"}
 
@@ -30,11 +32,17 @@ def _number(text: str) -> float | None:
     return float(s.replace("inf", "inf"))
 
 
+def _said(reply: str) -> str:
+    """The reply, with a spoken name ("space") for a token shown as a symbol (␣) read as that symbol."""
+    reply = reply.strip()
+    return _SPOKEN.get(reply.casefold(), reply)
+
+
 def unreadable(q: Question, reply: str) -> str | None:
     """Why `reply` cannot be marked at all (it is asked for again, not scored), or None.
 
     An empty reply is readable: it means "show me", and is marked wrong like any other miss."""
-    reply = reply.strip()
+    reply = _said(reply)
     if not reply:
         return None
     if q.kind == "shape" and not re.search(r"\d", reply):
@@ -58,7 +66,7 @@ def mark(q: Question, reply: str) -> Verdict:
     elif q.kind == "sign":
         ok = _SIGNS.get(reply.lower().replace(" ", "")) == q.answer
     elif q.kind == "argmax" or (q.kind == "authored" and _number(q.answer) is None):
-        ok = reply.casefold() == q.answer.casefold()
+        ok = _said(reply).casefold() == q.answer.casefold()
     else:
         got_n, want_n = _number(reply), _number(q.answer)
         ok = got_n is not None and want_n is not None and (

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from stepper.trace import Step, Tensor, Trace
+from stepper.trace import Step, Tensor, Trace, visible_token
 
 MINUS_INF = "−∞"
 PLUS_INF = "+∞"
@@ -103,11 +103,7 @@ def spoiler_free(step: Step) -> str:
     return step.title.split(" → ")[0] if step.phase == "generate" else step.title
 
 
-def visible(token: str) -> str:
-    """A whitespace-only token (a character model's space or newline) as something one can see."""
-    if token and not token.strip():
-        return token.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
-    return token
+visible = visible_token  # the TUI's short name for it
 
 
 def joined(tokens: list[str]) -> str:
