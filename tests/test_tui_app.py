@@ -415,3 +415,15 @@ async def test_the_learners_keymap_is_used(tmp_path, monkeypatch):
         lines = screen_text(app).splitlines()
         assert any(" j " in line and "next step" in line for line in lines)  # ? shows the new key
         assert not any("n / → / space" in line for line in lines)
+
+
+async def test_beside_the_quiz_score_the_verdict_takes_its_short_words():
+    scenario = load_scenario(MINI)
+    app = StepperApp(scenario, build_trace(scenario), verify=True, quiz=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(600):
+            await pilot.pause(0.1)
+            if "agree with torch" in screen_text(app):
+                break
+        top = screen_text(app).splitlines()[0]
+        assert "quiz" in top and top.rstrip().endswith("✓ 44/44 agree with torch")

@@ -189,6 +189,8 @@ class MainScreen(EditingScreen):
             view = "edited" if self.role == "edited" else "ORIGINAL"
             whatif = f"what-if {self.edited.label} · {view} (o)"
         self.query_one(TitleBar).set_mode(quiz, whatif)
+        if self._states:  # the verdict beside a mode takes its short words
+            self.summarise_checks()
 
     # ---- export ------------------------------------------------------------------------
 

@@ -98,14 +98,14 @@ class VerifyingScreen(Screen):
         bad = sum(1 for s in steps if s.check is not None and not s.check.ok)
         idle = sum(1 for s in steps if s.check is not None and not s.check.compared)
         state = self._states.get(self.role)
-        # below 100 columns the bar also holds the quiz score or the what-if edit: the short words
-        short = self.size.width < 100
+        # the short words below 100 columns, or beside the quiz score or the what-if edit
+        short = self.size.width < 100 or bar.query_one("#mode").display
         if done == total and not bad:
             # a step with nothing to compare is not counted as agreeing
             if short:
                 counted = f"{total - idle}/{total - idle} agree with torch"
             elif idle:
-                counted = f"all {total - idle} checked steps agree with torch ({idle} with nothing to check)"
+                counted = f"{total - idle}/{total - idle} checked steps agree with torch"
             else:
                 counted = f"all {total} steps agree with torch"
             bar.set_status(f"✓ {counted}", "$text-success")
