@@ -376,14 +376,19 @@ def test_a_heatmap_never_runs_past_its_room(max_width, n_cols):
     assert shown[0] == 0 and shown[-1] == n_cols - 1  # both ends stay in view
 
 
+async def top_bar_once_verified(app, pilot) -> str:
+    """The top row, once torch has answered (its first import can take a while on a busy machine)."""
+    for _ in range(600):
+        await pilot.pause(0.1)
+        if "agree with torch" in screen_text(app):
+            break
+    return screen_text(app).splitlines()[0]
+
+
 async def test_at_80_columns_the_verdict_in_the_top_bar_is_short_and_whole():
     app = make_app(verify=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(600):
-            await pilot.pause(0.1)
-            if "agree with torch" in screen_text(app):
-                break
-        top = screen_text(app).splitlines()[0]
+        top = await top_bar_once_verified(app, pilot)
         assert top.rstrip().endswith("✓ 44/44 agree with torch")
 
 
@@ -421,9 +426,5 @@ async def test_beside_the_quiz_score_the_verdict_takes_its_short_words():
     scenario = load_scenario(MINI)
     app = StepperApp(scenario, build_trace(scenario), verify=True, quiz=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(600):
-            await pilot.pause(0.1)
-            if "agree with torch" in screen_text(app):
-                break
-        top = screen_text(app).splitlines()[0]
+        top = await top_bar_once_verified(app, pilot)
         assert "quiz" in top and top.rstrip().endswith("✓ 44/44 agree with torch")
