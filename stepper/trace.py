@@ -182,10 +182,6 @@ class Trace:
                 if made.key == tensor.key and not tensor.index:
                     return None  # the whole came in parts (the heads): no one step made it
         return None
-        for i in range(index - 1, -1, -1):
-            if any(t.key == tensor.key for t in self.steps[i].outputs.values()):
-                return i
-        return None
 
     @property
     def verified(self) -> bool:

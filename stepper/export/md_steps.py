@@ -102,7 +102,7 @@ def verdict(check: Check | None) -> tuple[str, str]:
     """(mark, error) for the summary table."""
     if check is None:
         return "not verified", "—"
-    if check.worst == NOTHING:
+    if not check.compared:
         return "·", NOTHING
     return ("✓" if check.ok else "✗"), bucket(check.max_abs_err)
 
@@ -110,7 +110,7 @@ def verdict(check: Check | None) -> tuple[str, str]:
 def check_line(check: Check | None) -> str:
     if check is None:
         return "**Check:** not verified — the independent reference was not run for this export."
-    if check.worst == NOTHING:
+    if not check.compared:
         return "**Check:** · nothing here has an independent reference value to compare."
     agree = "agrees with" if check.ok else "**disagrees** with"
     where = "" if check.ok else f", worst at {code(check.worst)}"

@@ -28,8 +28,7 @@ def _number(text: str) -> float | None:
     m = _NUMBER.search(text.replace(",", ".").replace("∞", "inf"))
     if not m:
         return None
-    s = m.group(0).replace("−", "-").lower()
-    return float(s.replace("inf", "inf"))
+    return float(m.group(0).replace("−", "-").lower())
 
 
 def _said(reply: str) -> str:

@@ -36,8 +36,7 @@ class StepperApp(App[int]):
         from stepper.tui.keymap import read_keymap
 
         # the learner's keys (keymap.yaml), read now so that the first frame's footer shows them too
-        self._keymap_read = read_keymap()
-        self.keymap_in_use = self._keymap_read[0]
+        self.keymap_in_use, self._keymap_problems = read_keymap()
 
     def get_default_screen(self) -> Screen:
         if self.preview is None:
@@ -50,7 +49,7 @@ class StepperApp(App[int]):
     def on_mount(self) -> None:
         from stepper.tui.keymap import apply_keymap
 
-        apply_keymap(self, self._keymap_read)
+        apply_keymap(self, self.keymap_in_use, self._keymap_problems)
         if self.preview is not None:
             # numpy and the trace load only once the first frame is out, off the UI thread
             self.screen.call_after_refresh(self._unpack)

@@ -33,7 +33,8 @@ class DiffApp(App[int]):
     def on_mount(self) -> None:
         from stepper.tui.keymap import apply_keymap, read_keymap
 
-        self.keymap_in_use = apply_keymap(self, read_keymap())
+        self.keymap_in_use, problems = read_keymap()
+        apply_keymap(self, self.keymap_in_use, problems)
         if self.traces is not None:
             self._open(*self.traces)
             return

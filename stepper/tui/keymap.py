@@ -60,11 +60,9 @@ def read_keymap() -> tuple[dict[str, str], list[str]]:
     return load_keymap(every_binding_id())
 
 
-def apply_keymap(app, loaded: tuple[dict[str, str], list[str]]) -> dict[str, str]:
-    """Hand the keymap (`read_keymap()`) to Textual and say what could not be used; returns the keymap."""
-    keymap, problems = loaded
+def apply_keymap(app, keymap: dict[str, str], problems: list[str]) -> None:
+    """Hand the keymap (from `read_keymap()`) to Textual and say what could not be used."""
     if keymap:
         app.set_keymap(keymap)
     for problem in problems:
         app.notify(problem, title="keymap.yaml", severity="warning", timeout=8)
-    return keymap

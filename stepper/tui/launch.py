@@ -187,7 +187,7 @@ def launch(path: str | Path, *, quiz: bool = False, force: bool = False, generat
     try:
         return _start(path, quiz, force, generation, reader)
     finally:
-        gc.enable()  # on every way out; when the app opened, release_collector did this long before
+        resume_collector()  # on every way out; when the app opened, release_collector did this long before
 
 
 def _start(path: str | Path, quiz: bool, force: bool, generation: dict | None, answer: ChildAnswer | None) -> int:

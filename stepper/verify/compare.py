@@ -129,22 +129,22 @@ def _cores() -> int:
     return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-_POOL: dict[str, ThreadPoolExecutor] = {}  # made on first use, by whichever thread comes first
+_POOL: ThreadPoolExecutor | None = None  # made on first use, by whichever thread comes first
 _POOL_LOCK = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
+    global _POOL
     with _POOL_LOCK:
-        if "compare" not in _POOL:
-            _POOL["compare"] = ThreadPoolExecutor(max_workers=_cores() - 1, thread_name_prefix="compare")
-        return _POOL["compare"]
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=_cores() - 1, thread_name_prefix="compare")
+        return _POOL
 
 
 def _forget_pool_in_child() -> None:
     # a forked child has none of the pool's threads: it makes its own if it ever compares
-    global _POOL_LOCK
-    _POOL_LOCK = threading.Lock()
-    _POOL.clear()
+    global _POOL, _POOL_LOCK
+    _POOL_LOCK, _POOL = threading.Lock(), None
 
 
 if hasattr(os, "register_at_fork"):

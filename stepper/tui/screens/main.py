@@ -78,8 +78,7 @@ class MainScreen(EditingScreen):
     def on_resize(self) -> None:
         # 80 columns cannot hold every key and the palette hint; g and ? still name the palette
         self.query_one(Footer).show_command_palette = self.size.width >= 100
-        if self._states:  # its words depend on the width too; before the checks start there are none
-            self.summarise_checks()
+        self.summarise_checks()  # its words depend on the width too
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         typing = isinstance(self.app.focused, Input)
@@ -189,8 +188,7 @@ class MainScreen(EditingScreen):
             view = "edited" if self.role == "edited" else "ORIGINAL"
             whatif = f"what-if {self.edited.label} · {view} (o)"
         self.query_one(TitleBar).set_mode(quiz, whatif)
-        if self._states:  # the verdict beside a mode takes its short words
-            self.summarise_checks()
+        self.summarise_checks()  # the verdict beside a mode takes its short words
 
     # ---- export ------------------------------------------------------------------------
 

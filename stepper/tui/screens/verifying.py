@@ -116,5 +116,5 @@ class VerifyingScreen(Screen):
                            "bold $text-error")
         elif state is not None:
             bar.set_status(f"✗ verification stopped ({done}/{total} checked)", "bold $text-error")
-        else:
+        else:  # no check asked for (or none started yet): nothing to say
             bar.set_status("")

@@ -31,6 +31,7 @@ class MatrixLayout:
         {"inputs": {name: mask}, "outputs": {name: mask}}."""
         self.trace, self.step, self.palette, self.max_rows, self.gap = trace, step, palette, max_rows, gap
         self.hidden, self.changes = hidden, changes
+        self.index = next((i for i, s in enumerate(trace.steps) if s is step), None)  # where inputs come from
 
     def _title(self, name: str, tensor: Tensor, changed: np.ndarray | None) -> str:
         parts = [f"{name} {dims(tensor.shape)}"]
@@ -48,8 +49,7 @@ class MatrixLayout:
         return " · ".join(parts)
 
     def _source(self, tensor: Tensor) -> int | None:
-        here = next((i for i, s in enumerate(self.trace.steps) if s is self.step), None)
-        return None if here is None else self.trace.source_of(here, tensor)
+        return None if self.index is None else self.trace.source_of(self.index, tensor)
 
     def _maps(self, tensors: dict[str, Tensor], width: int, changes: dict[str, np.ndarray]) -> list[RenderableType]:
         masked = mask_of(self.trace, self.step)
