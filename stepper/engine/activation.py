@@ -61,6 +61,20 @@ def backward(dg: np.ndarray, cache) -> np.ndarray:
         pdf = np.exp(-0.5 * h * h) / math.sqrt(2.0 * math.pi)  # [T, F] φ(H)
         return dg * (aux + h * pdf)  # [T, F]
     if kind == "gelu_tanh":
-        du = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * h * h)  # [T, F]
-        return dg * (0.5 * (1.0 + aux) + 0.5 * h * (1.0 - aux * aux) * du)  # [T, F]
+        # the formula term by term, in place on two arrays: on GPT-2 small's [64, 3072] the ten
+        # temporaries of the one-line form cost four times the arithmetic
+        du = h * h  # [T, F]
+        du *= 3 * 0.044715
+        du += 1.0
+        du *= _SQRT_2_OVER_PI  # [T, F] du/dH = √(2/π)(1 + 3·0.044715·H²)
+        slope = aux * aux  # [T, F]
+        np.subtract(1.0, slope, out=slope)  # [T, F] 1 − tanh² u
+        slope *= h
+        slope *= du
+        slope *= 0.5  # [T, F] ½ H (1 − tanh² u) du
+        np.multiply(aux, 0.5, out=du)
+        slope += du
+        slope += 0.5  # [T, F] ½(1 + tanh u) + ½ H (1 − tanh² u) du
+        slope *= dg  # [T, F] dH
+        return slope
     return dg
