@@ -176,3 +176,56 @@ def test_the_tuis_check_line_names_a_place_only_where_ours_and_torch_differ():
     assert line(max_abs_err=0.25, ok=False, worst="dW [1, 2]").startswith("✗ OFF:")
     assert line(max_abs_err=0.25, ok=False, worst="dW [1, 2]").endswith("· worst at dW[1,2]")
     assert line(max_abs_err=0.0, ok=True, worst=NOTHING_TO_COMPARE).startswith("· nothing to check")
+
+
+def test_gradients_compared_as_backward_makes_them_give_the_verdicts_of_the_usual_path():
+    from stepper.engine import build_trace
+    from stepper.verify.compare import verify_scenario
+
+    doc = {"name": "s", "model": {"kind": "decoder", "d_model": 4, "n_heads": 2, "d_ff": 8, "n_layers": 2},
+           "input": {"vocab": ["a", "b", "c"], "tokens": ["a", "b", "c", "a"]}, "task": {"kind": "next_token"}}
+    sc = parse_scenario(yaml.safe_dump(doc))
+    usual, settled = build_trace(sc), build_trace(sc)
+    ref = torch_reference(sc, given=usual)
+    usual_totals = check_totals(usual, ref, compared=verify_trace(usual, ref))
+    settled_totals = verify_scenario(sc, settled)
+    assert [s.check for s in settled.steps] == [s.check for s in usual.steps]
+    assert settled_totals == usual_totals and settled_totals.ok
+
+
+def test_a_settled_gradient_is_let_go_and_asking_for_it_says_why():
+    sc, _ = reference()
+    seen = {}
+
+    def settle(name, grad):
+        seen[name] = grad.copy()
+        return name != "head.W"  # one is kept, as one a step shows in part would be
+
+    ref = torch_reference(sc, settle=settle)
+    assert set(seen) == set(sc.params)
+    assert np.array_equal(ref.get("d:head.W"), seen["head.W"])
+    with pytest.raises(KeyError, match="compared as the backward pass made it"):
+        ref.get("d:embed.tok")
+    assert "embed.tok" in ref.param_names
+
+
+def test_a_gradient_a_step_shows_in_part_is_kept_for_that_step():
+    sc, ref = reference()
+    grads = dict(ref.grads)
+    head_cols = Tensor("dW", grads["layers.0.attn.W_Q"][:, :2], key="d:layers.0.attn.W_Q", index=(slice(None), slice(0, 2)))
+    whole = Tensor("dW", grads["head.W"], key="d:head.W")
+    tr = trace([step("q", "backward", dW=head_cols), step("h", "backward", dW=whole)], ref, grads=grads)
+    compared = {}
+    settle = compare.grad_settler(tr, compared)
+    assert settle("head.W", ref.get("d:head.W")) and ("d:head.W", id(grads["head.W"])) in compared
+    assert not settle("layers.0.attn.W_Q", ref.get("d:layers.0.attn.W_Q"))
+
+
+def test_the_settling_hook_holds_no_cycle_that_would_keep_the_reference_alive():
+    import weakref
+
+    sc, _ = reference()
+    ref = torch_reference(sc, settle=lambda name, grad: True)
+    node = weakref.ref(ref._g.nodes["embed.tok"])
+    del ref
+    assert node() is None  # freed by reference counting alone, with no cycle for the collector to find

@@ -31,12 +31,9 @@ def verify(scenario, trace: Trace, tol: float):
 
     torch is imported here, never earlier.
     """
-    from stepper.verify.compare import check_totals, verify_trace
-    from stepper.verify.reference import torch_reference
+    from stepper.verify.compare import verify_scenario
 
-    reference = torch_reference(scenario, given=trace)
-    compared = verify_trace(trace, reference, tol=tol)
-    return check_totals(trace, reference, tol=tol, compared=compared)
+    return verify_scenario(scenario, trace, tol)
 
 
 def step_line(step) -> str:

@@ -23,12 +23,11 @@ def render_example(scenario: Path) -> str:
     # imported here: the engine and torch are only needed when an example is actually rendered
     from stepper.engine import build_trace
     from stepper.scenario import load_scenario
-    from stepper.verify.compare import verify_trace
-    from stepper.verify.reference import torch_reference
+    from stepper.verify.compare import verify_scenario
 
     sc = load_scenario(scenario)
     trace = build_trace(sc)
-    verify_trace(trace, torch_reference(sc, given=trace))
+    verify_scenario(sc, trace)
     return render_markdown(trace)
 
 

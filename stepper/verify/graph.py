@@ -9,29 +9,49 @@ vector-Jacobian product of OUT's own operation, which is not the same as
 
 Edges named up front (`taps`) are read off the one backward pass; any other is answered
 by re-running OUT's operation alone.
+
+A `settle` callback sees each parameter's gradient the moment the backward pass finishes it
+and may let it go at once (the checker compares it there): a large model's gradients are
+then never all held twice, once by the engine and once here.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
+Settle = Callable[[str, np.ndarray], bool]  # (parameter, its finished gradient) -> may it be let go?
+
 
 class Graph:
-    def __init__(self, taps: set[tuple[str, str]] = frozenset()) -> None:
-        """`taps`: (IN, OUT) edges whose share of dLoss/dIN the one backward should capture."""
+    def __init__(self, taps: set[tuple[str, str]] = frozenset(), settle: Settle | None = None) -> None:
+        """`taps`: (IN, OUT) edges whose share of dLoss/dIN the one backward should capture.
+
+        `settle`: called with each parameter's gradient as soon as it is final.
+        """
         self.nodes: dict[str, torch.Tensor] = {}
         self.ops: dict[str, tuple[Callable[..., torch.Tensor], tuple[str, ...]]] = {}
         self.params: set[str] = set()
         self.taps = set(taps)
         self.edges: dict[tuple[str, str], torch.Tensor] = {}
+        self.settler = _Settler(settle) if settle is not None else None
+
+    @property
+    def settled(self) -> set[str]:
+        """Parameters whose gradient `settle` took and let go."""
+        return self.settler.done if self.settler is not None else set()
 
     def param(self, name: str, value: np.ndarray) -> None:
         # shares memory with the scenario's array (no copy of a large model); nothing here writes to it
-        self.nodes[name] = torch.from_numpy(np.asarray(value, dtype=np.float64)).requires_grad_(True)
+        node = torch.from_numpy(np.asarray(value, dtype=np.float64)).requires_grad_(True)
+        self.nodes[name] = node
         self.params.add(name)
+        if self.settler is not None:
+            # one AccumulateGrad per leaf sums every use first, so this runs once per backward, when final
+            node.register_post_accumulate_grad_hook(functools.partial(self.settler, name))
 
     def constant(self, key: str, value: torch.Tensor) -> None:
         # a leaf that still collects a gradient, so `d:pos` exists for a sinusoidal table too
@@ -65,6 +85,19 @@ class Graph:
         return self.op(key, torch.clone, source)
 
 
+class _Settler:
+    """The hook behind `Graph(settle=...)`: it holds no tensor and no graph, so no cycle keeps either alive."""
+
+    def __init__(self, settle: Settle) -> None:
+        self.settle = settle
+        self.done: set[str] = set()
+
+    def __call__(self, name: str, node: torch.Tensor) -> None:
+        if self.settle(name, node.grad.detach().numpy()):
+            node.grad = None  # its memory goes to the next parameter's gradient instead of fresh pages
+            self.done.add(name)
+
+
 class Reference:
     """The reference's answers by key: forward values, `d:KEY` and `d:IN<-OUT`."""
 
@@ -79,8 +112,12 @@ class Reference:
         return float(self._g.nodes[self._loss_key].detach())
 
     @property
+    def param_names(self) -> list[str]:
+        return [name for name in self._g.nodes if name in self._g.params]
+
+    @property
     def grads(self) -> dict[str, np.ndarray]:
-        return {name: self.get("d:" + name) for name in self._g.nodes if name in self._g.params}
+        return {name: self.get("d:" + name) for name in self.param_names}
 
     def keys(self) -> list[str]:
         """Every forward key (activations and parameter names) the reference knows."""
@@ -97,6 +134,8 @@ class Reference:
         if not key.startswith("d:"):
             return self._node(key, key).detach().numpy()
         body = key[2:]
+        if body in self._g.settled:
+            raise KeyError(f"`{key}` was compared as the backward pass made it, and then let go")
         if "<-" not in body:
             node = self._node(body, key)
             return _numpy(node.grad, node)

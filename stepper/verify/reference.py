@@ -14,14 +14,14 @@ import torch.nn.functional as F
 
 from stepper.scenario.types import Scenario
 from stepper.trace import Trace
-from stepper.verify.graph import Graph, Reference
+from stepper.verify.graph import Graph, Reference, Settle
 from stepper.verify.reference_mlp import build_mlp
 from stepper.verify.reference_transformer import build_transformer, pad_id
 
 __all__ = ["Reference", "torch_reference"]
 
 
-def torch_reference(scenario: Scenario, given: Trace | None = None) -> Reference:
+def torch_reference(scenario: Scenario, given: Trace | None = None, settle: Settle | None = None) -> Reference:
     """Torch's own forward, backward, training and generation for `scenario`.
 
     With `given` (the engine's trace), the steps that come after a verified stage start from
@@ -30,8 +30,10 @@ def torch_reference(scenario: Scenario, given: Trace | None = None) -> Reference
     trained weights. Without that, roundoff-sized gradient noise (e.g. the gradient of b_K,
     which is exactly zero in exact arithmetic) is multiplied by Adam's lr/ε ≈ 10⁷ and every
     later number would differ for reasons that are not errors.
+
+    `settle` sees each parameter gradient as the backward pass finishes it (see `Graph`).
     """
-    g = Graph(taps=partial_keys(given) if given is not None else set())
+    g = Graph(taps=partial_keys(given) if given is not None else set(), settle=settle)
     for name, value in scenario.params.items():
         g.param(name, value)
     with torch.enable_grad():
