@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from stepper.commands.check import verify
+from stepper.commands.memory import keep_freed_memory
 from stepper.engine import build_trace
 from stepper.scenario import parse_scenario
 
@@ -86,6 +87,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+    keep_freed_memory()  # as `stepper check` does before it reads a scenario
     t0 = time.perf_counter()
     sc = parse_scenario(scenario_text(), "gpt2-small-shape")
     print(f"scenario: {sum(v.size for v in sc.params.values()):,} parameters, loaded in "

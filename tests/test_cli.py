@@ -119,3 +119,13 @@ def test_a_step_with_nothing_to_compare_is_not_counted_as_verified():
     assert r.returncode == 0
     assert "steps verified against torch.autograd and 1 with nothing to compare" in r.stdout
     assert any(line.strip().startswith("· gen.text") for line in r.stdout.splitlines())
+
+
+def test_check_keeps_freed_memory_for_reuse_where_glibc_can_be_asked():
+    import platform
+
+    from stepper.commands.memory import keep_freed_memory
+
+    # a second call is as good as the first: every entry point may ask
+    expected = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert keep_freed_memory() is expected and keep_freed_memory() is expected

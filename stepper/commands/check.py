@@ -92,4 +92,7 @@ def finite_differences(scenario, trace: Trace, out) -> int:
 def check_files(paths: list[str], *, fd: bool = False, tol: float = 1e-10, quiet: bool = False,
                 force: bool = False, generation: dict | None = None) -> int:
     """The worst outcome wins: an invalid file (2) over a disagreement (1) over success (0)."""
+    from stepper.commands.memory import keep_freed_memory
+
+    keep_freed_memory()  # before the first scenario is read: its weights are the first large allocations
     return max(check_one(p, fd=fd, tol=tol, quiet=quiet, force=force, generation=generation) for p in paths)

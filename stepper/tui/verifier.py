@@ -30,8 +30,11 @@ def child_main() -> None:
 
     try:
         scenario = pickle.load(sys.stdin.buffer)
+        from stepper.commands.memory import keep_freed_memory
         from stepper.engine import build_trace
         from stepper.verify.compare import verify_scenario
+
+        keep_freed_memory()  # this process only checks, and a large model's gradients come and go
 
         trace = build_trace(scenario)
         verify_scenario(scenario, trace)
