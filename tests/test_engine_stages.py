@@ -76,6 +76,18 @@ def test_activations(kind, torch_fn):
     close(activation.backward(dg, cache), th.grad)
 
 
+@pytest.mark.parametrize("kind", ["relu", "gelu", "gelu_tanh"])
+def test_activation_gradients_of_a_single_number_and_of_a_broadcast_upstream(kind):
+    h = np.array(0.3)
+    _, cache = activation.forward(h, kind)
+    th = t(h)
+    ({"relu": F.relu, "gelu": F.gelu}.get(kind) or (lambda v: F.gelu(v, approximate="tanh")))(th).backward()
+    close(activation.backward(np.array(1.0), cache), th.grad)
+    row = rng.normal(size=4)
+    _, cache = activation.forward(row, kind)
+    assert activation.backward(np.ones((2, 4)), cache).shape == (2, 4)  # nothing written in place into h
+
+
 def test_layernorm():
     x, gamma, beta = rng.normal(size=(3, 5)) * 3 + 1, rng.normal(size=5), rng.normal(size=5)
     y, cache = layernorm.forward(x, gamma, beta, 1e-5)

@@ -17,6 +17,7 @@ from stepper.trace import Formula, Step, Tensor, Trace
 from stepper.verify import compare
 from stepper.verify.compare import check_totals, entry_errors, to_index, verify_trace
 from stepper.verify.reference import torch_reference
+from stepper.verify.scenario_check import grad_settler, verify_scenario
 
 F0 = Formula("", "", "")
 
@@ -180,7 +181,6 @@ def test_the_tuis_check_line_names_a_place_only_where_ours_and_torch_differ():
 
 def test_gradients_compared_as_backward_makes_them_give_the_verdicts_of_the_usual_path():
     from stepper.engine import build_trace
-    from stepper.verify.compare import verify_scenario
 
     doc = {"name": "s", "model": {"kind": "decoder", "d_model": 4, "n_heads": 2, "d_ff": 8, "n_layers": 2},
            "input": {"vocab": ["a", "b", "c"], "tokens": ["a", "b", "c", "a"]}, "task": {"kind": "next_token"}}
@@ -216,7 +216,7 @@ def test_a_gradient_a_step_shows_in_part_is_kept_for_that_step():
     whole = Tensor("dW", grads["head.W"], key="d:head.W")
     tr = trace([step("q", "backward", dW=head_cols), step("h", "backward", dW=whole)], ref, grads=grads)
     compared = {}
-    settle = compare.grad_settler(tr, compared)
+    settle = grad_settler(tr, compared)
     assert settle("head.W", ref.get("d:head.W")) and ("d:head.W", id(grads["head.W"])) in compared
     assert not settle("layers.0.attn.W_Q", ref.get("d:layers.0.attn.W_Q"))
 
@@ -229,3 +229,18 @@ def test_the_settling_hook_holds_no_cycle_that_would_keep_the_reference_alive():
     node = weakref.ref(ref._g.nodes["embed.tok"])
     del ref
     assert node() is None  # freed by reference counting alone, with no cycle for the collector to find
+
+
+def test_a_gradient_shown_in_part_is_still_there_when_its_step_is_checked():
+    from stepper.engine import build_trace
+
+    doc = {"name": "s", "model": {"kind": "decoder", "d_model": 4, "n_heads": 2, "d_ff": 8},
+           "input": {"vocab": ["a", "b", "c"], "tokens": ["a", "b", "c"]}, "task": {"kind": "next_token"}}
+    sc = parse_scenario(yaml.safe_dump(doc))
+    tr = build_trace(sc)
+    whole = tr.grads["layers.0.attn.W_Q"]
+    cols = Tensor("dW_Q", whole[:, 2:], key="d:layers.0.attn.W_Q", index=(slice(None), slice(2, 4)))
+    tr.steps.append(step("bwd.head1.W_Q", "backward", dW_Q=cols))
+    assert verify_scenario(sc, tr).ok and tr.steps[-1].check.ok and tr.steps[-1].check.compared
+    whole[0, 3] += 1e-3  # a wrong entry in the head's columns is caught there, and in the totals
+    assert not verify_scenario(sc, tr).ok and "dW_Q [0, 1]" in tr.steps[-1].check.worst

@@ -31,7 +31,7 @@ def verify(scenario, trace: Trace, tol: float):
 
     torch is imported here, never earlier.
     """
-    from stepper.verify.compare import verify_scenario
+    from stepper.verify.scenario_check import verify_scenario
 
     return verify_scenario(scenario, trace, tol)
 

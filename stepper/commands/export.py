@@ -12,6 +12,9 @@ from stepper.export.files import ExistsError, write_atomic
 
 
 def export_file(args: Namespace, generation: dict | None = None) -> int:
+    from stepper.commands.memory import keep_freed_memory
+
+    keep_freed_memory()  # as `check` does: the same engine and reference run here
     scenario = load(args.file, force=args.force, generation=generation)  # ScenarioError → exit 2 in the CLI
     if not args.no_verify:
         start_reference_import()

@@ -23,7 +23,7 @@ def render_example(scenario: Path) -> str:
     # imported here: the engine and torch are only needed when an example is actually rendered
     from stepper.engine import build_trace
     from stepper.scenario import load_scenario
-    from stepper.verify.compare import verify_scenario
+    from stepper.verify.scenario_check import verify_scenario
 
     sc = load_scenario(scenario)
     trace = build_trace(sc)

@@ -32,7 +32,7 @@ def child_main() -> None:
         scenario = pickle.load(sys.stdin.buffer)
         from stepper.commands.memory import keep_freed_memory
         from stepper.engine import build_trace
-        from stepper.verify.compare import verify_scenario
+        from stepper.verify.scenario_check import verify_scenario
 
         keep_freed_memory()  # this process only checks, and a large model's gradients come and go
 

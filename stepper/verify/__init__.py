@@ -9,20 +9,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stepper.verify.compare import check_scenario, verify_trace
+    from stepper.verify.compare import verify_trace
     from stepper.verify.fd import FDReport, finite_difference_check
     from stepper.verify.reference import Reference, torch_reference
+    from stepper.verify.scenario_check import check_scenario, verify_scenario
 
 _WHERE = {
     "Reference": "stepper.verify.reference",
     "torch_reference": "stepper.verify.reference",
     "verify_trace": "stepper.verify.compare",
-    "check_scenario": "stepper.verify.compare",
+    "check_scenario": "stepper.verify.scenario_check",
+    "verify_scenario": "stepper.verify.scenario_check",
     "FDReport": "stepper.verify.fd",
     "finite_difference_check": "stepper.verify.fd",
 }
 
-__all__ = ["FDReport", "Reference", "check_scenario", "finite_difference_check", "torch_reference", "verify_trace"]
+__all__ = ["FDReport", "Reference", "check_scenario", "finite_difference_check", "torch_reference", "verify_scenario",
+           "verify_trace"]
 
 
 def __getattr__(name: str) -> Any:

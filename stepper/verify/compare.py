@@ -61,7 +61,7 @@ def check_outputs(outputs: dict[str, Tensor], reference: KeyedReference, tol: fl
         else:
             err, where = compare_tensor(symbol, tensor, reference)
             if whole:
-                _remember(compared, tensor.key, tensor.value, symbol, (err, where))
+                remember(compared, tensor.key, tensor.value, symbol, (err, where))
         # strict `>`: when everything agrees exactly, the first output is the one named
         if worst == NOTHING or err > worst_err:
             worst_err, worst = err, where
@@ -69,7 +69,7 @@ def check_outputs(outputs: dict[str, Tensor], reference: KeyedReference, tol: fl
     return Check(reference=REFERENCE, max_abs_err=worst_err, tolerance=tol, ok=ok, worst=worst)
 
 
-def _remember(compared: Compared, key: str, value: np.ndarray, symbol: str, result: tuple[float, str]) -> None:
+def remember(compared: Compared, key: str, value: np.ndarray, symbol: str, result: tuple[float, str]) -> None:
     err, where = result
     compared[(key, id(value))] = (err, where[len(symbol):])  # kept without the symbol: another step may name it
 
@@ -188,58 +188,18 @@ def to_index(index) -> tuple:
     return tuple(out)
 
 
-def check_scenario(scenario, trace: Trace, tol: float = 1e-10) -> bool:
-    """Every step verified, and the trace's loss and parameter grads too (`verify_scenario`)."""
-    totals = verify_scenario(scenario, trace, tol)
-    return trace.verified and totals.ok
-
-
-def verify_scenario(scenario, trace: Trace, tol: float = 1e-10) -> Check:
-    """Builds the torch reference and checks every step; returns the Check of the loss and all parameter grads.
-
-    The totals are checked too because a parameter gradient that no step outputs would
-    otherwise go unverified.
-    """
-    from stepper.verify.reference import torch_reference
-
-    compared: Compared = {}
-    reference = torch_reference(scenario, given=trace, settle=grad_settler(trace, compared))
-    verify_trace(trace, reference, tol, compared)
-    return check_totals(trace, reference, tol, compared)
-
-
-def grad_settler(trace: Trace, compared: Compared):
-    """A `settle` for the reference: each parameter gradient is compared with the engine's the moment
-    torch's backward finishes it, while it is still in cache, and then let go.
-
-    On GPT-2 small that saves holding a second 680 MB of gradients (fresh memory is slow to touch
-    on a virtual machine) and a second read of them. A gradient that a step shows only in part (a
-    head's columns) or as a different array is kept, for that step to ask for.
-    """
-    asked_otherwise = {t.key for step in trace.steps for t in step.outputs.values()
-                       if t.key and t.key[2:] in trace.grads and t.key.startswith("d:")
-                       and (t.index or t.value is not trace.grads[t.key[2:]])}
-
-    def settle(name: str, grad: np.ndarray) -> bool:
-        key, value = f"d:{name}", trace.grads.get(name)
-        if value is None or key in asked_otherwise:
-            return False
-        symbol = f"d{name}"
-        _remember(compared, key, value, symbol, compare_values(symbol, value, grad, key))
-        return True
-
-    return settle
-
-
 def check_totals(trace: Trace, reference, tol: float = 1e-10, compared: Compared | None = None) -> Check:
     """`trace.loss` and every `trace.grads[name]` against the reference, as one Check.
 
-    A gradient that a step already showed and `verify_trace` compared (`compared`) counts with the
-    error found then, rather than being compared a second time (that would double the cost on a
-    large model); every other one is compared here.
+    A gradient already compared (`compared`: by `verify_trace` for a step that shows it, or by
+    `grad_settler` as torch's backward made it) counts with the error found then, rather than
+    being compared a second time (that would double the cost on a large model); every other one
+    is compared here.
     """
     outputs = {"loss": Tensor("loss", np.asarray(trace.loss, dtype=np.float64), key="loss")}
-    names = set(trace.grads) | set(getattr(reference, "param_names", ()))
+    # a reference whose parameter gradients were compared and let go still knows their names
+    known = getattr(reference, "param_names", None)
+    names = set(trace.grads) | set(known if known is not None else getattr(reference, "grads", {}))
     for name in sorted(names):
         value = trace.grads.get(name)
         if value is None:
