@@ -65,6 +65,19 @@ class Check:
     tolerance: float
     ok: bool
     worst: str = ""  # which output/entry was furthest off, or NOTHING_TO_COMPARE
+    # 1, or the size of the numbers (largest |reference value|) when the error needed it: the
+    # allowance is then tolerance × scale, since float64 rounds large numbers in larger steps
+    scale: float = 1.0
+
+    @property
+    def allowed(self) -> float:
+        return self.tolerance * self.scale
+
+    def tolerance_text(self, number) -> str:
+        """'1e-10', or '1e-10 × 9.79e+04, the size of the numbers' when the allowance was scaled."""
+        if self.scale == 1.0:
+            return number(self.tolerance)
+        return f"{number(self.tolerance)} × {number(self.scale)}, the size of the numbers"
 
     @property
     def compared(self) -> bool:

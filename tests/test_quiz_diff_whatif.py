@@ -83,7 +83,12 @@ def test_plain_terminal_quiz_scores_the_right_answers(mini):
     out = io.StringIO()
     # piped answers are one per question, readable or not: nothing shifts, nothing loops
     run_quiz(MINI, steps=None, limit=2, export=None, force=False, stdin=io.StringIO("zzz\nzzz\n"), out=out)
-    assert "Score: 0/2 right" in out.getvalue() and "✗ answer:" in out.getvalue()
+    assert "Score: 0/2 right" in out.getvalue() and "✗ you said 'zzz'; answer:" in out.getvalue()
+    out = io.StringIO()
+    # an empty line or `skip` shows the answer and scores nothing, as the TUI's "answer later"
+    run_quiz(MINI, steps=None, limit=3, export=None, force=False, stdin=io.StringIO(f"\nskip\n{answers[2]}\n"),
+             out=out)
+    assert out.getvalue().count("· skipped — answer:") == 2 and "Score: 1/1 right" in out.getvalue()
 
     class Keyboard(io.StringIO):
         def isatty(self):
@@ -94,6 +99,17 @@ def test_plain_terminal_quiz_scores_the_right_answers(mini):
     run_quiz(MINI, steps=None, limit=2, export=None, force=False, stdin=Keyboard("zzz\n99\n9x9\n"), out=out)
     assert "Score: 0/2 right" in out.getvalue()
     assert "(that is not a number: type one, like 0.25)" in out.getvalue()
+
+
+def test_the_plain_quiz_never_runs_two_numbers_together():
+    from types import SimpleNamespace
+
+    from stepper.commands.quiz import text_matrix
+
+    t = SimpleNamespace(value=np.array([[-0.1055, 0.0003405, -123456.7]]), shape=(1, 3), rows=["d3"],
+                        cols=["a", "b", "c"])
+    row = text_matrix("W", t).splitlines()[-1]
+    assert row.split() == ["d3", "-0.1055", "0.0003405", "-1.235e+05"]
 
 
 def test_an_unreadable_reply_is_not_marked(mini):

@@ -215,6 +215,21 @@ async def test_tab_reaches_the_lesson_so_a_long_one_can_scroll():
         assert details.border_title is None  # read to the end
 
 
+async def test_a_lesson_reached_through_go_to_says_it_is_cut_off_too():
+    from stepper.tui.widgets.details import Details
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        await pilot.press("7")  # by number, as the palette offers
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.index == 6
+        # laid out under the palette, the lesson's height is only known once the palette has gone
+        assert app.screen.query_one(Details).border_title == Details.MORE
+
 async def test_quit_exits_with_code_zero():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

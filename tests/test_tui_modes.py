@@ -268,3 +268,19 @@ async def test_training_group_plots_the_loss_curve():
         assert "TRAINING" in text and "Loss curve" in text and "Step 13/13  Training" in text
         assert "the loss before training and after each of" in text
         assert f"L: {trace_losses(app)}" in text
+
+
+def test_a_lesson_comes_with_the_general_meaning_and_a_question_hides_both():
+    from types import SimpleNamespace
+
+    from stepper.trace import Formula
+    from stepper.tui.parts import meaning_parts
+
+    formula = Formula(plain="x", latex="x", meaning="−∞ (not 0) is what makes a weight vanish.")
+    step = SimpleNamespace(lesson="Token 2 may not see token 3.", formula=formula)
+    text = "".join(p if isinstance(p, str) else p[0] for p in meaning_parts(step))
+    assert "Token 2 may not see token 3." in text and "−∞ (not 0)" in text
+    asking = "".join(p if isinstance(p, str) else p[0] for p in meaning_parts(step, asking=True))
+    assert "token 3" not in asking and "−∞" not in asking and "follows your answer" in asking
+    edited = "".join(p if isinstance(p, str) else p[0] for p in meaning_parts(step, edited=True))
+    assert "written for the original numbers" in edited and "−∞ (not 0)" in edited

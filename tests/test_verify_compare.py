@@ -244,3 +244,24 @@ def test_a_gradient_shown_in_part_is_still_there_when_its_step_is_checked():
     assert verify_scenario(sc, tr).ok and tr.steps[-1].check.ok and tr.steps[-1].check.compared
     whole[0, 3] += 1e-3  # a wrong entry in the head's columns is caught there, and in the totals
     assert not verify_scenario(sc, tr).ok and "dW_Q [0, 1]" in tr.steps[-1].check.worst
+
+
+def test_large_numbers_are_allowed_rounding_in_proportion_to_their_size():
+    from stepper.tui.present import check_line
+
+    big = np.array([[9.79e4, -1.2e5], [3.0, 0.5]])
+    off_by_rounding = big.copy()
+    off_by_rounding[0, 1] += 3.6e-10  # the last digits of a number near 1e5
+    out = {"S": Tensor("S", off_by_rounding, key="S")}
+    passed = compare.check_outputs(out, {"S": big})
+    assert passed.ok and passed.scale == 1.2e5 and passed.allowed == pytest.approx(1.2e-5)
+    assert "tolerance 1e-10 × 1.2e+05, the size of the numbers" in check_line(SimpleNamespace(check=passed, phase="forward"))
+    wrong = big.copy()
+    wrong[1, 0] += 1e-3  # a real error stays one, however large its neighbours
+    failed = compare.check_outputs({"S": Tensor("S", wrong, key="S")}, {"S": big})
+    assert not failed.ok and failed.worst == "S [1, 0]"
+    # numbers of ordinary size keep the absolute tolerance, and a pass never pays for the scale
+    exact = compare.check_outputs({"S": Tensor("S", big, key="S")}, {"S": big})
+    assert exact.ok and exact.scale == 1.0
+    small = np.array([0.5, 0.25])
+    assert not compare.check_outputs({"x": Tensor("x", small + 2e-10, key="x")}, {"x": small}).ok

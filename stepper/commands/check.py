@@ -36,6 +36,12 @@ def verify(scenario, trace: Trace, tol: float):
     return verify_scenario(scenario, trace, tol)
 
 
+def _scaled(trace: Trace) -> str:
+    """How far the tolerance grew on steps whose numbers are large (see compare.compare_values)."""
+    top = max((s.check.scale for s in trace.steps), default=1.0)
+    return "" if top == 1.0 else f", times the size of the numbers where that is over 1: up to ×{top:.3g}"
+
+
 def step_line(step) -> str:
     c = step.check
     mark = "·" if not c.compared else "✓" if c.ok else "✗"  # ·: no output here has a reference value
@@ -66,7 +72,8 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
     idle = len(trace.steps) - checked
     print(f"{path}: {checked - len(bad)}/{checked} steps verified against torch.autograd "
           + (f"and {idle} with nothing to compare " if idle else "")
-          + f"(max abs err {worst:.1e}, tolerance {tol:g}) — {verdict}; loss {trace.loss:.6g}", file=out)
+          + f"(max abs err {worst:.1e}, tolerance {tol:g}{_scaled(trace)}) — {verdict}; loss {trace.loss:.6g}",
+          file=out)
     if trace.losses:
         print(f"{path}: training: loss {trace.losses[0]:.6g} → {trace.losses[-1]:.6g} after "
               f"{len(trace.losses) - 1} update(s)", file=out)

@@ -23,13 +23,18 @@ def text_matrix(name: str, t, limit: int = 64) -> str:
     else:
         cols = t.cols or [str(j) for j in range(v.shape[1])]
         rows = t.rows or [""] * v.shape[0]
-    width = max(9, *(len(c) + 1 for c in cols))
+    texts = [["−∞" if x == -np.inf else f"{x:.4g}" for x in row] for row in v]
+    # one column wider than its widest entry, so that two numbers never run together
+    width = max(9, *(len(c) + 1 for c in cols), *(len(x) + 1 for row in texts for x in row))
     lines = [f"  {name} [{shape}]", "    " + " " * max(len(r) for r in rows) + "".join(c.rjust(width) for c in cols)]
     pad = max(len(r) for r in rows)
-    for r, row in zip(rows, v, strict=True):
-        cells = "".join(("−∞" if x == -np.inf else f"{x:.4g}").rjust(width) for x in row)
-        lines.append(f"    {r.ljust(pad)}{cells}")
+    for r, row in zip(rows, texts, strict=True):
+        lines.append(f"    {r.ljust(pad)}{''.join(x.rjust(width) for x in row)}")
     return "\n".join(lines)
+
+
+def _skipped(line: str) -> bool:
+    return line.strip().lower() in ("", "skip")
 
 
 def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | None, force: bool,
@@ -40,7 +45,7 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
     score = Score()
     interactive = stdin.isatty()
     print(f"Quiz on {scenario.title or scenario.name}: predict each step's output before it is shown.\n"
-          "Answer on one line (Ctrl-D to stop).", file=out)
+          "Answer on one line; an empty line (or `skip`) shows the answer without scoring; Ctrl-D stops.", file=out)
     asked = 0
     for i, step in enumerate(trace.steps):
         if steps and not fnmatch.fnmatchcase(step.id, steps):
@@ -58,18 +63,21 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
             print("  > ", end="", file=out, flush=True)
         line = stdin.readline()
         # a person at the keyboard is asked again; piped answers are one per question, come what may
-        while interactive and line and (problem := unreadable(q, line)):
+        while interactive and line and not _skipped(line) and (problem := unreadable(q, line)):
             print(f"  ({problem})", file=out)
             print("  > ", end="", file=out, flush=True)
             line = stdin.readline()
         if not line:
             break
+        if _skipped(line):  # like the TUI's "answer later": seen, not scored
+            print(f"  · skipped — answer: {mark(q, '').expected}", file=out)
+            continue
         verdict = mark(q, line)
         score.add(q, verdict)
         asked += 1
         mark_sym = "✓" if verdict.ok else "✗"
-        print(f"  {mark_sym} answer: {verdict.expected}" + (f" — {verdict.explanation}" if verdict.explanation else ""),
-              file=out)
+        print(f"  {mark_sym} you said {line.strip()!r}; answer: {verdict.expected}"
+              + (f" — {verdict.explanation}" if verdict.explanation else ""), file=out)
     print(f"\nScore: {score.line()}", file=out)
     if export:
         from stepper.export.files import write_atomic

@@ -56,7 +56,7 @@ def step_dict(step: Step) -> dict:
     if step.check is not None:
         c = step.check
         d["check"] = {"reference": c.reference, "max_abs_err": c.max_abs_err, "tolerance": c.tolerance,
-                      "ok": c.ok, "worst": c.worst}
+                      "ok": c.ok, "worst": c.worst, "scale": c.scale}
     return d
 
 

@@ -115,7 +115,7 @@ def check_line(check: Check | None) -> str:
     agree = "agrees with" if check.ok else "**disagrees** with"
     where = "" if check.ok else f", worst at {code(check.worst)}"
     return (f"**Check:** {'✓' if check.ok else '✗'} {agree} {text(check.reference)}: "
-            f"max abs error {bucket(check.max_abs_err)}{where} (tolerance {check.tolerance:g}).")
+            f"max abs error {bucket(check.max_abs_err)}{where} (tolerance {check.tolerance_text(lambda x: f'{x:g}')}).")
 
 
 def _role(step: Step, t: Tensor) -> str:

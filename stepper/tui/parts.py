@@ -76,20 +76,22 @@ def header_parts(trace: Trace, index: int, *, hidden: bool = False) -> Parts:
     return parts
 
 
-def meaning_parts(step: Step, *, hide_lesson: bool = False, edited: bool = False) -> Parts:
-    """`hide_lesson`: a quiz is asking about this step, and lessons often work the answer out.
+def meaning_parts(step: Step, *, asking: bool = False, edited: bool = False) -> Parts:
+    """The scenario's lesson for this step, if it has one, then what the step means in general.
 
+    `asking`: a quiz is asking about this step; both often work the answer out, so they wait.
     `edited`: the numbers on screen come from a what-if edit, and a lesson quotes the original ones.
     """
-    # a scenario's own lesson replaces the built-in explanation, and says so
-    if step.lesson and hide_lesson:
-        return [("Meaning  ", "bold $text-primary"), step.formula.meaning.strip(),
-                ("  (this step's lesson follows your answer)", "$text-muted")]
-    if step.lesson and edited:
-        return [("Lesson  ", "bold $text-primary"),
-                ("(written for the original numbers; press o to see them)  ", "italic $text-warning"),
-                step.meaning.strip()]
-    return [("Lesson  " if step.lesson else "Meaning  ", "bold $text-primary"), step.meaning.strip()]
+    if asking:
+        return [("Meaning  ", "bold $text-primary"),
+                ("follows your answer: it often works the answer out", "$text-muted")]
+    general = [("Meaning  ", "bold $text-primary"), step.formula.meaning.strip()]
+    if not step.lesson:
+        return general
+    # the general meaning too: a scenario's lesson is about its numbers, and may leave out the why
+    # (a causal mask's lesson need not say why −∞ rather than 0)
+    note = [("(written for the original numbers; press o to see them)  ", "italic $text-warning")] if edited else []
+    return [("Lesson  ", "bold $text-primary"), *note, step.lesson.strip(), "\n", *general]
 
 
 def check_parts(step: Step) -> Parts:

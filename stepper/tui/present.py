@@ -194,7 +194,7 @@ def check_line(step: Step) -> str:
     mark = "✓" if c.ok else "✗ OFF:"
     # a forward value comes from torch's functions alone; autograd only enters for gradients
     reference = {"forward": "torch", "generate": "torch", "update": "torch.optim"}.get(step.phase, c.reference)
-    line = f"{mark} max |ours − {reference}| = {number(c.max_abs_err)} (tolerance {number(c.tolerance)})"
+    line = f"{mark} max |ours − {reference}| = {number(c.max_abs_err)} (tolerance {c.tolerance_text(number)})"
     if c.max_abs_err == 0 and c.ok:
         return line + " · every entry exactly equal"
     # where ours and torch differ most: the roundoff's largest entry, or the place to look when it

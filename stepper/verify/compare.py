@@ -21,7 +21,7 @@ class KeyedReference(Protocol):
     def get(self, key: str) -> np.ndarray: ...
 
 
-Compared = dict  # (key, id(array)) -> (max abs error, where): whole outputs already compared
+Compared = dict  # (key, id(array)) -> (max abs error, where, scale): whole outputs already compared
 
 
 def verify_trace(trace: Trace, reference: KeyedReference, tol: float = 1e-10,
@@ -48,53 +48,71 @@ def check_step(step: Step, reference: KeyedReference, tol: float = 1e-10, compar
 
 def check_outputs(outputs: dict[str, Tensor], reference: KeyedReference, tol: float = 1e-10,
                   compared: Compared | None = None) -> Check:
-    """The worst output's error; `compared` both remembers results and answers from them."""
-    worst_err, worst = 0.0, NOTHING
+    """The worst output's error; `compared` both remembers results and answers from them.
+
+    An output passes when its error is within `tol` times its scale (see `compare_values`); the
+    worst is the one furthest past its own allowance, which with every scale 1 is the largest error.
+    """
+    worst_err, worst, worst_scale = 0.0, NOTHING, 1.0
     for symbol, tensor in outputs.items():
         if tensor.key is None:
             continue
         whole = compared is not None and not tensor.index
         memo = (tensor.key, id(tensor.value))
         if whole and memo in compared:
-            err, where = compared[memo]
+            err, where, scale = compared[memo]
             where = f"{symbol}{where}"
         else:
-            err, where = compare_tensor(symbol, tensor, reference)
+            err, where, scale = compare_tensor(symbol, tensor, reference, tol)
             if whole:
-                remember(compared, tensor.key, tensor.value, symbol, (err, where))
+                remember(compared, tensor.key, tensor.value, symbol, (err, where, scale))
         # strict `>`: when everything agrees exactly, the first output is the one named
-        if worst == NOTHING or err > worst_err:
-            worst_err, worst = err, where
-    ok = worst == NOTHING or worst_err <= tol
-    return Check(reference=REFERENCE, max_abs_err=worst_err, tolerance=tol, ok=ok, worst=worst)
+        if worst == NOTHING or err / scale > worst_err / worst_scale:
+            worst_err, worst, worst_scale = err, where, scale
+    ok = worst == NOTHING or worst_err <= tol * worst_scale
+    return Check(reference=REFERENCE, max_abs_err=worst_err, tolerance=tol, ok=ok, worst=worst, scale=worst_scale)
 
 
-def remember(compared: Compared, key: str, value: np.ndarray, symbol: str, result: tuple[float, str]) -> None:
-    err, where = result
-    compared[(key, id(value))] = (err, where[len(symbol):])  # kept without the symbol: another step may name it
+Comparison = tuple[float, str, float]  # (max abs error, where, scale)
 
 
-def compare_tensor(symbol: str, tensor: Tensor, reference: KeyedReference) -> tuple[float, str]:
-    """(max abs error, `symbol [i, j]` of the worst entry) of one keyed output."""
+def remember(compared: Compared, key: str, value: np.ndarray, symbol: str, result: Comparison) -> None:
+    err, where, scale = result
+    compared[(key, id(value))] = (err, where[len(symbol):], scale)  # without the symbol: another step may name it
+
+
+def compare_tensor(symbol: str, tensor: Tensor, reference: KeyedReference, tol: float = 1e-10) -> Comparison:
+    """(max abs error, `symbol [i, j]` of the worst entry, scale) of one keyed output."""
     try:
         ref = np.asarray(reference.get(tensor.key), dtype=np.float64)[to_index(tensor.index)]
     except (KeyError, IndexError, ValueError, RuntimeError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        return math.inf, f"{symbol}: no reference value for `{tensor.key}` ({msg})"
-    return compare_values(symbol, tensor.value, ref, tensor.key)
+        return math.inf, f"{symbol}: no reference value for `{tensor.key}` ({msg})", 1.0
+    return compare_values(symbol, tensor.value, ref, tensor.key, tol)
 
 
-def compare_values(symbol: str, value: np.ndarray, ref: np.ndarray, key: str) -> tuple[float, str]:
-    """`compare_tensor` once the reference's `key` is in hand as `ref`."""
+def compare_values(symbol: str, value: np.ndarray, ref: np.ndarray, key: str, tol: float = 1e-10) -> Comparison:
+    """`compare_tensor` once the reference's `key` is in hand as `ref`.
+
+    The scale is 1, or the largest finite |reference value| when that is larger and the error is
+    past `tol`: float64 carries about 16 significant digits, so numbers near 1e5 (a learner's wide
+    model) differ in their last digits by more than 1e-10 with no formula at fault. The allowance
+    is then `tol` relative to the numbers' size. Worked out only for an error past `tol`, so a
+    comparison that passes reads the arrays once.
+    """
     value = np.asarray(value, dtype=np.float64)
     if value.shape != ref.shape:
         return math.inf, (f"{symbol}: shape [{_dims(value.shape)}] but the reference "
-                          f"`{key}` is [{_dims(ref.shape)}]")
+                          f"`{key}` is [{_dims(ref.shape)}]"), 1.0
     if value.size == 0:
-        return 0.0, f"{symbol} (empty)"
+        return 0.0, f"{symbol} (empty)", 1.0
     err, flat = worst_entry(value, ref)
     pos = np.unravel_index(flat, value.shape)
-    return err, (f"{symbol} [{_dims(pos)}]" if pos else symbol)
+    scale = 1.0
+    if err > tol and math.isfinite(err):
+        finite = np.abs(ref[np.isfinite(ref)])
+        scale = max(1.0, float(finite.max())) if finite.size else 1.0
+    return err, (f"{symbol} [{_dims(pos)}]" if pos else symbol), scale
 
 
 _CHUNK = 1 << 16  # entries per slice: the scratch stays in cache and a large gradient needs no temporary

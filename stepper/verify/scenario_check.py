@@ -27,12 +27,12 @@ def verify_scenario(scenario, trace: Trace, tol: float = 1e-10) -> Check:
     from stepper.verify.reference import torch_reference
 
     compared: Compared = {}
-    reference = torch_reference(scenario, given=trace, settle=grad_settler(trace, compared))
+    reference = torch_reference(scenario, given=trace, settle=grad_settler(trace, compared, tol))
     verify_trace(trace, reference, tol, compared)
     return check_totals(trace, reference, tol, compared)
 
 
-def grad_settler(trace: Trace, compared: Compared):
+def grad_settler(trace: Trace, compared: Compared, tol: float = 1e-10):
     """A `settle` for the reference: each parameter gradient is compared with the engine's the moment
     torch's backward finishes it, and then let go.
 
@@ -49,7 +49,7 @@ def grad_settler(trace: Trace, compared: Compared):
         if value is None or key in kept_for_steps:
             return False
         symbol = f"d{name}"
-        remember(compared, key, value, symbol, compare_values(symbol, value, grad, key))
+        remember(compared, key, value, symbol, compare_values(symbol, value, grad, key, tol))
         return True
 
     return settle

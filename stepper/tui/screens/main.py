@@ -105,7 +105,7 @@ class MainScreen(EditingScreen):
         changes = self.edited.changes.get(step.id) if self.edited is not None else None
         self.query_one(PipelineList).show_step(index)
         self.query_one(StepPanel).show(self.trace, index, question=question, verdict=verdict, changes=changes)
-        self.query_one(Details).show(step, hide_lesson=asking, edited=self.role == "edited")
+        self.query_one(Details).show(step, asking=asking, edited=self.role == "edited")
         if asking:
             self.call_after_refresh(self.query_one(QuizBox).focus_answer)
         elif isinstance(self.app.focused, Input):
@@ -115,7 +115,7 @@ class MainScreen(EditingScreen):
         fresh = super().poll_checks()
         if self.index in fresh:
             self.query_one(Details).show(self.trace.steps[self.index], edited=self.role == "edited",
-                                         hide_lesson=self.quiz.pending(self.trace, self.index))
+                                         asking=self.quiz.pending(self.trace, self.index))
         return fresh
 
     def on_pipeline_list_step_chosen(self, event: PipelineList.StepChosen) -> None:

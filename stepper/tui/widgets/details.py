@@ -21,8 +21,8 @@ class Details(VerticalScroll, can_focus=True):
         yield Static(id="meaning")
         yield Static(id="check")
 
-    def show(self, step: Step, *, hide_lesson: bool = False, edited: bool = False) -> None:
-        parts = meaning_parts(step, hide_lesson=hide_lesson, edited=edited)
+    def show(self, step: Step, *, asking: bool = False, edited: bool = False) -> None:
+        parts = meaning_parts(step, asking=asking, edited=edited)
         self.query_one("#meaning", Static).update(Content.assemble(*parts))
         self.query_one("#check", Static).update(Content.assemble(*check_parts(step)))
         self.scroll_home(animate=False)
@@ -44,4 +44,8 @@ class Details(VerticalScroll, can_focus=True):
         self.mark_more()
 
     def on_resize(self) -> None:
+        self.call_after_refresh(self.mark_more)
+
+    def watch_virtual_size(self) -> None:
+        # the content's height, known only after layout: e.g. a step chosen under the command palette
         self.call_after_refresh(self.mark_more)
