@@ -172,6 +172,8 @@ class Trace:
     # the scenario's own quiz questions ({step, ask, answer, tolerance?, why?}), and answers given so far
     quiz: list[dict] = field(default_factory=list)
     quiz_results: list = field(default_factory=list)  # [(Question, Verdict)]
+    # a what-if trace: the edit it was recomputed after (e.g. "W_Q[d0,d0] 0.175 → 3"); "" for the scenario as written
+    whatif: str = ""
 
     def index_of(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):
@@ -182,19 +184,23 @@ class Trace:
     def first_backward(self) -> int:
         return next((i for i, s in enumerate(self.steps) if s.phase == "backward"), 0)
 
-    def source_of(self, index: int, tensor: Tensor) -> int | None:
-        """The latest step before `index` that made `tensor`: an output with the same key and the
-        same part of it (one head's slice, or the whole). None for parameters, unkeyed arrays, the
-        scenario's own inputs, and a whole array that several steps made piece by piece."""
+    def sources_of(self, index: int, tensor: Tensor) -> list[int]:
+        """The steps before `index` that made `tensor`: the latest one with an output of the same key
+        and the same part of it (one head's slice, or the whole); for a whole that was made piece by
+        piece (one head per step), the latest maker of each piece, in order. Empty for parameters,
+        unkeyed arrays and the scenario's own inputs."""
         if tensor.key is None or tensor.is_param:
-            return None
+            return []
+        pieces: dict[str, int] = {}
         for i in range(index - 1, -1, -1):
             for made in self.steps[i].outputs.values():
-                if made.key == tensor.key and (made.index == tensor.index or not made.index):
-                    return i
-                if made.key == tensor.key and not tensor.index:
-                    return None  # the whole came in parts (the heads): no one step made it
-        return None
+                if made.key != tensor.key:
+                    continue
+                if made.index == tensor.index or not made.index:
+                    return sorted(pieces.values()) if pieces else [i]
+                if not tensor.index:
+                    pieces.setdefault(repr(made.index), i)  # slices are unhashable before 3.12
+        return sorted(pieces.values())
 
     @property
     def verified(self) -> bool:

@@ -365,14 +365,19 @@ def test_an_input_knows_the_step_it_came_from():
 
     def source(step_id: str, name: str) -> str | None:
         i = at[step_id]
-        found = trace.source_of(i, trace.steps[i].inputs[name])
-        return None if found is None else trace.steps[found].id
+        found = trace.sources_of(i, trace.steps[i].inputs[name])
+        return None if not found else " + ".join(trace.steps[k].id for k in found)
 
     assert source("fwd.L0.ffn.up", "X") == "fwd.L0.ln1"  # not the X the Q projection read: LayerNorm 1
     assert source("fwd.L0.attn.q", "X") == "fwd.pos"
     assert source("bwd.L0.ffn.down", "X") == "fwd.L0.ffn.act"  # the backward's X is the forward's G
     assert source("bwd.L0.ffn.down", "dF") == "bwd.L0.res2"
     assert source("fwd.L0.ffn.up", "W_1") is None  # a parameter comes from no step
+    assert source("bwd.L0.attn.q", "dQ") == "bwd.L0.attn.scores"  # the one head's slice is the whole
+    two_heads = build_trace(load_scenario(Path(MINI).parent / "norm_post.yaml"))
+    q = two_heads.index_of("bwd.L0.attn.q")
+    made = [two_heads.steps[k].id for k in two_heads.sources_of(q, two_heads.steps[q].inputs["dQ"])]
+    assert made == ["bwd.L0.attn.h0.scores", "bwd.L0.attn.h1.scores"]  # one head each
 
 
 @pytest.mark.parametrize("max_width", [30, 37, 41, 42, 47, 60])

@@ -284,3 +284,12 @@ def test_a_lesson_comes_with_the_general_meaning_and_a_question_hides_both():
     assert "token 3" not in asking and "−∞" not in asking and "follows your answer" in asking
     edited = "".join(p if isinstance(p, str) else p[0] for p in meaning_parts(step, edited=True))
     assert "written for the original numbers" in edited and "−∞ (not 0)" in edited
+
+
+def test_a_tiny_negative_among_large_numbers_reads_as_zero_not_minus_zero():
+    import numpy as np
+
+    from stepper.tui.present import NumberFormat
+
+    fmt = NumberFormat(np.array([1.5, -0.0001, 0.3]))
+    assert [fmt(v) for v in (-0.0001, 0.0004, -0.0006, 1.5)] == ["0.000", "0.000", "-0.001", "1.500"]

@@ -164,13 +164,15 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
         parts.append(quiz)
     for name, t in step.inputs.items():
         # one symbol (X, dY…) names different arrays in different steps: say which one this is
-        source = trace.source_of(number - 1, t)
-        role = _role(step, t) + (f" (from step {source + 1})" if source is not None else "")
+        sources = [str(i + 1) for i in trace.sources_of(number - 1, t)]
+        role = _role(step, t) + (f" (from step {sources[0]})" if len(sources) == 1 else
+                                 f" (from steps {', '.join(sources)}, one per head)" if sources else "")
         parts.append(tensor_block(step, role, name, t, axes, precision))
     for name, t in step.outputs.items():
         parts.append(tensor_block(step, "Output", name, t, axes, precision))
     parts.append(prose(step.formula.meaning))
     if step.lesson:
-        parts.append("> **Lesson.** " + prose(step.lesson))
+        written = " *(written for the original numbers, before the what-if edit)*" if trace.whatif else ""
+        parts.append("> **Lesson.**" + written + " " + prose(step.lesson))
     parts.append(check_line(step.check))
     return "\n\n".join(parts)

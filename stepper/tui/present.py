@@ -64,7 +64,10 @@ class NumberFormat:
             return MINUS_INF if v < 0 else PLUS_INF
         if v == 0:
             return "0"
-        return f"{v:.2e}" if self.scientific else f"{v:.3f}"
+        if self.scientific:
+            return f"{v:.2e}"
+        # a tiny value beside large ones rounds to zero: "0.000", never "-0.000", which reads as a sign
+        return f"{v + 0.0:.3f}" if abs(v) >= 5e-4 else "0.000"
 
 
 def number(v: float) -> str:

@@ -64,6 +64,7 @@ def recompute(original: Trace, scenario: Scenario, label: str) -> Edited:
     from stepper.engine import build_trace
 
     trace = build_trace(scenario)
+    trace.whatif = label  # an export of it says so, and that the lessons quote the original numbers
     return Edited(scenario, trace, step_changes(original, trace), label)
 
 
