@@ -85,6 +85,12 @@ class Check:
         return self.worst != NOTHING_TO_COMPARE
 
 
+def reference_name(phase: str | None, check: Check) -> str:
+    """What a step of `phase` was checked against, as a learner should read it: a forward value
+    comes from torch's own functions (autograd only enters for gradients), an update from torch.optim."""
+    return {"forward": "torch", "generate": "torch", "update": "torch.optim"}.get(phase or "", check.reference)
+
+
 @dataclass
 class Step:
     id: str

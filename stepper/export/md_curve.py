@@ -38,7 +38,7 @@ def curve_block(step: Step, number: int, trace: Trace, precision: int) -> str:
     parts.append(prose(step.formula.meaning))
     if step.lesson:
         parts.append("> **Lesson.** " + prose(step.lesson))
-    parts.append(check_line(step.check))
+    parts.append(check_line(step.check, step.phase))
     return "\n\n".join(parts)
 
 

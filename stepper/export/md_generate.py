@@ -90,7 +90,7 @@ def cache_block(step: Step, number: int, trace: Trace, precision: int, quiz: str
         parts.append(prose(step.formula.meaning))
     if step.lesson:
         parts.append("> **Lesson.** " + prose(step.lesson))
-    parts.append(check_line(step.check))
+    parts.append(check_line(step.check, step.phase))
     return "\n\n".join(parts)
 
 
@@ -108,5 +108,5 @@ def text_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
     if quiz:
         parts.append(quiz)
     parts += [tensor_block(step, "Output", name, t, axes, precision) for name, t in step.outputs.items()]
-    parts.append(check_line(step.check))
+    parts.append(check_line(step.check, step.phase))
     return "\n\n".join(parts)

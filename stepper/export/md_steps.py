@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from stepper.export.md_tables import MAX_HEADS, code, num, shape_text, table, text
-from stepper.trace import Check, Step, Tensor, Trace
+from stepper.trace import Check, Step, Tensor, Trace, reference_name
 from stepper.verify.compare import NOTHING
 
 
@@ -107,14 +107,14 @@ def verdict(check: Check | None) -> tuple[str, str]:
     return ("✓" if check.ok else "✗"), bucket(check.max_abs_err)
 
 
-def check_line(check: Check | None) -> str:
+def check_line(check: Check | None, phase: str | None = None) -> str:
     if check is None:
         return "**Check:** not verified — the independent reference was not run for this export."
     if not check.compared:
         return "**Check:** · nothing here has an independent reference value to compare."
     agree = "agrees with" if check.ok else "**disagrees** with"
     where = "" if check.ok else f", worst at {code(check.worst)}"
-    return (f"**Check:** {'✓' if check.ok else '✗'} {agree} {text(check.reference)}: "
+    return (f"**Check:** {'✓' if check.ok else '✗'} {agree} {text(reference_name(phase, check))}: "
             f"max abs error {bucket(check.max_abs_err)}{where} (tolerance {check.tolerance_text(lambda x: f'{x:g}')}).")
 
 
@@ -136,9 +136,10 @@ def checks_line(steps: list[Step]) -> str:
     if all(s.check is None for s in steps):
         return check_line(None)
     if len(steps) == 1 or any(s.check is None for s in steps) or not all(s.check.ok for s in steps):
-        return "\n\n".join((f"{code(s.id)} · " if len(steps) > 1 else "") + check_line(s.check) for s in steps)
+        return "\n\n".join((f"{code(s.id)} · " if len(steps) > 1 else "") + check_line(s.check, s.phase)
+                           for s in steps)
     worst = max(s.check.max_abs_err for s in steps)
-    return (f"**Check:** ✓ all {len(steps)} steps agree with {text(steps[0].check.reference)}: "
+    return (f"**Check:** ✓ all {len(steps)} steps agree with {text(reference_name(steps[0].phase, steps[0].check))}: "
             f"max abs error {bucket(worst)} (tolerance {max(s.check.tolerance for s in steps):g}).")
 
 
@@ -174,5 +175,5 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
     if step.lesson:
         written = " *(written for the original numbers, before the what-if edit)*" if trace.whatif else ""
         parts.append("> **Lesson.**" + written + " " + prose(step.lesson))
-    parts.append(check_line(step.check))
+    parts.append(check_line(step.check, step.phase))
     return "\n\n".join(parts)

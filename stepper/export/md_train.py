@@ -94,7 +94,7 @@ def update_block(step: Step, number: int, trace: Trace, axes: Axes, precision: i
     parts.append(prose(step.formula.meaning))
     if step.lesson:
         parts.append("> **Lesson.** " + prose(step.lesson))
-    parts.append(check_line(step.check))
+    parts.append(check_line(step.check, step.phase))
     return "\n\n".join(filter(None, parts))
 
 

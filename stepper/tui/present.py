@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from stepper.trace import Step, Tensor, Trace, visible_token
+from stepper.trace import Step, Tensor, Trace, reference_name, visible_token
 
 MINUS_INF = "−∞"
 PLUS_INF = "+∞"
@@ -195,9 +195,7 @@ def check_line(step: Step) -> str:
     if not c.compared:
         return "· nothing to check: no output here has an independent reference value"
     mark = "✓" if c.ok else "✗ OFF:"
-    # a forward value comes from torch's functions alone; autograd only enters for gradients
-    reference = {"forward": "torch", "generate": "torch", "update": "torch.optim"}.get(step.phase, c.reference)
-    line = f"{mark} max |ours − {reference}| = {number(c.max_abs_err)} (tolerance {c.tolerance_text(number)})"
+    line = f"{mark} max |ours − {reference_name(step.phase, c)}| = {number(c.max_abs_err)} (tolerance {c.tolerance_text(number)})"
     if c.max_abs_err == 0 and c.ok:
         return line + " · every entry exactly equal"
     # where ours and torch differ most: the roundoff's largest entry, or the place to look when it
