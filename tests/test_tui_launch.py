@@ -283,3 +283,50 @@ async def test_the_first_frames_footer_shows_the_learners_keys(tmp_path, monkeyp
         await pilot.pause()
         footer = screen_lines(held)[-1]
         assert "x quit" in footer and "q quit" not in footer
+
+
+async def test_a_slow_reader_gets_the_loading_screen_not_a_blank_terminal():
+    import threading
+
+    from stepper.scenario import load_scenario
+    from stepper.tui.screens.error import ErrorScreen
+    from stepper.tui.screens.loading import LoadingScreen
+
+    done = threading.Event()
+
+    def slow_result():  # a large scenario: read, but too costly for the reader to build
+        done.wait(5)
+        return ("ok", load_scenario(MINI), None)
+
+    app = StepperApp(None, None, verify=False, preview=(None, slow_result), preview_name="mini")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, LoadingScreen) and "Computing every step of mini" in "\n".join(screen_lines(app))
+        done.set()
+        for _ in range(50):  # read, then built here, then the main screen
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.05)
+            if isinstance(app.screen, MainScreen):
+                break
+        assert isinstance(app.screen, MainScreen) and app.screen.trace.steps[0].id == "fwd.embed"
+
+    error = StepperApp(None, None, verify=False, preview=(None, lambda: ("error", "big.yaml:3:5: error: no")),
+                       preview_name="big")
+    async with error.run_test(size=(100, 30)) as pilot:
+        await error.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(error.screen, ErrorScreen) and "big.yaml:3:5: error: no" in "\n".join(screen_lines(error))
+
+
+def test_the_launcher_waits_only_so_long_for_a_first_frame():
+    import os
+    import time
+
+    read_end, write_end = os.pipe()
+    answer = launch.ChildAnswer(os.getpid(), read_end)  # nobody writes: a reader still at work
+    start = time.perf_counter()
+    assert not answer.ready(0.05) and time.perf_counter() - start < 1
+    os.write(write_end, b"x")
+    assert answer.ready(0.05)
+    os.close(write_end)
+    answer.source.close()

@@ -28,9 +28,12 @@ class StepperApp(App[int]):
     TITLE = "stepper"
 
     def __init__(self, scenario: Scenario | None, trace: Trace | None = None, *, verify: bool = True,
-                 quiz: bool = False, preview: tuple[dict, Callable[[], tuple]] | None = None) -> None:
-        """`preview`: (the first frame's text, what loads the trace), see `run_preview`."""
+                 quiz: bool = False, preview: tuple[dict | None, Callable[[], tuple]] | None = None,
+                 preview_name: str = "") -> None:
+        """`preview`: (the first frame's text, what loads the trace), see `run_preview`; with no
+        text, the loading screen shows `preview_name` meanwhile (`run_loading`)."""
         super().__init__()
+        self.preview_name = preview_name
         self.scenario, self.trace, self.verify, self.quiz = scenario, trace, verify, quiz
         self.preview = preview
         from stepper.tui.keymap import read_keymap
@@ -41,6 +44,10 @@ class StepperApp(App[int]):
     def get_default_screen(self) -> Screen:
         if self.preview is None:
             return super().get_default_screen()
+        if self.preview[0] is None:  # the launcher's child is still reading a large scenario
+            from stepper.tui.screens.loading import LoadingScreen
+
+            return LoadingScreen(self.preview_name)
         from stepper.tui.screens.preview import PreviewScreen
 
         # the first frame is the app's first screen itself: no empty screen to mount beneath it
@@ -51,6 +58,8 @@ class StepperApp(App[int]):
 
         apply_keymap(self, self.keymap_in_use, self._keymap_problems)
         if self.preview is not None:
+            if self.preview[0] is None:
+                resume_collector()  # a long wait, and the loading screen's animation makes garbage
             # numpy and the trace load only once the first frame is out, off the UI thread
             self.screen.call_after_refresh(self._unpack)
             return
@@ -98,7 +107,10 @@ class StepperApp(App[int]):
             return
         if event.state == WorkerState.SUCCESS and event.worker.name == "trace load":
             _, self.scenario, trace = event.worker.result
-            self._open(trace)
+            if trace is None:  # too large for the reader to build: built here, under the loading screen
+                self._build()
+            else:
+                self._open(trace)
         elif event.state == WorkerState.SUCCESS:
             self._open(event.worker.result)
         elif event.state == WorkerState.ERROR:
@@ -117,6 +129,14 @@ class StepperApp(App[int]):
 
     def action_quit(self) -> None:
         self.exit(0, return_code=0)
+
+
+def run_loading(name: str, load: Callable[[], tuple], *, quiz: bool = False) -> int:
+    """Open the stepper on its loading screen while `load()` (off the UI thread) reads a large
+    scenario; a scenario error found meanwhile is shown in a dialog, and the exit code is 2."""
+    app = StepperApp(None, None, quiz=quiz, preview=(None, load), preview_name=name)
+    app.run()
+    return app.return_code if app.return_code is not None else 0
 
 
 def run_app(scenario: Scenario, *, quiz: bool = False, trace: Trace | None = None) -> int:

@@ -65,6 +65,15 @@ def _first_frame(result, quiz: bool) -> dict | None:
         return None
 
 
+# how long the terminal may stay blank waiting for the child's first frame (it usually takes a
+# tenth of this); past it the scenario is a large one, and the app opens on its loading screen
+FIRST_FRAME_WAIT = 0.8
+
+
+def _stem(path) -> str:
+    return os.path.splitext(os.path.basename(str(path)))[0]
+
+
 def can_fork() -> bool:
     return hasattr(os, "fork") and os.environ.get("STEPPER_NO_FORK") != "1"
 
@@ -116,6 +125,12 @@ class ChildAnswer:
     def __init__(self, pid: int, read_end: int) -> None:
         self.pid, self.source = pid, os.fdopen(read_end, "rb")
 
+    def ready(self, timeout: float) -> bool:
+        """Has the child sent something (its first frame, or word that there is none) within `timeout` s?"""
+        import select
+
+        return bool(select.select([self.source], [], [], timeout)[0])
+
     def frame(self) -> dict | None:
         """The first frame's text; None when there is none (quiz mode, an error, no trace yet)."""
         import pickle
@@ -136,6 +151,11 @@ class ChildAnswer:
         finally:
             self.source.close()
             os.waitpid(self.pid, 0)
+
+    def result_after_frame(self) -> tuple:
+        """`result`, for a reader that never painted the first frame."""
+        self.frame()
+        return self.result()
 
     def close(self) -> None:
         """Done with the child, in whatever state it is: stopped, reaped, its pipe closed.
@@ -194,8 +214,13 @@ def _start(path: str | Path, quiz: bool, force: bool, generation: dict | None, a
     if answer is None and can_fork():
         answer = start_reader(lambda: (path, force, generation, quiz))
     if answer is not None:
-        from stepper.tui.app import run_app, run_preview  # Textual loads here, alongside the child's work
+        from stepper.tui.app import run_app, run_loading, run_preview  # Textual loads here, beside the child
 
+        if not answer.ready(FIRST_FRAME_WAIT):  # a large model: the loading screen, not a blank terminal
+            try:
+                return run_loading(_stem(path), answer.result_after_frame, quiz=quiz)
+            finally:
+                answer.close()
         frame = answer.frame()
         if frame is not None:
             try:
