@@ -19,8 +19,17 @@ class OutputDiff:
     a: np.ndarray
     b: np.ndarray | None  # None: shapes differ, so no entry-wise difference
     delta: np.ndarray | None
-    max_abs: float
+    max_abs: float  # inf where there is no entry-wise difference (see `comparable`): they differ, by no number
     note: str = ""
+
+    @property
+    def comparable(self) -> bool:
+        """False for an output only one trace has, or of another shape: there is nothing to subtract."""
+        return self.delta is not None
+
+    def size(self, fmt) -> str:
+        """`fmt(max_abs)`, or "—" where there is no number to give (an infinity would read as a blow-up)."""
+        return fmt(self.max_abs) if self.comparable else "—"
 
 
 @dataclass
@@ -32,6 +41,11 @@ class StepDiff:
     @property
     def max_abs(self) -> float:
         return max((o.max_abs for o in self.outputs), default=0.0)
+
+    def size(self, fmt) -> str:
+        """The largest entry-wise change among the outputs that have one, or "—" if none has."""
+        sizes = [o.max_abs for o in self.outputs if o.comparable]
+        return fmt(max(sizes)) if sizes else "—"
 
 
 @dataclass

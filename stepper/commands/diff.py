@@ -9,6 +9,10 @@ from stepper.diff import TraceDiff, diff_traces
 from stepper.engine import build_trace
 
 
+def _g(x: float) -> str:
+    return f"{x:.3g}"
+
+
 def diff_text(d: TraceDiff, path_a: str, path_b: str, *, show_all: bool = False) -> str:
     lines = [f"A = {path_a} ({d.a_name}), B = {path_b} ({d.b_name})",
              f"loss: A {d.loss_a:.6g}   B {d.loss_b:.6g}   Δ {d.loss_b - d.loss_a:+.6g}",
@@ -17,8 +21,8 @@ def diff_text(d: TraceDiff, path_a: str, path_b: str, *, show_all: bool = False)
     for sd in d.paired:
         if not show_all and sd.max_abs == 0.0:
             continue
-        parts = ", ".join(f"{o.name} {o.max_abs:.3g}" + (f" ({o.note})" if o.note else "") for o in sd.outputs)
-        lines.append(f"  {sd.step_id:<32} {sd.max_abs:>10.3g}   {parts}")
+        parts = ", ".join(f"{o.name} {o.size(_g)}" + (f" ({o.note})" if o.note else "") for o in sd.outputs)
+        lines.append(f"  {sd.step_id:<32} {sd.size(_g):>10}   {parts}")
     same = sum(1 for sd in d.paired if sd.max_abs == 0.0)
     if same and not show_all:
         lines.append(f"  … and {same} identical step{'s' * (same != 1)} (--all lists them)")

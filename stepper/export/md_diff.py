@@ -69,7 +69,7 @@ def _summary(diff: TraceDiff, precision: int) -> str:
             size, where = "0", "identical"
         else:
             top = max(sd.outputs, key=lambda o: o.max_abs)
-            size = _size(sd.max_abs, precision)
+            size = sd.size(lambda x: _size(x, precision))
             where = code(top.name) + (f" ({text(top.note)})" if top.note else "")
         lines.append(f"| {i} | {text(sd.title)} | {code(sd.step_id)} | {size} | {where} |")
     return "\n".join(lines)
@@ -100,7 +100,7 @@ def _merged(a: list[str] | None, b: list[str] | None) -> list[str] | None:
 
 def _output(step_id: str, o: OutputDiff, outputs: list[dict], precision: int) -> list[str]:
     la, lb = _labels(outputs[0], step_id, o.name), _labels(outputs[1], step_id, o.name)
-    head = f"**{code(o.name)}**: max abs Δ {_size(o.max_abs, precision)}" + (f" — {text(o.note)}" if o.note else "")
+    head = f"**{code(o.name)}**: max abs Δ {o.size(lambda x: _size(x, precision))}" + (f" — {text(o.note)}" if o.note else "")
     parts = [head, *_tables("A", o.name, o.a, la, precision)]
     if o.b is not None:
         parts += _tables("B", o.name, o.b, lb, precision)
