@@ -448,3 +448,13 @@ async def test_beside_the_quiz_score_the_verdict_takes_its_short_words():
     async with app.run_test(size=(120, 40)) as pilot:
         top = await top_bar_once_verified(app, pilot)
         assert "quiz" in top and top.rstrip().endswith("✓ 44/44 agree with torch")
+
+
+async def test_the_go_to_palette_does_not_turn_the_footer_into_the_quizs():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        await pilot.pause(0.3)
+        # the palette's own input has focus: that is not an answer being typed, so no "esc answer later"
+        assert "answer later" not in screen_text(app)
+        await pilot.press("escape")

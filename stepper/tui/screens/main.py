@@ -81,7 +81,8 @@ class MainScreen(EditingScreen):
         self.summarise_checks()  # its words depend on the width too
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        typing = isinstance(self.app.focused, Input)
+        # typing an answer here, in the quiz box; the command palette's input is another screen's
+        typing = isinstance(self.app.focused, Input) and self.app.focused.screen is self
         if action == "leave_question":
             return typing
         if typing and action in TYPING_BLOCKS:
