@@ -38,6 +38,9 @@ CASES = {
     # -- the file itself
     "yaml-syntax": ("name: x\nmodel:\n  kind: [encoder\n", 4, None, ["YAML syntax", "not closed"]),
     "yaml-tab": ("name: x\nmodel:\n\tkind: encoder\n", 3, 1, ["tab", "spaces"]),
+    # a key moved out of its block is valid YAML on its own line; the parser trips on the next one
+    "yaml-stray-dedent": (edit("  d_model: 4\n", "d_model: 4\n"), 4, 1,
+                          ["less indented than the lines above and below", "inside `model:`", "2 spaces"]),
     "yaml-unclosed-quote": ('name: "x\nmodel: {}\n', 3, None, ["quote is never closed"]),
     "top-level-list": ("- name: x\n- model: {}\n", 1, 1, ["top level must be a mapping", "got a list"]),
     "top-level-scalar": ("hello\n", 1, 1, ["top level must be a mapping"]),

@@ -76,8 +76,36 @@ def _position(exc: yaml.YAMLError, text: str) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1) if mark else (1, 1)
 
 
+def _stray_dedent(text: str, line: int) -> tuple[int, str] | None:
+    """A key moved out of its block (`model:` … `positional: x` at column 1 … `  pooling: y`) is
+    valid YAML: the error comes a line later, where the indented block goes on. Point at the key."""
+    lines = text.splitlines()
+
+    def indent(s: str) -> int:
+        return len(s) - len(s.lstrip(" "))
+
+    def meaningful(n: int) -> bool:
+        return 0 <= n < len(lines) and lines[n].strip() != "" and not lines[n].lstrip().startswith("#")
+
+    here = line - 1
+    before = [n for n in range(here - 1, -1, -1) if meaningful(n)][:2]
+    if not meaningful(here) or len(before) < 2:
+        return None
+    stray, above = before
+    if not indent(lines[stray]) < indent(lines[here]) <= indent(lines[above]):
+        return None
+    parent = next((lines[n].strip().split(":", 1)[0] for n in range(stray - 1, -1, -1)
+                   if meaningful(n) and indent(lines[n]) < indent(lines[above])), None)
+    inside = f" inside `{parent}:`" if parent else ""
+    return stray + 1, (f"YAML syntax: this line is less indented than the lines above and below it, so "
+                       f"it ends the block early — if it belongs{inside}, indent it by "
+                       f"{indent(lines[above])} spaces like its neighbours")
+
+
 def syntax_error(exc: yaml.YAMLError, text: str, file: str) -> ScenarioError:
     line, col = _position(exc, text)
+    if not isinstance(exc, yaml.reader.ReaderError) and (stray := _stray_dedent(text, line)) is not None:
+        return ScenarioError(file, stray[0], 1, stray[1])
     if isinstance(exc, yaml.reader.ReaderError):
         char = exc.character if isinstance(exc.character, str) else chr(exc.character)
         return ScenarioError(file, line, col, f"the character U+{ord(char):04X} is not allowed in YAML — "
