@@ -65,8 +65,9 @@ class Check:
     tolerance: float
     ok: bool
     worst: str = ""  # which output/entry was furthest off, or NOTHING_TO_COMPARE
-    # 1, or the size of the numbers (largest |reference value|) when the error needed it: the
-    # allowance is then tolerance × scale, since float64 rounds large numbers in larger steps
+    # 1, or the size of the entry the verdict rests on (its |reference value|, when over 1 and the
+    # error needed it): the allowance is then tolerance × scale, since float64 rounds large numbers
+    # in larger steps (see compare.compare_values)
     scale: float = 1.0
 
     @property

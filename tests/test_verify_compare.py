@@ -265,3 +265,12 @@ def test_large_numbers_are_allowed_rounding_in_proportion_to_their_size():
     assert exact.ok and exact.scale == 1.0
     small = np.array([0.5, 0.25])
     assert not compare.check_outputs({"x": Tensor("x", small + 2e-10, key="x")}, {"x": small}).ok
+
+
+def test_a_large_entry_does_not_excuse_a_wrong_small_one():
+    ref = np.array([1.0e5, 0.3, -0.2])
+    wrong = ref + np.array([3e-10, 1e-6, 0.0])  # the big entry's rounding, and a real error beside it
+    check = compare.check_outputs({"z": Tensor("z", wrong, key="z")}, {"z": ref})
+    assert not check.ok and check.worst == "z [1]" and check.max_abs_err == pytest.approx(1e-6)
+    rounding_only = ref + np.array([3e-10, 0.0, 1e-11])
+    assert compare.check_outputs({"z": Tensor("z", rounding_only, key="z")}, {"z": ref}).ok

@@ -94,11 +94,11 @@ def compare_tensor(symbol: str, tensor: Tensor, reference: KeyedReference, tol: 
 def compare_values(symbol: str, value: np.ndarray, ref: np.ndarray, key: str, tol: float = 1e-10) -> Comparison:
     """`compare_tensor` once the reference's `key` is in hand as `ref`.
 
-    The scale is 1, or the largest finite |reference value| when that is larger and the error is
-    past `tol`: float64 carries about 16 significant digits, so numbers near 1e5 (a learner's wide
-    model) differ in their last digits by more than 1e-10 with no formula at fault. The allowance
-    is then `tol` relative to the numbers' size. Worked out only for an error past `tol`, so a
-    comparison that passes reads the arrays once.
+    float64 carries about 16 significant digits, so an entry near 1e5 (a learner's wide model)
+    can differ in its last digits by more than 1e-10 with no formula at fault. An entry therefore
+    passes when its error is within `tol` times its own size, max(1, |reference entry|); the scale
+    returned is that size, for the entry the verdict rests on. Worked out only when the largest
+    error is past `tol`, so a comparison that passes reads the arrays once.
     """
     value = np.asarray(value, dtype=np.float64)
     if value.shape != ref.shape:
@@ -107,11 +107,18 @@ def compare_values(symbol: str, value: np.ndarray, ref: np.ndarray, key: str, to
     if value.size == 0:
         return 0.0, f"{symbol} (empty)", 1.0
     err, flat = worst_entry(value, ref)
-    pos = np.unravel_index(flat, value.shape)
     scale = 1.0
     if err > tol and math.isfinite(err):
-        finite = np.abs(ref[np.isfinite(ref)])
-        scale = max(1.0, float(finite.max())) if finite.size else 1.0
+        size = np.maximum(1.0, np.abs(np.ravel(ref)))
+        size[~np.isfinite(size)] = 1.0  # an infinity both sides agree on has error 0 anyway
+        errors = entry_errors(np.ravel(value), np.ravel(ref))
+        relative = errors / size
+        worst_relative = int(np.argmax(relative))
+        if relative[worst_relative] > tol:  # this entry fails on its own scale: it is the one to name
+            flat = worst_relative
+            err = float(errors[flat])
+        scale = float(size[flat])
+    pos = np.unravel_index(flat, value.shape)
     return err, (f"{symbol} [{_dims(pos)}]" if pos else symbol), scale
 
 
