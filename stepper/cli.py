@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="compute and verify every step against PyTorch autograd")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--fd", action="store_true", help="also check every gradient by finite differences")
-    check.add_argument("--tol", type=float, default=1e-10, help="max abs error allowed (default 1e-10)")
+    check.add_argument("--tol", type=float, default=1e-10, help="max error allowed per entry, times the entry's size where that is over 1 (default 1e-10)")
     check.add_argument("--quiet", "-q", action="store_true", help="print only the summary line per file")
     check.add_argument("--force", action="store_true", help="try a scenario over the size limits anyway")
     _generation_flags(check)

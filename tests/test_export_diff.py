@@ -141,3 +141,18 @@ def test_delta_of_masked_cells_is_zero_not_nan():
     assert a[1][2:] == ["−∞", "−∞"] and b[1][2:] == ["−∞", "−∞"] and delta[1][2:] == ["0", "0"]
     assert [r[0] for r in delta[1:]] == ["I", "am", "happy→sad"]
     assert "NaN" not in md
+
+
+def test_a_step_whose_output_only_one_side_has_is_summed_up_by_the_one_with_a_number():
+    import numpy as np
+
+    from stepper.commands.diff import diff_text
+    from stepper.diff import OutputDiff, StepDiff, TraceDiff
+
+    x = OutputDiff("X", np.zeros(2), np.ones(2) * 0.3, np.ones(2) * 0.3, 0.3)
+    y = OutputDiff("Y", np.zeros(2), None, None, float("inf"), "only in A")
+    d = TraceDiff("a", "b", [StepDiff("s", "S", [y, x])], [], [], 1.0, 1.0)
+    row = next(r for r in tables(render_diff_markdown(d))[1][1:] if r[2] == "s")
+    assert row[3] == "0.3" and row[4] == "X"  # not Y, which has no number
+    line = next(li for li in diff_text(d, "a.yaml", "b.yaml").splitlines() if li.startswith("  s "))
+    assert "Y — (only in A)" in line and "inf" not in line and line.split()[1] == "0.3"

@@ -374,3 +374,10 @@ def test_a_what_if_export_says_it_was_edited_and_whose_numbers_the_lessons_quote
         1 for s in edited.steps if s.lesson)
     plain = render_markdown(original)
     assert "What-if" not in plain and "written for the original numbers" not in plain
+    # every kind of block marks its lessons: generation, sampling and training ones too
+    for name in ("char_gpt", "momentum_step"):
+        sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+        edited = build_trace(sc)
+        edited.whatif = "an edit"
+        md = render_markdown(edited)
+        assert md.count("> **Lesson.**") == md.count("> **Lesson.** *(written for the original numbers")

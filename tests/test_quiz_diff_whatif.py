@@ -176,3 +176,9 @@ def test_a_space_token_can_be_named_and_tokens_are_offered_once():
     trace = build_trace(load_scenario("scenarios/char_gpt.yaml"))
     q = next(filter(None, (argmax_question(s) for s in trace.steps)))
     assert len(q.choices) == len(set(q.choices)) and " " not in q.choices  # shown as ␣, each once
+
+
+def test_a_skipped_question_counts_toward_the_limit():
+    out = io.StringIO()
+    run_quiz(MINI, steps=None, limit=1, export=None, force=False, stdin=io.StringIO("\n" * 6), out=out)
+    assert out.getvalue().count("  Q: ") == 1

@@ -39,6 +39,9 @@ CASES = {
     "yaml-syntax": ("name: x\nmodel:\n  kind: [encoder\n", 4, None, ["YAML syntax", "not closed"]),
     "yaml-tab": ("name: x\nmodel:\n\tkind: encoder\n", 3, 1, ["tab", "spaces"]),
     # a key moved out of its block is valid YAML on its own line; the parser trips on the next one
+    # … but an error on the first line of a block stays on that line
+    "yaml-first-line-of-a-block": (edit("  kind: classify\n", "  kind: classify: oops\n"), 10, 17,
+                                   ["unexpected `:`"]),
     "yaml-stray-dedent": (edit("  d_model: 4\n", "d_model: 4\n"), 4, 1,
                           ["less indented than the lines above and below", "inside `model:`", "2 spaces"]),
     "yaml-unclosed-quote": ('name: "x\nmodel: {}\n', 3, None, ["quote is never closed"]),

@@ -330,3 +330,27 @@ def test_the_launcher_waits_only_so_long_for_a_first_frame():
     assert answer.ready(0.05)
     os.close(write_end)
     answer.source.close()
+
+
+async def test_quitting_while_a_large_scenario_loads_does_not_wait_for_it():
+    import os
+    import time
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a reader still at work on a large scenario: nothing written for a long while
+        os.close(read_end)
+        time.sleep(60)
+        os._exit(0)
+    os.close(write_end)
+    answer = launch.ChildAnswer(pid, read_end)
+    app = StepperApp(None, None, verify=False, preview=(None, answer.result_after_frame), preview_name="big",
+                     stop=answer.stop)
+    start = time.perf_counter()
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            await pilot.press("q")
+        assert time.perf_counter() - start < 10 and app.return_code == 0
+    finally:
+        answer.close()  # reaped either way

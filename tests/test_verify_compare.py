@@ -274,3 +274,13 @@ def test_a_large_entry_does_not_excuse_a_wrong_small_one():
     assert not check.ok and check.worst == "z [1]" and check.max_abs_err == pytest.approx(1e-6)
     rounding_only = ref + np.array([3e-10, 0.0, 1e-11])
     assert compare.check_outputs({"z": Tensor("z", rounding_only, key="z")}, {"z": ref}).ok
+
+
+def test_max_abs_err_stays_the_largest_error_when_a_large_output_is_excused():
+    big, small = np.array([2.0e5, 1.0]), np.array([0.5])
+    outs = {"A": Tensor("A", big + np.array([1e-6, 0.0]), key="A"), "B": Tensor("B", small + 5e-11, key="B")}
+    check = compare.check_outputs(outs, {"A": big, "B": small})
+    assert check.ok and check.max_abs_err == pytest.approx(1e-6, rel=1e-3) and check.worst == "A [0]" and check.scale == 2e5
+    for masked in (np.array([-np.inf, 1e4, 0.1]),):  # a masked entry is no excuse either
+        wrong = masked + np.array([0.0, 0.0, 5e-7])
+        assert not compare.check_outputs({"S": Tensor("S", wrong, key="S")}, {"S": masked}).ok

@@ -69,8 +69,9 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
             line = stdin.readline()
         if not line:
             break
-        if _skipped(line):  # like the TUI's "answer later": seen, not scored
+        if _skipped(line):  # like the TUI's "answer later": seen, not scored (but asked: --limit counts it)
             print(f"  · skipped — answer: {mark(q, '').expected}", file=out)
+            asked += 1
             continue
         verdict = mark(q, line)
         score.add(q, verdict)

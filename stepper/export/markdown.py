@@ -95,10 +95,11 @@ def _intro(trace: Trace, precision: int, phases: list[str]) -> str:
              if verified else
              "Verification against PyTorch autograd was not run for this export, so every step is "
              "marked *not verified*.")
+    lessons = (" The lessons were written for the scenario as it stands, so the numbers they quote may "
+               "differ from the tables." if any(s.lesson for s in trace.steps) else "")
     whatif = trace.whatif and (
         f"> **What-if.** These numbers come from an edited copy of the scenario ({text(trace.whatif)}): every "
-        "step below was recomputed after the edit. The lessons were written for the scenario as it stands, "
-        "so the numbers they quote may differ from the tables.")
+        "step below was recomputed after the edit." + lessons)
     return "\n\n".join(filter(None, [
         f"# {text(title)}",
         whatif,

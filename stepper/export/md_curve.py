@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stepper.export.md_steps import check_line, heading, math_block, prose
+from stepper.export.md_steps import check_line, heading, lesson_line, math_block, prose
 from stepper.export.md_tables import NOISE, code, num
 from stepper.trace import Step, Trace
 
@@ -37,7 +37,7 @@ def curve_block(step: Step, number: int, trace: Trace, precision: int) -> str:
         parts.append(f"The whole curve, L_0 to L_{n}: `{_sparkline(losses)}`")
     parts.append(prose(step.formula.meaning))
     if step.lesson:
-        parts.append("> **Lesson.** " + prose(step.lesson))
+        parts.append(lesson_line(step.lesson, trace))
     parts.append(check_line(step.check, step.phase))
     return "\n\n".join(parts)
 

@@ -68,7 +68,8 @@ def _summary(diff: TraceDiff, precision: int) -> str:
         if sd.max_abs == 0.0:
             size, where = "0", "identical"
         else:
-            top = max(sd.outputs, key=lambda o: o.max_abs)
+            # the largest change with a number to it; an output only one side has only if none has one
+            top = max(sd.outputs, key=lambda o: (o.comparable, o.max_abs if o.comparable else 0.0))
             size = sd.size(lambda x: _size(x, precision))
             where = code(top.name) + (f" ({text(top.note)})" if top.note else "")
         lines.append(f"| {i} | {text(sd.title)} | {code(sd.step_id)} | {size} | {where} |")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from stepper.export.md_pick import PICK, as_text, is_chars, pick_block, sequence, so_far, token_of, tokens
-from stepper.export.md_steps import Axes, check_line, heading, math_block, prose, tensor_block
+from stepper.export.md_steps import Axes, check_line, heading, lesson_line, math_block, prose, tensor_block
 from stepper.export.md_tables import VISIBLE, code, shape_text, table, text, token
 from stepper.trace import Step, Trace
 
@@ -89,7 +89,7 @@ def cache_block(step: Step, number: int, trace: Trace, precision: int, quiz: str
         explained.add(kind)
         parts.append(prose(step.formula.meaning))
     if step.lesson:
-        parts.append("> **Lesson.** " + prose(step.lesson))
+        parts.append(lesson_line(step.lesson, trace))
     parts.append(check_line(step.check, step.phase))
     return "\n\n".join(parts)
 

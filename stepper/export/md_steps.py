@@ -138,9 +138,15 @@ def checks_line(steps: list[Step]) -> str:
     if len(steps) == 1 or any(s.check is None for s in steps) or not all(s.check.ok for s in steps):
         return "\n\n".join((f"{code(s.id)} · " if len(steps) > 1 else "") + check_line(s.check, s.phase)
                            for s in steps)
-    worst = max(s.check.max_abs_err for s in steps)
+    worst = max(steps, key=lambda s: s.check.max_abs_err).check
     return (f"**Check:** ✓ all {len(steps)} steps agree with {text(reference_name(steps[0].phase, steps[0].check))}: "
-            f"max abs error {bucket(worst)} (tolerance {max(s.check.tolerance for s in steps):g}).")
+            f"max abs error {bucket(worst.max_abs_err)} (tolerance {worst.tolerance_text(lambda x: f'{x:g}')}).")
+
+
+def lesson_line(lesson: str, trace: Trace) -> str:
+    """A scenario's lesson as a quote; in a what-if trace, marked as quoting the original numbers."""
+    written = " *(written for the original numbers, before the what-if edit)*" if trace.whatif else ""
+    return "> **Lesson.**" + written + " " + prose(lesson)
 
 
 def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int, quiz: str = "") -> str:
@@ -173,7 +179,6 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
         parts.append(tensor_block(step, "Output", name, t, axes, precision))
     parts.append(prose(step.formula.meaning))
     if step.lesson:
-        written = " *(written for the original numbers, before the what-if edit)*" if trace.whatif else ""
-        parts.append("> **Lesson.**" + written + " " + prose(step.lesson))
+        parts.append(lesson_line(step.lesson, trace))
     parts.append(check_line(step.check, step.phase))
     return "\n\n".join(parts)

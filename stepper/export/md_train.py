@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from stepper.export.md_curve import curve_block
-from stepper.export.md_steps import Axes, check_line, heading, math_block, prose, tensor_block
+from stepper.export.md_steps import Axes, check_line, heading, lesson_line, math_block, prose, tensor_block
 from stepper.export.md_tables import code, num, table, text
 from stepper.trace import Step, Tensor, Trace
 
@@ -93,7 +93,7 @@ def update_block(step: Step, number: int, trace: Trace, axes: Axes, precision: i
         parts += [tensor_block(step, role, name, t, axes, precision) for role, name, t in ordered]
     parts.append(prose(step.formula.meaning))
     if step.lesson:
-        parts.append("> **Lesson.** " + prose(step.lesson))
+        parts.append(lesson_line(step.lesson, trace))
     parts.append(check_line(step.check, step.phase))
     return "\n\n".join(filter(None, parts))
 

@@ -94,6 +94,8 @@ def _stray_dedent(text: str, line: int) -> tuple[int, str] | None:
     stray, above = before
     if not indent(lines[stray]) < indent(lines[here]) <= indent(lines[above]):
         return None
+    if lines[stray].split("#", 1)[0].rstrip().endswith(":"):  # a key that opens the block below: not stray
+        return None
     parent = next((lines[n].strip().split(":", 1)[0] for n in range(stray - 1, -1, -1)
                    if meaningful(n) and indent(lines[n]) < indent(lines[above])), None)
     inside = f" inside `{parent}:`" if parent else ""

@@ -29,11 +29,12 @@ class StepperApp(App[int]):
 
     def __init__(self, scenario: Scenario | None, trace: Trace | None = None, *, verify: bool = True,
                  quiz: bool = False, preview: tuple[dict | None, Callable[[], tuple]] | None = None,
-                 preview_name: str = "") -> None:
+                 preview_name: str = "", stop: Callable[[], None] | None = None) -> None:
         """`preview`: (the first frame's text, what loads the trace), see `run_preview`; with no
-        text, the loading screen shows `preview_name` meanwhile (`run_loading`)."""
+        text, the loading screen shows `preview_name` meanwhile (`run_loading`). `stop` ends that
+        loading at once, for a quit that should not wait for it."""
         super().__init__()
-        self.preview_name = preview_name
+        self.preview_name, self._stop_loading, self._quitting = preview_name, stop, False
         self.scenario, self.trace, self.verify, self.quiz = scenario, trace, verify, quiz
         self.preview = preview
         from stepper.tui.keymap import read_keymap
@@ -113,7 +114,7 @@ class StepperApp(App[int]):
                 self._open(trace)
         elif event.state == WorkerState.SUCCESS:
             self._open(event.worker.result)
-        elif event.state == WorkerState.ERROR:
+        elif event.state == WorkerState.ERROR and not self._quitting:  # not the load a quit cut short
             from stepper.tui.screens.error import ErrorScreen
 
             release_collector()  # the main screen will not come: start-up ends here
@@ -128,13 +129,17 @@ class StepperApp(App[int]):
             self.push_screen(HelpScreen(self.COMMAND_PALETTE_BINDING, description))
 
     def action_quit(self) -> None:
+        self._quitting = True
+        if self.preview is not None and self._stop_loading is not None:
+            self._stop_loading()  # the load worker's read ends now, so the exit need not wait for it
         self.exit(0, return_code=0)
 
 
-def run_loading(name: str, load: Callable[[], tuple], *, quiz: bool = False) -> int:
+def run_loading(name: str, load: Callable[[], tuple], *, quiz: bool = False,
+                stop: Callable[[], None] | None = None) -> int:
     """Open the stepper on its loading screen while `load()` (off the UI thread) reads a large
     scenario; a scenario error found meanwhile is shown in a dialog, and the exit code is 2."""
-    app = StepperApp(None, None, quiz=quiz, preview=(None, load), preview_name=name)
+    app = StepperApp(None, None, quiz=quiz, preview=(None, load), preview_name=name, stop=stop)
     app.run()
     return app.return_code if app.return_code is not None else 0
 
@@ -158,9 +163,10 @@ def run_app(scenario: Scenario, *, quiz: bool = False, trace: Trace | None = Non
     return app.return_code if app.return_code is not None else 0
 
 
-def run_preview(frame: dict, load: Callable[[], tuple], *, quiz: bool = False) -> int:
+def run_preview(frame: dict, load: Callable[[], tuple], *, quiz: bool = False,
+                stop: Callable[[], None] | None = None) -> int:
     """Open the stepper from the launcher's child: `frame` (plain text, see parts.first_frame) is
     painted at once; `load()` gives ('ok', scenario, trace), and is called off the UI thread after it."""
-    app = StepperApp(None, None, quiz=quiz, preview=(frame, load))
+    app = StepperApp(None, None, quiz=quiz, preview=(frame, load), stop=stop)
     app.run()
     return app.return_code if app.return_code is not None else 0

@@ -157,6 +157,16 @@ class ChildAnswer:
         self.frame()
         return self.result()
 
+    def stop(self) -> None:
+        """Stop the child where it is, from any thread: a `result()` waiting on it gets an end of file
+        at once instead of waiting for a large scenario to be read. `close` reaps it."""
+        import signal
+
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:  # already gone (and reaped)
+            pass
+
     def close(self) -> None:
         """Done with the child, in whatever state it is: stopped, reaped, its pipe closed.
 
@@ -218,13 +228,13 @@ def _start(path: str | Path, quiz: bool, force: bool, generation: dict | None, a
 
         if not answer.ready(FIRST_FRAME_WAIT):  # a large model: the loading screen, not a blank terminal
             try:
-                return run_loading(_stem(path), answer.result_after_frame, quiz=quiz)
+                return run_loading(_stem(path), answer.result_after_frame, quiz=quiz, stop=answer.stop)
             finally:
                 answer.close()
         frame = answer.frame()
         if frame is not None:
             try:
-                return run_preview(frame, answer.result, quiz=quiz)
+                return run_preview(frame, answer.result, quiz=quiz, stop=answer.stop)
             finally:
                 answer.close()  # quit before the trace was read: the child is not left behind
         result = answer.result()

@@ -21,7 +21,7 @@ class KeyedReference(Protocol):
     def get(self, key: str) -> np.ndarray: ...
 
 
-Compared = dict  # (key, id(array)) -> (max abs error, where, scale): whole outputs already compared
+Compared = dict  # (key, id(array)) -> Comparison, `where` without its symbol: whole outputs already compared
 
 
 def verify_trace(trace: Trace, reference: KeyedReference, tol: float = 1e-10,
@@ -48,37 +48,44 @@ def check_step(step: Step, reference: KeyedReference, tol: float = 1e-10, compar
 
 def check_outputs(outputs: dict[str, Tensor], reference: KeyedReference, tol: float = 1e-10,
                   compared: Compared | None = None) -> Check:
-    """The worst output's error; `compared` both remembers results and answers from them.
+    """The outputs' largest error, and their verdict; `compared` both remembers results and answers from them.
 
-    An output passes when its error is within `tol` times its scale (see `compare_values`); the
-    worst is the one furthest past its own allowance, which with every scale 1 is the largest error.
+    `max_abs_err` is the largest absolute error of any output. The verdict is every entry within
+    `tol` times its own size (see `compare_values`); the entry named is a failing one if there is
+    one, else the largest error's.
     """
-    worst_err, worst, worst_scale = 0.0, NOTHING, 1.0
+    largest, top, failing = 0.0, None, None  # top / failing: (error, where, scale)
     for symbol, tensor in outputs.items():
         if tensor.key is None:
             continue
         whole = compared is not None and not tensor.index
         memo = (tensor.key, id(tensor.value))
         if whole and memo in compared:
-            err, where, scale = compared[memo]
+            err, where, scale, ok = compared[memo]
             where = f"{symbol}{where}"
         else:
-            err, where, scale = compare_tensor(symbol, tensor, reference, tol)
+            err, where, scale, ok = compare_tensor(symbol, tensor, reference, tol)
             if whole:
-                remember(compared, tensor.key, tensor.value, symbol, (err, where, scale))
+                remember(compared, tensor.key, tensor.value, symbol, (err, where, scale, ok))
+        largest = max(largest, err)
         # strict `>`: when everything agrees exactly, the first output is the one named
-        if worst == NOTHING or err / scale > worst_err / worst_scale:
-            worst_err, worst, worst_scale = err, where, scale
-    ok = worst == NOTHING or worst_err <= tol * worst_scale
-    return Check(reference=REFERENCE, max_abs_err=worst_err, tolerance=tol, ok=ok, worst=worst, scale=worst_scale)
+        if top is None or err > top[0]:
+            top = (err, where, scale)
+        if not ok and (failing is None or err > failing[0]):
+            failing = (err, where, scale)
+    if top is None:
+        return Check(reference=REFERENCE, max_abs_err=0.0, tolerance=tol, ok=True, worst=NOTHING)
+    _, where, scale = failing or top
+    return Check(reference=REFERENCE, max_abs_err=largest, tolerance=tol, ok=failing is None, worst=where,
+                 scale=scale)
 
 
-Comparison = tuple[float, str, float]  # (max abs error, where, scale)
+Comparison = tuple[float, str, float, bool]  # (max abs error, where, scale, every entry within its allowance)
 
 
 def remember(compared: Compared, key: str, value: np.ndarray, symbol: str, result: Comparison) -> None:
-    err, where, scale = result
-    compared[(key, id(value))] = (err, where[len(symbol):], scale)  # without the symbol: another step may name it
+    err, where, scale, ok = result
+    compared[(key, id(value))] = (err, where[len(symbol):], scale, ok)  # without the symbol: another step may name it
 
 
 def compare_tensor(symbol: str, tensor: Tensor, reference: KeyedReference, tol: float = 1e-10) -> Comparison:
@@ -87,7 +94,7 @@ def compare_tensor(symbol: str, tensor: Tensor, reference: KeyedReference, tol: 
         ref = np.asarray(reference.get(tensor.key), dtype=np.float64)[to_index(tensor.index)]
     except (KeyError, IndexError, ValueError, RuntimeError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        return math.inf, f"{symbol}: no reference value for `{tensor.key}` ({msg})", 1.0
+        return math.inf, f"{symbol}: no reference value for `{tensor.key}` ({msg})", 1.0, False
     return compare_values(symbol, tensor.value, ref, tensor.key, tol)
 
 
@@ -96,30 +103,31 @@ def compare_values(symbol: str, value: np.ndarray, ref: np.ndarray, key: str, to
 
     float64 carries about 16 significant digits, so an entry near 1e5 (a learner's wide model)
     can differ in its last digits by more than 1e-10 with no formula at fault. An entry therefore
-    passes when its error is within `tol` times its own size, max(1, |reference entry|); the scale
-    returned is that size, for the entry the verdict rests on. Worked out only when the largest
-    error is past `tol`, so a comparison that passes reads the arrays once.
+    passes when its error is within `tol` times its own size, max(1, |reference entry|); `where`
+    and the scale returned are those of a failing entry if there is one, else of the largest
+    error. Worked out only when the largest error is past `tol`, so a comparison that passes
+    reads the arrays once.
     """
     value = np.asarray(value, dtype=np.float64)
     if value.shape != ref.shape:
         return math.inf, (f"{symbol}: shape [{_dims(value.shape)}] but the reference "
-                          f"`{key}` is [{_dims(ref.shape)}]"), 1.0
+                          f"`{key}` is [{_dims(ref.shape)}]"), 1.0, False
     if value.size == 0:
-        return 0.0, f"{symbol} (empty)", 1.0
+        return 0.0, f"{symbol} (empty)", 1.0, True
     err, flat = worst_entry(value, ref)
-    scale = 1.0
-    if err > tol and math.isfinite(err):
+    scale, ok = 1.0, err <= tol
+    if not ok and math.isfinite(err):
         size = np.maximum(1.0, np.abs(np.ravel(ref)))
         size[~np.isfinite(size)] = 1.0  # an infinity both sides agree on has error 0 anyway
-        errors = entry_errors(np.ravel(value), np.ravel(ref))
-        relative = errors / size
+        relative = entry_errors(np.ravel(value), np.ravel(ref))
+        relative /= size
         worst_relative = int(np.argmax(relative))
-        if relative[worst_relative] > tol:  # this entry fails on its own scale: it is the one to name
+        ok = bool(relative[worst_relative] <= tol)
+        if not ok:  # this entry fails on its own scale: it is the one to name
             flat = worst_relative
-            err = float(errors[flat])
         scale = float(size[flat])
     pos = np.unravel_index(flat, value.shape)
-    return err, (f"{symbol} [{_dims(pos)}]" if pos else symbol), scale
+    return err, (f"{symbol} [{_dims(pos)}]" if pos else symbol), scale, ok
 
 
 _CHUNK = 1 << 16  # entries per slice: the scratch stays in cache and a large gradient needs no temporary

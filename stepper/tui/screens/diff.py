@@ -63,7 +63,7 @@ class DiffScreen(Screen):
         elif pair.max_abs == 0:
             summary = Content.styled("A and B agree exactly on this step", "$text-muted")
         else:
-            size = "∞" if pair.max_abs == float("inf") else number(pair.max_abs)
+            size = pair.size(lambda x: "∞" if x == float("inf") else number(x))  # "—": nothing to subtract
             summary = Content.assemble(("max |B − A| = ", "$text-muted"), (size, "bold $text-accent"))
         self.query_one("#diff-summary", Static).update(summary)
         self.query_one(DiffView).show(step, pair, side)

@@ -45,7 +45,7 @@ class DiffLayout:
             return
         for out in self.pair.outputs:
             t = self.step.outputs[out.name]
-            size = "∞" if out.max_abs == float("inf") else number(out.max_abs)
+            size = out.size(lambda x: "∞" if x == float("inf") else number(x))  # "—": nothing to subtract
             parts.append(Rule(Text(f"{out.name} {dims(t.shape)} · max |Δ| = {size}", style="bold"),
                               align="left", style="dim"))
             if out.b is None or out.delta is None:
