@@ -162,9 +162,11 @@ class ChildAnswer:
         at once instead of waiting for a large scenario to be read. `close` reaps it."""
         import signal
 
+        if self.source.closed:  # reaped already: its pid may be another process's by now
+            return
         try:
             os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:  # already gone (and reaped)
+        except ProcessLookupError:  # already gone
             pass
 
     def close(self) -> None:
