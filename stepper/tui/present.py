@@ -67,7 +67,7 @@ class NumberFormat:
         if self.scientific:
             return f"{v:.2e}"
         # a tiny value beside large ones rounds to zero: "0.000", never "-0.000", which reads as a sign
-        return f"{v + 0.0:.3f}" if abs(v) >= 5e-4 else "0.000"
+        return f"{v:.3f}" if abs(v) >= 5e-4 else "0.000"
 
 
 def number(v: float) -> str:
