@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ def from_child(quiz: bool = False):
 
 
 def test_the_first_frame_and_the_app_module_need_no_numpy():
-    code = ("import sys, stepper.tui.app, stepper.tui.screens.preview; "
+    code = ("import sys, stepper.tui.app, stepper.tui.screens.preview, stepper.tui.frame_cache; "
             "sys.exit(1 if 'numpy' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
@@ -354,3 +355,36 @@ async def test_quitting_while_a_large_scenario_loads_does_not_wait_for_it():
         assert time.perf_counter() - start < 10 and app.return_code == 0
     finally:
         answer.close()  # reaped either way
+
+
+def test_a_scenario_opened_again_sends_last_times_first_frame_at_once(tmp_path, monkeypatch):
+    from stepper.tui import frame_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first, result = from_child()
+    assert result()[0] == "ok" and os.listdir(frame_cache.cache_dir())  # kept for next time
+    again, result = from_child()
+    assert again == first and result()[0] == "ok"
+
+
+def test_a_kept_frame_is_used_only_for_the_same_file_options_and_code(tmp_path, monkeypatch):
+    from stepper.tui import frame_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: s\n")
+    at = frame_cache.entry(scenario, (False, None))
+    frame_cache.write(at, {"title": "kept"})
+    assert frame_cache.read(frame_cache.entry(scenario, (False, None))) == {"title": "kept"}
+    assert frame_cache.read(frame_cache.entry(scenario, (True, None))) is None  # other options
+    monkeypatch.setattr(frame_cache, "code_fingerprint", lambda: "another version")
+    assert frame_cache.read(frame_cache.entry(scenario, (False, None))) is None  # other code
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    scenario.write_text("name: s2\n")
+    assert frame_cache.read(frame_cache.entry(scenario, (False, None))) is None  # the file was edited
+    assert frame_cache.entry(tmp_path / "missing.yaml", (False, None)) is None
+    at = frame_cache.entry(scenario, (False, None))
+    with open(at[0], "wb") as broken:
+        broken.write(b"not a pickle")
+    assert frame_cache.read(at) is None  # a damaged entry is a miss, not an error

@@ -82,7 +82,7 @@ def start_reader(request: Callable[[], tuple]) -> ChildAnswer | None:
     """Fork the scenario reader. `request()`, called in the child, says what to read:
     (path, force, generation overrides, quiz). The child writes two pickles to a pipe, the first
     frame's text and the result of `_prepare`, and exits; the first goes out before the second
-    is even made. None when no process can be started (then everything runs in this one)."""
+    is even made (see `_answer`). None when no process can be started (then everything runs in this one)."""
     try:
         read_end, write_end = os.pipe()
     except OSError:  # out of descriptors: slower, not wrong
@@ -101,19 +101,49 @@ def start_reader(request: Callable[[], tuple]) -> ChildAnswer | None:
             quiet = os.open(os.devnull, os.O_WRONLY)
             os.dup2(quiet, 1)
             os.dup2(quiet, 2)
-            path, force, generation, quiz = request()
-            import pickle
-
-            result = _prepare(path, force, generation)
-            with os.fdopen(write_end, "wb") as out:
-                out.write(pickle.dumps(_first_frame(result, quiz), protocol=pickle.HIGHEST_PROTOCOL))
-                out.flush()
-                out.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+            _answer(write_end, request)
         except BaseException:  # SystemExit from argparse too: the parent reports it
             code = 1
         os._exit(code)
     os.close(write_end)
     return ChildAnswer(pid, read_end)
+
+
+def _answer(write_end: int, request: Callable[[], tuple]) -> None:
+    """The child's side: the first frame as soon as there is one (at once, from frame_cache, when
+    this scenario was opened before as it is now), then the result; and the frame kept for next time."""
+    path, force, generation, quiz = request()
+    import pickle
+
+    from stepper.tui import frame_cache
+
+    def send(out, message) -> None:
+        out.write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        out.flush()
+
+    at = None if quiz else frame_cache.entry(path, (force, generation))
+    kept = frame_cache.read(at) if at is not None else None
+    with os.fdopen(write_end, "wb") as out:
+        if kept is not None:
+            send(out, kept)
+            _step_aside()
+        result = _prepare(path, force, generation)
+        frame = _first_frame(result, quiz)
+        if kept is None:
+            send(out, frame)
+            _step_aside()
+        send(out, result)
+    if at is not None and frame is not None and frame != kept:
+        frame_cache.write(at, frame)
+
+
+def _step_aside() -> None:
+    """The first frame is out: the rest of the child's work should not take a core from the parent
+    while it paints (on a machine with one core free, it would)."""
+    try:
+        os.nice(10)
+    except OSError:
+        pass
 
 
 class ChildAnswer:
