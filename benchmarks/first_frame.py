@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--limit", type=float, default=1.5)
     ap.add_argument("--command", help="time this shell command instead of `stepper run` (to compare variants)")
+    ap.add_argument("--cold", action="store_true", help="time first opens: no first frame kept from a run before")
     ap.add_argument("--marker", default="Token embedding", help="text that marks the first frame")
     args = ap.parse_args(argv)
     size = tuple(int(n) for n in args.size.split("x"))
@@ -88,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     # since PYTHONDONTWRITEBYTECODE stops Python from refreshing them itself)
     subprocess.run([args.python, "-m", "compileall", "-q", str(ROOT / "stepper")], check=True)
     with tempfile.TemporaryDirectory() as tmp:
+        # stepper's first-frame cache (stepper/tui/frame_cache.py) lives here, not in the user's:
+        # the warm-up run opens the scenario first, so the timed runs reopen it, as a learner
+        # coming back to it does; --cold empties it before every timed run instead
+        cache = Path(tmp) / "cache"
+        os.environ["XDG_CACHE_HOME"] = str(cache)  # before the tmux server starts, which passes it on
         hello_py = Path(tmp) / "hello.py"
         hello_py.write_text(HELLO)
         hello = f"{shlex.quote(args.python)} {shlex.quote(str(hello_py))}"
@@ -100,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             hello_t, stepper_t = [], []
             for _ in range(args.runs):
                 hello_t.append(first_frame(hello, "Hello, World!", size))
+                if args.cold:
+                    shutil.rmtree(cache, ignore_errors=True)
                 stepper_t.append(first_frame(stepper, args.marker, size))
         finally:
             subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)

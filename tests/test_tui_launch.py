@@ -388,3 +388,32 @@ def test_a_kept_frame_is_used_only_for_the_same_file_options_and_code(tmp_path, 
     with open(at[0], "wb") as broken:
         broken.write(b"not a pickle")
     assert frame_cache.read(at) is None  # a damaged entry is a miss, not an error
+
+
+def test_the_cache_never_reads_what_the_loader_must_read_itself_or_what_never_ends(tmp_path, monkeypatch):
+    from stepper.tui import frame_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    read_end, write_end = os.pipe()
+    try:  # a pipe (`stepper run <(cat mini.yaml)`) read here would be empty for the loader
+        assert frame_cache.entry(f"/dev/fd/{read_end}", (False, None)) is None
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert frame_cache.entry("/dev/zero", (False, None)) is None
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * (frame_cache.MAX_BYTES + 1))
+    assert frame_cache.entry(big, (False, None)) is None
+
+
+def test_a_cache_lookup_that_fails_is_no_head_start_but_no_failure_either(tmp_path, monkeypatch):
+    from stepper.tui import frame_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    def broken():
+        raise FileNotFoundError("a module vanished during an upgrade")
+
+    monkeypatch.setattr(frame_cache, "code_fingerprint", broken)
+    frame, result = from_child()
+    assert frame is not None and result()[0] == "ok"

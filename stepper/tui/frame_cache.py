@@ -17,13 +17,16 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import stat
 import sys
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the stepper package
 
 
 def cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # unset, or relative, which the XDG rules say to ignore
+        base = os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "stepper", "frames")
 
 
@@ -40,13 +43,22 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+# the loader refuses a larger file (scenario/load.py), so no frame of it is ever kept
+MAX_BYTES = 4 * 2**20
+
+
 def entry(path, options) -> tuple[str, str] | None:
     """(the entry's file, the fingerprint it must carry) for this scenario and these options; None
-    when the scenario cannot be read (the reader reports that itself)."""
+    for anything but a regular file the loader would read (a pipe read here would be empty for it;
+    /dev/zero would never end), or one that cannot be read: the reader reports those itself."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         with open(path, "rb") as source:
-            content = source.read()
+            content = source.read(MAX_BYTES + 1)
     except OSError:
+        return None
+    if len(content) > MAX_BYTES:
         return None
     fingerprint = hashlib.sha256(content + repr(options).encode() + code_fingerprint().encode()).hexdigest()
     name = hashlib.sha256(os.path.abspath(str(path)).encode()).hexdigest()[:32] + ".pickle"
@@ -67,11 +79,14 @@ def read(at: tuple[str, str]) -> dict | None:
 def write(at: tuple[str, str], frame: dict) -> None:
     """Keep `frame` for the next start; a cache that cannot be written is simply not kept."""
     file, fingerprint = at
+    partial = f"{file}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(file), exist_ok=True)
-        partial = f"{file}.{os.getpid()}.tmp"
         with open(partial, "wb") as out:
             pickle.dump((fingerprint, frame), out, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(partial, file)  # whole or not at all, even with two starts at once
     except OSError:
-        pass
+        try:
+            os.remove(partial)
+        except OSError:
+            pass

@@ -121,8 +121,11 @@ def _answer(write_end: int, request: Callable[[], tuple]) -> None:
         out.write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
         out.flush()
 
-    at = None if quiz else frame_cache.entry(path, (force, generation))
-    kept = frame_cache.read(at) if at is not None else None
+    try:
+        at = None if quiz else frame_cache.entry(path, (force, generation))
+        kept = frame_cache.read(at) if at is not None else None
+    except Exception:  # only a head start: a cache that cannot be read (a dangling file, say) is none
+        at = kept = None
     with os.fdopen(write_end, "wb") as out:
         if kept is not None:
             send(out, kept)
@@ -131,10 +134,10 @@ def _answer(write_end: int, request: Callable[[], tuple]) -> None:
         frame = _first_frame(result, quiz)
         if kept is None:
             send(out, frame)
-            _step_aside()
+        if at is not None and frame is not None and frame != kept:
+            frame_cache.write(at, frame)  # before the result: the parent reaps this process right after it
+        _step_aside()
         send(out, result)
-    if at is not None and frame is not None and frame != kept:
-        frame_cache.write(at, frame)
 
 
 def _step_aside() -> None:
