@@ -70,10 +70,6 @@ class Check:
     # in larger steps (see compare.compare_values)
     scale: float = 1.0
 
-    @property
-    def allowed(self) -> float:
-        return self.tolerance * self.scale
-
     def tolerance_text(self, number) -> str:
         """'1e-10', or '1e-10 × 9.79e+04, the size of the numbers' when the allowance was scaled."""
         if self.scale == 1.0:
@@ -208,6 +204,15 @@ class Trace:
                 if not tensor.index:
                     pieces.setdefault(repr(made.index), i)  # slices are unhashable before 3.12
         return sorted(pieces.values())
+
+    def made_by(self, index: int, tensor: Tensor, *, titled: bool = False) -> str:
+        """'from step 38' ('… (Through Q·Kᵀ)' when `titled`), 'from steps 40, 47, one per head', or ''
+        for an input no step made: the words the TUI and the export put beside an input."""
+        sources = self.sources_of(index, tensor)
+        if len(sources) == 1:
+            title = f" ({self.steps[sources[0]].title})" if titled else ""
+            return f"from step {sources[0] + 1}{title}"
+        return f"from steps {', '.join(str(i + 1) for i in sources)}, one per head" if sources else ""
 
     @property
     def verified(self) -> bool:

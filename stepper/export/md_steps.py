@@ -115,7 +115,7 @@ def check_line(check: Check | None, phase: str | None = None) -> str:
     agree = "agrees with" if check.ok else "**disagrees** with"
     where = "" if check.ok else f", worst at {code(check.worst)}"
     return (f"**Check:** {'✓' if check.ok else '✗'} {agree} {text(reference_name(phase, check))}: "
-            f"max abs error {bucket(check.max_abs_err)}{where} (tolerance {check.tolerance_text(lambda x: f'{x:g}')}).")
+            f"max abs error {bucket(check.max_abs_err)}{where} (tolerance {check.tolerance_text(_g)}).")
 
 
 def _role(step: Step, t: Tensor) -> str:
@@ -140,7 +140,11 @@ def checks_line(steps: list[Step]) -> str:
                            for s in steps)
     worst = max(steps, key=lambda s: s.check.max_abs_err).check
     return (f"**Check:** ✓ all {len(steps)} steps agree with {text(reference_name(steps[0].phase, steps[0].check))}: "
-            f"max abs error {bucket(worst.max_abs_err)} (tolerance {worst.tolerance_text(lambda x: f'{x:g}')}).")
+            f"max abs error {bucket(worst.max_abs_err)} (tolerance {worst.tolerance_text(_g)}).")
+
+
+def _g(x: float) -> str:
+    return f"{x:g}"
 
 
 def lesson_line(lesson: str, trace: Trace) -> str:
@@ -171,9 +175,8 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
         parts.append(quiz)
     for name, t in step.inputs.items():
         # one symbol (X, dY…) names different arrays in different steps: say which one this is
-        sources = [str(i + 1) for i in trace.sources_of(number - 1, t)]
-        role = _role(step, t) + (f" (from step {sources[0]})" if len(sources) == 1 else
-                                 f" (from steps {', '.join(sources)}, one per head)" if sources else "")
+        made = trace.made_by(number - 1, t)
+        role = _role(step, t) + (f" ({made})" if made else "")
         parts.append(tensor_block(step, role, name, t, axes, precision))
     for name, t in step.outputs.items():
         parts.append(tensor_block(step, "Output", name, t, axes, precision))

@@ -136,7 +136,8 @@ def _answer(write_end: int, request: Callable[[], tuple]) -> None:
             send(out, frame)
         if at is not None and frame is not None and frame != kept:
             frame_cache.write(at, frame)  # before the result: the parent reaps this process right after it
-        _step_aside()
+        if kept is None:  # (with a kept frame this process stepped aside already, and once is enough)
+            _step_aside()
         send(out, result)
 
 

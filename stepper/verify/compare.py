@@ -54,7 +54,7 @@ def check_outputs(outputs: dict[str, Tensor], reference: KeyedReference, tol: fl
     `tol` times its own size (see `compare_values`); the entry named is a failing one if there is
     one, else the largest error's.
     """
-    largest, top, failing = 0.0, None, None  # top / failing: (error, where, scale)
+    top, failing = None, None  # (error, where, scale) of the largest error, and of the worst failing output
     for symbol, tensor in outputs.items():
         if tensor.key is None:
             continue
@@ -67,7 +67,6 @@ def check_outputs(outputs: dict[str, Tensor], reference: KeyedReference, tol: fl
             err, where, scale, ok = compare_tensor(symbol, tensor, reference, tol)
             if whole:
                 remember(compared, tensor.key, tensor.value, symbol, (err, where, scale, ok))
-        largest = max(largest, err)
         # strict `>`: when everything agrees exactly, the first output is the one named
         if top is None or err > top[0]:
             top = (err, where, scale)
@@ -76,7 +75,7 @@ def check_outputs(outputs: dict[str, Tensor], reference: KeyedReference, tol: fl
     if top is None:
         return Check(reference=REFERENCE, max_abs_err=0.0, tolerance=tol, ok=True, worst=NOTHING)
     _, where, scale = failing or top
-    return Check(reference=REFERENCE, max_abs_err=largest, tolerance=tol, ok=failing is None, worst=where,
+    return Check(reference=REFERENCE, max_abs_err=top[0], tolerance=tol, ok=failing is None, worst=where,
                  scale=scale)
 
 
@@ -89,7 +88,8 @@ def remember(compared: Compared, key: str, value: np.ndarray, symbol: str, resul
 
 
 def compare_tensor(symbol: str, tensor: Tensor, reference: KeyedReference, tol: float = 1e-10) -> Comparison:
-    """(max abs error, `symbol [i, j]` of the worst entry, scale) of one keyed output."""
+    """The `Comparison` of one keyed output: its max abs error, `symbol [i, j]` of the entry to name,
+    that entry's scale and the verdict (see `compare_values`)."""
     try:
         ref = np.asarray(reference.get(tensor.key), dtype=np.float64)[to_index(tensor.index)]
     except (KeyError, IndexError, ValueError, RuntimeError) as exc:

@@ -39,20 +39,15 @@ class MatrixLayout:
             parts.append(f"{int(changed.sum())} changed" if changed.any() else "unchanged")
         if tensor.is_param:
             parts.append("parameter")
-        elif name in self.step.inputs and (sources := self._sources(tensor)):
+        elif name in self.step.inputs and self.index is not None and (
+                made := self.trace.made_by(self.index, tensor, titled=True)):
             # one symbol (X, Y, dY…) names different arrays in different steps: say which one this is;
             # early in the title, so a narrow panel cuts the captions, not the step number
-            if len(sources) == 1:
-                parts.append(f"from step {sources[0] + 1} ({self.trace.steps[sources[0]].title})")
-            else:  # a whole made one head at a time
-                parts.append(f"from steps {', '.join(str(i + 1) for i in sources)}, one per head")
+            parts.append(made)
         for extra in (head_note(self.step, tensor), axis_caption(self.step, tensor)):
             if extra:
                 parts.append(extra)
         return " · ".join(parts)
-
-    def _sources(self, tensor: Tensor) -> list[int]:
-        return [] if self.index is None else self.trace.sources_of(self.index, tensor)
 
     def _maps(self, tensors: dict[str, Tensor], width: int, changes: dict[str, np.ndarray]) -> list[RenderableType]:
         masked = mask_of(self.trace, self.step)
