@@ -5,7 +5,8 @@ plain torch forward + backward of the same model with the same weights (no retai
 intermediates). In each of N rounds we time, one after the other:
   baseline — the plain torch forward + backward
   engine   — our numpy forward + backward, recording every step (`build_trace`)
-  check    — engine + the independent torch reference + the per-step comparison
+  check    — engine + the independent torch reference + the per-step comparison (`checked_trace`:
+             torch is loaded here, so the engine and the reference run side by side)
 and print the best of each, then on the last line the ratio asked for: the best check time over the
 best baseline time (the median of the per-round check ratios, which a noisy machine moves less,
 is printed beside the check time). Run: `python benchmarks/bench_check.py [--repeat N]`.
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stepper.commands.check import verify
+from stepper.commands.checked import checked_trace
 from stepper.commands.memory import keep_freed_memory
 from stepper.engine import build_trace
 from stepper.scenario import parse_scenario
@@ -95,8 +96,7 @@ def main() -> int:
           f"{time.perf_counter() - t0:.2f}s")
 
     def check():  # exactly what `stepper check` does after loading: engine, reference, per-step and totals
-        trace = build_trace(sc)
-        totals = verify(sc, trace, 1e-10)
+        trace, totals = checked_trace(sc, 1e-10)
         assert totals.ok and all(s.check.ok for s in trace.steps), "verification failed"
         return trace
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from stepper import cli
-from stepper.commands import check as check_cmd
+from stepper.commands import checked
 from stepper.engine import build_trace
 
 MINI = "scenarios/mini.yaml"
@@ -32,14 +32,16 @@ def test_check_with_finite_differences():
     assert "finite differences (central, eps 1e-06): ok" in r.stdout and "(every parameter entry)" in r.stdout
 
 
-def test_a_disagreeing_value_exits_1(monkeypatch, capsys):
+@pytest.mark.parametrize("cores", [1, 2])  # taking turns, and the reference beside the engine
+def test_a_disagreeing_value_exits_1(monkeypatch, capsys, cores):
     def broken(scenario):
         trace = build_trace(scenario)
         step = next(s for s in trace.steps if s.id == "bwd.L0.attn.q")
         step.outputs["dW_Q"].value = step.outputs["dW_Q"].value + 1e-6
         return trace
 
-    monkeypatch.setattr(check_cmd, "build_trace", broken)
+    monkeypatch.setattr(checked, "build_trace", broken)
+    monkeypatch.setattr(checked, "usable_cores", lambda: cores)
     assert cli.main(["check", MINI]) == 1
     out = capsys.readouterr().out
     assert "✗ bwd.L0.attn.q" in out and "DISAGREE" in out

@@ -3,37 +3,12 @@
 from __future__ import annotations
 
 import sys
-import threading
 
 from stepper.commands import EXIT_INVALID, EXIT_MISMATCH, EXIT_OK, load
-from stepper.engine import build_trace, loss_fn
+from stepper.commands.checked import checked_trace
+from stepper.engine import loss_fn
 from stepper.scenario import ScenarioError
 from stepper.trace import Trace
-
-
-def start_reference_import() -> None:
-    """Begin importing torch (about a second) in the background, beside the engine's own work.
-
-    `verify` imports the same module afterwards; Python's import lock makes it wait for this
-    import to finish, and an import error surfaces there, where it would anyway.
-    """
-    def load() -> None:
-        try:
-            import stepper.verify.reference  # noqa: F401
-        except BaseException:  # noqa: BLE001 - reported by verify's own import
-            pass
-
-    threading.Thread(target=load, name="torch import", daemon=True).start()
-
-
-def verify(scenario, trace: Trace, tol: float):
-    """Attach a Check to every step; return the Check of the loss and all parameter gradients.
-
-    torch is imported here, never earlier.
-    """
-    from stepper.verify.scenario_check import verify_scenario
-
-    return verify_scenario(scenario, trace, tol)
 
 
 def _scaled(trace: Trace) -> str:
@@ -57,9 +32,7 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
-    start_reference_import()
-    trace = build_trace(scenario)
-    totals = verify(scenario, trace, tol)
+    trace, totals = checked_trace(scenario, tol)
     bad = [s for s in trace.steps if not s.check.ok]
     if not quiet:
         print(f"{path}: {scenario.title or scenario.name}", file=out)

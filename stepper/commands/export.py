@@ -6,7 +6,7 @@ import sys
 from argparse import Namespace
 
 from stepper.commands import EXIT_IO, EXIT_OK, load
-from stepper.commands.check import start_reference_import, verify
+from stepper.commands.checked import checked_trace
 from stepper.engine import build_trace
 from stepper.export.files import ExistsError, write_atomic
 
@@ -16,11 +16,7 @@ def export_file(args: Namespace, generation: dict | None = None) -> int:
 
     keep_freed_memory()  # as `check` does: the same engine and reference run here
     scenario = load(args.file, force=args.force, generation=generation)  # ScenarioError → exit 2 in the CLI
-    if not args.no_verify:
-        start_reference_import()
-    trace = build_trace(scenario)
-    if not args.no_verify:
-        verify(scenario, trace, tol=1e-10)
+    trace = build_trace(scenario) if args.no_verify else checked_trace(scenario)[0]
     if args.format == "json":
         from stepper.export.json_trace import render_json
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import sys
 
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # mallopt's parameter numbers (malloc.h)
 # the largest mmap threshold glibc accepts (32 MB on 64-bit): it covers every gradient of the
 # benchmark's GPT-2-small shape (19 MB at most); a larger block is still mapped and returned
 _MMAP_CEILING = 4 * 1024 * 1024 * ctypes.sizeof(ctypes.c_long)
@@ -32,4 +32,7 @@ def keep_freed_memory() -> bool:
     # fixing either threshold also stops glibc from moving them itself, which is what we want here
     mapped = mallopt(_M_MMAP_THRESHOLD, _MMAP_CEILING)
     trimmed = mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM)
-    return bool(mapped) and bool(trimmed)
+    # one heap for every thread: the settings above are the main heap's, and a thread's own heap
+    # would map and unmap each large block anew (the engine and the reference run in two threads)
+    shared = mallopt(_M_ARENA_MAX, 1)
+    return bool(mapped) and bool(trimmed) and bool(shared)

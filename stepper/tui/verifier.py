@@ -30,14 +30,11 @@ def child_main() -> None:
 
     try:
         scenario = pickle.load(sys.stdin.buffer)
+        from stepper.commands.checked import checked_trace
         from stepper.commands.memory import keep_freed_memory
-        from stepper.engine import build_trace
-        from stepper.verify.scenario_check import verify_scenario
 
         keep_freed_memory()  # this process only checks, and a large model's gradients come and go
-
-        trace = build_trace(scenario)
-        verify_scenario(scenario, trace)
+        trace, _ = checked_trace(scenario)
         for step in trace.steps:
             send((step.id, step.check))
         send(None)

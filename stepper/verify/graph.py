@@ -7,8 +7,9 @@ vector-Jacobian product of OUT's own operation, which is not the same as
 `torch.autograd.grad(OUT, IN)` when OUT also depends on IN by a longer road (a residual
 `x + attn(x)`, or a tied head whose embedding also fed the input).
 
-Edges named up front (`taps`) are read off the one backward pass; any other is answered
-by re-running OUT's operation alone.
+Edges named up front (`taps`), or with `tap_shared` every edge out of a quantity that more
+than one operation uses, are read off the one backward pass; any other is answered by
+re-running OUT's operation alone.
 
 A `settle` callback sees each parameter's gradient the moment the backward pass finishes it
 and may let it go at once (the checker compares it there): a large model's gradients are
@@ -27,8 +28,13 @@ Settle = Callable[[str, np.ndarray], bool]  # (parameter, its finished gradient)
 
 
 class Graph:
-    def __init__(self, taps: set[tuple[str, str]] = frozenset(), settle: Settle | None = None) -> None:
+    def __init__(self, taps: set[tuple[str, str]] = frozenset(), settle: Settle | None = None,
+                 tap_shared: bool = False) -> None:
         """`taps`: (IN, OUT) edges whose share of dLoss/dIN the one backward should capture.
+
+        `tap_shared`: also every edge out of a quantity used by more than one operation (the
+        residual branch points, a tied embedding), for a reference built before anyone could
+        say which edges it will be asked for.
 
         `settle`: called with each parameter's gradient as soon as it is final.
         """
@@ -36,7 +42,9 @@ class Graph:
         self.ops: dict[str, tuple[Callable[..., torch.Tensor], tuple[str, ...]]] = {}
         self.params: set[str] = set()
         self.taps = set(taps)
-        self.edges: dict[tuple[str, str], torch.Tensor] = {}
+        self.tap_shared = tap_shared
+        self._views: dict[tuple[str, str], torch.Tensor] = {}  # tappable edges, retained or not
+        self.edges: dict[tuple[str, str], torch.Tensor] = {}  # the tapped ones, with their gradients
         self.settler = _Settler(settle) if settle is not None else None
 
     @property
@@ -71,14 +79,25 @@ class Graph:
 
     def _edge(self, inp: str, out: str) -> torch.Tensor:
         node = self.nodes[inp]
-        if (inp, out) not in self.taps or not node.requires_grad:
+        if not node.requires_grad or not (self.tap_shared or (inp, out) in self.taps):
             return node
         # a view used by this one operation only: autograd hands it exactly the gradient that
         # flows back from OUT to IN, i.e. `d:IN<-OUT`, with no second pass over the operation
         edge = node.view_as(node)
-        edge.retain_grad()
-        self.edges[(inp, out)] = edge
+        self._views[(inp, out)] = edge
         return edge
+
+    def backward(self, key: str = "loss") -> None:
+        """One backward pass from `key`, capturing the gradient of every tapped edge on the way."""
+        users: dict[str, int] = {}
+        for inp, _ in self._views:
+            users[inp] = users.get(inp, 0) + 1
+        for (inp, out), edge in self._views.items():
+            if (inp, out) in self.taps or (self.tap_shared and users[inp] > 1):
+                edge.retain_grad()
+                self.edges[(inp, out)] = edge
+        self._views.clear()  # an edge left untapped is only a view: the graph keeps what it needs
+        self.nodes[key].backward(retain_graph=True)
 
     def alias(self, key: str, source: str) -> str:
         """`key` is the same numbers as `source`, as its own node (e.g. `pred` = the last `z`)."""

@@ -18,7 +18,7 @@ from stepper.verify.graph import Graph, Reference, Settle
 from stepper.verify.reference_mlp import build_mlp
 from stepper.verify.reference_transformer import build_transformer, pad_id
 
-__all__ = ["Reference", "torch_reference"]
+__all__ = ["Reference", "finish_reference", "reference_graph", "torch_reference"]
 
 
 def torch_reference(scenario: Scenario, given: Trace | None = None, settle: Settle | None = None) -> Reference:
@@ -33,13 +33,28 @@ def torch_reference(scenario: Scenario, given: Trace | None = None, settle: Sett
 
     `settle` sees each parameter gradient as the backward pass finishes it (see `Graph`).
     """
-    g = Graph(taps=partial_keys(given) if given is not None else set(), settle=settle)
+    graph = reference_graph(scenario, taps=partial_keys(given) if given is not None else set(), settle=settle)
+    return finish_reference(graph, scenario, given)
+
+
+def reference_graph(scenario: Scenario, taps: set[tuple[str, str]] = frozenset(), settle: Settle | None = None,
+                    tap_shared: bool = False) -> Graph:
+    """Torch's forward and its one backward pass, on their own: all that needs no engine result,
+    so it may run while the engine works (`tap_shared`: see `Graph`)."""
+    g = Graph(taps=taps, settle=settle, tap_shared=tap_shared)
     for name, value in scenario.params.items():
         g.param(name, value)
     with torch.enable_grad():
         _build(g, scenario)
-        g.nodes["loss"].backward(retain_graph=True)
-        extra = {}
+        g.backward("loss")
+    return g
+
+
+def finish_reference(g: Graph, scenario: Scenario, given: Trace | None = None) -> Reference:
+    """The `Reference` of a graph from `reference_graph`, with torch.optim's training and the
+    generation the scenario asks for (see `torch_reference` for `given`)."""
+    extra = {}
+    with torch.enable_grad():
         if scenario.optim is not None:
             from stepper.verify.reference_train import train_reference
 

@@ -32,6 +32,20 @@ def verify_scenario(scenario, trace: Trace, tol: float = 1e-10) -> Check:
     return check_totals(trace, reference, tol, compared)
 
 
+def verify_against(scenario, trace: Trace, graph, tol: float = 1e-10, compared: Compared | None = None) -> Check:
+    """`verify_scenario` with torch's forward and backward already run (`reference_graph`, e.g. beside
+    the engine: see `verify.side_by_side`); training and generation references are added here.
+
+    `compared`: what a `grad_settler` given to `reference_graph` has compared already.
+    """
+    from stepper.verify.reference import finish_reference
+
+    reference = finish_reference(graph, scenario, given=trace)
+    compared = {} if compared is None else compared
+    verify_trace(trace, reference, tol, compared)
+    return check_totals(trace, reference, tol, compared)
+
+
 def grad_settler(trace: Trace, compared: Compared, tol: float = 1e-10):
     """A `settle` for the reference: each parameter gradient is compared with the engine's the moment
     torch's backward finishes it, and then let go.

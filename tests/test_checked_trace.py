@@ -1,0 +1,110 @@
+"""`checked_trace`: the engine and the torch reference side by side give the verdicts of taking turns."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from threadpoolctl import threadpool_info
+
+from stepper.commands import checked
+from stepper.commands.checked import checked_trace
+from stepper.engine import build_trace
+from stepper.scenario import load_scenario
+from stepper.verify.reference import partial_keys, reference_graph
+from stepper.verify.scenario_check import verify_scenario
+
+SCENARIOS = Path(__file__).parent.parent / "scenarios"
+# every kind of model and task: encoder, decoder with a tied head and generation, mlp, training
+LIBRARY = ["mini", "norm_pre", "char_gpt", "pizza_decoder", "multihead_8x64", "mlp_by_hand", "momentum_step",
+           "xor_gelu"]
+
+
+def blas_threads() -> list[int]:
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+@pytest.fixture
+def side_by_side(monkeypatch):
+    """Two cores even on a one-core runner, so the side-by-side path is the one tested; it fails
+    a test that took turns instead."""
+    import stepper.verify.side_by_side as side
+
+    runs = []
+
+    class Counted(side.ReferenceRun):
+        def __init__(self, *args, **kwargs):
+            runs.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(checked, "usable_cores", lambda: 2)
+    monkeypatch.setattr(side, "ReferenceRun", Counted)
+    yield
+    assert runs, "the reference did not run beside the engine"
+
+
+@pytest.mark.parametrize("name", LIBRARY)
+def test_side_by_side_gives_the_verdicts_of_taking_turns(name, side_by_side):
+    sc = load_scenario(str(SCENARIOS / f"{name}.yaml"))
+    trace, totals = checked_trace(sc)
+    alone = build_trace(sc)
+    alone_totals = verify_scenario(sc, alone)
+    assert totals.ok and alone_totals.ok
+    assert [s.id for s in trace.steps] == [s.id for s in alone.steps]
+    for ours, theirs in zip(trace.steps, alone.steps, strict=True):
+        assert ours.check.ok and ours.check.compared == theirs.check.compared, ours.id
+        assert ours.check.max_abs_err <= 1e-10
+    assert totals.max_abs_err <= 1e-10
+
+
+def test_side_by_side_puts_the_thread_counts_back(side_by_side):
+    torch_before, blas_before = torch.get_num_threads(), blas_threads()
+    checked_trace(load_scenario(str(SCENARIOS / "mini.yaml")))
+    assert torch.get_num_threads() == torch_before and blas_threads() == blas_before
+
+
+def test_an_engine_error_is_raised_and_the_reference_thread_ends(monkeypatch, side_by_side):
+    def broken(scenario):
+        raise ValueError("engine broke")
+
+    monkeypatch.setattr(checked, "build_trace", broken)
+    before = torch.get_num_threads()
+    with pytest.raises(ValueError, match="engine broke"):
+        checked_trace(load_scenario(str(SCENARIOS / "mini.yaml")))
+    for thread in threading.enumerate():
+        if thread.name == "torch reference":
+            thread.join(timeout=30)
+            assert not thread.is_alive()
+    assert torch.get_num_threads() == before
+
+
+def test_a_reference_error_is_raised_in_the_callers_thread(monkeypatch, side_by_side):
+    import stepper.verify.reference as reference
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("reference broke")
+
+    monkeypatch.setattr(reference, "reference_graph", broken)
+    with pytest.raises(RuntimeError, match="reference broke"):
+        checked_trace(load_scenario(str(SCENARIOS / "mini.yaml")))
+
+
+def test_one_core_takes_turns(monkeypatch):
+    monkeypatch.setattr(checked, "usable_cores", lambda: 1)
+    import stepper.verify.side_by_side as side
+
+    monkeypatch.setattr(side, "ReferenceRun", None)  # would fail if used
+    trace, totals = checked_trace(load_scenario(str(SCENARIOS / "mini.yaml")))
+    assert totals.ok and trace.verified
+
+
+@pytest.mark.parametrize("name", ["mini", "norm_post", "norm_pre", "char_gpt", "pizza_encoder", "multihead_8x64"])
+def test_shared_taps_cover_every_partial_the_trace_asks_for(name):
+    """Built before the trace exists, the reference must still read every `d:IN<-OUT` off its one
+    backward pass; a partial it missed would be answered by re-running an operation (slow)."""
+    sc = load_scenario(str(SCENARIOS / f"{name}.yaml"))
+    graph = reference_graph(sc, tap_shared=True)
+    asked = partial_keys(build_trace(sc))
+    assert asked <= set(graph.edges)
