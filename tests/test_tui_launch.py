@@ -317,6 +317,22 @@ async def test_a_slow_reader_gets_the_loading_screen_not_a_blank_terminal():
         await error.workers.wait_for_complete()
         await pilot.pause()
         assert isinstance(error.screen, ErrorScreen) and "big.yaml:3:5: error: no" in "\n".join(screen_lines(error))
+        await pilot.press("enter")
+    assert error.return_code == 2 and error.failure == "big.yaml:3:5: error: no"
+
+
+def test_a_failure_shown_in_the_dialog_is_left_on_stderr_too(capsys):
+    """The dialog goes with the app; the located line stays in the terminal, as `check` prints it."""
+    from stepper.tui.app import _run
+
+    class Failed:
+        failure, return_code = "big.yaml:3:5: error: no", 2
+
+        def run(self):
+            pass
+
+    assert _run(Failed()) == 2
+    assert capsys.readouterr().err == "big.yaml:3:5: error: no\n"
 
 
 def test_the_launcher_waits_only_so_long_for_a_first_frame():

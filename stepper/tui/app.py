@@ -35,6 +35,7 @@ class StepperApp(App[int]):
         loading at once, for a quit that should not wait for it."""
         super().__init__()
         self.preview_name, self._stop_loading, self._quitting = preview_name, stop, False
+        self.failure: str | None = None  # why the trace could not be had: also printed once the app is gone
         self.scenario, self.trace, self.verify, self.quiz = scenario, trace, verify, quiz
         self.preview = preview
         from stepper.tui.keymap import read_keymap
@@ -118,7 +119,8 @@ class StepperApp(App[int]):
             from stepper.tui.screens.error import ErrorScreen
 
             release_collector()  # the main screen will not come: start-up ends here
-            self.push_screen(ErrorScreen("Could not compute the trace", str(event.worker.error)),
+            self.failure = str(event.worker.error)
+            self.push_screen(ErrorScreen("Could not compute the trace", self.failure),
                              callback=lambda _: self.exit(2, return_code=2))
 
     def action_help(self) -> None:
@@ -138,10 +140,10 @@ class StepperApp(App[int]):
 def run_loading(name: str, load: Callable[[], tuple], *, quiz: bool = False,
                 stop: Callable[[], None] | None = None) -> int:
     """Open the stepper on its loading screen while `load()` (off the UI thread) reads a large
-    scenario; a scenario error found meanwhile is shown in a dialog, and the exit code is 2."""
+    scenario; a scenario error found meanwhile is shown in a dialog and printed on stderr after it, and
+    the exit code is 2."""
     app = StepperApp(None, None, quiz=quiz, preview=(None, load), preview_name=name, stop=stop)
-    app.run()
-    return app.return_code if app.return_code is not None else 0
+    return _run(app)
 
 
 def run_app(scenario: Scenario, *, quiz: bool = False, trace: Trace | None = None) -> int:
@@ -158,15 +160,20 @@ def run_app(scenario: Scenario, *, quiz: bool = False, trace: Trace | None = Non
         except ScenarioError as exc:
             print(exc, file=sys.stderr)
             return 2
-    app = StepperApp(scenario, trace, quiz=quiz)
-    app.run()
-    return app.return_code if app.return_code is not None else 0
+    return _run(StepperApp(scenario, trace, quiz=quiz))
 
 
 def run_preview(frame: dict, load: Callable[[], tuple], *, quiz: bool = False,
                 stop: Callable[[], None] | None = None) -> int:
     """Open the stepper from the launcher's child: `frame` (plain text, see parts.first_frame) is
     painted at once; `load()` gives ('ok', scenario, trace), and is called off the UI thread after it."""
-    app = StepperApp(None, None, quiz=quiz, preview=(frame, load), stop=stop)
+    return _run(StepperApp(None, None, quiz=quiz, preview=(frame, load), stop=stop))
+
+
+def _run(app: StepperApp) -> int:
+    """Runs the app; returns its exit code. A failure shown in its dialog is printed on stderr too,
+    where the terminal keeps it: a scenario error as `FILE:LINE:COL: error: …`, as `check` prints it."""
     app.run()
+    if app.failure is not None:
+        print(app.failure, file=sys.stderr)
     return app.return_code if app.return_code is not None else 0
