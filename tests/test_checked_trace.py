@@ -108,3 +108,21 @@ def test_shared_taps_cover_every_partial_the_trace_asks_for(name):
     graph = reference_graph(sc, tap_shared=True)
     asked = partial_keys(build_trace(sc))
     assert asked <= set(graph.edges)
+
+
+def test_forward_steps_are_checked_while_torch_runs_its_backward(monkeypatch, side_by_side):
+    """Once the engine is done, its cores check the forward steps; the rest keeps those verdicts."""
+    import stepper.verify.scenario_check as scenario_check
+
+    early = {}
+    real = scenario_check.check_forward_steps
+
+    def spy(trace, graph, tol, compared):
+        real(trace, graph, tol, compared)
+        early.update({s.id: s.check for s in trace.steps if s.check is not None})
+
+    monkeypatch.setattr(scenario_check, "check_forward_steps", spy)
+    trace, _ = checked_trace(load_scenario(str(SCENARIOS / "char_gpt.yaml")))
+    forward = [s for s in trace.steps if s.phase == "forward"]
+    assert set(early) == {s.id for s in forward}
+    assert all(s.check is early[s.id] for s in forward)  # kept, not compared a second time

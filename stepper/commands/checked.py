@@ -33,7 +33,7 @@ def checked_trace(scenario: Scenario, tol: float = 1e-10) -> tuple[Trace, Check]
     from stepper.verify.side_by_side import ReferenceRun
 
     keep_freed_memory()  # one shared heap: two threads each on a heap of its own fault in fresh pages
-    from stepper.verify.scenario_check import grad_settler, verify_against
+    from stepper.verify.scenario_check import check_forward_steps, grad_settler, verify_against
 
     engine_cores = cores // 2
     compared: dict = {}
@@ -45,8 +45,12 @@ def checked_trace(scenario: Scenario, tol: float = 1e-10) -> tuple[Trace, Check]
         settle.start(grad_settler(trace, compared, tol))
     finally:
         run.engine_done()
+    forward = run.forward()
+    early: dict = {}  # not `compared`, which torch's thread may be writing to
+    if forward is not None:  # the engine's cores are free while torch finishes its backward pass
+        check_forward_steps(trace, forward, tol, early)
     graph = run.join()
-    return trace, verify_against(scenario, trace, graph, tol, compared)
+    return trace, verify_against(scenario, trace, graph, tol, compared | early)
 
 
 class LateSettle:

@@ -25,18 +25,20 @@ Compared = dict  # (key, id(array)) -> Comparison, `where` without its symbol: w
 
 
 def verify_trace(trace: Trace, reference: KeyedReference, tol: float = 1e-10,
-                 compared: Compared | None = None) -> Compared:
+                 compared: Compared | None = None, keep_checked: bool = False) -> Compared:
     """Sets `step.check` on every step: forward steps first, then backward steps.
 
     Returns what each whole keyed output came to, so `check_totals` need not compare again;
-    `compared` may already hold some (see `grad_settler`).
+    `compared` may already hold some (see `grad_settler`). With `keep_checked`, a step that
+    already has its Check keeps it (see `check_forward_steps`).
     """
     compared = {} if compared is None else compared
+    todo = [step for step in trace.steps if not (keep_checked and step.check is not None)]
     for phase in ("forward", "backward"):
-        for step in trace.steps:
+        for step in todo:
             if step.phase == phase:
                 step.check = check_step(step, reference, tol, compared)
-    for step in trace.steps:  # a phase the checker does not know still gets a verdict
+    for step in todo:  # a phase the checker does not know still gets a verdict
         if step.check is None:
             step.check = check_step(step, reference, tol, compared)
     return compared

@@ -8,6 +8,7 @@ docs/trace-keys.md.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -38,14 +39,20 @@ def torch_reference(scenario: Scenario, given: Trace | None = None, settle: Sett
 
 
 def reference_graph(scenario: Scenario, taps: set[tuple[str, str]] = frozenset(), settle: Settle | None = None,
-                    tap_shared: bool = False) -> Graph:
+                    tap_shared: bool = False, forward_done: Callable[[Graph], None] | None = None) -> Graph:
     """Torch's forward and its one backward pass, on their own: all that needs no engine result,
-    so it may run while the engine works (`tap_shared`: see `Graph`)."""
+    so it may run while the engine works (`tap_shared`: see `Graph`).
+
+    `forward_done(graph)` is called between the two: from then on the graph's forward values
+    are final and may be read, from another thread too, while the backward pass runs.
+    """
     g = Graph(taps=taps, settle=settle, tap_shared=tap_shared)
     for name, value in scenario.params.items():
         g.param(name, value)
     with torch.enable_grad():
         _build(g, scenario)
+        if forward_done is not None:
+            forward_done(g)
         g.backward("loss")
     return g
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from stepper.trace import Check, Trace
-from stepper.verify.compare import Compared, check_totals, compare_values, remember, verify_trace
+from stepper.verify.compare import Compared, check_step, check_totals, compare_values, remember, verify_trace
 
 
 def check_scenario(scenario, trace: Trace, tol: float = 1e-10) -> bool:
@@ -42,8 +42,20 @@ def verify_against(scenario, trace: Trace, graph, tol: float = 1e-10, compared: 
 
     reference = finish_reference(graph, scenario, given=trace)
     compared = {} if compared is None else compared
-    verify_trace(trace, reference, tol, compared)
+    verify_trace(trace, reference, tol, compared, keep_checked=True)
     return check_totals(trace, reference, tol, compared)
+
+
+def check_forward_steps(trace: Trace, graph, tol: float = 1e-10, compared: Compared | None = None) -> None:
+    """Sets the Check of every forward step whose outputs are all forward values of `graph`, a
+    reference whose forward pass is done and whose backward pass may still be running (see
+    `reference_graph`'s `forward_done`); `verify_against(..., compared)` then keeps them."""
+    from stepper.verify.graph import Reference
+
+    early = Reference(graph)
+    for step in trace.steps:
+        if step.phase == "forward" and all(t.key is None or t.key in graph.nodes for t in step.outputs.values()):
+            step.check = check_step(step, early, tol, compared)
 
 
 def grad_settler(trace: Trace, compared: Compared, tol: float = 1e-10):

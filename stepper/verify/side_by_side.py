@@ -25,6 +25,8 @@ class ReferenceRun:
     def __init__(self, scenario: Scenario, threads: int, settle: Settle | None = None) -> None:
         self._scenario, self._threads, self._settle = scenario, threads, settle
         self._engine_done = threading.Event()
+        self._forward_done = threading.Event()  # also set when the thread ends, however it ends
+        self._forward: Graph | None = None
         self._graph: Graph | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="torch reference", daemon=True)
@@ -32,6 +34,12 @@ class ReferenceRun:
 
     def engine_done(self) -> None:
         self._engine_done.set()
+
+    def forward(self) -> Graph | None:
+        """The graph once torch's forward pass is done (its backward may still run: only forward
+        values may be read from it), or None if the thread ended without one."""
+        self._forward_done.wait()
+        return self._forward
 
     def join(self) -> Graph:
         """The finished graph; re-raises what went wrong in the thread."""
@@ -55,8 +63,15 @@ class ReferenceRun:
             try:
                 # which `d:IN<-OUT` the engine's steps will ask for is not known yet: every edge
                 # out of a shared quantity is captured instead (see `Graph`)
-                self._graph = reference_graph(self._scenario, settle=self._settle, tap_shared=True)
+                self._graph = reference_graph(self._scenario, settle=self._settle, tap_shared=True,
+                                              forward_done=self._forward_made)
             finally:
                 torch.set_num_threads(before)
         except BaseException as exc:  # noqa: BLE001 - raised again by join, in the caller's thread
             self._error = exc
+        finally:
+            self._forward_done.set()
+
+    def _forward_made(self, graph: Graph) -> None:
+        self._forward = graph
+        self._forward_done.set()
