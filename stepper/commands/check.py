@@ -32,7 +32,11 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
-    trace, totals = checked_trace(scenario, tol)
+    try:
+        trace, totals = checked_trace(scenario, tol)
+    except ScenarioError as exc:  # found once the trace is built (a lesson naming no step)
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
     bad = [s for s in trace.steps if not s.check.ok]
     if not quiet:
         print(f"{path}: {scenario.title or scenario.name}", file=out)

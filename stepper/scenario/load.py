@@ -147,7 +147,11 @@ def _optim_section(doc: Located, raw) -> dict | None:
 
 def _marks(doc: Located) -> dict[str, tuple[int, int]]:
     """Where the sections and their keys stand, for errors found once the file is loaded."""
-    return {".".join(map(str, p)): mark for p, mark in doc.key_marks.items() if 1 <= len(p) <= 2}
+    marks = {".".join(map(str, p)): mark for p, mark in doc.key_marks.items() if 1 <= len(p) <= 2}
+    # a quiz question's step is checked against the built trace (see step_names)
+    marks.update({f"quiz.{p[1]}.step": mark for p, mark in doc.marks.items()
+                  if len(p) == 3 and p[0] == "quiz" and p[2] == "step"})
+    return marks
 
 
 def _lessons(doc, raw: dict) -> dict[str, str]:

@@ -34,15 +34,15 @@ def _prepare(path: str | Path, force: bool, generation: dict | None = None):
 
         try:
             scenario = load(path, force=force, generation=generation)
+            from stepper.tui.cost import SYNC_BUILD_LIMIT, build_cost
+
+            trace = None
+            if build_cost(scenario) <= SYNC_BUILD_LIMIT:
+                from stepper.engine import build_trace
+
+                trace = build_trace(scenario)  # may find a lesson that names no step
         except ScenarioError as exc:
             return ("error", str(exc))
-        from stepper.tui.cost import SYNC_BUILD_LIMIT, build_cost
-
-        trace = None
-        if build_cost(scenario) <= SYNC_BUILD_LIMIT:
-            from stepper.engine import build_trace
-
-            trace = build_trace(scenario)
         return ("ok", scenario, trace)
     except BaseException:  # a bug, not the learner's mistake: report it whole
         import traceback
