@@ -381,3 +381,15 @@ def test_a_what_if_export_says_it_was_edited_and_whose_numbers_the_lessons_quote
         edited.whatif = "an edit"
         md = render_markdown(edited)
         assert md.count("> **Lesson.**") == md.count("> **Lesson.** *(written for the original numbers")
+
+
+def test_a_sentence_that_spells_out_its_vocabulary_keeps_its_axes_apart():
+    """sqrt_dk's five tokens are its whole vocabulary, in order: the labels alone cannot tell the two
+    apart, so the embedding table's rows stay the vocabulary and everything the sentence makes, tokens."""
+    from stepper.scenario import load_scenario
+
+    md = render_markdown(build_trace(load_scenario("scenarios/sqrt_dk_scaled.yaml")))
+    assert "vocabulary × vocabulary" not in md and "tokens × vocabulary" not in md
+    assert "`embed.tok` [5×512] — vocabulary × model dims" in md
+    assert "`E` [5×512] (tokens × model dims)" in md and "`ids` [5] (tokens)" in md
+    assert "*Input* `M` [5×5] — query tokens × key tokens" in md

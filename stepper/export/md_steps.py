@@ -20,12 +20,15 @@ class Axes:
         self.tokens = list(trace.tokens)
         self.classes = list((trace.config.get("task") or {}).get("classes") or [])
 
-    def name(self, labels: list[str] | None) -> str | None:
+    def name(self, labels: list[str] | None, vocab_here: bool = True) -> str | None:
+        """`vocab_here`: whether a vocabulary is what this axis would list when its labels could be
+        either (a sentence that spells out the whole vocabulary in order, as sqrt_dk's five tokens do)."""
         if not labels:
             return None
-        if labels == self.vocab:
+        is_vocab, is_tokens = labels == self.vocab, labels == self.tokens[:len(labels)]
+        if is_vocab and (vocab_here or not is_tokens):
             return "vocabulary"
-        if labels == self.tokens[:len(labels)]:
+        if is_tokens:
             return "tokens"
         if labels == self.classes:
             return "classes"
@@ -35,9 +38,14 @@ class Axes:
         return None
 
     def caption(self, t: Tensor) -> str:
-        if t.value.ndim == 1:
-            return self.name(t.cols or t.rows) or ""
-        rows, cols = self.name(t.rows), self.name(t.cols)
+        # the embedding table's rows, and the columns of the logits and the head, are the vocabulary;
+        # a token-by-token attention grid and every activation's rows are the sentence
+        base = (t.key or "").removeprefix("d:").split("<-")[0]
+        attention = ".attn." in base or (t.rows is not None and t.rows == t.cols)  # the mask M has no key
+        if t.value.ndim == 1:  # a keyless vector is the input's token ids
+            return self.name(t.cols or t.rows, vocab_here=bool(t.key) and not attention) or ""
+        rows = self.name(t.rows, vocab_here=base == "embed.tok")
+        cols = self.name(t.cols, vocab_here=not attention)
         if rows == cols == "tokens":  # a token-by-token grid is always queries against keys here
             return "query tokens × key tokens"
         return f"{rows} × {cols}" if rows and cols else ""
