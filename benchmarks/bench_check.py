@@ -95,7 +95,7 @@ def main() -> int:
     print(f"scenario: {sum(v.size for v in sc.params.values()):,} parameters, loaded in "
           f"{time.perf_counter() - t0:.2f}s")
 
-    def check():  # exactly what `stepper check` does after loading: engine, reference, per-step and totals
+    def check():  # what `stepper check` does with a scenario once torch is loaded: engine, reference, compare
         trace, totals = checked_trace(sc, 1e-10)
         assert totals.ok and all(s.check.ok for s in trace.steps), "verification failed"
         return trace

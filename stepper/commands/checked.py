@@ -1,9 +1,16 @@
 """The engine's trace and its verification against torch, the two computed side by side.
 
 `checked_trace(scenario)` is what `stepper check`, `stepper export` and the app's verifier run.
-With two cores or more and torch already imported, the engine takes half of the cores and
-torch's forward and backward pass (`verify.side_by_side`) the other half, at the same time;
-everything is then compared exactly as `verify_scenario` would. Otherwise they take turns.
+Once torch is loaded (a second scenario in one `stepper check`, the benchmark), with two cores or
+more and memory to spare, the engine takes half of the cores and torch's forward and backward
+pass (`verify.side_by_side`) the other half, at the same time; everything is then compared
+exactly as `verify_scenario` would. Otherwise they take turns, as a first check in a fresh
+process always does: the engine then overlaps the torch import instead.
+
+Side by side costs memory: torch has made most of its gradients before the engine has any to
+compare them with, so both sets are held at once (on the benchmark's GPT-2-small shape, 2.7 GB
+at the peak against 2.2 GB taking turns). And numpy on fewer threads sums in another order, so
+a step's error may differ in its last digits from a check taken in turns; no verdict does.
 """
 
 from __future__ import annotations
@@ -17,24 +24,27 @@ from stepper.engine import build_trace
 from stepper.scenario.types import Scenario
 from stepper.trace import Check, Trace
 
+# side by side holds a second set of gradients: the size of the parameters again, on top of what
+# taking turns needs (about twice it); the memory free must cover that with room to spare
+ROOM = 4
+
 
 def checked_trace(scenario: Scenario, tol: float = 1e-10) -> tuple[Trace, Check]:
     """The trace, every step's Check set; and the Check of the loss and all parameter gradients."""
     cores = usable_cores()
     # torch takes a second or more to import, during which there is nothing to run beside the
-    # engine: the engine then gets every core, and the import runs in the background as before
-    if cores < 2 or "torch" not in sys.modules:
+    # engine: the engine then gets every core, and the import runs in the background
+    if cores < 2 or "torch" not in sys.modules or not _room_for(ROOM * _param_bytes(scenario)):
         start_reference_import()
         trace = build_trace(scenario)
         from stepper.verify.scenario_check import verify_scenario
 
         return trace, verify_scenario(scenario, trace, tol)
     from stepper.commands.memory import keep_freed_memory
+    from stepper.verify.scenario_check import check_forward_steps, grad_settler, verify_against
     from stepper.verify.side_by_side import ReferenceRun
 
     keep_freed_memory()  # one shared heap: two threads each on a heap of its own fault in fresh pages
-    from stepper.verify.scenario_check import check_forward_steps, grad_settler, verify_against
-
     engine_cores = cores // 2
     compared: dict = {}
     settle = LateSettle()
@@ -43,21 +53,23 @@ def checked_trace(scenario: Scenario, tol: float = 1e-10) -> tuple[Trace, Check]
         with blas_threads(engine_cores):
             trace = build_trace(scenario)
         settle.start(grad_settler(trace, compared, tol))
-    finally:
-        run.engine_done()
-    forward = run.forward()
-    early: dict = {}  # not `compared`, which torch's thread may be writing to
-    if forward is not None:  # the engine's cores are free while torch finishes its backward pass
-        check_forward_steps(trace, forward, tol, early)
-    graph = run.join()
+        forward = run.forward()
+        early: dict = {}  # not `compared`, which torch's thread may be writing to
+        if forward is not None:  # the engine's cores are free while torch finishes its backward pass
+            check_forward_steps(trace, forward, tol, early)
+        graph = run.join()
+    except BaseException:  # the engine failed, or Ctrl-C: torch's thread must be out of torch first
+        run.stop()
+        raise
     return trace, verify_against(scenario, trace, graph, tol, compared | early)
 
 
 class LateSettle:
     """A `settle` for a reference that starts before the engine's gradients exist: until `start`,
-    torch keeps every gradient it makes (they are compared afterwards); from then on each is
-    compared as it is made and let go, as `verify_scenario` does. When torch is still being
-    imported as the engine finishes, that is every gradient, and the memory stays as low."""
+    torch keeps every gradient it makes (they are compared after the join); from then on each is
+    compared as it is made and let go, as `verify_scenario` does. Torch is usually through most
+    of its backward pass by then, so this spares little memory, but it compares those last
+    gradients while the engine's cores check the forward steps."""
 
     def __init__(self) -> None:
         self._settle = None
@@ -68,6 +80,22 @@ class LateSettle:
     def __call__(self, name: str, grad) -> bool:
         settle = self._settle
         return settle is not None and settle(name, grad)
+
+
+def _param_bytes(scenario: Scenario) -> int:
+    return sum(v.nbytes for v in scenario.params.values())
+
+
+def _room_for(nbytes: int) -> bool:
+    """Whether the kernel reports that much memory available (True where it does not say)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 >= nbytes
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
 
 
 @functools.cache

@@ -29,7 +29,7 @@ Settle = Callable[[str, np.ndarray], bool]  # (parameter, its finished gradient)
 
 class Graph:
     def __init__(self, taps: set[tuple[str, str]] = frozenset(), settle: Settle | None = None,
-                 tap_shared: bool = False) -> None:
+                 tap_shared: bool = False, interrupt: Callable[[], None] | None = None) -> None:
         """`taps`: (IN, OUT) edges whose share of dLoss/dIN the one backward should capture.
 
         `tap_shared`: also every edge out of a quantity used by more than one operation (the
@@ -37,6 +37,9 @@ class Graph:
         say which edges it will be asked for.
 
         `settle`: called with each parameter's gradient as soon as it is final.
+
+        `interrupt`: called before each operation; it may raise to abandon the graph (see
+        `verify.side_by_side`, whose thread must leave torch when the engine's side fails).
         """
         self.nodes: dict[str, torch.Tensor] = {}
         self.ops: dict[str, tuple[Callable[..., torch.Tensor], tuple[str, ...]]] = {}
@@ -46,6 +49,7 @@ class Graph:
         self._views: dict[tuple[str, str], torch.Tensor] = {}  # tappable edges, retained or not
         self.edges: dict[tuple[str, str], torch.Tensor] = {}  # the tapped ones, with their gradients
         self.settler = _Settler(settle) if settle is not None else None
+        self.interrupt = interrupt
 
     @property
     def settled(self) -> set[str]:
@@ -66,6 +70,8 @@ class Graph:
         self.nodes[key] = value.detach().to(torch.float64).requires_grad_(True)
 
     def op(self, key: str, fn: Callable[..., torch.Tensor], *inputs: str) -> str:
+        if self.interrupt is not None:
+            self.interrupt()
         args: dict[str, torch.Tensor] = {}
         for k in inputs:  # one tapped view per input, even when the operation uses it twice
             if k not in args:

@@ -39,14 +39,15 @@ def torch_reference(scenario: Scenario, given: Trace | None = None, settle: Sett
 
 
 def reference_graph(scenario: Scenario, taps: set[tuple[str, str]] = frozenset(), settle: Settle | None = None,
-                    tap_shared: bool = False, forward_done: Callable[[Graph], None] | None = None) -> Graph:
+                    tap_shared: bool = False, forward_done: Callable[[Graph], None] | None = None,
+                    interrupt: Callable[[], None] | None = None) -> Graph:
     """Torch's forward and its one backward pass, on their own: all that needs no engine result,
-    so it may run while the engine works (`tap_shared`: see `Graph`).
+    so it may run while the engine works (`tap_shared`, `interrupt`: see `Graph`).
 
     `forward_done(graph)` is called between the two: from then on the graph's forward values
     are final and may be read, from another thread too, while the backward pass runs.
     """
-    g = Graph(taps=taps, settle=settle, tap_shared=tap_shared)
+    g = Graph(taps=taps, settle=settle, tap_shared=tap_shared, interrupt=interrupt)
     for name, value in scenario.params.items():
         g.param(name, value)
     with torch.enable_grad():

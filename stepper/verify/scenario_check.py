@@ -1,7 +1,9 @@
 """A whole scenario checked against torch: every step, then the loss and every parameter gradient.
 
-The parameter gradients are compared while torch's backward pass makes them (`grad_settler`), so
-the reference never holds all of them at once beside the engine's.
+When torch runs after the engine (`verify_scenario`), the parameter gradients are compared while
+its backward pass makes them (`grad_settler`), so it never holds all of them at once beside the
+engine's. Beside the engine (`verify_against`, see commands/checked.py) most are made before the
+engine has any, and are compared after.
 """
 
 from __future__ import annotations
@@ -62,9 +64,9 @@ def grad_settler(trace: Trace, compared: Compared, tol: float = 1e-10):
     """A `settle` for the reference: each parameter gradient is compared with the engine's the moment
     torch's backward finishes it, and then let go.
 
-    On the benchmark's GPT-2-small shape that spares holding a second 680 MB of gradients, whose
-    fresh pages are slow to touch. A gradient that a step shows only in part (a head's columns) or
-    as a different array is kept, for that step to ask for.
+    Taking turns, on the benchmark's GPT-2-small shape, that spares holding a second 680 MB of
+    gradients, whose fresh pages are slow to touch. A gradient that a step shows only in part (a
+    head's columns) or as a different array is kept, for that step to ask for.
     """
     kept_for_steps = {t.key for step in trace.steps for t in step.outputs.values()
                       if t.key and t.key.startswith("d:") and t.key[2:] in trace.grads

@@ -18,22 +18,28 @@ from stepper.scenario.types import Scenario
 from stepper.verify.graph import Graph, Settle
 
 
+class Stopped(Exception):
+    """Raised inside the reference's thread when the caller gave up on it (see `ReferenceRun.stop`)."""
+
+
 class ReferenceRun:
-    """`reference_graph(scenario)` in a daemon thread, on `threads` cores while the engine runs and
-    on every core once `engine_done` was called before it starts (torch may still be importing)."""
+    """`reference_graph(scenario)` in a thread of its own, with torch on `threads` cores.
+
+    The caller must `join` it, or `stop` it when its own side fails: a thread still inside torch
+    when the interpreter exits aborts the process ("terminate called without an active
+    exception") instead of letting it end with its error or Ctrl-C's exit code.
+    """
 
     def __init__(self, scenario: Scenario, threads: int, settle: Settle | None = None) -> None:
         self._scenario, self._threads, self._settle = scenario, threads, settle
-        self._engine_done = threading.Event()
+        self._stop = threading.Event()
         self._forward_done = threading.Event()  # also set when the thread ends, however it ends
         self._forward: Graph | None = None
         self._graph: Graph | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="torch reference", daemon=True)
+        # not a daemon: even if nobody stops it, the interpreter waits for it rather than abort
+        self._thread = threading.Thread(target=self._run, name="torch reference")
         self._thread.start()
-
-    def engine_done(self) -> None:
-        self._engine_done.set()
 
     def forward(self) -> Graph | None:
         """The graph once torch's forward pass is done (its backward may still run: only forward
@@ -49,22 +55,34 @@ class ReferenceRun:
         assert self._graph is not None
         return self._graph
 
+    def stop(self) -> None:
+        """Abandon the reference: the thread leaves torch at its next operation or gradient."""
+        self._stop.set()
+        self._thread.join()
+
+    def _interrupt(self) -> None:
+        if self._stop.is_set():
+            raise Stopped
+
+    def _settle_or_stop(self, name: str, grad) -> bool:
+        self._interrupt()  # the backward pass runs in torch's C++; this hook is where it can be left
+        return self._settle is not None and self._settle(name, grad)
+
     def _run(self) -> None:
         try:
             import torch
 
             from stepper.verify.reference import reference_graph
 
-            # the thread count is per calling thread (OpenMP), but torch also hands it to MKL
-            # for the whole process: it is put back before this thread ends
+            # torch 2.13 keeps the count per thread, but a thread that first uses torch while this
+            # one has it lowered starts with the lowered count: it is put back before the end
             before = torch.get_num_threads()
-            if not self._engine_done.is_set():
-                torch.set_num_threads(self._threads)
+            torch.set_num_threads(self._threads)
             try:
                 # which `d:IN<-OUT` the engine's steps will ask for is not known yet: every edge
                 # out of a shared quantity is captured instead (see `Graph`)
-                self._graph = reference_graph(self._scenario, settle=self._settle, tap_shared=True,
-                                              forward_done=self._forward_made)
+                self._graph = reference_graph(self._scenario, settle=self._settle_or_stop, tap_shared=True,
+                                              forward_done=self._forward_made, interrupt=self._interrupt)
             finally:
                 torch.set_num_threads(before)
         except BaseException as exc:  # noqa: BLE001 - raised again by join, in the caller's thread
