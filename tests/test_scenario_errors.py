@@ -126,17 +126,6 @@ CASES = {
     "alias-to-itself": ("name: x\nmodel: &m\n  kind: encoder\n  extra: *m\n", 4, 3, ["never ends"]),
     "deep-nesting": ("name: x\nlessons: {x: " + "[" * 100 + "]" * 100 + "}\n", 2, None, ["nested more than"]),
     "merge-of-a-scalar": ("name: x\nmodel:\n  <<: 5\n", 3, 7, ["`<<` merges a mapping"]),
-    # -- names of steps: checked against the built model, still located in the file
-    "lesson-names-no-step": (OK + "lessons:\n  fwd.*.maks: why −∞\n", 14, 3,
-                             ["`fwd.*.maks` matches no step of this model", "did you mean `fwd.*.mask`?"]),
-    "lesson-update-without-optim": (OK + "lessons:\n  fwd.embed: hi\n  upd.*: a step\n", 15, 3,
-                                    ["`upd.*` matches no step", "this scenario has no `optim:`"]),
-    "quiz-step-not-a-step": (OK + "quiz:\n  - step: fwd.L0.attn.h1.sofmax\n    ask: How many?\n    answer: 2\n",
-                             14, 11, ["`step: fwd.L0.attn.h1.sofmax` is not a step of this model",
-                                      "did you mean `fwd.L0.attn.h1.softmax`?"]),
-    "quiz-step-of-a-missing-layer": (OK + "quiz:\n  - step: fwd.L3.attn.softmax\n    ask: How many?\n"
-                                     "    answer: 2\n", 14, 11, ["`step: fwd.L3.attn.softmax` is not a step",
-                                                                 "this model has no layer 3 — its layers are L0"]),
     # -- size
     "too-big": (edit("d_model: 4", "d_model: 4096\n  d_ff: 16384\n  n_layers: 48").replace("n_heads: 2", "n_heads: 64"),
                 5, 9, ["n_layers × 2 × d_model × d_ff = 48 × 2 × 4096 × 16384", "over the limit of",
@@ -184,3 +173,31 @@ def test_python_tag_runs_nothing(tmp_path, capsys, monkeypatch):
                                            "model: !!python/object/new:builtins.open [pwned2, w]\n")
     assert code == 2 and "not allowed" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case.yaml"]
+
+
+# (file content, line, column, words): a lesson or question naming no step of the model is still read,
+# but never shown: a located warning says so, and the check goes on
+WARNINGS = {
+    "lesson-names-no-step": (OK + "lessons:\n  fwd.*.maks: why −∞\n", 14, 3,
+                             ["`fwd.*.maks` matches no step of this model", "did you mean `fwd.*.mask`?"]),
+    "lesson-update-without-optim": (OK + "lessons:\n  fwd.embed: hi\n  upd.*: a step\n", 15, 3,
+                                    ["`upd.*` matches no step", "this scenario has no `optim:`"]),
+    "quiz-step-not-a-step": (OK + "quiz:\n  - step: fwd.L0.attn.h1.sofmax\n    ask: How many?\n    answer: 2\n",
+                             14, 11, ["`step: fwd.L0.attn.h1.sofmax` is not a step of this model",
+                                      "never asked", "did you mean `fwd.L0.attn.h1.softmax`?"]),
+    "quiz-step-of-a-missing-layer": (OK + "quiz:\n  - step: fwd.L3.attn.h0.softmax\n    ask: How many?\n"
+                                     "    answer: 2\n", 14, 11, ["`step: fwd.L3.attn.h0.softmax` is not a step",
+                                                                 "this model has no layer 3 — its layers are L0"]),
+}
+
+
+@pytest.mark.parametrize("case", WARNINGS)
+def test_a_name_that_finds_no_step_is_a_located_warning(tmp_path, capsys, case):
+    content, line, col, words = WARNINGS[case]
+    path = tmp_path / "case.yaml"
+    path.write_text(content, encoding="utf-8")
+    assert cli.main(["check", "-q", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}:{line}:{col}: warning: ") and err.count("\n") == 1, err
+    for word in words:
+        assert word in err, (word, err)

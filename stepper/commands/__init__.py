@@ -16,3 +16,11 @@ def load(path, *, force: bool = False, generation: dict | None = None):
 
         scenario = with_generation(scenario, **generation)
     return scenario
+
+
+def print_warnings(trace) -> None:
+    """The scenario's warnings found while its trace was built (`Trace.warnings`), on stderr."""
+    import sys
+
+    for line in trace.warnings:
+        print(line, file=sys.stderr)

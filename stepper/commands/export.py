@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from argparse import Namespace
 
-from stepper.commands import EXIT_IO, EXIT_OK, load
+from stepper.commands import EXIT_IO, EXIT_OK, load, print_warnings
 from stepper.commands.checked import checked_trace
 from stepper.engine import build_trace
 from stepper.export.files import ExistsError, write_atomic
@@ -17,6 +17,7 @@ def export_file(args: Namespace, generation: dict | None = None) -> int:
     keep_freed_memory()  # as `check` does: the same engine and reference run here
     scenario = load(args.file, force=args.force, generation=generation)  # ScenarioError → exit 2 in the CLI
     trace = build_trace(scenario) if args.no_verify else checked_trace(scenario)[0]
+    print_warnings(trace)
     if args.format == "json":
         from stepper.export.json_trace import render_json
 

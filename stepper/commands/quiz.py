@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from stepper.commands import load
+from stepper.commands import load, print_warnings
 from stepper.engine import build_trace
 from stepper.quiz import Score, mark, question_for, unreadable
 
@@ -42,6 +42,7 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
     stdin, out = stdin or sys.stdin, out or sys.stdout
     scenario = load(path, force=force)
     trace = build_trace(scenario)
+    print_warnings(trace)
     score = Score()
     interactive = stdin.isatty()
     print(f"Quiz on {scenario.title or scenario.name}: predict each step's output before it is shown.\n"

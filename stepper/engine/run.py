@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from stepper.engine.record import Recorder
-from stepper.scenario.step_names import check_step_names
+from stepper.scenario.step_names import step_name_warnings
 from stepper.scenario.types import Scenario
 from stepper.trace import Trace
 
@@ -52,8 +52,8 @@ def build_trace(sc: Scenario) -> Trace:
         # a model that trains generates with what it learned
         trained = dataclasses.replace(sc, params=trace.trained) if trace.trained else sc
         trace.generated = generate(trained, rec)
-    # a lesson or question naming no step would never be seen: the file is wrong, say where
-    check_step_names(sc, [s.id for s in trace.steps])
+    # a lesson or question naming no step would never be seen: say so, and where
+    trace.warnings = step_name_warnings(sc, [s.id for s in trace.steps])
     return trace
 
 

@@ -1,9 +1,10 @@
-"""Lessons and quiz questions name steps; once the model's step ids are known, each name must find one.
+"""Lessons and quiz questions name steps; once the model's step ids are known, each name should find one.
 
 Which steps a model has follows from its whole config (layers, heads, norm placement, training,
-generation), so this is checked against the ids of the built trace rather than while the file is
-read. A name that finds nothing would otherwise be dropped without a word: a lesson never shown,
-a question never asked.
+generation), so names are checked against the ids of the built trace rather than while the file
+is read. A name that finds nothing is a warning, not an error: a lesson written for the √d_k step
+must not stop the learner who switches `attention_scale` off to see what changes, but nobody
+should lose a lesson or a question to a typo without a word either.
 """
 
 from __future__ import annotations
@@ -11,38 +12,40 @@ from __future__ import annotations
 import difflib
 import fnmatch
 
-from stepper.scenario.errors import ScenarioError
 from stepper.scenario.quiz import NEEDS
 from stepper.scenario.types import Scenario
 
 LISTED = "`stepper export FILE --format md` lists every step id"
 
 
-def check_step_names(scenario: Scenario, step_ids: list[str]) -> None:
-    """ScenarioError at the first lesson pattern that matches no step, or quiz step that is not one."""
+def step_name_warnings(scenario: Scenario, step_ids: list[str]) -> list[str]:
+    """`FILE:LINE:COL: warning: …` for each lesson pattern that matches no step, and each quiz step that is none."""
     ids = set(step_ids)
+    out = []
     for pattern in scenario.lessons:
         if not any(fnmatch.fnmatchcase(i, pattern) for i in ids):
-            raise _error(scenario, f"lessons.{pattern}", f"the lesson pattern `{pattern}` matches no step of this "
-                                                         f"model{_did_you_mean(pattern, step_ids)}")
+            out.append(_warning(scenario, f"lessons.{pattern}", f"the lesson pattern `{pattern}` matches no step of "
+                                f"this model, so it is never shown{_did_you_mean(pattern, step_ids)}"))
     for i, question in enumerate(scenario.quiz):
         step = question["step"]
         if step not in ids:
-            raise _error(scenario, f"quiz.{i}.step", f"`step: {step}` is not a step of this model"
-                                                     f"{_did_you_mean(step, step_ids)}")
+            out.append(_warning(scenario, f"quiz.{i}.step", f"`step: {step}` is not a step of this model, so the "
+                                f"question is never asked{_did_you_mean(step, step_ids)}"))
+    return out
 
 
-def _error(scenario: Scenario, where: str, message: str) -> ScenarioError:
+def _warning(scenario: Scenario, where: str, message: str) -> str:
     line, col = scenario.marks.get(where, (1, 1))
-    return ScenarioError(scenario.source, line, col, message)
+    return f"{scenario.source}:{line}:{col}: warning: {message}"
 
 
 def _did_you_mean(name: str, step_ids: list[str]) -> str:
-    """` — did you mean `fwd.*.mask`?`: a misspelt part put right, or the closest whole id."""
+    """` — did you mean `fwd.*.mask`?`: a misspelt part put right, the layers or heads the model has,
+    the section a phase needs, or the closest whole id."""
     phase = name.split(".", 1)[0]
     if phase in NEEDS and not any(i.startswith(f"{phase}.") for i in step_ids):
         key, what = NEEDS[phase]
-        return f": `{phase}.` steps are {what}, and this scenario has no `{key}:` — add an `{key}:` section, or remove it"
+        return f": `{phase}.` steps are {what}, and this scenario has no `{key}:`"
     parts = {p for i in step_ids for p in i.split(".")}
     words = name.split(".")
     for kind, what in (("L", "layer"), ("h", "head")):  # a layer or head the model does not have

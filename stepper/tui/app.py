@@ -84,6 +84,9 @@ class StepperApp(App[int]):
         self.preview = None
         self.push_screen(screen)  # over the first frame, which it matches, or over the loading screen
         self.call_after_refresh(release_collector)
+        for warning in trace.warnings:  # e.g. a lesson that names no step: it would never be seen
+            self.notify(warning.split(": warning: ", 1)[-1], title="scenario warning", severity="warning",
+                        timeout=12)
         if held:
             self.call_after_refresh(self._replay, screen, held)
 
