@@ -80,7 +80,7 @@ async def test_quiz_hides_the_outputs_then_marks_a_right_answer(tmp_path, monkey
         await pilot.press(*question.answer, "enter")
         text = screen_text(app)
         assert "✓ right" in text and "E [2×4]" in text and "quiz 1/1 right" in text
-        assert [(q.step_id, v.ok) for q, v in screen.original.quiz_results] == [("fwd.embed", True)]
+        assert [(q.step_id, v.ok) for q, v in screen.quiz.results(screen.trace)] == [("fwd.embed", True)]
         await pilot.press("e")
         await app.workers.wait_for_complete()
         exported = (tmp_path / "mini-trace.md").read_text()
@@ -122,6 +122,36 @@ async def test_answered_steps_keep_their_verdict_and_typing_never_steps():
         assert "Predict" not in text and "E [2×4]" in text
         await pilot.press("n", "z")  # on again at an unanswered step: it asks
         assert "hidden until you answer" in screen_text(app)
+
+
+async def test_an_edited_trace_exports_only_the_answers_given_on_its_own_numbers(tmp_path, monkeypatch):
+    """An answer about the original numbers is no answer about the edited ones: each export keeps
+    the answers given on the trace it writes, and the notice says which trace that was."""
+    monkeypatch.chdir(tmp_path)
+    app = app_for(load_scenario(MINI), quiz=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = main_screen(app)
+        await pilot.press(*question_for(screen.trace, 0).answer, "enter")  # on the original numbers
+        await pilot.press("escape")
+        await go(pilot, "fwd.head")
+        await pilot.press("escape", "w")  # leave the question there unanswered, then edit
+        await pilot.pause()
+        await pilot.click("#edit-value")
+        await pilot.press("-", "2", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.role == "edited" and "quiz 1/1 right" in screen_text(app)  # the session's score
+        await pilot.press("escape", "e")
+        await app.workers.wait_for_complete()
+        edited = (tmp_path / "mini-trace.md").read_text()
+        assert "What-if" in edited and "## Quiz" not in edited and "You answered" not in edited
+        assert any("Exported the edited trace" in n.message for n in app._notifications)
+        await pilot.press("o", "escape", "e")  # the original's question there waits too
+        await app.workers.wait_for_complete()
+        original = (tmp_path / "mini-trace-2.md").read_text()
+        assert "Score: 1 of 1 right" in original and "What-if" not in original
+        assert any("the original trace, without the what-if edit" in n.message for n in app._notifications)
 
 
 async def test_quiz_keeps_the_sampled_token_out_of_sight_until_answered():

@@ -21,7 +21,7 @@ class QuizState:
         self.on = on
         self.score = Score()
         self._asked: dict[tuple[int, str], Question | None] = {}
-        self._answered: dict[tuple[int, str], tuple[Question, Verdict]] = {}
+        self._answered: dict[tuple[int, str], tuple[Question, Verdict]] = {}  # in the order answered
         self._traces: dict[int, Trace] = {}  # kept alive, so no later trace can reuse an id
 
     def item(self, trace: Trace, index: int) -> tuple[Question | None, Verdict | None]:
@@ -51,9 +51,10 @@ class QuizState:
         self.score.add(question, verdict)
         return verdict
 
-    def results(self) -> list[tuple[Question, Verdict]]:
-        """Every answer in the order given: what the markdown export prints."""
-        return list(self.score.results)
+    def results(self, trace: Trace) -> list[tuple[Question, Verdict]]:
+        """The answers given on `trace`, in order: what its markdown export prints. A what-if edit's
+        trace has other numbers, so an answer given on one is no answer about the other."""
+        return [pair for (made_on, _), pair in self._answered.items() if made_on == id(trace)]
 
     def line(self) -> str:
         return f"quiz {self.score.line()}" if self.score.results else "quiz: predict, then Enter"

@@ -175,7 +175,6 @@ class MainScreen(EditingScreen):
             return
         if self.quiz.answer(self.trace, self.index, event.value) is None:
             return
-        self.original.quiz_results = self.quiz.results()  # what `e` exports
         self._show(self.index)
         self._show_modes()
 
@@ -202,9 +201,13 @@ class MainScreen(EditingScreen):
         from stepper.export.markdown import render_markdown
 
         trace = self.trace
-        trace.quiz_results = self.quiz.results()
+        trace.quiz_results = self.quiz.results(trace)
         path = write_unique(directory, f"{trace.scenario}-trace", ".md", render_markdown(trace))
-        self.app.call_from_thread(self.notify, f"Exported the trace to {path}", title="export")
+        # the view shown is the trace written: with an edit on hand, say which of the two that was
+        which = ("the original trace, without the what-if edit (o shows the edited one, then e)"
+                 if self.edited is not None and self.role != "edited" else
+                 "the edited trace" if self.edited is not None else "the trace")
+        self.app.call_from_thread(self.notify, f"Exported {which} to {path}", title="export")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name == "export" and event.state == WorkerState.ERROR:
