@@ -6,6 +6,7 @@ import fnmatch
 
 import numpy as np
 
+from stepper.engine.examples import worked_line
 from stepper.trace import Formula, Step, Tensor
 
 
@@ -34,8 +35,13 @@ class Recorder:
             inputs: dict[str, Tensor], outputs: dict[str, Tensor], *, layer: int | None = None,
             head: int | None = None, bindings: dict[str, str] | None = None) -> Step:
         phase = {"fwd": "forward", "bwd": "backward", "upd": "update", "gen": "generate"}[step_id.split(".", 1)[0]]
+        bindings = dict(bindings or {})
+        if "worked" not in bindings:
+            worked = worked_line(phase, stage, inputs, outputs, bindings)
+            if worked is not None:
+                bindings["worked"] = worked
         step = Step(id=step_id, phase=phase, stage=stage, title=title, formula=formula, inputs=inputs,
-                    outputs=outputs, layer=layer, head=head, bindings=bindings or {},
+                    outputs=outputs, layer=layer, head=head, bindings=bindings,
                     lesson=self.lesson_for(step_id))
         self.steps.append(step)
         return step

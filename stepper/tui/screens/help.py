@@ -22,7 +22,9 @@ Training, the optimizer's first update and the loss curve, and Generation, one t
 ✓ means our numpy value agreed with PyTorch for that step, ✗ that it did not, · that it is not
 checked yet (or has nothing PyTorch computes too). Each matrix has its rows and columns labelled
 (tokens, dimensions d0…, FFN units f0…); "query × key" marks attention grids: one row per
-query token, one column per key token.
+query token, one column per key token. Under a step's formula, "here" names the arrays its
+symbols stand for, "where" gives its sizes and settings, and "e.g." works one entry out
+with the numbers in the tables.
 Blue cells are negative, red positive, green when a matrix has no negatives; the stronger
 the colour, the larger |value| within that matrix. −∞ is a masked score; grey italic cells
 are positions the mask hides. Big matrices show their corners, with ⋮ and … for the rest.

@@ -1,0 +1,191 @@
+"""The `worked` line of a recorded step: one entry of its output recomputed from its inputs, in numbers.
+
+It binds the formula's symbols to values (`S'[am, I] = S[am, I] / √2 = −1.227 / 1.414 = −0.8677`);
+the app shows it under the formula and the export prints it as "Worked out".
+
+The line is built from the step's own tensors, so it reads what the tables show; and it is only
+kept if its arithmetic gives back the recorded entry, so a layout this does not know (a
+transposed weight, a sliced head) is left without an example rather than given a wrong one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from stepper.trace import Tensor
+
+TERMS = 4  # a sum longer than this shows its first terms, then "+ …"
+
+
+def num(x: float) -> str:
+    """A number as the tables show it, to 4 significant digits; −∞ as such; a negative in brackets
+    when it follows an operator (see `term`)."""
+    x = float(x)
+    if math.isinf(x):
+        return "−∞" if x < 0 else "∞"
+    text = f"{x:.4g}"
+    return "0" if text in ("0", "-0") else text.replace("-", "−")
+
+
+def term(x: float) -> str:
+    """`num`, bracketed when negative, for a place after `+` or `·`."""
+    text = num(x)
+    return f"({text})" if text.startswith("−") else text
+
+
+def entry(symbol: str, rows: list[str] | None, cols: list[str] | None, i: int, j: int | None = None) -> str:
+    """`S[am, I]` (or `S[1, 0]` without labels); `b[d0]` with one index."""
+    def label(labels, k):
+        return labels[k] if labels is not None and k < len(labels) else str(k)
+
+    if j is None:
+        return f"{symbol}[{label(cols, i)}]"
+    return f"{symbol}[{label(rows, i)}, {label(cols, j)}]"
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> str:
+    """`a₀·b₀ + a₁·b₁ + …`, the first TERMS products written out."""
+    shown = " + ".join(f"{term(x)}·{term(y)}" for x, y in zip(a[:TERMS], b[:TERMS], strict=True))
+    return shown + (f" + … ({len(a)} terms)" if len(a) > TERMS else "")
+
+
+def largest(values: np.ndarray, corner: int = 16) -> tuple[int, int]:
+    """Where the largest finite magnitude of a 2-D array's top-left corner sits: the entry an example
+    is most telling on, among those a table shows first (a whole 768×3072 gradient would cost more
+    than the step it explains)."""
+    values = values[:corner, :corner]
+    finite = np.where(np.isfinite(values), np.abs(values), -1.0)
+    i, j = np.unravel_index(int(np.argmax(finite)), values.shape)
+    return int(i), int(j)
+
+
+# the forward stages that get a worked entry (and, backward, a linear step's weight gradient)
+_FORWARD = {"linear", "scores", "scale", "mask", "softmax", "weighted_sum"}
+
+
+def worked_line(phase: str, stage: str, inputs: dict[str, Tensor], outputs: dict[str, Tensor],
+                bindings: dict[str, str]) -> str | None:
+    try:
+        if phase == "forward" and stage in _FORWARD:
+            made = _BUILDERS[stage](inputs, outputs, bindings)
+        elif phase == "backward" and stage == "linear":
+            made = _weight_grad(inputs, outputs)
+        else:
+            return None
+    except (KeyError, ValueError, IndexError, StopIteration):
+        return None
+    if made is None:
+        return None
+    line, claimed, recorded = made
+    ok = math.isinf(recorded) and claimed == recorded or abs(claimed - recorded) <= 1e-9 * max(1.0, abs(recorded))
+    return line if ok else None
+
+
+def _matrix(t: Tensor) -> np.ndarray:
+    value = np.asarray(t.value, dtype=np.float64)
+    if value.ndim != 2:
+        raise ValueError("not a matrix")
+    return value
+
+
+def _linear(inputs, outputs, bindings):
+    (y_sym, y_t), = outputs.items()
+    w_sym, w_t = next((s, t) for s, t in inputs.items() if t.is_param and t.value.ndim == 2)
+    b = next(((s, t) for s, t in inputs.items() if t.is_param and t.value.ndim == 1), None)
+    x_sym, x_t = next((s, t) for s, t in inputs.items() if not t.is_param)
+    x, w, y = _matrix(x_t), _matrix(w_t), _matrix(y_t)
+    i, j = 0, 0
+    bias = float(b[1].value[j]) if b else 0.0
+    claimed = float(x[i] @ w[:, j]) + bias
+    rhs = f"{x_sym}[{_label(x_t.rows, i)}, :]·{w_sym}[:, {_label(w_t.cols, j)}]"
+    line = f"{entry(y_sym, y_t.rows, y_t.cols, i, j)} = {rhs}"
+    if b:
+        line += f" + {entry(b[0], None, b[1].cols, j)}"
+    line += f" = {dot(x[i], w[:, j])}" + (f" + {term(bias)}" if b else "") + f" = {num(y[i, j])}"
+    return line, claimed, float(y[i, j])
+
+
+def _scores(inputs, outputs, bindings):
+    q_t, k_t = inputs["Q"], inputs["K"]
+    (s_sym, s_t), = outputs.items()
+    q, k, s = _matrix(q_t), _matrix(k_t), _matrix(s_t)
+    i, j = largest(s)
+    line = (f"{entry(s_sym, s_t.rows, s_t.cols, i, j)} = Q[{_label(q_t.rows, i)}, :]·K[{_label(k_t.rows, j)}, :]"
+            f" = {dot(q[i], k[j])} = {num(s[i, j])}")
+    return line, float(q[i] @ k[j]), float(s[i, j])
+
+
+def _scale(inputs, outputs, bindings):
+    (in_sym, s_t), = inputs.items()
+    (out_sym, o_t), = outputs.items()
+    s, o = _matrix(s_t), _matrix(o_t)
+    d_k = int(bindings["d_k"])
+    i, j = largest(s)
+    line = (f"{entry(out_sym, o_t.rows, o_t.cols, i, j)} = {entry(in_sym, s_t.rows, s_t.cols, i, j)} / √{d_k}"
+            f" = {num(s[i, j])} / {num(math.sqrt(d_k))} = {num(o[i, j])}")
+    return line, float(s[i, j]) / math.sqrt(d_k), float(o[i, j])
+
+
+def _mask(inputs, outputs, bindings):
+    s_sym, s_t = next((sym, t) for sym, t in inputs.items() if sym != "M")
+    m = _matrix(inputs["M"])
+    (out_sym, o_t), = outputs.items()
+    s, o = _matrix(s_t), _matrix(o_t)
+    hidden = np.argwhere(np.isneginf(m))
+    i, j = (int(hidden[0][0]), int(hidden[0][1])) if len(hidden) else (0, 0)
+    line = (f"{entry(out_sym, o_t.rows, o_t.cols, i, j)} = {entry(s_sym, s_t.rows, s_t.cols, i, j)} + "
+            f"M[{_label(s_t.rows, i)}, {_label(s_t.cols, j)}] = {num(s[i, j])} + {term(m[i, j])} = {num(o[i, j])}")
+    if len(hidden):
+        line += f": key {_label(s_t.cols, j)} is hidden from query {_label(s_t.rows, i)}, and softmax gives it e^−∞ = 0"
+    else:
+        line += ": no key is hidden here, so every score passes unchanged"
+    return line, float(s[i, j] + m[i, j]), float(o[i, j])
+
+
+def _softmax(inputs, outputs, bindings):
+    (z_sym, z_t), = inputs.items()
+    (a_sym, a_t), = outputs.items()
+    z, a = _matrix(z_t), _matrix(a_t)
+    i = z.shape[0] - 1  # the last query: in a decoder, the one that sees every key
+    j = int(np.argmax(a[i]))
+    top = float(np.max(z[i]))
+    shift = top > 30  # e^z would run to huge numbers: shift every score by the row's largest, as softmax may
+    e = np.exp(z[i] - (top if shift else 0.0))
+    minus = f" − {num(top)}" if shift else ""
+    row = _label(z_t.rows, i)
+    terms = " + ".join(num(x) for x in e[:TERMS]) + (" + …" if len(e) > TERMS else "")
+    line = (f"{entry(a_sym, a_t.rows, a_t.cols, i, j)} = e^({entry(z_sym, z_t.rows, z_t.cols, i, j)}{minus}) / "
+            f"Σ_k e^({z_sym}[{row}, k]{minus}) = {num(e[j])} / ({terms}) = {num(e[j])} / {num(e.sum())}"
+            f" = {num(a[i, j])}")
+    return line, float(e[j] / e.sum()), float(a[i, j])
+
+
+def _weighted_sum(inputs, outputs, bindings):
+    a_t, v_t = inputs["A"], inputs["V"]
+    (z_sym, z_t), = outputs.items()
+    a, v, z = _matrix(a_t), _matrix(v_t), _matrix(z_t)
+    i, j = a.shape[0] - 1, 0
+    line = (f"{entry(z_sym, z_t.rows, z_t.cols, i, j)} = Σ_k A[{_label(a_t.rows, i)}, k]·V[k, {_label(v_t.cols, j)}]"
+            f" = {dot(a[i], v[:, j])} = {num(z[i, j])}")
+    return line, float(a[i] @ v[:, j]), float(z[i, j])
+
+
+def _weight_grad(inputs, outputs):
+    dw_sym, dw_t = next((s, t) for s, t in outputs.items() if s.startswith("dW"))
+    x_sym, x_t = next((s, t) for s, t in inputs.items() if not t.is_param and not s.startswith("d"))
+    dy_sym, dy_t = next((s, t) for s, t in inputs.items() if s.startswith("d"))
+    x, dy, dw = _matrix(x_t), _matrix(dy_t), _matrix(dw_t)
+    i, j = largest(dw)
+    line = (f"{entry(dw_sym, dw_t.rows, dw_t.cols, i, j)} = Σ_t {x_sym}[t, {_label(x_t.cols, i)}]·"
+            f"{dy_sym}[t, {_label(dy_t.cols, j)}] = {dot(x[:, i], dy[:, j])} = {num(dw[i, j])}")
+    return line, float(x[:, i] @ dy[:, j]), float(dw[i, j])
+
+
+def _label(labels: list[str] | None, k: int) -> str:
+    return labels[k] if labels is not None and k < len(labels) else str(k)
+
+
+_BUILDERS = {"linear": _linear, "scores": _scores, "scale": _scale, "mask": _mask, "softmax": _softmax,
+             "weighted_sum": _weighted_sum}
