@@ -89,6 +89,11 @@ def test_plain_terminal_quiz_scores_the_right_answers(mini):
     run_quiz(MINI, steps=None, limit=3, export=None, force=False, stdin=io.StringIO(f"\nskip\n{answers[2]}\n"),
              out=out)
     assert out.getvalue().count("· skipped — answer:") == 2 and "Score: 1/1 right" in out.getvalue()
+    out = io.StringIO()
+    # `q` stops, as in the app: the answers after it are never read
+    run_quiz(MINI, steps=None, limit=4, export=None, force=False, stdin=io.StringIO(f"{answers[0]}\nq\n{answers[1]}\n"),
+             out=out)
+    assert "Score: 1/1 right" in out.getvalue() and "you said 'q'" not in out.getvalue()
 
     class Keyboard(io.StringIO):
         def isatty(self):
@@ -182,3 +187,18 @@ def test_a_skipped_question_counts_toward_the_limit():
     out = io.StringIO()
     run_quiz(MINI, steps=None, limit=1, export=None, force=False, stdin=io.StringIO("\n" * 6), out=out)
     assert out.getvalue().count("  Q: ") == 1
+
+
+def test_a_sign_question_never_reads_like_a_class_name(mini):
+    """mini's classes are `positive` and `negative`: the gradient at one is asked about as above or
+    below zero, and the why says what the sign does to a weight, or to the loss."""
+    prompts = {}
+    for i, step in enumerate(mini.steps):
+        q = question_for(mini, i)
+        if q is not None and q.kind == "sign":
+            prompts[step.id] = q
+    assert prompts and all("above zero (+) or below zero (−)?" in q.prompt for q in prompts.values())
+    assert "would go" in prompts["bwd.L0.attn.q"].why and "weight" in prompts["bwd.L0.attn.q"].why
+    activation = next(q for q in prompts.values() if "the loss" in q.why)
+    assert "raising" in activation.why
+    assert mark(activation, "above" if activation.answer == "positive" else "below").ok

@@ -46,7 +46,8 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
     score = Score()
     interactive = stdin.isatty()
     print(f"Quiz on {scenario.title or scenario.name}: predict each step's output before it is shown.\n"
-          "Answer on one line; an empty line (or `skip`) shows the answer without scoring; Ctrl-D stops.", file=out)
+          "Answer on one line; an empty line (or `skip`) shows the answer without scoring; `q` (or Ctrl-D) "
+          "stops.", file=out)
     asked = 0
     for i, step in enumerate(trace.steps):
         if steps and not fnmatch.fnmatchcase(step.id, steps):
@@ -68,7 +69,7 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
             print(f"  ({problem})", file=out)
             print("  > ", end="", file=out, flush=True)
             line = stdin.readline()
-        if not line:
+        if not line or _quits(line, q):
             break
         if _skipped(line):  # like the TUI's "answer later": seen, not scored (but asked: --limit counts it)
             print(f"  · skipped — answer: {mark(q, '').expected}", file=out)
@@ -89,3 +90,10 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
         write_atomic(export, render_markdown(trace), force=force)
         print(f"wrote {export}", file=out)
     return 0
+
+
+def _quits(line: str, q) -> bool:
+    """`q` or `quit` ends the quiz, as `q` does in the app; unless it is one of this question's answers
+    (a character model's vocabulary may have a token `q`)."""
+    word = line.strip().casefold()
+    return word in ("q", "quit") and word not in {c.casefold() for c in (q.choices or ())}

@@ -90,10 +90,16 @@ def sign_question(step: Step) -> Question | None:
     idx = np.unravel_index(int(np.argmax(np.abs(v))), v.shape)
     where = ", ".join(_label(lab, i) for lab, i in zip(_axis_labels(t), idx, strict=False))
     sign = "positive" if v[idx] > 0 else "negative"
-    return Question(step.id, "sign", f"Is {t.symbol}[{where}] positive or negative?", sign,
-                    why=f"{t.symbol}[{where}] = {float(v[idx]):.4g}: a step against it would "
-                        f"{'decrease' if sign == 'positive' else 'increase'} that weight",
-                    choices=("positive", "negative"))
+    base = (t.key or "").removeprefix("d:")
+    weight = t.symbol[1:2] in ("W", "b", "γ", "β") or any(i.is_param and i.key == base for i in step.inputs.values())
+    if weight:  # gradient descent subtracts the gradient
+        why = f"gradient descent subtracts it, so this weight would go {'down' if sign == 'positive' else 'up'}"
+    else:
+        why = (f"raising {t.symbol[1:] or 'it'}[{where}] a little would {'raise' if sign == 'positive' else 'lower'}"
+               " the loss")
+    # "above zero" rather than "positive": a class may be called `positive` (mini's dz[positive])
+    return Question(step.id, "sign", f"Is {t.symbol}[{where}] above zero (+) or below zero (−)?", sign,
+                    why=f"{t.symbol}[{where}] = {float(v[idx]):.4g}: {why}", choices=("positive", "negative"))
 
 
 def _axis_labels(t: Tensor) -> list[list[str] | None]:

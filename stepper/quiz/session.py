@@ -12,8 +12,9 @@ from stepper.trace import Trace
 _NUMBER = re.compile(r"[-+−]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+−]?inf", re.IGNORECASE)
 # what one can type for a token shown as a symbol
 _SPOKEN = {"space": "␣", "newline": "⏎", "enter": "⏎", "tab": "⇥"}
-_SIGNS = {"+": "positive", "pos": "positive", "positive": "positive", ">0": "positive",
-          "-": "negative", "−": "negative", "neg": "negative", "negative": "negative", "<0": "negative"}
+_SIGNS = {"+": "positive", "pos": "positive", "positive": "positive", ">0": "positive", "above": "positive",
+          "-": "negative", "−": "negative", "neg": "negative", "negative": "negative", "<0": "negative",
+          "below": "negative"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def unreadable(q: Question, reply: str) -> str | None:
     if q.kind == "shape" and not re.search(r"\d", reply):
         return "a shape is numbers, like 2×4: try again"
     if q.kind == "sign" and reply.lower().replace(" ", "") not in _SIGNS:
-        return "answer positive or negative (or + / −): try again"
+        return "answer + or − (or above / below, positive / negative): try again"
     if q.kind != "sign" and q.choices and reply.casefold() not in {c.casefold() for c in q.choices}:
         return f"answer one of: {', '.join(q.choices)}"
     numeric = q.kind not in ("shape", "sign", "argmax") and _number(q.answer) is not None
