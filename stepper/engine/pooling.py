@@ -14,7 +14,7 @@ FORMULAS = {
 GRAD_FORMULA = Formula(
     plain="dh[t] = weight[t] · dpooled",
     latex=r"\frac{\partial L}{\partial h_t} = w_t \frac{\partial L}{\partial \text{pooled}}",
-    meaning="Each pooled row gets the pooled gradient times the share it contributed (1/n for the mean, 1 for first or last).",
+    meaning="Each token's row gets the pooled gradient times the share it contributed (1/n for the mean, 1 for first or last).",
 )
 
 

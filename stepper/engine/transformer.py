@@ -163,12 +163,18 @@ class TransformerPass:
                     bindings={"ε": fmt_num(self.m.norm_eps), "d_model": str(self.m.d_model)})
         return y, key
 
+    def concat_source(self, i: int) -> tuple[str, tuple]:
+        """(key, index) of what W_O reads: the concat step's output, or with one head that head's Z,
+        so that "from step N" can name the step that made it."""
+        pre = f"L{i}.attn"
+        return (f"{pre}.concat", ()) if self.m.n_heads > 1 else (f"{pre}.Z", (0,))
+
     def concat_symbol(self) -> str:
         """What W_O reads: the heads' Z side by side, or with one head simply Z (no concat step)."""
         return "Concat" if self.m.n_heads > 1 else "Z"
 
-    def linear_inputs(self, x, x_key, p, block, which, x_symbol="X"):
-        inputs = {x_symbol: self.td(x_symbol, x, x_key),
+    def linear_inputs(self, x, x_key, p, block, which, x_symbol="X", x_index=()):
+        inputs = {x_symbol: self.td(x_symbol, x, x_key, x_index),
                   f"W_{which}": self.param(f"W_{which}", f"{p}.{block}.W_{which}")}
         if self.m.bias:
             inputs[f"b_{which}"] = self.param(f"b_{which}", f"{p}.{block}.b_{which}")
@@ -230,10 +236,11 @@ class TransformerPass:
             self.record(f"fwd.{pre}.concat", "heads", "Concatenate the heads", heads.CONCAT_FORMULA,
                         {"Z": tensor("Z", z, f"{pre}.Z")}, {"Concat": self.td("Concat", concat, f"{pre}.concat")},
                         layer=i, bindings={"H": str(m.n_heads), "d_k": str(m.d_k)})
+        z_key, z_index = self.concat_source(i)
         out, self.cache[f"{pre}.O"] = linear.forward(concat, self.p[f"{p}.attn.W_O"], self.p.get(f"{p}.attn.b_O"))
         self.act[f"{pre}.out"] = out  # [T, D]
         self.record(f"fwd.{pre}.out", "linear", "Output projection W_O", linear.FORMULA,
-                    self.linear_inputs(concat, f"{pre}.concat", p, "attn", "O", self.concat_symbol()),
+                    self.linear_inputs(concat, z_key, p, "attn", "O", self.concat_symbol(), z_index),
                     {"O": self.td("O", out, f"{pre}.out")},
                     layer=i)
 

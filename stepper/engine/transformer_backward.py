@@ -116,7 +116,7 @@ class Backward:
         return dx
 
     def linear(self, step_id, title, cache_key, pname, x_key, dy, dy_t, dx_key, *, layer, x_cols=None,
-               w_symbol="W", x_symbol="X"):
+               w_symbol="W", x_symbol="X", x_index=()):
         tp = self.tp
         cache = tp.cache[cache_key]
         dx, dw, db = linear.backward(dy, cache)
@@ -131,7 +131,7 @@ class Backward:
             outs[f"db_{w_symbol}"] = tensor(f"db_{w_symbol}", db, f"d:{bname}", None, out_cols)
         outs[f"d{x_symbol}"] = tensor(f"d{x_symbol}", dx, dx_key, self.lab.tokens, x_cols)
         self.record(step_id, "linear", title, linear.GRAD_FORMULA,
-                    {dy_t.symbol: dy_t, x_symbol: tensor(x_symbol, cache[0], x_key, self.lab.tokens, x_cols),
+                    {dy_t.symbol: dy_t, x_symbol: tensor(x_symbol, cache[0], x_key, self.lab.tokens, x_cols, x_index),
                      f"W_{w_symbol}": tp.param(f"W_{w_symbol}", wname)}, outs, layer=layer)
         return dx
 
@@ -197,9 +197,10 @@ class Backward:
     def attention(self, i: int, d_out: np.ndarray, a_key: str):
         tp, m, lab, pre, p = self.tp, self.m, self.lab, f"L{i}.attn", f"layers.{i}"
         tok = lab.tokens
-        d_concat = self.linear(f"bwd.{pre}.out", "Through W_O", f"{pre}.O", f"{p}.attn", f"{pre}.concat", d_out,
+        z_key, z_index = tp.concat_source(i)
+        d_concat = self.linear(f"bwd.{pre}.out", "Through W_O", f"{pre}.O", f"{p}.attn", z_key, d_out,
                                self.td("dO", d_out, f"d:{pre}.out"), f"d:{pre}.concat", layer=i, w_symbol="O",
-                               x_symbol=tp.concat_symbol())
+                               x_symbol=tp.concat_symbol(), x_index=z_index)
         dz = heads.split(d_concat, m.n_heads)  # [H, T, d_k]
         if m.n_heads > 1:
             self.record(f"bwd.{pre}.concat", "heads", "Split back to the heads",
@@ -224,7 +225,10 @@ class Backward:
 
             kw = {"layer": i, "head": h}
             self.record(f"{hp}.values", "weighted_sum", "Through A·V", weighted_sum.GRAD_FORMULA,
-                        {"dZ": th("dZ", dz, f"d:{pre}.Z"), "A": tt("A", act[f"{pre}.A"], f"{pre}.A"),
+                        # with one head, dZ is W_O's own output dConcat: named so, it says where it came from
+                        {"dZ": (th("dZ", dz, f"d:{pre}.Z") if m.n_heads > 1 else
+                                self.td("dZ", d_concat, f"d:{pre}.concat")),
+                         "A": tt("A", act[f"{pre}.A"], f"{pre}.A"),
                          "V": th("V", heads.split(act[f"{pre}.V"], m.n_heads), f"{pre}.V")},
                         {"dA": tt("dA", d_a, f"d:{pre}.A"), "dV": th("dV", d_v, f"d:{pre}.V")}, **kw)
             self.record(f"{hp}.softmax", "softmax", "Through the softmax", softmax.GRAD_FORMULA,

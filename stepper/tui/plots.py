@@ -58,7 +58,8 @@ def legend(trace: Trace, step: Step, kind: str) -> tuple[str, list[tuple[str, st
                 [(f"key {k}", colour(j)) for j, k in enumerate(keys)])
     if kind == "curve":
         steps = len(trace.losses) - 1
-        return (f"the loss before training and after each of {steps} updates",
+        return ("the loss before training and after the update" if steps == 1 else
+                f"the loss before training and after each of {steps} updates",
                 [(f"L: {trace.losses[0]:.4g} → {trace.losses[-1]:.4g}", "blue")])
     if kind == "sampling":
         tau = trace.steps[trace.index_of(step.id.rsplit(".", 1)[0] + ".temperature")].bindings.get("τ", "")
@@ -159,6 +160,9 @@ def _curve(plt, trace: Trace, step: Step) -> None:
     plt.scatter(xs, list(trace.losses), color="blue", marker="●")
     plt.xlabel("updates")
     plt.ylim(0, max(trace.losses) * 1.05 or 1.0)
+    # whole updates only: plotext would tick 0.25, 0.5 … between a model's first two losses
+    every = max(1, math.ceil(len(xs) / 10))
+    plt.xticks(xs[::every], [str(x) for x in xs[::every]])
 
 
 def _draw_from(trace: Trace, step: Step):

@@ -27,7 +27,8 @@ def shape_line(step: Step, *, hide_outputs: bool = False) -> str:
     def side(tensors: dict[str, Tensor]) -> str:
         return "  ".join(f"{name}{dims(t.shape) if t.shape else ' (scalar)'}" for name, t in tensors.items())
 
-    return f"{side(step.inputs)}  →  {'?' if hide_outputs else side(step.outputs)}"
+    outputs = "?" if hide_outputs else side(step.outputs)
+    return f"{side(step.inputs)}  →  {outputs}" if step.inputs else outputs  # e.g. a loss curve: nothing goes in
 
 
 # bindings that state a step's result rather than what goes into it
