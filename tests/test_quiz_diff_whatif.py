@@ -202,3 +202,13 @@ def test_a_sign_question_never_reads_like_a_class_name(mini):
     activation = next(q for q in prompts.values() if "the loss" in q.why)
     assert "raising" in activation.why
     assert mark(activation, "above" if activation.answer == "positive" else "below").ok
+
+
+def test_the_mask_step_asks_how_many_scores_it_hides_not_its_shape():
+    """The mask's shape is its input's, shown in the question itself: the count of −∞ is the test."""
+    for name, hidden, words in (("mini", "0", "no key is hidden"), ("char_gpt", "136", "above the diagonal")):
+        trace = build_trace(load_scenario(f"scenarios/{name}.yaml"))
+        i = next(i for i, s in enumerate(trace.steps) if s.phase == "forward" and s.stage == "mask")
+        q = question_for(trace, i)
+        assert q.kind == "count" and "will be −∞?" in q.prompt and q.answer == hidden and words in q.why
+        assert mark(q, hidden).ok and not mark(q, str(int(hidden) + 1)).ok

@@ -6,6 +6,7 @@ be as wrong as the engine — and the engine is verified. Kinds:
   cell      — one interesting entry (the largest attention weight, the loss, a probability)
   argmax    — which token a query row attends to most
   sign      — the sign of a gradient entry (the largest in size, so it is never ≈ 0)
+  count     — how many scores the mask hides
   authored  — a question the scenario wrote under `quiz:`
 """
 
@@ -117,8 +118,27 @@ def _tol(v: np.ndarray) -> float:
     return float(f"{max(0.02 * scale, 0.005):.2g}")
 
 
+def mask_question(step: Step) -> Question | None:
+    """For the mask: how many scores it hides. Its shape would be no question: the inputs show it."""
+    if step.stage != "mask" or step.phase != "forward" or "M" not in step.inputs:
+        return None
+    m = np.asarray(step.inputs["M"].value)
+    hidden, total = int(np.isneginf(m).sum()), m.size
+    n = m.shape[0]
+    if hidden == 0:
+        why = "no key is hidden from any query here (no causal mask, no <pad>), so M is all 0"
+    elif hidden == n * (n - 1) // 2 and np.isneginf(m[np.triu_indices(n, 1)]).all():
+        why = f"a causal mask hides every key after its query: the {hidden} entries above the diagonal"
+    else:
+        why = f"M is −∞ at the {hidden} (query, key) pairs a query may not see"
+    if hidden:
+        why += "; softmax then gives each of them e^−∞ = 0"
+    return Question(step.id, "count", f"How many of the {total} entries of {_main_output(step)[1].symbol} "
+                    "will be −∞?", str(hidden), 0.0, why=why)
+
+
 def questions_for(step: Step) -> list[Question]:
     """Every generated question for one step, most telling first."""
-    makers = (argmax_question, sign_question, cell_question)
+    makers = (mask_question, argmax_question, sign_question, cell_question)
     found = [q for q in (make(step) for make in makers) if q is not None]
     return found + [shape_question(step)]
