@@ -458,3 +458,22 @@ async def test_the_go_to_palette_does_not_turn_the_footer_into_the_quizs():
         # the palette's own input has focus: that is not an answer being typed, so no "esc answer later"
         assert "answer later" not in screen_text(app)
         await pilot.press("escape")
+
+
+@pytest.mark.parametrize("max_width", [36, 42, 60])  # three cells of 7 and four " …" need 31 beside the label
+def test_a_filtered_row_keeps_the_tokens_that_survived_in_view(max_width):
+    """char_gpt's top-k step: most tokens are −∞ after the filter; the … must hide those, not the
+    survivors (it hid `n` of `n, r, t`)."""
+    import numpy as np
+    from textual.color import Color
+
+    from stepper.tui.heatmap import Heatmap, Palette
+
+    vocab = [*"<␣abcdefghijklmnopqrstuvwxyz"]
+    z = np.full((1, len(vocab)), -np.inf)
+    kept = [vocab.index(c) for c in "nrt"]
+    z[0, kept] = [1.25, 2.5, 0.75]
+    heat = Heatmap(z, rows=["z'"], cols=vocab, title="z'", palette=Palette(Color(0, 0, 0)), max_width=max_width,
+                   max_rows=10)
+    assert heat.width <= max_width
+    assert set(kept) <= {j for j in heat.show_cols if j is not None}

@@ -84,7 +84,7 @@ class Heatmap:
         self.cell_w = max(self._value_width(finite), *(len(c) for c in self.col_labels))
         if self.changed is not None:
             self.cell_w += 1  # room for a `•` right before a number, with the usual space before both
-        self.show_cols = columns_to_show(n_cols, max_width - self.row_w, self.cell_w + 1)
+        self.show_cols = columns_to_show(n_cols, max_width - self.row_w, self.cell_w + 1, _live_columns(self.values))
         self.show_rows = elide(n_rows, max(3, max_rows), keep=self.marked)
         self.width = max(self.row_w + sum(self.cell_w + 1 if j is not None else 2
                                           for j in self.show_cols), len(self.title))
@@ -152,7 +152,7 @@ class Heatmap:
             yield Segment.line()
 
 
-def columns_to_show(n: int, room: int, cell: int) -> list[int | None]:
+def columns_to_show(n: int, room: int, cell: int, keep: list[int] | None = None) -> list[int | None]:
     """Column indices that fit `room` cells at `cell` each; None is the " …" (two cells) for the rest.
 
     Unlike rows, where a ⋮ line costs as much as a row, hiding columns pays as soon as one does
@@ -160,6 +160,39 @@ def columns_to_show(n: int, room: int, cell: int) -> list[int | None]:
     """
     if n * cell <= room or n <= 2:  # with two columns or fewer a … would hide nothing worth its room
         return list(range(n))
+    if keep:
+        return _columns_keeping(n, room, cell, sorted(keep))
     fit = max(2, min(n - 1, (room - 2) // cell))  # the columns beside the …
     head = (fit + 1) // 2
     return [*range(head), None, *range(n - (fit - head), n)]
+
+
+def _columns_keeping(n: int, room: int, cell: int, keep: list[int]) -> list[int | None]:
+    """`columns_to_show` when some columns must show (what a top-k filter kept): those first, then
+    the first columns, as room allows; a " …" for every hidden run between them."""
+    for fit in range(max(1, min(n - 1, room // cell)), 0, -1):
+        chosen = set(keep[:fit])
+        chosen.update(j for j in range(n) if j not in chosen and len(chosen) < fit)
+        out: list[int | None] = []
+        previous = -1
+        for j in sorted(chosen):
+            if j != previous + 1:
+                out.append(None)
+            out.append(j)
+            previous = j
+        if previous != n - 1:
+            out.append(None)
+        if sum(cell if j is not None else 2 for j in out) <= room:
+            return out
+    return [keep[0], None]
+
+
+def _live_columns(values: np.ndarray) -> list[int] | None:
+    """When some columns are −∞ throughout (the tokens a top-k / top-p filter removed), the others:
+    they are what the table is about, and must not be the ones its … hides."""
+    if values.dtype.kind != "f":
+        return None
+    dead = np.isneginf(values).all(axis=0)
+    if not dead.any() or dead.all():
+        return None
+    return [int(j) for j in np.flatnonzero(~dead)]
