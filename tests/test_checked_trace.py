@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def side_by_side(monkeypatch):
 
     class Counted(side.ReferenceRun):
         def __init__(self, *args, **kwargs):
-            runs.append(self)
+            runs.append(weakref.ref(self))  # not the run itself: a test may ask that nothing keeps it
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(checked, "usable_cores", lambda: 2)
@@ -147,3 +148,28 @@ def test_forward_steps_are_checked_while_torch_runs_its_backward(monkeypatch, si
     forward = [s for s in trace.steps if s.phase == "forward"]
     assert set(early) == {s.id for s in forward}
     assert all(s.check is early[s.id] for s in forward)  # kept, not compared a second time
+
+
+def test_nothing_of_the_reference_outlives_the_check(side_by_side):
+    """The graph's hooks hold what they call: a hook holding the ReferenceRun kept it, its graph and
+    every gradient alive in a cycle through torch that the collector cannot free (each later check
+    then ran on fresh pages, twice as slow)."""
+    import gc
+
+    import stepper.verify.side_by_side as side
+
+    made = []
+    real = side.ReferenceRun._forward_made
+
+    def spy(self, graph):
+        made.append((weakref.ref(self), weakref.ref(graph)))
+        real(self, graph)
+
+    side.ReferenceRun._forward_made = spy
+    try:
+        trace, _ = checked_trace(load_scenario(str(SCENARIOS / "mini.yaml")))
+    finally:
+        side.ReferenceRun._forward_made = real
+    del trace
+    gc.collect()
+    assert made and all(ref() is None for pair in made for ref in pair)

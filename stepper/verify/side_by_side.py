@@ -22,6 +22,31 @@ class Stopped(Exception):
     """Raised inside the reference's thread when the caller gave up on it (see `ReferenceRun.stop`)."""
 
 
+class _StopFlag:
+    """Raises `Stopped` once set. The graph calls it before every operation and at every gradient;
+    it holds nothing but its Event, because whatever it holds the graph's tensors hold too, through
+    torch's hooks: a ReferenceRun there would keep itself, its graph and every gradient alive in a
+    cycle the collector cannot see, and each later check would start on fresh pages."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self) -> None:
+        if self.event.is_set():
+            raise Stopped
+
+
+class _SettleOrStop:
+    """The backward pass's hook: leave torch if stopped (its C++ loop can be left only here), else settle."""
+
+    def __init__(self, stop: _StopFlag, settle: Settle | None) -> None:
+        self.stop, self.settle = stop, settle
+
+    def __call__(self, name: str, grad) -> bool:
+        self.stop()
+        return self.settle is not None and self.settle(name, grad)
+
+
 class ReferenceRun:
     """`reference_graph(scenario)` in a thread of its own, with torch on `threads` cores.
 
@@ -32,7 +57,7 @@ class ReferenceRun:
 
     def __init__(self, scenario: Scenario, threads: int, settle: Settle | None = None) -> None:
         self._scenario, self._threads, self._settle = scenario, threads, settle
-        self._stop = threading.Event()
+        self._stop = _StopFlag()
         self._forward_done = threading.Event()  # also set when the thread ends, however it ends
         self._forward: Graph | None = None
         self._graph: Graph | None = None
@@ -57,16 +82,8 @@ class ReferenceRun:
 
     def stop(self) -> None:
         """Abandon the reference: the thread leaves torch at its next operation or gradient."""
-        self._stop.set()
+        self._stop.event.set()
         self._thread.join()
-
-    def _interrupt(self) -> None:
-        if self._stop.is_set():
-            raise Stopped
-
-    def _settle_or_stop(self, name: str, grad) -> bool:
-        self._interrupt()  # the backward pass runs in torch's C++; this hook is where it can be left
-        return self._settle is not None and self._settle(name, grad)
 
     def _run(self) -> None:
         try:
@@ -81,8 +98,9 @@ class ReferenceRun:
             try:
                 # which `d:IN<-OUT` the engine's steps will ask for is not known yet: every edge
                 # out of a shared quantity is captured instead (see `Graph`)
-                self._graph = reference_graph(self._scenario, settle=self._settle_or_stop, tap_shared=True,
-                                              forward_done=self._forward_made, interrupt=self._interrupt)
+                self._graph = reference_graph(self._scenario, settle=_SettleOrStop(self._stop, self._settle),
+                                              tap_shared=True, forward_done=self._forward_made,
+                                              interrupt=self._stop)
             finally:
                 torch.set_num_threads(before)
         except BaseException as exc:  # noqa: BLE001 - raised again by join, in the caller's thread
