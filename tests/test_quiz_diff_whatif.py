@@ -212,3 +212,21 @@ def test_the_mask_step_asks_how_many_scores_it_hides_not_its_shape():
         q = question_for(trace, i)
         assert q.kind == "count" and "will be −∞?" in q.prompt and q.answer == hidden and words in q.why
         assert mark(q, hidden).ok and not mark(q, str(int(hidden) + 1)).ok
+
+
+def test_no_question_on_a_near_tie_or_on_one_paths_share_of_a_gradient():
+    """A learner cannot predict a three-way tie of 0.333; and a sign read off `d:IN<-OUT` (one path's
+    share) may be the opposite of the whole gradient's, which is what its why speaks of."""
+    from stepper.quiz.questions import questions_for
+
+    for name in ("norm_post", "norm_pre", "pizza_decoder", "char_gpt"):
+        trace = build_trace(load_scenario(f"scenarios/{name}.yaml"))
+        for step in trace.steps:
+            for q in questions_for(step):
+                if q.kind == "argmax":
+                    a = step.outputs["A"].value[-1]
+                    assert np.sort(a)[-1] - np.sort(a)[-2] >= 0.01, (name, step.id)
+                if q.kind == "sign":
+                    symbol = q.prompt.split("Is ", 1)[1].split("[", 1)[0]
+                    tensor = next(t for t in step.outputs.values() if t.symbol == symbol)
+                    assert "<-" not in (tensor.key or "") and tensor.value.ndim <= 2, (name, step.id)

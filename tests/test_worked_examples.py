@@ -20,27 +20,50 @@ def steps(name: str) -> dict:
 
 
 def last_number(line: str) -> float:
-    return float(re.findall(r"=\s*(−?[\d.e+-]+)\s*(?::|$)", line)[-1].replace("−", "-"))
+    return float(re.findall(r"[=≈]\s*(−?[\d.]+)\s*(?::|$)", line)[-1].replace("−", "-"))
 
 
 def test_the_attention_steps_of_mini_are_worked_out_with_their_own_numbers():
     s = steps("mini")
     scale = s["fwd.L0.attn.scale"].bindings["worked"]
     # the largest score, divided by √d_k = 2 (d_model 4, one head)
-    assert scale == "S'[am, am] = S[am, am] / √4 = −1.227 / 2 = −0.6137"
+    assert scale == "S'[am, am] = S[am, am] / √4 = −1.227 / 2 ≈ −0.6137"  # ≈: the operands are rounded
     assert s["fwd.L0.attn.mask"].bindings["worked"].endswith("no key is hidden here, so every score passes unchanged")
     softmax = s["fwd.L0.attn.softmax"].bindings["worked"]
     a = s["fwd.L0.attn.softmax"].outputs["A"].value
-    assert softmax.startswith("A[am, I] = e^(S_masked[am, I]) / Σ_k e^(S_masked[am, k])")
+    # as the formula does, less the row's max: every term at most 1
+    assert softmax.startswith("A[am, I] = e^(S_masked[am, I] − m) / Σ_k e^(S_masked[am, k] − m), with m = the row's max")
     assert abs(last_number(softmax) - a[1, 0]) < 1e-4
     q = s["fwd.L0.attn.q"].bindings["worked"]
-    assert q.startswith("Q[I, d0] = X[I, :]·W_Q[:, d0] + b_Q[d0] = ")
-    assert abs(last_number(q) - s["fwd.L0.attn.q"].outputs["Q"].value[0, 0]) < 1e-4
+    assert q.startswith("Q[am, d1] = X[am, :]·W_Q[:, d1] + b_Q[d1] = ")  # Q's largest entry
+    assert abs(last_number(q) - s["fwd.L0.attn.q"].outputs["Q"].value[1, 1]) < 1e-3  # 4 digits
 
 
 def test_a_causal_mask_is_worked_out_on_a_hidden_entry():
     line = steps("char_gpt")["fwd.L0.attn.h0.mask"].bindings["worked"]
     assert "+ (−∞) = −∞" in line and "is hidden from query" in line and "e^−∞ = 0" in line
+
+
+def test_in_a_causal_model_the_worked_score_is_one_the_mask_keeps_and_a_space_shows():
+    s = steps("char_gpt")
+    for h in (0, 1):
+        step = s[f"fwd.L0.attn.h{h}.scores"]
+        value, scores = last_number(step.bindings["worked"]), step.outputs["S"].value
+        # the entry worked is among the rows and columns shown, with its key no later than its query
+        assert any(abs(scores[i, j] - value) < 1e-3 for i in range(6) for j in range(i + 1)), step.id
+    assert "[ ," not in " ".join(st.bindings.get("worked", "") for st in s.values())  # a space is ␣
+
+
+def test_every_linear_step_is_worked_out_vectors_and_the_tied_head_too():
+    for name in ("mlp_by_hand", "mini", "char_gpt", "xor_gelu"):
+        for step in steps(name).values():
+            if step.stage == "linear" and step.phase in ("forward", "backward"):
+                assert "worked" in step.bindings, (name, step.id)
+    tied = steps("char_gpt")
+    assert re.match(r"logits\[.+\] = h\[.+, :\]·embed\.tok\[.+, :\]", tied["fwd.head"].bindings["worked"])
+    assert "Σ_t dz[t, " in tied["bwd.head"].bindings["worked"]
+    xor = steps("xor_gelu")["fwd.L0.linear"].bindings["worked"]
+    assert not xor.endswith("≈ 0")  # the largest entry shown, not the first one (an input of zeros)
 
 
 def test_the_road_to_w_q_ends_in_a_worked_weight_gradient():

@@ -1,11 +1,13 @@
 """The `worked` line of a recorded step: one entry of its output recomputed from its inputs, in numbers.
 
-It binds the formula's symbols to values (`S'[am, I] = S[am, I] / √2 = −1.227 / 1.414 = −0.8677`);
-the app shows it under the formula and the export prints it as "Worked out".
+It binds the formula's symbols to values (`S'[am, am] = S[am, am] / √4 = −1.227 / 2 ≈ −0.6137`);
+the app shows it under the formula and the export prints it as "Worked out". Operands are
+rounded to 4 digits, so the result follows `≈` unless the arithmetic is exact (adding 0 or −∞).
 
-The line is built from the step's own tensors, so it reads what the tables show; and it is only
-kept if its arithmetic gives back the recorded entry, so a layout this does not know (a
-transposed weight, a sliced head) is left without an example rather than given a wrong one.
+The line is built from the step's own tensors, so it reads what the tables show, and the entry is
+one the tables show (among the first rows and columns; for attention scores, one the causal mask
+keeps). It is only kept if its arithmetic gives back the recorded entry: a layout this does not
+know is left without an example rather than given a wrong one.
 """
 
 from __future__ import annotations
@@ -14,18 +16,23 @@ import math
 
 import numpy as np
 
-from stepper.trace import Tensor
+from stepper.trace import Tensor, visible_token
 
 TERMS = 4  # a sum longer than this shows its first terms, then "+ …"
+CORNER = 6  # the rows and columns every table shows, whatever it elides
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
 def num(x: float) -> str:
-    """A number as the tables show it, to 4 significant digits; −∞ as such; a negative in brackets
-    when it follows an operator (see `term`)."""
+    """A number to 4 significant digits, `−` for minus, ×10ⁿ rather than e-notation (which reads
+    like a power of e inside a softmax line)."""
     x = float(x)
     if math.isinf(x):
         return "−∞" if x < 0 else "∞"
     text = f"{x:.4g}"
+    if "e" in text:
+        mantissa, power = text.split("e")
+        text = f"{mantissa}×10{str(int(power)).translate(_SUPERSCRIPT)}"
     return "0" if text in ("0", "-0") else text.replace("-", "−")
 
 
@@ -35,11 +42,12 @@ def term(x: float) -> str:
     return f"({text})" if text.startswith("−") else text
 
 
-def entry(symbol: str, rows: list[str] | None, cols: list[str] | None, i: int, j: int | None = None) -> str:
-    """`S[am, I]` (or `S[1, 0]` without labels); `b[d0]` with one index."""
-    def label(labels, k):
-        return labels[k] if labels is not None and k < len(labels) else str(k)
+def label(labels: list[str] | None, k: int) -> str:
+    return visible_token(labels[k]) if labels is not None and k < len(labels) else str(k)
 
+
+def entry(symbol: str, rows: list[str] | None, cols: list[str] | None, i: int, j: int | None = None) -> str:
+    """`S[am, I]` (or `S[1, 0]` without labels); `b[d0]` with one index, labelled by `cols`."""
     if j is None:
         return f"{symbol}[{label(cols, i)}]"
     return f"{symbol}[{label(rows, i)}, {label(cols, j)}]"
@@ -51,12 +59,13 @@ def dot(a: np.ndarray, b: np.ndarray) -> str:
     return shown + (f" + … ({len(a)} terms)" if len(a) > TERMS else "")
 
 
-def largest(values: np.ndarray, corner: int = 16) -> tuple[int, int]:
-    """Where the largest finite magnitude of a 2-D array's top-left corner sits: the entry an example
-    is most telling on, among those a table shows first (a whole 768×3072 gradient would cost more
-    than the step it explains)."""
-    values = values[:corner, :corner]
+def largest(values: np.ndarray, lower: bool = False) -> tuple[int, int]:
+    """Where the largest finite magnitude of the shown corner sits: the entry an example is most
+    telling on. `lower`: only j ≤ i, the scores a causal mask keeps (an encoder keeps them too)."""
+    values = values[:CORNER, :CORNER]
     finite = np.where(np.isfinite(values), np.abs(values), -1.0)
+    if lower:
+        finite = np.where(np.tri(*finite.shape, dtype=bool), finite, -1.0)
     i, j = np.unravel_index(int(np.argmax(finite)), values.shape)
     return int(i), int(j)
 
@@ -90,20 +99,36 @@ def _matrix(t: Tensor) -> np.ndarray:
     return value
 
 
+def _as_rows(t: Tensor) -> tuple[np.ndarray, list[str] | None, list[str] | None]:
+    """A vector as a one-row matrix (an mlp's input, a pooled vector), with its labels as columns."""
+    value = np.asarray(t.value, dtype=np.float64)
+    if value.ndim == 1:
+        return value[None, :], None, t.cols or t.rows
+    if value.ndim != 2:
+        raise ValueError("not a matrix")
+    return value, t.rows, t.cols
+
+
 def _linear(inputs, outputs, bindings):
     (y_sym, y_t), = outputs.items()
     w_sym, w_t = next((s, t) for s, t in inputs.items() if t.is_param and t.value.ndim == 2)
     b = next(((s, t) for s, t in inputs.items() if t.is_param and t.value.ndim == 1), None)
     x_sym, x_t = next((s, t) for s, t in inputs.items() if not t.is_param)
-    x, w, y = _matrix(x_t), _matrix(w_t), _matrix(y_t)
-    i, j = 0, 0
+    x, x_rows, x_cols = _as_rows(x_t)
+    y, y_rows, y_cols = _as_rows(y_t)
+    w = _matrix(w_t)
+    tied = w.shape == (y.shape[1], x.shape[1]) and w.shape[0] != w.shape[1]  # the tied head reads E as Eᵀ
+    column = w.T if tied else w
+    i, j = largest(y)
     bias = float(b[1].value[j]) if b else 0.0
-    claimed = float(x[i] @ w[:, j]) + bias
-    rhs = f"{x_sym}[{_label(x_t.rows, i)}, :]·{w_sym}[:, {_label(w_t.cols, j)}]"
-    line = f"{entry(y_sym, y_t.rows, y_t.cols, i, j)} = {rhs}"
+    claimed = float(x[i] @ column[:, j]) + bias
+    row = "" if x_rows is None else f"{label(x_rows, i)}, "
+    weight = f"{w_sym}[{label(w_t.rows, j)}, :]" if tied else f"{w_sym}[:, {label(w_t.cols, j)}]"
+    target = entry(y_sym, None, y_cols, j) if y_rows is None else entry(y_sym, y_rows, y_cols, i, j)
+    line = f"{target} = {x_sym}[{row}:]·{weight}"
     if b:
         line += f" + {entry(b[0], None, b[1].cols, j)}"
-    line += f" = {dot(x[i], w[:, j])}" + (f" + {term(bias)}" if b else "") + f" = {num(y[i, j])}"
+    line += f" = {dot(x[i], column[:, j])}" + (f" + {term(bias)}" if b else "") + f" ≈ {num(y[i, j])}"
     return line, claimed, float(y[i, j])
 
 
@@ -111,9 +136,9 @@ def _scores(inputs, outputs, bindings):
     q_t, k_t = inputs["Q"], inputs["K"]
     (s_sym, s_t), = outputs.items()
     q, k, s = _matrix(q_t), _matrix(k_t), _matrix(s_t)
-    i, j = largest(s)
-    line = (f"{entry(s_sym, s_t.rows, s_t.cols, i, j)} = Q[{_label(q_t.rows, i)}, :]·K[{_label(k_t.rows, j)}, :]"
-            f" = {dot(q[i], k[j])} = {num(s[i, j])}")
+    i, j = largest(s, lower=True)
+    line = (f"{entry(s_sym, s_t.rows, s_t.cols, i, j)} = Q[{label(q_t.rows, i)}, :]·K[{label(k_t.rows, j)}, :]"
+            f" = {dot(q[i], k[j])} ≈ {num(s[i, j])}")
     return line, float(q[i] @ k[j]), float(s[i, j])
 
 
@@ -122,9 +147,9 @@ def _scale(inputs, outputs, bindings):
     (out_sym, o_t), = outputs.items()
     s, o = _matrix(s_t), _matrix(o_t)
     d_k = int(bindings["d_k"])
-    i, j = largest(s)
+    i, j = largest(s, lower=True)
     line = (f"{entry(out_sym, o_t.rows, o_t.cols, i, j)} = {entry(in_sym, s_t.rows, s_t.cols, i, j)} / √{d_k}"
-            f" = {num(s[i, j])} / {num(math.sqrt(d_k))} = {num(o[i, j])}")
+            f" = {num(s[i, j])} / {num(math.sqrt(d_k))} ≈ {num(o[i, j])}")
     return line, float(s[i, j]) / math.sqrt(d_k), float(o[i, j])
 
 
@@ -133,12 +158,12 @@ def _mask(inputs, outputs, bindings):
     m = _matrix(inputs["M"])
     (out_sym, o_t), = outputs.items()
     s, o = _matrix(s_t), _matrix(o_t)
-    hidden = np.argwhere(np.isneginf(m))
+    hidden = np.argwhere(np.isneginf(m[:CORNER, :CORNER]))
     i, j = (int(hidden[0][0]), int(hidden[0][1])) if len(hidden) else (0, 0)
     line = (f"{entry(out_sym, o_t.rows, o_t.cols, i, j)} = {entry(s_sym, s_t.rows, s_t.cols, i, j)} + "
-            f"M[{_label(s_t.rows, i)}, {_label(s_t.cols, j)}] = {num(s[i, j])} + {term(m[i, j])} = {num(o[i, j])}")
+            f"M[{label(s_t.rows, i)}, {label(s_t.cols, j)}] = {num(s[i, j])} + {term(m[i, j])} = {num(o[i, j])}")
     if len(hidden):
-        line += f": key {_label(s_t.cols, j)} is hidden from query {_label(s_t.rows, i)}, and softmax gives it e^−∞ = 0"
+        line += f": key {label(s_t.cols, j)} is hidden from query {label(s_t.rows, i)}, and softmax gives it e^−∞ = 0"
     else:
         line += ": no key is hidden here, so every score passes unchanged"
     return line, float(s[i, j] + m[i, j]), float(o[i, j])
@@ -148,17 +173,14 @@ def _softmax(inputs, outputs, bindings):
     (z_sym, z_t), = inputs.items()
     (a_sym, a_t), = outputs.items()
     z, a = _matrix(z_t), _matrix(a_t)
-    i = z.shape[0] - 1  # the last query: in a decoder, the one that sees every key
-    j = int(np.argmax(a[i]))
+    i = min(z.shape[0], CORNER) - 1  # the last query shown: in a decoder, the one that sees the most keys
+    j = int(np.argmax(a[i, :CORNER]))
     top = float(np.max(z[i]))
-    shift = top > 30  # e^z would run to huge numbers: shift every score by the row's largest, as softmax may
-    e = np.exp(z[i] - (top if shift else 0.0))
-    minus = f" − {num(top)}" if shift else ""
-    row = _label(z_t.rows, i)
+    e = np.exp(z[i] - top)  # as the formula does: every term ≤ 1, none overflows
     terms = " + ".join(num(x) for x in e[:TERMS]) + (" + …" if len(e) > TERMS else "")
-    line = (f"{entry(a_sym, a_t.rows, a_t.cols, i, j)} = e^({entry(z_sym, z_t.rows, z_t.cols, i, j)}{minus}) / "
-            f"Σ_k e^({z_sym}[{row}, k]{minus}) = {num(e[j])} / ({terms}) = {num(e[j])} / {num(e.sum())}"
-            f" = {num(a[i, j])}")
+    line = (f"{entry(a_sym, a_t.rows, a_t.cols, i, j)} = e^({entry(z_sym, z_t.rows, z_t.cols, i, j)} − m) / "
+            f"Σ_k e^({z_sym}[{label(z_t.rows, i)}, k] − m), with m = the row's max = {num(top)}: "
+            f"{num(e[j])} / ({terms}) = {num(e[j])} / {num(e.sum())} ≈ {num(a[i, j])}")
     return line, float(e[j] / e.sum()), float(a[i, j])
 
 
@@ -166,9 +188,9 @@ def _weighted_sum(inputs, outputs, bindings):
     a_t, v_t = inputs["A"], inputs["V"]
     (z_sym, z_t), = outputs.items()
     a, v, z = _matrix(a_t), _matrix(v_t), _matrix(z_t)
-    i, j = a.shape[0] - 1, 0
-    line = (f"{entry(z_sym, z_t.rows, z_t.cols, i, j)} = Σ_k A[{_label(a_t.rows, i)}, k]·V[k, {_label(v_t.cols, j)}]"
-            f" = {dot(a[i], v[:, j])} = {num(z[i, j])}")
+    i, j = min(a.shape[0], CORNER) - 1, 0
+    line = (f"{entry(z_sym, z_t.rows, z_t.cols, i, j)} = Σ_k A[{label(a_t.rows, i)}, k]·V[k, {label(v_t.cols, j)}]"
+            f" = {dot(a[i], v[:, j])} ≈ {num(z[i, j])}")
     return line, float(a[i] @ v[:, j]), float(z[i, j])
 
 
@@ -176,15 +198,21 @@ def _weight_grad(inputs, outputs):
     dw_sym, dw_t = next((s, t) for s, t in outputs.items() if s.startswith("dW"))
     x_sym, x_t = next((s, t) for s, t in inputs.items() if not t.is_param and not s.startswith("d"))
     dy_sym, dy_t = next((s, t) for s, t in inputs.items() if s.startswith("d"))
-    x, dy, dw = _matrix(x_t), _matrix(dy_t), _matrix(dw_t)
+    x, _, x_cols = _as_rows(x_t)
+    dy, _, dy_cols = _as_rows(dy_t)
+    dw = _matrix(dw_t)
     i, j = largest(dw)
-    line = (f"{entry(dw_sym, dw_t.rows, dw_t.cols, i, j)} = Σ_t {x_sym}[t, {_label(x_t.cols, i)}]·"
-            f"{dy_sym}[t, {_label(dy_t.cols, j)}] = {dot(x[:, i], dy[:, j])} = {num(dw[i, j])}")
+    if dw.shape == (dy.shape[1], x.shape[1]) != (x.shape[1], dy.shape[1]):  # the tied head's share of dE
+        line = (f"{entry(dw_sym, dw_t.rows, dw_t.cols, i, j)} = Σ_t {dy_sym}[t, {label(dy_cols, i)}]·"
+                f"{x_sym}[t, {label(x_cols, j)}] = {dot(dy[:, i], x[:, j])} ≈ {num(dw[i, j])}")
+        return line, float(dy[:, i] @ x[:, j]), float(dw[i, j])
+    if x.shape[0] == 1:  # one example: a single product, no sum over tokens
+        line = (f"{entry(dw_sym, dw_t.rows, dw_t.cols, i, j)} = {x_sym}[{label(x_cols, i)}]·"
+                f"{dy_sym}[{label(dy_cols, j)}] = {term(x[0, i])}·{term(dy[0, j])} ≈ {num(dw[i, j])}")
+    else:
+        line = (f"{entry(dw_sym, dw_t.rows, dw_t.cols, i, j)} = Σ_t {x_sym}[t, {label(x_cols, i)}]·"
+                f"{dy_sym}[t, {label(dy_cols, j)}] = {dot(x[:, i], dy[:, j])} ≈ {num(dw[i, j])}")
     return line, float(x[:, i] @ dy[:, j]), float(dw[i, j])
-
-
-def _label(labels: list[str] | None, k: int) -> str:
-    return labels[k] if labels is not None and k < len(labels) else str(k)
 
 
 _BUILDERS = {"linear": _linear, "scores": _scores, "scale": _scale, "mask": _mask, "softmax": _softmax,

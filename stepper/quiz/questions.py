@@ -73,6 +73,9 @@ def argmax_question(step: Step) -> Question | None:
         return None
     row = a.shape[0] - 1
     j = int(np.argmax(a[row]))
+    second = np.sort(a[row])[-2] if a.shape[1] > 1 else -1.0
+    if a[row, j] - second < 0.01 or len(set(t.cols)) < 2:  # a near-tie, or one choice: nothing to predict
+        return None
     # tokens as they are shown (a space is ␣), each once even where it stands at several positions
     cols = [visible_token(c) for c in t.cols]
     return Question(step.id, "argmax", f"Which token does “{visible_token(t.rows[row])}” attend to most?", cols[j],
@@ -83,7 +86,10 @@ def argmax_question(step: Step) -> Question | None:
 def sign_question(step: Step) -> Question | None:
     if step.phase != "backward":
         return None
-    grads = [(n, t) for n, t in step.outputs.items() if t.value.size > 1 and np.abs(t.value).max() > 1e-12]
+    # not one path's share (`d:IN<-OUT`): its sign may differ from the whole gradient's, and the why
+    # below speaks of the whole; nor a stack of heads, whose entries have no names to ask by
+    grads = [(n, t) for n, t in step.outputs.items() if t.value.size > 1 and t.value.ndim <= 2
+             and "<-" not in (t.key or "") and np.abs(t.value).max() > 1e-12]
     if not grads:
         return None
     name, t = max(grads, key=lambda nt: ("W" in nt[0], nt[1].value.size))
