@@ -40,7 +40,7 @@ def _prepare(path: str | Path, force: bool, generation: dict | None = None):
             if build_cost(scenario) <= SYNC_BUILD_LIMIT:
                 from stepper.engine import build_trace
 
-                trace = build_trace(scenario)  # may find a lesson that names no step
+                trace = build_trace(scenario)  # a ScenarioError here is the learner's too
         except ScenarioError as exc:
             return ("error", str(exc))
         return ("ok", scenario, trace)
