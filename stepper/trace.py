@@ -7,6 +7,7 @@ almost nothing to record even for large models.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,6 +104,18 @@ class Step:
     bindings: dict[str, str] = field(default_factory=dict)
     lesson: str | None = None
     check: Check | None = None
+    # makes the `worked` binding on first use (see engine/examples.py): a check, which shows no
+    # step, need not pay for 1,800 lines of arithmetic on a large model
+    make_worked: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
+
+    def worked(self) -> str | None:
+        """One entry of this step worked out with its numbers (`bindings["worked"]`), made on first use."""
+        if self.make_worked is not None:
+            make, self.make_worked = self.make_worked, None
+            line = make()
+            if line is not None:
+                self.bindings["worked"] = line
+        return self.bindings.get("worked")
 
     @property
     def shapes(self) -> dict[str, list[int]]:

@@ -70,20 +70,14 @@ def largest(values: np.ndarray, lower: bool = False) -> tuple[int, int]:
     return int(i), int(j)
 
 
-# the forward stages that get a worked entry (and, backward, a linear step's weight gradient)
-_FORWARD = {"linear", "scores", "scale", "mask", "softmax", "weighted_sum"}
-
-
 def worked_line(phase: str, stage: str, inputs: dict[str, Tensor], outputs: dict[str, Tensor],
                 bindings: dict[str, str]) -> str | None:
+    builder = _BUILDERS.get(phase, {}).get(stage)
+    if builder is None:
+        return None
     try:
-        if phase == "forward" and stage in _FORWARD:
-            made = _BUILDERS[stage](inputs, outputs, bindings)
-        elif phase == "backward" and stage == "linear":
-            made = _weight_grad(inputs, outputs)
-        else:
-            return None
-    except (KeyError, ValueError, IndexError, StopIteration):
+        made = builder(inputs, outputs, bindings)
+    except (KeyError, ValueError, IndexError, StopIteration, ZeroDivisionError):
         return None
     if made is None:
         return None
@@ -194,7 +188,87 @@ def _weighted_sum(inputs, outputs, bindings):
     return line, float(a[i] @ v[:, j]), float(z[i, j])
 
 
-def _weight_grad(inputs, outputs):
+def _residual(inputs, outputs, bindings):
+    (x_sym, x_t), (f_sym, f_t) = inputs.items()
+    (r_sym, r_t), = outputs.items()
+    x, f, r = _matrix(x_t), _matrix(f_t), _matrix(r_t)
+    i, j = largest(r)
+    line = (f"{entry(r_sym, r_t.rows, r_t.cols, i, j)} = {entry(x_sym, x_t.rows, x_t.cols, i, j)} + "
+            f"{entry(f_sym, f_t.rows, f_t.cols, i, j)} = {num(x[i, j])} + {term(f[i, j])} ≈ {num(r[i, j])}")
+    return line, float(x[i, j] + f[i, j]), float(r[i, j])
+
+
+def _layernorm(inputs, outputs, bindings):
+    x_t, gamma, beta = inputs["x"], inputs["γ"].value, inputs["β"].value
+    (y_sym, y_t), = outputs.items()
+    x, y = _matrix(x_t), _matrix(y_t)
+    eps = float(bindings["ε"])
+    i, j = 0, int(np.argmax(np.abs(y[0, :CORNER])))
+    mu, var = float(x[i].mean()), float(x[i].var())
+    claimed = float(gamma[j]) * (x[i, j] - mu) / math.sqrt(var + eps) + float(beta[j])
+    line = (f"row {label(x_t.rows, i)}: μ = {num(mu)}, σ² = {num(var)}; {entry(y_sym, y_t.rows, y_t.cols, i, j)} = "
+            f"γ[{label(y_t.cols, j)}]·(x − μ)/√(σ² + ε) + β[{label(y_t.cols, j)}] = "
+            f"{num(gamma[j])}·({num(x[i, j])} − {term(mu)})/√({num(var)} + {num(eps)}) + {term(beta[j])}"
+            f" ≈ {num(y[i, j])}")
+    return line, claimed, float(y[i, j])
+
+
+def _merge(inputs, outputs, bindings):
+    (total_sym, total_t), = outputs.items()
+    total = _matrix(total_t)
+    i, j = largest(total)
+    parts = [(sym, _matrix(t)[i, j]) for sym, t in inputs.items()]
+    line = (f"{entry(total_sym, total_t.rows, total_t.cols, i, j)} = "
+            + " + ".join(entry(sym, total_t.rows, total_t.cols, i, j) for sym, _ in parts)
+            + " = " + " + ".join(term(v) if k else num(v) for k, (_, v) in enumerate(parts))
+            + f" ≈ {num(total[i, j])}: the paths' gradients add up")
+    return line, float(sum(v for _, v in parts)), float(total[i, j])
+
+
+def _softmax_grad(inputs, outputs, bindings):
+    da_t, a_t = inputs["dA"], inputs["A"]
+    (ds_sym, ds_t), = outputs.items()
+    da, a, ds = _matrix(da_t), _matrix(a_t), _matrix(ds_t)
+    i, j = largest(ds, lower=True)
+    inner = float(da[i] @ a[i])
+    line = (f"{entry(ds_sym, ds_t.rows, ds_t.cols, i, j)} = A[{label(a_t.rows, i)}, {label(a_t.cols, j)}]·"
+            f"(dA[{label(a_t.rows, i)}, {label(a_t.cols, j)}] − Σ_k dA[{label(a_t.rows, i)}, k]·A[{label(a_t.rows, i)}, k])"
+            f" = {num(a[i, j])}·({num(da[i, j])} − {term(inner)}) ≈ {num(ds[i, j])}")
+    return line, float(a[i, j] * (da[i, j] - inner)), float(ds[i, j])
+
+
+def _scale_grad(inputs, outputs, bindings):
+    (in_sym, d_t), = inputs.items()
+    (out_sym, o_t), = outputs.items()
+    d, o = _matrix(d_t), _matrix(o_t)
+    d_k = round(float(bindings["√d_k"]) ** 2)  # the binding is rounded to 6 digits; d_k is whole
+    root = math.sqrt(d_k)
+    i, j = largest(d, lower=True)
+    line = (f"{entry(out_sym, o_t.rows, o_t.cols, i, j)} = {entry(in_sym, d_t.rows, d_t.cols, i, j)} / √{d_k}"
+            f" = {num(d[i, j])} / {num(root)} ≈ {num(o[i, j])}")
+    return line, float(d[i, j]) / root, float(o[i, j])
+
+
+def _scores_grad(inputs, outputs, bindings):
+    ds_sym, ds_t = next((sym, t) for sym, t in inputs.items() if sym.startswith("dS"))
+    k_t, dq_t = inputs["K"], outputs["dQ"]
+    ds, k, dq = _matrix(ds_t), _matrix(k_t), _matrix(dq_t)
+    i, c = largest(dq)
+    line = (f"{entry('dQ', dq_t.rows, dq_t.cols, i, c)} = Σ_j {ds_sym}[{label(ds_t.rows, i)}, j]·K[j, "
+            f"{label(k_t.cols, c)}] = {dot(ds[i], k[:, c])} ≈ {num(dq[i, c])}")
+    return line, float(ds[i] @ k[:, c]), float(dq[i, c])
+
+
+def _weighted_sum_grad(inputs, outputs, bindings):
+    dz_t, v_t, da_t = inputs["dZ"], inputs["V"], outputs["dA"]
+    dz, v, da = _matrix(dz_t), _matrix(v_t), _matrix(da_t)
+    i, j = largest(da, lower=True)
+    line = (f"{entry('dA', da_t.rows, da_t.cols, i, j)} = dZ[{label(dz_t.rows, i)}, :]·V[{label(v_t.rows, j)}, :]"
+            f" = {dot(dz[i], v[j])} ≈ {num(da[i, j])}")
+    return line, float(dz[i] @ v[j]), float(da[i, j])
+
+
+def _weight_grad(inputs, outputs, bindings=None):
     dw_sym, dw_t = next((s, t) for s, t in outputs.items() if s.startswith("dW"))
     x_sym, x_t = next((s, t) for s, t in inputs.items() if not t.is_param and not s.startswith("d"))
     dy_sym, dy_t = next((s, t) for s, t in inputs.items() if s.startswith("d"))
@@ -215,5 +289,10 @@ def _weight_grad(inputs, outputs):
     return line, float(x[:, i] @ dy[:, j]), float(dw[i, j])
 
 
-_BUILDERS = {"linear": _linear, "scores": _scores, "scale": _scale, "mask": _mask, "softmax": _softmax,
-             "weighted_sum": _weighted_sum}
+# (phase, stage) -> the builder of its worked line; a step without one simply has none
+_BUILDERS = {
+    "forward": {"linear": _linear, "scores": _scores, "scale": _scale, "mask": _mask, "softmax": _softmax,
+                "weighted_sum": _weighted_sum, "residual": _residual, "layernorm": _layernorm},
+    "backward": {"linear": _weight_grad, "merge": _merge, "softmax": _softmax_grad, "scale": _scale_grad,
+                 "scores": _scores_grad, "weighted_sum": _weighted_sum_grad},
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 
 import numpy as np
 
@@ -36,13 +37,12 @@ class Recorder:
             head: int | None = None, bindings: dict[str, str] | None = None) -> Step:
         phase = {"fwd": "forward", "bwd": "backward", "upd": "update", "gen": "generate"}[step_id.split(".", 1)[0]]
         bindings = dict(bindings or {})
-        if "worked" not in bindings:
-            worked = worked_line(phase, stage, inputs, outputs, bindings)
-            if worked is not None:
-                bindings["worked"] = worked
+        # worked out only when shown (Step.worked): the arrays are final, so it reads the same then
+        make = None if "worked" in bindings else functools.partial(worked_line, phase, stage, inputs, outputs,
+                                                                   dict(bindings))
         step = Step(id=step_id, phase=phase, stage=stage, title=title, formula=formula, inputs=inputs,
                     outputs=outputs, layer=layer, head=head, bindings=bindings,
-                    lesson=self.lesson_for(step_id))
+                    lesson=self.lesson_for(step_id), make_worked=make)
         self.steps.append(step)
         return step
 

@@ -43,6 +43,7 @@ def _input(t: Tensor) -> dict:
 
 
 def step_dict(step: Step) -> dict:
+    step.worked()  # made on first use: in the bindings from here on
     d = {
         "id": step.id, "phase": step.phase, "title": step.title, "formula": step.formula.plain,
         "latex": step.formula.latex, "stage": step.stage, "layer": step.layer, "head": step.head,

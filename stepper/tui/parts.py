@@ -69,8 +69,9 @@ def header_parts(trace: Trace, index: int, *, hidden: bool = False) -> Parts:
     roles = step.symbol_roles()
     if roles:  # the formula above is the one every projection shares: name this step's arrays
         parts += ["\n", ("here   ", "$text-muted"), ",  ".join(f"{symbol} = {name}" for symbol, name in roles)]
+    worked = None if hidden else step.worked()  # a line of arithmetic, not one more symbol
     bindings = dict(given_bindings(step, hide_results=hidden))
-    worked = bindings.pop("worked", None)  # a line of arithmetic, not one more symbol
+    bindings.pop("worked", None)
     if bindings:
         parts += ["\n", ("where  ", "$text-muted"),
                   ",  ".join(f"{name} = {value}" for name, value in bindings.items())]
