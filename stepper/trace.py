@@ -190,9 +190,9 @@ class Trace:
     quiz_results: list = field(default_factory=list)  # [(Question, Verdict)]
     # a what-if trace: the edit it was recomputed after (e.g. "W_Q[d0,d0] 0.175 → 3"); "" for the scenario as written
     whatif: str = ""
-    # `FILE:LINE:COL: warning: …` about the scenario, found once its steps were known (see
-    # scenario/step_names.py): printed by the CLI, shown by the app
-    warnings: list[str] = field(default_factory=list)
+    # ScenarioWarnings (file, line, col, message; printed `FILE:LINE:COL: warning: …`) found once the
+    # steps were known (see scenario/step_names.py): printed by the CLI, shown by the app
+    warnings: list = field(default_factory=list)
 
     def index_of(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):

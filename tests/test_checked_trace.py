@@ -64,6 +64,12 @@ def test_side_by_side_puts_the_thread_counts_back(side_by_side):
     torch_before, blas_before = torch.get_num_threads(), blas_threads()
     checked_trace(load_scenario(str(SCENARIOS / "mini.yaml")))
     assert torch.get_num_threads() == torch_before and blas_threads() == blas_before
+    # torch's default for a thread that first uses it later is process-wide: it is back too
+    fresh = []
+    thread = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    assert fresh == [torch_before]
 
 
 def test_an_engine_error_is_raised_and_the_reference_thread_ends(monkeypatch, side_by_side):

@@ -40,11 +40,18 @@ def test_a_disagreeing_value_exits_1(monkeypatch, capsys, cores):
         step.outputs["dW_Q"].value = step.outputs["dW_Q"].value + 1e-6
         return trace
 
+    import torch  # noqa: F401 - side by side only once torch is loaded; this test may run alone
+
+    import stepper.verify.side_by_side as side
+
+    runs, real = [], side.ReferenceRun
+    monkeypatch.setattr(side, "ReferenceRun", lambda *a, **k: runs.append(1) or real(*a, **k))
     monkeypatch.setattr(checked, "build_trace", broken)
     monkeypatch.setattr(checked, "usable_cores", lambda: cores)
     assert cli.main(["check", MINI]) == 1
     out = capsys.readouterr().out
     assert "✗ bwd.L0.attn.q" in out and "DISAGREE" in out
+    assert len(runs) == (cores > 1)  # the path named is the path taken
 
 
 def test_an_invalid_scenario_exits_2_with_one_located_line(tmp_path):
@@ -133,3 +140,13 @@ def test_check_keeps_freed_memory_for_reuse_where_glibc_can_be_asked():
     assert first is second
     if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc" and sys.maxsize > 2**32:
         assert first  # the machines CI runs on
+
+
+def test_check_and_export_ask_for_freed_memory_to_be_kept_before_the_work(monkeypatch, tmp_path):
+    import stepper.commands.memory as memory
+
+    asked = []
+    monkeypatch.setattr(memory, "keep_freed_memory", lambda: asked.append(True) or True)
+    assert cli.main(["check", "-q", MINI]) == 0 and asked
+    asked.clear()
+    assert cli.main(["export", MINI, "--format", "json", "-o", str(tmp_path / "t.json")]) == 0 and asked

@@ -84,8 +84,12 @@ def test_activation_gradients_of_a_single_number_and_of_a_broadcast_upstream(kin
     ({"relu": F.relu, "gelu": F.gelu}.get(kind) or (lambda v: F.gelu(v, approximate="tanh")))(th).backward()
     close(activation.backward(np.array(1.0), cache), th.grad)
     row = rng.normal(size=4)
+    kept = row.copy()
     _, cache = activation.forward(row, kind)
-    assert activation.backward(np.ones((2, 4)), cache).shape == (2, 4)  # nothing written in place into h
+    broadcast = activation.backward(np.ones((2, 4)), cache)
+    # each upstream row gets the row's own derivative, and nothing is written in place into h
+    close(broadcast, np.tile(activation.backward(np.ones(4), cache), (2, 1)))
+    assert np.array_equal(row, kept)
 
 
 def test_layernorm():

@@ -477,3 +477,18 @@ def test_a_filtered_row_keeps_the_tokens_that_survived_in_view(max_width):
                    max_rows=10)
     assert heat.width <= max_width
     assert set(kept) <= {j for j in heat.show_cols if j is not None}
+
+
+async def test_a_lesson_that_names_no_step_is_a_notice_with_its_line(tmp_path):
+    from stepper.scenario import parse_scenario
+
+    text = Path(MINI).read_text(encoding="utf-8") + "\n  fwd.*.maks: never shown\n"  # mini ends in its lessons
+    scenario = parse_scenario(text, "typo.yaml")
+    trace = build_trace(scenario)
+    (warning,) = trace.warnings
+    app = StepperApp(scenario, trace, verify=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        notes = [n for n in app._notifications if n.title.startswith("scenario warning")]
+        assert [(n.title, n.message) for n in notes] == [(f"scenario warning, line {warning.line}", warning.message)]
+        assert "did you mean `fwd.*.mask`?" in warning.message and str(warning).startswith("typo.yaml:")

@@ -381,6 +381,10 @@ def test_a_scenario_opened_again_sends_last_times_first_frame_at_once(tmp_path, 
     assert result()[0] == "ok" and os.listdir(frame_cache.cache_dir())  # kept for next time
     again, result = from_child()
     assert again == first and result()[0] == "ok"
+    # what is sent is the kept entry itself, not a frame built again that happens to be equal
+    frame_cache.write(frame_cache.entry(MINI, (False, None)), {"title": "kept"})
+    kept, result = from_child()
+    assert kept == {"title": "kept"} and result()[0] == "ok"
 
 
 def test_a_kept_frame_is_used_only_for_the_same_file_options_and_code(tmp_path, monkeypatch):
@@ -433,3 +437,35 @@ def test_a_cache_lookup_that_fails_is_no_head_start_but_no_failure_either(tmp_pa
     monkeypatch.setattr(frame_cache, "code_fingerprint", broken)
     frame, result = from_child()
     assert frame is not None and result()[0] == "ok"
+
+
+def test_a_reader_with_no_frame_in_time_opens_the_loading_screen(monkeypatch):
+    """The launcher's wiring: no first frame within FIRST_FRAME_WAIT → the app on its loading screen,
+    reading the child's answer after the frame, and the child closed however the app ends."""
+    import stepper.tui.app as app_module
+
+    calls = []
+
+    class Slow:
+        def ready(self, wait):
+            calls.append(("ready", wait))
+            return False
+
+        def result_after_frame(self):
+            return ("ok", None, None)
+
+        def stop(self):
+            pass
+
+        def close(self):
+            calls.append(("close",))
+
+    answer = Slow()
+
+    def loading(name, load, *, quiz=False, stop=None):
+        calls.append(("loading", name, load == answer.result_after_frame, stop == answer.stop, quiz))
+        return 7
+
+    monkeypatch.setattr(app_module, "run_loading", loading)
+    assert launch.launch(MINI, reader=answer) == 7
+    assert calls == [("ready", launch.FIRST_FRAME_WAIT), ("loading", "mini", True, True, False), ("close",)]

@@ -22,5 +22,5 @@ def print_warnings(trace) -> None:
     """The scenario's warnings found while its trace was built (`Trace.warnings`), on stderr."""
     import sys
 
-    for line in trace.warnings:
-        print(line, file=sys.stderr)
+    for warning in trace.warnings:
+        print(warning, file=sys.stderr)

@@ -15,14 +15,13 @@ a step's error may differ in its last digits from a check taken in turns; no ver
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
 import threading
 
 from stepper.engine import build_trace
 from stepper.scenario.types import Scenario
 from stepper.trace import Check, Trace
+from stepper.verify.compare import usable_cores
 
 # side by side holds a second set of gradients: the size of the parameters again, on top of what
 # taking turns needs (about twice it); the memory free must cover that with room to spare
@@ -47,12 +46,11 @@ def checked_trace(scenario: Scenario, tol: float = 1e-10) -> tuple[Trace, Check]
     keep_freed_memory()  # one shared heap: two threads each on a heap of its own fault in fresh pages
     engine_cores = cores // 2
     compared: dict = {}
-    settle = LateSettle()
-    run = ReferenceRun(scenario, threads=cores - engine_cores, settle=settle)
+    run = ReferenceRun(scenario, threads=cores - engine_cores)
     try:
         with blas_threads(engine_cores):
             trace = build_trace(scenario)
-        settle.start(grad_settler(trace, compared, tol))
+        run.settle_from_now(grad_settler(trace, compared, tol))
         forward = run.forward()
         early: dict = {}  # not `compared`, which torch's thread may be writing to
         if forward is not None:  # the engine's cores are free while torch finishes its backward pass
@@ -62,24 +60,6 @@ def checked_trace(scenario: Scenario, tol: float = 1e-10) -> tuple[Trace, Check]
         run.stop()
         raise
     return trace, verify_against(scenario, trace, graph, tol, compared | early)
-
-
-class LateSettle:
-    """A `settle` for a reference that starts before the engine's gradients exist: until `start`,
-    torch keeps every gradient it makes (they are compared after the join); from then on each is
-    compared as it is made and let go, as `verify_scenario` does. Torch is usually through most
-    of its backward pass by then, so this spares little memory, but it compares those last
-    gradients while the engine's cores check the forward steps."""
-
-    def __init__(self) -> None:
-        self._settle = None
-
-    def start(self, settle) -> None:
-        self._settle = settle
-
-    def __call__(self, name: str, grad) -> bool:
-        settle = self._settle
-        return settle is not None and settle(name, grad)
 
 
 def _param_bytes(scenario: Scenario) -> int:
@@ -96,13 +76,6 @@ def _room_for(nbytes: int) -> bool:
     except (OSError, ValueError, IndexError):
         pass
     return True
-
-
-@functools.cache
-def usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def blas_threads(n: int):

@@ -72,7 +72,7 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
         if not line or _quits(line, q):
             break
         if _skipped(line):  # like the TUI's "answer later": seen, not scored (but asked: --limit counts it)
-            print(f"  · skipped — answer: {mark(q, '').expected}", file=out)
+            print(f"  · skipped — answer: {q.expected}", file=out)
             asked += 1
             continue
         verdict = mark(q, line)

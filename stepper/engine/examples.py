@@ -268,7 +268,7 @@ def _weighted_sum_grad(inputs, outputs, bindings):
     return line, float(dz[i] @ v[j]), float(da[i, j])
 
 
-def _weight_grad(inputs, outputs, bindings=None):
+def _weight_grad(inputs, outputs, bindings):
     dw_sym, dw_t = next((s, t) for s, t in outputs.items() if s.startswith("dW"))
     x_sym, x_t = next((s, t) for s, t in inputs.items() if not t.is_param and not s.startswith("d"))
     dy_sym, dy_t = next((s, t) for s, t in inputs.items() if s.startswith("d"))

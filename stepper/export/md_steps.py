@@ -175,8 +175,8 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
     if bound:
         shapes += ", with " + ", ".join(f"{text(k)} = {text(v)}" for k, v in bound.items())
     parts.append(shapes + ".")
-    if step.worked():
-        parts.append("**Worked out:** " + text(step.worked()))
+    if worked := step.worked():
+        parts.append("**Worked out:** " + text(worked))
     if step.symbol_roles():
         parts.append(_generic_names(step))
     if quiz:  # before the numbers, as in the quiz itself: predict first, then look

@@ -29,6 +29,11 @@ class Question:
     why: str = ""
     choices: tuple[str, ...] = ()  # for argmax / sign: what may be answered
 
+    @property
+    def expected(self) -> str:
+        """The answer as shown to the learner: with its tolerance, for a number."""
+        return self.answer + (f" (±{self.tolerance:g})" if self.tolerance else "")
+
 
 def _label(labels: list[str] | None, i: int) -> str:
     return labels[i] if labels and i < len(labels) else str(i)

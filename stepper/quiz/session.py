@@ -71,8 +71,7 @@ def mark(q: Question, reply: str) -> Verdict:
         got_n, want_n = _number(reply), _number(q.answer)
         ok = got_n is not None and want_n is not None and (
             got_n == want_n or (math.isfinite(got_n) and abs(got_n - want_n) <= q.tolerance))
-    tol = f" (±{q.tolerance:g})" if q.tolerance else ""
-    return Verdict(ok, reply, q.answer + tol, q.why)
+    return Verdict(ok, reply, q.expected, q.why)
 
 
 def authored(trace: Trace) -> dict[str, Question]:

@@ -6,6 +6,10 @@ import difflib
 
 # a did-you-mean list longer than this (48 layers of parameter names) helps nobody
 _MAX_LISTED = 12
+# the largest scenario file read (load.py refuses a larger one: it is no hand-written scenario, and
+# PyYAML would take minutes on it); here, in a module that loads nothing, because the first-frame
+# cache (tui/frame_cache.py) needs it before numpy is imported
+MAX_BYTES = 4 * 2**20
 
 
 class ScenarioError(Exception):
@@ -18,6 +22,14 @@ class ScenarioError(Exception):
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: error: {self.message}"
+
+
+class ScenarioWarning(ScenarioError):
+    """Never raised: a problem that does not stop the scenario (see step_names), kept on the trace and
+    printed as `FILE:LINE:COL: warning: …`."""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: warning: {self.message}"
 
 
 def plural(n: int, word: str) -> str:

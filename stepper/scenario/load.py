@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stepper.scenario import schema
 from stepper.scenario.config import model_config, task_config
-from stepper.scenario.errors import ScenarioError, show
+from stepper.scenario.errors import MAX_BYTES, ScenarioError, show
 from stepper.scenario.fields import section, typed
 from stepper.scenario.generation import generate_config, not_a_decoder
 from stepper.scenario.inputs import check_length, features, tokens_and_vocab
@@ -24,8 +24,6 @@ from stepper.scenario.types import Scenario
 from stepper.scenario.weights import make_params
 from stepper.scenario.yamlread import Located, read_yaml
 
-# past this a file is no hand-written scenario, and PyYAML would take minutes on it
-MAX_BYTES = 4 * 2**20
 NAME = re.compile(r"[a-z0-9_-]{1,64}")
 SCRATCH = "x-"
 

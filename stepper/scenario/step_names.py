@@ -12,14 +12,15 @@ from __future__ import annotations
 import difflib
 import fnmatch
 
+from stepper.scenario.errors import ScenarioWarning
 from stepper.scenario.quiz import NEEDS
 from stepper.scenario.types import Scenario
 
 LISTED = "`stepper export FILE --format md` lists every step id"
 
 
-def step_name_warnings(scenario: Scenario, step_ids: list[str]) -> list[str]:
-    """`FILE:LINE:COL: warning: …` for each lesson pattern that matches no step, and each quiz step that is none."""
+def step_name_warnings(scenario: Scenario, step_ids: list[str]) -> list[ScenarioWarning]:
+    """A warning for each lesson pattern that matches no step, and each quiz step that is none."""
     ids = set(step_ids)
     out = []
     for pattern in scenario.lessons:
@@ -34,9 +35,9 @@ def step_name_warnings(scenario: Scenario, step_ids: list[str]) -> list[str]:
     return out
 
 
-def _warning(scenario: Scenario, where: str, message: str) -> str:
+def _warning(scenario: Scenario, where: str, message: str) -> ScenarioWarning:
     line, col = scenario.marks.get(where, (1, 1))
-    return f"{scenario.source}:{line}:{col}: warning: {message}"
+    return ScenarioWarning(scenario.source, line, col, message)
 
 
 def _did_you_mean(name: str, step_ids: list[str]) -> str:

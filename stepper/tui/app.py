@@ -85,9 +85,8 @@ class StepperApp(App[int]):
         self.push_screen(screen)  # over the first frame, which it matches, or over the loading screen
         self.call_after_refresh(release_collector)
         for warning in trace.warnings:  # e.g. a lesson that names no step: it would never be seen
-            where, _, message = warning.partition(": warning: ")
-            line = where.rsplit(":", 2)[-2] if where.count(":") >= 2 else "?"
-            self.notify(message, title=f"scenario warning, line {line}", severity="warning", timeout=12)
+            self.notify(warning.message, title=f"scenario warning, line {warning.line}", severity="warning",
+                        timeout=12)
         if held:
             self.call_after_refresh(self._replay, screen, held)
 

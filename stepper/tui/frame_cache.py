@@ -20,6 +20,8 @@ import pickle
 import stat
 import sys
 
+from stepper.scenario.errors import MAX_BYTES  # the loader refuses a larger file: no frame of it is kept
+
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the stepper package
 
 
@@ -43,8 +45,6 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-# the loader refuses a larger file (scenario/load.py), so no frame of it is ever kept
-MAX_BYTES = 4 * 2**20
 
 
 def entry(path, options) -> tuple[str, str] | None:

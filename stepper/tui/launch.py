@@ -209,9 +209,7 @@ class ChildAnswer:
         For when its answer is not wanted (wrong arguments, the app quit before reading it)."""
         if self.source.closed:
             return
-        import signal
-
-        os.kill(self.pid, signal.SIGKILL)
+        self.stop()
         self.source.close()
         os.waitpid(self.pid, 0)
 

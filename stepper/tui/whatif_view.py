@@ -34,7 +34,11 @@ class Edited:
     scenario: Scenario
     trace: Trace
     changes: Changes
-    label: str  # every edit so far, for the title bar
+
+    @property
+    def label(self) -> str:
+        """Every edit so far, for the title bar: what the trace itself says it was recomputed after."""
+        return self.trace.whatif
 
     @property
     def changed_steps(self) -> set[int]:
@@ -65,7 +69,7 @@ def recompute(original: Trace, scenario: Scenario, label: str) -> Edited:
 
     trace = build_trace(scenario)
     trace.whatif = label  # an export of it says so, and that the lessons quote the original numbers
-    return Edited(scenario, trace, step_changes(original, trace), label)
+    return Edited(scenario, trace, step_changes(original, trace))
 
 
 def step_changes(orig: Trace, edited: Trace) -> Changes:

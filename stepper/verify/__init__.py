@@ -12,19 +12,18 @@ if TYPE_CHECKING:
     from stepper.verify.compare import verify_trace
     from stepper.verify.fd import FDReport, finite_difference_check
     from stepper.verify.reference import Reference, torch_reference
-    from stepper.verify.scenario_check import check_scenario, verify_scenario
+    from stepper.verify.scenario_check import verify_scenario
 
 _WHERE = {
     "Reference": "stepper.verify.reference",
     "torch_reference": "stepper.verify.reference",
     "verify_trace": "stepper.verify.compare",
-    "check_scenario": "stepper.verify.scenario_check",
     "verify_scenario": "stepper.verify.scenario_check",
     "FDReport": "stepper.verify.fd",
     "finite_difference_check": "stepper.verify.fd",
 }
 
-__all__ = ["FDReport", "Reference", "check_scenario", "finite_difference_check", "torch_reference", "verify_scenario",
+__all__ = ["FDReport", "Reference", "finite_difference_check", "torch_reference", "verify_scenario",
            "verify_trace"]
 
 

@@ -172,8 +172,15 @@ def _worst_in(a: np.ndarray, b: np.ndarray, lo: int, hi: int) -> tuple[float, in
 
 
 @functools.cache
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the system tells)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _cores() -> int:
-    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return min(4, usable_cores())  # a comparison past four parts is bound by memory, not cores
 
 
 _POOL: ThreadPoolExecutor | None = None  # made on first use, by whichever thread comes first
@@ -233,8 +240,7 @@ def check_totals(trace: Trace, reference, tol: float = 1e-10, compared: Compared
     """
     outputs = {"loss": Tensor("loss", np.asarray(trace.loss, dtype=np.float64), key="loss")}
     # a reference whose parameter gradients were compared and let go still knows their names
-    known = getattr(reference, "param_names", None)
-    names = set(trace.grads) | set(known if known is not None else getattr(reference, "grads", {}))
+    names = set(trace.grads) | set(getattr(reference, "param_names", ()))
     for name in sorted(names):
         value = trace.grads.get(name)
         if value is None:

@@ -14,12 +14,6 @@ from stepper.trace import Check, Trace
 from stepper.verify.compare import Compared, check_step, check_totals, compare_values, remember, verify_trace
 
 
-def check_scenario(scenario, trace: Trace, tol: float = 1e-10) -> bool:
-    """Every step verified, and the trace's loss and parameter grads too (`verify_scenario`)."""
-    totals = verify_scenario(scenario, trace, tol)
-    return trace.verified and totals.ok
-
-
 def verify_scenario(scenario, trace: Trace, tol: float = 1e-10) -> Check:
     """Builds the torch reference and checks every step; returns the Check of the loss and all parameter grads.
 

@@ -37,10 +37,12 @@ class _StopFlag:
 
 
 class _SettleOrStop:
-    """The backward pass's hook: leave torch if stopped (its C++ loop can be left only here), else settle."""
+    """The backward pass's hook: leave torch if stopped (its C++ loop can be left only here), else
+    settle once there is a `settle` (see `ReferenceRun.settle_from_now`); until then torch keeps
+    each gradient it makes."""
 
-    def __init__(self, stop: _StopFlag, settle: Settle | None) -> None:
-        self.stop, self.settle = stop, settle
+    def __init__(self, stop: _StopFlag) -> None:
+        self.stop, self.settle = stop, None
 
     def __call__(self, name: str, grad) -> bool:
         self.stop()
@@ -55,9 +57,10 @@ class ReferenceRun:
     exception") instead of letting it end with its error or Ctrl-C's exit code.
     """
 
-    def __init__(self, scenario: Scenario, threads: int, settle: Settle | None = None) -> None:
-        self._scenario, self._threads, self._settle = scenario, threads, settle
+    def __init__(self, scenario: Scenario, threads: int) -> None:
+        self._scenario, self._threads = scenario, threads
         self._stop = _StopFlag()
+        self._hook = _SettleOrStop(self._stop)
         self._forward_done = threading.Event()  # also set when the thread ends, however it ends
         self._forward: Graph | None = None
         self._graph: Graph | None = None
@@ -65,6 +68,14 @@ class ReferenceRun:
         # not a daemon: even if nobody stops it, the interpreter waits for it rather than abort
         self._thread = threading.Thread(target=self._run, name="torch reference")
         self._thread.start()
+
+    def settle_from_now(self, settle: Settle) -> None:
+        """From now on each parameter gradient torch finishes goes to `settle` (which may let it go).
+
+        The engine's gradients, which `settle` compares against, exist only once the engine is done;
+        torch is usually through most of its backward pass by then, so this spares little memory,
+        but it compares those last gradients while the engine's cores check the forward steps."""
+        self._hook.settle = settle
 
     def forward(self) -> Graph | None:
         """The graph once torch's forward pass is done (its backward may still run: only forward
@@ -98,7 +109,7 @@ class ReferenceRun:
             try:
                 # which `d:IN<-OUT` the engine's steps will ask for is not known yet: every edge
                 # out of a shared quantity is captured instead (see `Graph`)
-                self._graph = reference_graph(self._scenario, settle=_SettleOrStop(self._stop, self._settle),
+                self._graph = reference_graph(self._scenario, settle=self._hook,
                                               tap_shared=True, forward_done=self._forward_made,
                                               interrupt=self._stop)
             finally:

@@ -45,7 +45,3 @@ class Details(VerticalScroll, can_focus=True):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.mark_more)
-
-    def watch_virtual_size(self) -> None:
-        # the content's height, known only after layout: e.g. a step chosen under the command palette
-        self.call_after_refresh(self.mark_more)
