@@ -211,6 +211,17 @@ class Trace:
     warnings: list = field(default_factory=list)
     # training that overflowed: where the first inf or NaN was made (None when every loss is finite)
     diverged: Divergence | None = None
+    # the command line's generation flags where they differ from the file (e.g. "--temperature 0.7")
+    overrides: str = ""
+
+    def stale_lesson(self, step: Step | None) -> str:
+        """Why the lesson at `step` may quote numbers other than those shown ("" when it quotes these):
+        a what-if edit changes every step; generation flags change only the generation steps."""
+        if self.whatif:
+            return "written for the original numbers, before the what-if edit"
+        if self.overrides and step is not None and step.phase == "generate":
+            return f"written for the scenario's own generation settings, not {self.overrides}"
+        return ""
 
     def index_of(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):

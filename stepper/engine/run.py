@@ -70,7 +70,8 @@ def _build_trace(sc: Scenario) -> Trace:
     grads = {name: grads[name] for name in sc.params}  # contract order
     trace = Trace(scenario=sc.name, title=sc.title, config=sc.config_dict(), steps=rec.steps, loss=loss,
                   logits=fwd.act.get("logits", fwd.act.get("pred")), params=sc.params, grads=grads,
-                  tokens=list(sc.tokens), description=sc.description, quiz=list(sc.quiz))
+                  tokens=list(sc.tokens), description=sc.description, quiz=list(sc.quiz),
+                  overrides=sc.overrides)
     if sc.optim is not None:
         from stepper.engine.train import train
 
