@@ -168,6 +168,22 @@ class Step:
         return f"{ins} → {outs}"
 
 
+@dataclass(frozen=True)
+class Divergence:
+    """Where training first made a number that is not finite (inf or NaN)."""
+
+    update: int  # the update whose result first held it (0: the scenario's own weights)
+    step_id: str  # the first step whose output holds it, in the pass that update led to
+    step_title: str
+    lr: float
+
+    def words(self) -> str:
+        when = "the scenario's own weights" if self.update == 0 else f"update {self.update}"
+        return (f"{when[0].upper()}{when[1:]} led to the first number that is not finite (inf or NaN), made at step {self.step_id} "
+                f"({self.step_title}); every loss after it is meaningless. Try a lower lr than {self.lr:g}, "
+                "or clip the gradients.")
+
+
 @dataclass
 class Trace:
     scenario: str
@@ -193,6 +209,19 @@ class Trace:
     # ScenarioWarnings (file, line, col, message; printed `FILE:LINE:COL: warning: …`) found once the
     # steps were known (see scenario/step_names.py): printed by the CLI, shown by the app
     warnings: list = field(default_factory=list)
+    # training that overflowed: where the first inf or NaN was made (None when every loss is finite)
+    diverged: Divergence | None = None
+    # the command line's generation flags where they differ from the file (e.g. "--temperature 0.7")
+    overrides: str = ""
+
+    def stale_lesson(self, step: Step | None) -> str:
+        """Why the lesson at `step` may quote numbers other than those shown ("" when it quotes these):
+        a what-if edit changes every step; generation flags change only the generation steps."""
+        if self.whatif:
+            return "written for the original numbers, before the what-if edit"
+        if self.overrides and step is not None and step.phase == "generate":
+            return f"written for the scenario's own generation settings, not {self.overrides}"
+        return ""
 
     def index_of(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):

@@ -346,3 +346,25 @@ def test_pre_norm_passes_the_input_through_post_norm_does_not():
     assert np.abs(pre0 - x).max() < 0.011 and np.abs(pre1 - pre0).max() < 0.008
     post0 = out("norm_post", "fwd.L0.ln2")
     assert np.abs(post0 - x).max() > 1.0
+
+
+def test_param_count_doubling_d_with_d_ff_fixed():
+    """The lesson's what-if: one layer at d_ff = 2048 (biases, two LayerNorms), d = 512 and then 1024."""
+    def layer(d, f):
+        return 4 * d * d + 4 * d + 2 * d * f + f + d + 4 * d
+    assert layer(512, 2048) == 3_152_384 and layer(1024, 2048) == 8_399_872
+    assert round(layer(1024, 2048) / layer(512, 2048), 2) == 2.66
+
+
+def test_positional_rotation_by_row_k_sends_row_p_to_row_p_plus_k():
+    """positional_sincos's lesson: turning each (sin, cos) pair of PE[p] by the angle whose sine and cosine
+    are PE[k]'s gives PE[p + k]; and a query turned by 5 positions tells position 15 from position 5."""
+    pe = out("positional_sincos", "fwd.pos", "PE")
+    for p, k in ((5, 10), (0, 10), (3, 7)):
+        s, c = pe[p, 0::2], pe[p, 1::2]
+        sk, ck = pe[k, 0::2], pe[k, 1::2]
+        np.testing.assert_allclose(s * ck + c * sk, pe[p + k, 0::2], atol=1e-12)
+        np.testing.assert_allclose(c * ck - s * sk, pe[p + k, 1::2], atol=1e-12)
+    S = out("positional_sincos", "fwd.L0.attn.scores")
+    assert S[15, 15] == pytest.approx(8) and S[15, 5] == pytest.approx(3.646, abs=5e-4)
+    assert S[10, 5] == pytest.approx(S[10, 15])

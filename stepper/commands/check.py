@@ -51,6 +51,8 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
     if trace.losses:
         print(f"{path}: training: loss {trace.losses[0]:.6g} → {trace.losses[-1]:.6g} after "
               f"{len(trace.losses) - 1} update(s)", file=out)
+    if trace.diverged is not None:
+        print(f"{path}: training diverged: {trace.diverged.words()}", file=out)
     if trace.generated:
         print(f"{path}: generated: {' '.join(trace.tokens)} ⟶ {' '.join(trace.generated)}", file=out)
     mark = "✓" if totals.ok else "✗"

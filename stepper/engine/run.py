@@ -10,7 +10,7 @@ import numpy as np
 from stepper.engine.record import Recorder
 from stepper.scenario.step_names import step_name_warnings
 from stepper.scenario.types import Scenario
-from stepper.trace import Trace
+from stepper.trace import Step, Trace
 
 
 def _pass(sc: Scenario, params: dict[str, np.ndarray], rec: Recorder | None):
@@ -31,8 +31,38 @@ def loss_and_grads(sc: Scenario, params: dict[str, np.ndarray]) -> tuple[float, 
     return loss, backward(fwd)
 
 
+def recorded_pass(sc: Scenario, params: dict[str, np.ndarray]) -> list[Step]:
+    """Forward and backward once with these weights, every step recorded (no lessons)."""
+    rec = Recorder()
+    fwd, backward = _pass(sc, params, rec)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        fwd.forward()
+        backward(fwd)
+    return rec.steps
+
+
+def first_non_finite(sc: Scenario, params: dict[str, np.ndarray]) -> Step | None:
+    """The first step of a pass with these weights whose output holds an inf or NaN it should not:
+    a mask's −∞ where a token may not look is meant, and so is its exp, 0, downstream."""
+    for step in recorded_pass(sc, params):
+        for t in step.outputs.values():
+            v = np.asarray(t.value, dtype=np.float64)
+            bad = np.isnan(v) | (v == np.inf) | ((v == -np.inf) & (step.stage != "mask"))
+            if bad.any():
+                return step
+    return None
+
+
 def build_trace(sc: Scenario) -> Trace:
-    """Run forward and backward once, recording every step; then train if the scenario asks."""
+    """Run forward and backward once, recording every step; then train if the scenario asks.
+
+    Numpy's overflow and invalid-value warnings are silenced here, the engine's entry: the mask computes
+    −∞ on purpose, and a run that overflows is reported in words (Trace.diverged), not by numpy."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        return _build_trace(sc)
+
+
+def _build_trace(sc: Scenario) -> Trace:
     rec = Recorder(sc.lessons)
     fwd, backward = _pass(sc, sc.params, rec)
     loss = fwd.forward()
@@ -40,12 +70,14 @@ def build_trace(sc: Scenario) -> Trace:
     grads = {name: grads[name] for name in sc.params}  # contract order
     trace = Trace(scenario=sc.name, title=sc.title, config=sc.config_dict(), steps=rec.steps, loss=loss,
                   logits=fwd.act.get("logits", fwd.act.get("pred")), params=sc.params, grads=grads,
-                  tokens=list(sc.tokens), description=sc.description, quiz=list(sc.quiz))
+                  tokens=list(sc.tokens), description=sc.description, quiz=list(sc.quiz),
+                  overrides=sc.overrides)
     if sc.optim is not None:
         from stepper.engine.train import train
 
-        trace.losses, trace.trained = train(sc.params, grads, loss, sc.optim,
-                                            lambda p: loss_and_grads(sc, p), rec, fwd.param_labels)
+        trace.losses, trace.trained, trace.diverged = train(
+            sc.params, grads, loss, sc.optim, lambda p: loss_and_grads(sc, p), rec, fwd.param_labels,
+            lambda p: first_non_finite(sc, p))
     if sc.generate is not None:
         from stepper.engine.generate import generate
 

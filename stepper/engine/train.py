@@ -13,7 +13,7 @@ import numpy as np
 
 from stepper.engine import optim
 from stepper.engine.record import Recorder, fmt_num, tensor
-from stepper.trace import Formula, Tensor
+from stepper.trace import Divergence, Formula, Step, Tensor
 
 CURVE_FORMULA = Formula(
     plain="L_k = loss after k updates",
@@ -24,8 +24,13 @@ CURVE_FORMULA = Formula(
 
 def train(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], loss0: float, cfg,
           loss_and_grads: Callable[[dict[str, np.ndarray]], tuple[float, dict[str, np.ndarray]]],
-          rec: Recorder, labels: Callable[[str, np.ndarray], tuple]) -> tuple[list[float], dict[str, np.ndarray]]:
-    """Run `cfg.steps` updates; returns (losses [N+1], final parameters)."""
+          rec: Recorder, labels: Callable[[str, np.ndarray], tuple],
+          first_bad_step: Callable[[dict[str, np.ndarray]], Step | None]
+          ) -> tuple[list[float], dict[str, np.ndarray], Divergence | None]:
+    """Run `cfg.steps` updates; returns (losses [N+1], final parameters, where training first overflowed).
+
+    `first_bad_step(params)` reruns one recorded pass and names the first step whose output is not finite."""
+    diverged = None
     hyper = {"lr": cfg.lr, "beta": cfg.momentum, "beta1": cfg.beta1, "beta2": cfg.beta2, "eps": cfg.eps}
     state = optim.init_state(cfg.kind, params, cfg.velocity)
     losses, current, g = [loss0], dict(params), grads
@@ -38,12 +43,28 @@ def train(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], loss0: fl
         current, state = new, new_state
         loss, g = loss_and_grads(current)
         losses.append(loss)
+        if diverged is None and not _finite(loss, g.values(), current.values()):
+            diverged = _first_overflow(t, cfg, current, first_bad_step)
     rec.add("upd.curve", "optim", f"The loss over {cfg.steps} update{'s' if cfg.steps > 1 else ''}",
             CURVE_FORMULA, {}, {"L": tensor("L", np.array(losses), "train.losses", None,
                                              [str(k) for k in range(len(losses))])},
             bindings={"optimizer": cfg.kind, "α": fmt_num(cfg.lr), "L_0": fmt_num(losses[0]),
                       f"L_{cfg.steps}": fmt_num(losses[-1])})
-    return losses, current
+    return losses, current, diverged
+
+
+def _finite(loss: float, *groups) -> bool:
+    return bool(np.isfinite(loss)) and all(np.all(np.isfinite(a)) for arrays in groups for a in arrays)
+
+
+def _first_overflow(t, cfg, new, first_bad_step) -> Divergence | None:
+    """Did update `t`'s own arithmetic, or the pass on its result `new`, make the first inf or NaN?
+    Asked only at the first update that leaves something non-finite, so the answer is the first overflow."""
+    for name, w in new.items():
+        if not np.all(np.isfinite(w)):
+            return Divergence(t, f"upd.{name}", f"Update {name}", cfg.lr)
+    step = first_bad_step(new)
+    return None if step is None else Divergence(t, step.id, step.title, cfg.lr)
 
 
 def _record(rec, cfg, name, w, g, st, w_new, st_new, labels):

@@ -20,7 +20,8 @@ SPARK_WIDTH = 60
 def curve_block(step: Step, number: int, trace: Trace, precision: int) -> str:
     losses = np.asarray(step.outputs["L"].value, dtype=np.float64)
     n = losses.size - 1
-    parts = [heading(step, number, 1), code(step.id), math_block(step.formula.latex), _verdict(losses, precision)]
+    verdict = _diverged(trace, losses, precision) if trace.diverged else _verdict(losses, precision)
+    parts = [heading(step, number, 1), code(step.id), math_block(step.formula.latex), verdict]
     keep = list(range(n + 1)) if n + 1 <= 2 * CURVE_EDGE else [*range(CURVE_EDGE), None,
                                                                 *range(n + 1 - CURVE_EDGE, n + 1)]
     lines = ["| after k updates | L_k | change |", "|---:|---:|---:|"]
@@ -28,7 +29,9 @@ def curve_block(step: Step, number: int, trace: Trace, precision: int) -> str:
         if k is None:
             lines.append("| ⋮ | ⋮ | ⋮ |")
             continue
-        change = "" if k == 0 else _signed(losses[k] - losses[k - 1], precision)
+        # a change to or from inf or NaN is no number to print
+        change = "" if k == 0 or not np.isfinite(losses[k - 1:k + 1]).all() else _signed(
+            losses[k] - losses[k - 1], precision)
         lines.append(f"| {k} | {num(losses[k], precision)} | {change} |")
     parts.append("\n".join(lines))
     if None in keep:
@@ -45,6 +48,13 @@ def curve_block(step: Step, number: int, trace: Trace, precision: int) -> str:
 def _signed(x: float, precision: int) -> str:
     s = num(x, precision)
     return s if s.startswith("-") or s in ("0", "≈0") else "+" + s
+
+
+def _diverged(trace: Trace, losses: np.ndarray, precision: int) -> str:
+    """Training that overflowed: which update did it and where, rather than a loss that 'went' to NaN."""
+    last = int(np.argmax(~np.isfinite(losses))) - 1 if not np.isfinite(losses).all() else losses.size - 1
+    return (f"**Training diverged.** {prose(trace.diverged.words())} The last finite loss was "
+            f"L_{last} = {num(losses[last], precision)}.")
 
 
 def _verdict(losses: np.ndarray, precision: int) -> str:

@@ -89,7 +89,7 @@ def cache_block(step: Step, number: int, trace: Trace, precision: int, quiz: str
         explained.add(kind)
         parts.append(prose(step.formula.meaning))
     if step.lesson:
-        parts.append(lesson_line(step.lesson, trace))
+        parts.append(lesson_line(step.lesson, trace, step))
     parts.append(check_line(step.check, step.phase))
     return "\n\n".join(parts)
 

@@ -82,7 +82,7 @@ def pick_block(group: list[tuple[int, Step]], trace: Trace, precision: int, quiz
         explained.update(new)
         parts.append(" ".join(prose(steps[kind].formula.meaning) for kind in new))
     lessons = dict.fromkeys(s.lesson for _, s in group if s.lesson)  # one pattern may cover all four
-    parts += [lesson_line(lesson, trace) for lesson in lessons]
+    parts += [lesson_line(lesson, trace, group[0][1]) for lesson in lessons]
     parts.append(checks_line([s for _, s in group]))
     return "\n\n".join(parts)
 

@@ -99,12 +99,24 @@ def journey_section(trace, steps) -> str:
         lines.append(f"| | input | {' · '.join(given)} |")
     for n, s in forward:
         stage = text(s.title) + (" (each head)" if s.head is not None and n_heads > 1 else "")
-        lines.append(f"| {n} | {stage} | {' · '.join(_shaped(k, t, axes) for k, t in s.outputs.items())} |")
+        made = ' · '.join(_shaped(k, t, axes, s.head is not None and n_heads > 1) for k, t in s.outputs.items())
+        lines.append(f"| {_numbers(n, s, steps)} | {stage} | {made} |")
     return "\n".join(lines)
 
 
-def _shaped(name: str, t, axes: Axes) -> str:
+def _numbers(n: int, step, steps) -> str:
+    """A per-head stage's step numbers, one per head (6, 11, …, 41), so the column never seems to jump."""
+    if step.head is None:
+        return str(n)
+    same = [k for k, s in enumerate(steps, 1) if s.phase == step.phase and s.layer == step.layer
+            and s.stage == step.stage and s.title == step.title and s.head is not None]
+    return str(n) if len(same) < 2 else ", ".join(map(str, same[:2])) + (f", …, {same[-1]}" if len(same) > 2 else "")
+
+
+def _shaped(name: str, t, axes: Axes, per_head: bool = False) -> str:
     what = axes.caption(t)
+    if per_head:  # one head's slice: its columns are that head's d_k dims, not the model's
+        what = what.replace("model dims", "head dims")
     return f"{code(name)} {shape_text(t.shape)}" + (f" ({what})" if what else "")
 
 

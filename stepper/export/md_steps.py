@@ -155,9 +155,11 @@ def _g(x: float) -> str:
     return f"{x:g}"
 
 
-def lesson_line(lesson: str, trace: Trace) -> str:
-    """A scenario's lesson as a quote; in a what-if trace, marked as quoting the original numbers."""
-    written = " *(written for the original numbers, before the what-if edit)*" if trace.whatif else ""
+def lesson_line(lesson: str, trace: Trace, step: Step | None = None) -> str:
+    """A scenario's lesson as a quote; marked when it may quote other numbers than the tables (a what-if
+    trace, or generation run with other flags than the file's)."""
+    stale = trace.stale_lesson(step)
+    written = f" *({stale})*" if stale else ""
     return "> **Lesson.**" + written + " " + prose(lesson)
 
 
@@ -190,6 +192,6 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
         parts.append(tensor_block(step, "Output", name, t, axes, precision))
     parts.append(prose(step.formula.meaning))
     if step.lesson:
-        parts.append(lesson_line(step.lesson, trace))
+        parts.append(lesson_line(step.lesson, trace, step))
     parts.append(check_line(step.check, step.phase))
     return "\n\n".join(parts)

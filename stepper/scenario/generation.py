@@ -101,7 +101,10 @@ def with_generation(scenario: Scenario, **overrides) -> Scenario:
                     lambda key, value: f"{FLAGS[key]} {value}")
     if problem:
         raise fail(None, problem[1])
-    return dataclasses.replace(scenario, generate=cfg)
+    before = scenario.generate or GenerateConfig()
+    changed = " ".join(f"{FLAGS[k]} {v:g}" if isinstance(v, float) else FLAGS[k] if v is True else f"{FLAGS[k]} {v}"
+                       for k, v in given.items() if getattr(before, k) != v or scenario.generate is None)
+    return dataclasses.replace(scenario, generate=cfg, overrides=" ".join(filter(None, [scenario.overrides, changed])))
 
 
 def _flag_value(scenario: Scenario, key: str, value):

@@ -115,6 +115,8 @@ class Scenario:
     source: str = "<scenario>"
     optim: OptimConfig | None = None
     generate: GenerateConfig | None = None
+    # the command line's generation flags that differ from the file, as typed (e.g. "--top-k 3")
+    overrides: str = ""
     # the author's own questions: {step, ask, answer, tolerance, why} each, in file order
     quiz: tuple[dict, ...] = ()
     # where some keys stand in the file ("generate.top_p" → (line, col)), for errors found after loading

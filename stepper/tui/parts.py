@@ -80,11 +80,12 @@ def header_parts(trace: Trace, index: int, *, hidden: bool = False) -> Parts:
     return parts
 
 
-def meaning_parts(step: Step, *, asking: bool = False, edited: bool = False) -> Parts:
+def meaning_parts(step: Step, *, asking: bool = False, edited: bool = False, stale: str = "") -> Parts:
     """The scenario's lesson for this step, if it has one, then what the step means in general.
 
     `asking`: a quiz is asking about this step; both often work the answer out, so they wait.
     `edited`: the numbers on screen come from a what-if edit, and a lesson quotes the original ones.
+    `stale`: why else the lesson may quote other numbers (Trace.stale_lesson), e.g. generation flags.
     """
     if asking:
         return [("Meaning  ", "bold $text-primary"),
@@ -94,7 +95,8 @@ def meaning_parts(step: Step, *, asking: bool = False, edited: bool = False) -> 
         return general
     # the general meaning too: a scenario's lesson is about its numbers, and may leave out the why
     # (a causal mask's lesson need not say why −∞ rather than 0)
-    note = [("(written for the original numbers; press o to see them)  ", "italic $text-warning")] if edited else []
+    note = [("(written for the original numbers; press o to see them)  ", "italic $text-warning")] if edited else (
+        [(f"({stale})  ", "italic $text-warning")] if stale else [])
     return [("Lesson  ", "bold $text-primary"), *note, step.lesson.strip(), "\n", *general]
 
 

@@ -106,7 +106,8 @@ class MainScreen(EditingScreen):
         changes = self.edited.changes.get(step.id) if self.edited is not None else None
         self.query_one(PipelineList).show_step(index)
         self.query_one(StepPanel).show(self.trace, index, question=question, verdict=verdict, changes=changes)
-        self.query_one(Details).show(step, asking=asking, edited=self.role == "edited")
+        self.query_one(Details).show(step, asking=asking, edited=self.role == "edited",
+                                     stale=self.trace.stale_lesson(step))
         if asking:
             self.call_after_refresh(self.query_one(QuizBox).focus_answer)
         elif isinstance(self.app.focused, Input):
@@ -115,7 +116,8 @@ class MainScreen(EditingScreen):
     def poll_checks(self) -> list[int]:
         fresh = super().poll_checks()
         if self.index in fresh:
-            self.query_one(Details).show(self.trace.steps[self.index], edited=self.role == "edited",
+            step = self.trace.steps[self.index]
+            self.query_one(Details).show(step, edited=self.role == "edited", stale=self.trace.stale_lesson(step),
                                          asking=self.quiz.pending(self.trace, self.index))
         return fresh
 
