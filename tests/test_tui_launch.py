@@ -469,3 +469,25 @@ def test_a_reader_with_no_frame_in_time_opens_the_loading_screen(monkeypatch):
     monkeypatch.setattr(app_module, "run_loading", loading)
     assert launch.launch(MINI, reader=answer) == 7
     assert calls == [("ready", launch.FIRST_FRAME_WAIT), ("loading", "mini", True, True, False), ("close",)]
+
+
+def test_a_scenario_with_a_warning_comes_back_whole_through_the_fork(tmp_path):
+    """A warning rides on the trace; the parent must be able to unpickle it (it once could not)."""
+    warned = tmp_path / "warned.yaml"
+    warned.write_text(Path(MINI).read_text().replace("\nlessons:\n", "\nlessons:\n  fwd.no_such_step: never shown\n"))
+    answer = launch.start_reader(lambda: (str(warned), False, None, False))
+    answer.frame()
+    result = answer.result()
+    assert result[0] == "ok", result
+    (warning,) = result[2].warnings
+    assert "fwd.no_such_step" in str(warning) and str(warning).startswith(f"{warned}:")
+
+
+def test_an_error_and_a_warning_survive_pickling_as_themselves():
+    import pickle
+
+    from stepper.scenario.errors import ScenarioError, ScenarioWarning
+
+    for cls in (ScenarioError, ScenarioWarning):
+        exc = pickle.loads(pickle.dumps(cls("f.yaml", 3, 4, "bad thing")))
+        assert type(exc) is cls and (exc.file, exc.line, exc.col, exc.message) == ("f.yaml", 3, 4, "bad thing")

@@ -20,6 +20,11 @@ class ScenarioError(Exception):
         super().__init__(message)
         self.file, self.line, self.col, self.message = str(file), int(line), int(col), message
 
+    def __reduce__(self):
+        # an exception pickles as `type(*self.args)`, and args holds the message alone: say how
+        # to make it again, so an error or a warning crosses the TUI's forked reader (launch.py)
+        return (type(self), (self.file, self.line, self.col, self.message))
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: error: {self.message}"
 
