@@ -18,7 +18,9 @@ _PICTURES = {c: chr(0x2400 + c) for c in range(0x20)} | {0x7F: "\u2421"}
 _ESCAPED = [*range(0x80, 0xA0), 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 _TABLE = _PICTURES | {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in _ESCAPED}
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_BEYOND_C0 = "\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_UNSAFE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
+_UNSAFE_IN_JSON = re.compile(f"[{_BEYOND_C0}]")  # json.dumps escapes C0 itself; its layout's newlines stay
 
 
 def visible(text: str, *, keep: str = "\n\t") -> str:
@@ -27,6 +29,12 @@ def visible(text: str, *, keep: str = "\n\t") -> str:
         return text
     table = {c: r for c, r in _TABLE.items() if chr(c) not in keep}
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text.translate(table))
+
+
+def json_escaped(text: str) -> str:
+    """JSON text (from json.dumps, which escapes C0 itself) with every other such character written
+    as a `\\uXXXX` escape: the same strings once parsed, nothing for a terminal to obey when shown."""
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def is_visible(text: str, *, keep: str = "\n\t") -> bool:

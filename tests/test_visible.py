@@ -30,3 +30,13 @@ def test_ordinary_text_is_untouched_and_newlines_and_tabs_are_kept_unless_asked(
 def test_is_visible_agrees_with_visible():
     for text in ("plain", "a\x1bb", "a\nb", "\udcff"):
         assert is_visible(text) == (visible(text) == text)
+
+
+def test_json_escaped_keeps_the_strings_and_the_layout():
+    import json
+
+    from stepper.visible import json_escaped
+
+    doc = {"tokens": ["x\x1b[2J", "\x85", "\u202eabc", "\udc80", "plain é"], "n": [1, 2]}
+    text = json_escaped(json.dumps(doc, ensure_ascii=False, indent=1))
+    assert json.loads(text) == doc and is_visible(text)
