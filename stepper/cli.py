@@ -120,45 +120,57 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["run"]:
         return _run(argv)
     args = _parser().parse_args(argv)
+    if args.command == "diff" and args.tui:  # the terminal is Textual's: nothing printed to wrap
+        from stepper.commands import load
+        from stepper.scenario.shown import shown_scenario
+        from stepper.tui.diff_app import run_diff_app
+
+        return _invalid_or(lambda: run_diff_app(shown_scenario(load(args.a)), shown_scenario(load(args.b))))
+    from stepper.commands.output import guarded
+
+    return guarded(lambda: _invalid_or(lambda: _command(args)))
+
+
+def _invalid_or(command) -> int:
+    """`command()`'s exit code; a scenario error is one line on stderr and EXIT_INVALID."""
     from stepper.scenario import ScenarioError
 
     try:
-        if args.command == "check":
-            from stepper.commands.check import check_files
-
-            return check_files(args.files, fd=args.fd, tol=args.tol, quiet=args.quiet, force=args.force,
-                               generation=generation_overrides(args))
-        if args.command == "export":
-            from stepper.commands.export import export_file
-
-            return export_file(args, generation=generation_overrides(args))
-        if args.command == "quiz":
-            from stepper.commands.quiz import run_quiz
-
-            return run_quiz(args.file, steps=args.steps, limit=args.limit, export=args.export, force=args.force)
-        if args.command == "diff":
-            if args.tui:
-                from stepper.commands import load
-                from stepper.tui.diff_app import run_diff_app
-
-                return run_diff_app(load(args.a), load(args.b))
-            from stepper.commands.diff import run_diff
-
-            return run_diff(args.a, args.b, show_all=args.all, fmt=args.format, output=args.output,
-                            precision=args.precision, force=args.force)
-        if args.command == "new":
-            from pathlib import Path
-
-            from stepper.scenario.starter import write_starter
-
-            path = write_starter(args.name, args.kind, Path.cwd(), force=args.force)
-            print(f"wrote {path} — try: stepper check {path}")
-            return EXIT_OK
+        return command()
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run the subcommand `args` asks for; its exit code."""
+    if args.command == "check":
+        from stepper.commands.check import check_files
+
+        return check_files(args.files, fd=args.fd, tol=args.tol, quiet=args.quiet, force=args.force,
+                           generation=generation_overrides(args))
+    if args.command == "export":
+        from stepper.commands.export import export_file
+
+        return export_file(args, generation=generation_overrides(args))
+    if args.command == "quiz":
+        from stepper.commands.quiz import run_quiz
+
+        return run_quiz(args.file, steps=args.steps, limit=args.limit, export=args.export, force=args.force)
+    if args.command == "diff":
+        from stepper.commands.diff import run_diff
+
+        return run_diff(args.a, args.b, show_all=args.all, fmt=args.format, output=args.output,
+                        precision=args.precision, force=args.force)
+    if args.command == "new":
+        from pathlib import Path
+
+        from stepper.scenario.starter import write_starter
+
+        path = write_starter(args.name, args.kind, Path.cwd(), force=args.force)
+        print(f"wrote {path} — try: stepper check {path}")
     return EXIT_OK
 
 

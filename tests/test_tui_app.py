@@ -492,3 +492,40 @@ async def test_a_lesson_that_names_no_step_is_a_notice_with_its_line(tmp_path):
         notes = [n for n in app._notifications if n.title.startswith("scenario warning")]
         assert [(n.title, n.message) for n in notes] == [(f"scenario warning, line {warning.line}", warning.message)]
         assert "did you mean `fwd.*.mask`?" in warning.message and str(warning).startswith("typo.yaml:")
+
+
+@pytest.mark.parametrize("value", [",,,", "j k", "ctrl+", "nosuchkey", "j,,k", " , "])
+def test_a_keymap_value_that_names_no_key_is_said_and_the_usual_keys_stay(tmp_path, value):
+    from stepper.tui.bindings import every_binding_id
+    from stepper.tui.keymap import load_keymap
+
+    path = tmp_path / "keymap.yaml"
+    path.write_text(f'next: "{value}"\nprevious: "k, left, ctrl+b, question_mark, ?, f5"\n')
+    keymap, problems = load_keymap(every_binding_id(), path)
+    assert "next" not in keymap and keymap["previous"] == "k,left,ctrl+b,question_mark,?,f5"
+    assert len(problems) == 1 and "`next`" in problems[0] and "the usual keys" in problems[0]
+
+
+@pytest.mark.parametrize("make", ["fifo", "dev-zero", "dev-null", "directory", "huge", "binary", "escapes"])
+def test_a_keymap_file_that_is_no_keymap_is_said_at_once(tmp_path, make):
+    import os
+
+    from stepper.tui.bindings import every_binding_id
+    from stepper.tui.keymap import load_keymap
+
+    path = tmp_path / "keymap.yaml"
+    if make == "fifo":
+        os.mkfifo(path)
+    elif make.startswith("dev-"):
+        os.symlink(f"/dev/{make[4:]}", path)
+    elif make == "directory":
+        path.mkdir()
+    elif make == "huge":
+        path.write_bytes(b"# " + b"x" * (5 * 2**20))
+    elif make == "binary":
+        path.write_bytes(b"\xff\xfe\x00\x01next: j")
+    else:
+        path.write_text('"\\e]0;x\\a": j\nnext: "\\e[2J"\n')
+    keymap, problems = load_keymap(every_binding_id(), path)
+    assert keymap == {} and problems
+    assert all("\x1b" not in p and "\x07" not in p for p in problems)

@@ -469,3 +469,80 @@ def test_a_reader_with_no_frame_in_time_opens_the_loading_screen(monkeypatch):
     monkeypatch.setattr(app_module, "run_loading", loading)
     assert launch.launch(MINI, reader=answer) == 7
     assert calls == [("ready", launch.FIRST_FRAME_WAIT), ("loading", "mini", True, True, False), ("close",)]
+
+
+def test_a_scenario_with_a_warning_comes_back_whole_through_the_fork(tmp_path):
+    """A warning rides on the trace; the parent must be able to unpickle it (it once could not)."""
+    warned = tmp_path / "warned.yaml"
+    warned.write_text(Path(MINI).read_text().replace("\nlessons:\n", "\nlessons:\n  fwd.no_such_step: never shown\n"))
+    answer = launch.start_reader(lambda: (str(warned), False, None, False))
+    answer.frame()
+    result = answer.result()
+    assert result[0] == "ok", result
+    (warning,) = result[2].warnings
+    assert "fwd.no_such_step" in str(warning) and str(warning).startswith(f"{warned}:")
+
+
+def test_an_error_and_a_warning_survive_pickling_as_themselves():
+    import pickle
+
+    from stepper.scenario.errors import ScenarioError, ScenarioWarning
+
+    for cls in (ScenarioError, ScenarioWarning):
+        exc = pickle.loads(pickle.dumps(cls("f.yaml", 3, 4, "bad thing")))
+        assert type(exc) is cls and (exc.file, exc.line, exc.col, exc.message) == ("f.yaml", 3, 4, "bad thing")
+
+
+HOSTILE = """name: hostile
+title: "T\\e]0;PWNED\\a\\x1b[2J\\x9b31m end"
+description: "D\\e]52;c;aGk=\\a"
+model: {kind: encoder, d_model: 4, n_heads: 1, n_layers: 1, d_ff: 8}
+input:
+  vocab: ["<pad>", "I\\e[31m", "am\\a", "\\u202eyes"]
+  tokens: ["I\\e[31m", "am\\a", "\\u202eyes"]
+task: {kind: classify, classes: ["neg\\e[5m", "pos\\x07"], label: "pos\\x07"}
+lessons:
+  fwd.embed: "L\\e]0;lesson\\a"
+  "fwd.x\\e[2J": never shown
+quiz:
+  - {step: fwd.embed, ask: "Q\\e[2J?", answer: 1}
+"""
+
+
+def _strings_in(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings_in(k)
+            yield from _strings_in(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _strings_in(v)
+
+
+def _obeyable(text: str) -> list[str]:
+    return sorted({repr(c) for c in text if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0
+                   or c in "\u202e\u2066"})
+
+
+async def test_a_hostile_scenarios_strings_reach_the_screen_drawn_not_obeyed(tmp_path):
+    path = tmp_path / "hostile.yaml"
+    path.write_text(HOSTILE)
+    answer = launch.start_reader(lambda: (str(path), False, None, False))  # the real, forked reader
+    frame, result = answer.frame(), answer.result
+    assert frame is not None and _obeyable("".join(_strings_in(frame))) == []
+    app = StepperApp(None, None, verify=False, preview=(frame, result))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        for _ in range(50):
+            await pilot.pause()
+            if isinstance(app.screen, MainScreen):
+                break
+        assert isinstance(app.screen, MainScreen)
+        text = "\n".join(screen_lines(app))
+        assert "T␛]0;PWNED␇␛[2J\\x9b31m end" in text and "I␛[31m" in text
+        assert _obeyable(text) == [] and _obeyable(app.title + app.sub_title) == []
+        await pilot.press("n")  # the next step: its lesson, labels and class names too
+        await pilot.pause()
+        assert _obeyable("\n".join(screen_lines(app))) == []

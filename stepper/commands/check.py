@@ -9,6 +9,7 @@ from stepper.commands.checked import checked_trace
 from stepper.engine import loss_fn
 from stepper.scenario import ScenarioError
 from stepper.trace import Trace
+from stepper.visible import visible
 
 
 def _scaled(trace: Trace) -> str:
@@ -36,7 +37,7 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
     print_warnings(trace)
     bad = [s for s in trace.steps if not s.check.ok]
     if not quiet:
-        print(f"{path}: {scenario.title or scenario.name}", file=out)
+        print(f"{path}: {visible(scenario.title or scenario.name, keep='')}", file=out)
         for step in trace.steps:
             print("  " + step_line(step), file=out)
     worst = max(s.check.max_abs_err for s in trace.steps)
@@ -54,7 +55,9 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
     if trace.diverged is not None:
         print(f"{path}: training diverged: {trace.diverged.words()}", file=out)
     if trace.generated:
-        print(f"{path}: generated: {' '.join(trace.tokens)} ⟶ {' '.join(trace.generated)}", file=out)
+        # one line, whatever the tokens hold (a newline token of a character model, say)
+        said = visible(f"{' '.join(trace.tokens)} ⟶ {' '.join(trace.generated)}", keep="")
+        print(f"{path}: generated: {said}", file=out)
     mark = "✓" if totals.ok else "✗"
     print(f"{path}: {mark} loss and all {len(trace.grads)} parameter gradients vs torch.autograd: "
           f"max abs err {totals.max_abs_err:.1e}" + ("" if totals.ok else f" — worst: {totals.worst}"), file=out)

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from stepper.commands import load, print_warnings
+from stepper.commands import EXIT_IO, EXIT_OK, load, print_warnings
 from stepper.engine import build_trace
 from stepper.quiz import Score, mark, question_for, unreadable
 
@@ -33,13 +33,22 @@ def text_matrix(name: str, t, limit: int = 64) -> str:
     return "\n".join(lines)
 
 
+def _lenient(stream):
+    """Standard input that reads bytes which are not UTF-8 as �, which no answer matches, instead of failing."""
+    try:
+        stream.reconfigure(errors="replace")
+    except (AttributeError, ValueError):  # not a reconfigurable text stream (a test's), or already reading
+        pass
+    return stream
+
+
 def _skipped(line: str) -> bool:
     return line.strip().lower() in ("", "skip")
 
 
 def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | None, force: bool,
              stdin=None, out=None) -> int:
-    stdin, out = stdin or sys.stdin, out or sys.stdout
+    stdin, out = stdin or _lenient(sys.stdin), out or sys.stdout
     scenario = load(path, force=force)
     trace = build_trace(scenario)
     print_warnings(trace)
@@ -83,13 +92,17 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
               + (f" — {verdict.explanation}" if verdict.explanation else ""), file=out)
     print(f"\nScore: {score.line()}", file=out)
     if export:
-        from stepper.export.files import write_atomic
+        from stepper.export.files import ExistsError, write_atomic
         from stepper.export.markdown import render_markdown
 
         trace.quiz_results = score.results
-        write_atomic(export, render_markdown(trace), force=force)
+        try:
+            write_atomic(export, render_markdown(trace), force=force)
+        except (ExistsError, OSError) as exc:
+            print(f"stepper: error: {exc}", file=sys.stderr)
+            return EXIT_IO
         print(f"wrote {export}", file=out)
-    return 0
+    return EXIT_OK
 
 
 def _quits(line: str, q) -> bool:

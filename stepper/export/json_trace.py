@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from stepper.trace import Step, Tensor, Trace
+from stepper.visible import json_escaped
 
 FORMAT = "stepper-trace/1"
 
@@ -77,4 +78,5 @@ def trace_dict(trace: Trace) -> dict:
 
 
 def render_json(trace: Trace) -> str:
-    return json.dumps(trace_dict(trace), ensure_ascii=False, indent=1) + "\n"
+    # the tokens stay as the file wrote them, escaped: a consumer reads the same strings back
+    return json_escaped(json.dumps(trace_dict(trace), ensure_ascii=False, indent=1)) + "\n"

@@ -17,6 +17,7 @@ from stepper.export.md_steps import Axes, step_block
 from stepper.export.md_tables import NOISE, code, text
 from stepper.export.md_train import training_section
 from stepper.trace import Step, Trace
+from stepper.visible import visible
 
 PHASES = ("forward", "backward", "update", "generate")  # the order a learner meets them; unknown phases follow
 PHASE_TITLE = {"forward": "Forward pass", "backward": "Backward pass", "update": "Training",
@@ -65,7 +66,8 @@ def render_markdown(trace: Trace, *, precision: int = 4, only: str | None = None
     if not numbered:
         parts.append("No step matches the filter" + (f" `{steps}`" if steps else "") + ".")
     parts += [outcome_section(trace, precision), *later, quiz_section(trace), summary_section(trace, numbered)]
-    return "\n\n".join(filter(None, parts)) + "\n"
+    # the scenario's own strings (title, tokens, lessons…) are in it: drawn, never obeyed, when it is shown
+    return visible("\n\n".join(filter(None, parts)) + "\n")
 
 
 def _filter_note(trace: Trace, numbered: list, only: str | None, steps: str | None) -> str:

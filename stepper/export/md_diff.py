@@ -13,6 +13,7 @@ import numpy as np
 from stepper.diff import OutputDiff, StepDiff, TraceDiff
 from stepper.export.md_tables import MAX_HEADS, code, num, shape_text, table, text
 from stepper.trace import Trace
+from stepper.visible import visible
 
 Labels = tuple[list[str] | None, list[str] | None]
 
@@ -37,7 +38,7 @@ def render_diff_markdown(diff: TraceDiff, *, precision: int = 4, traces: tuple[T
             parts.append(f"## Only in {side}\n\n{len(ids)} step{'s' * (len(ids) != 1)} of {side} "
                          f"{'have' if len(ids) != 1 else 'has'} no partner with the same id:\n\n"
                          + "\n".join(f"- {code(i)}" for i in ids))
-    return "\n\n".join(parts) + "\n"
+    return visible("\n\n".join(parts) + "\n")  # the scenarios' strings, drawn, never obeyed
 
 
 def _intro(diff: TraceDiff, sources: tuple[str, str] | None, changed: list[StepDiff]) -> str:

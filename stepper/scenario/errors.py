@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 
+from stepper.visible import visible
+
 # a did-you-mean list longer than this (48 layers of parameter names) helps nobody
 _MAX_LISTED = 12
 # the largest scenario file read (load.py refuses a larger one: it is no hand-written scenario, and
@@ -15,10 +17,16 @@ MAX_BYTES = 4 * 2**20
 class ScenarioError(Exception):
     def __init__(self, file: str, line: int, col: int, message: str):
         # editors and the corpus test read one line per error: fold any stray newline
-        # (from a YAML value quoted in the message, say) into a space
-        message = " ".join(str(message).split())
+        # (from a YAML value quoted in the message, say) into a space; and draw any control character
+        # the file's text brings (ESC as ␛, see visible.py): it must reach no terminal as a command
+        message = visible(" ".join(str(message).split()), keep="")
         super().__init__(message)
-        self.file, self.line, self.col, self.message = str(file), int(line), int(col), message
+        self.file, self.line, self.col, self.message = visible(str(file), keep=""), int(line), int(col), message
+
+    def __reduce__(self):
+        # an exception pickles as `type(*self.args)`, and args holds the message alone: say how
+        # to make it again, so an error or a warning crosses the TUI's forked reader (launch.py)
+        return (type(self), (self.file, self.line, self.col, self.message))
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: error: {self.message}"

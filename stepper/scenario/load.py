@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from stepper.readfile import Refused, read_regular
 from stepper.scenario import schema
 from stepper.scenario.config import model_config, task_config
 from stepper.scenario.errors import MAX_BYTES, ScenarioError, show
@@ -28,24 +29,27 @@ NAME = re.compile(r"[a-z0-9_-]{1,64}")
 SCRATCH = "x-"
 
 
+# what to do about each reason read_regular refuses a file for
+_HINTS = {
+    "missing": "check the path (`stepper new NAME` writes a starter)",
+    "directory": "give a .yaml scenario file inside it",
+    "special": "give a .yaml scenario file",
+    "large": "is it the right file?",
+}
+
+
 def load_scenario(path: str | Path, *, force: bool = False) -> Scenario:
     file = str(path)
     try:
-        path = Path(path)
-        if path.is_dir():
-            raise ScenarioError(file, 1, 1, "this is a directory — give a .yaml scenario file inside it")
-        if not path.exists():
-            raise ScenarioError(file, 1, 1, "no such file — check the path (`stepper new NAME` writes a starter)")
-        # read at most one byte past the limit: a pipe or /dev/zero has no size to ask for first
-        with path.open("rb") as f:
-            raw = f.read(MAX_BYTES + 1)
-        if len(raw) > MAX_BYTES:
-            raise ScenarioError(file, 1, 1, f"the file is over the {MAX_BYTES // 2**20} MiB a scenario may be — "
-                                            "is it the right file?")
-    except (OSError, ValueError) as exc:  # permissions, a broken link, a name too long, a NUL in it…
-        reason = getattr(exc, "strerror", None) or exc
-        raise ScenarioError(file, 1, 1, f"cannot read the file: {reason} — check the path and its "
-                                        "permissions") from None
+        raw = read_regular(path, limit=MAX_BYTES)
+    except Refused as exc:
+        if exc.kind == "os":
+            message = f"cannot read the file: {exc} — check the path and its permissions"
+        elif exc.kind == "large":
+            message = f"the file is over the {MAX_BYTES // 2**20} MiB a scenario may be — {_HINTS['large']}"
+        else:
+            message = f"{exc} — {_HINTS[exc.kind]}"
+        raise ScenarioError(file, 1, 1, message) from None
     return parse_scenario(decode(raw, file), file, force=force)
 
 

@@ -6,7 +6,6 @@ and are tested, exactly as a learner will see them; only the name is filled in.
 
 from __future__ import annotations
 
-import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -36,19 +35,16 @@ def write_starter(name: str, kind: str, directory: Path, *, force: bool = False)
                                           f"the scenario's `name:`) — try `stepper new {slug}`")
     if kind not in KINDS:
         raise ScenarioError(target, 1, 1, f"unknown kind `{kind}` — use one of: {', '.join(KINDS)}")
-    if target.exists() and not force:
-        raise ScenarioError(target, 1, 1, f"{target.name} already exists — pick another name, or add --force "
-                                          "to overwrite it")
-    if target.is_dir():
-        raise ScenarioError(target, 1, 1, "a directory has this name — pick another name")
-    text = template(kind).replace(_PLACEHOLDER, name)
-    # write beside the target, then rename: an interrupted write never leaves half a file
-    tmp = target.with_name(f".{target.name}.tmp")
+    from stepper.export.files import ExistsError, write_atomic
+
+    # as an export is written: whole or not at all, never over what is not a regular file
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        write_atomic(target, template(kind).replace(_PLACEHOLDER, name), force=force)
+    except ExistsError:
+        raise ScenarioError(target, 1, 1, f"{target.name} already exists — pick another name, or add --force "
+                                          "to overwrite it") from None
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ScenarioError(target, 1, 1, f"cannot write the file: {exc.strerror or exc} — check the "
-                                          "directory exists and is writable") from None
+        reason = str(exc).removeprefix(f"cannot write {target}: ")
+        raise ScenarioError(target, 1, 1, f"cannot write the file: {reason} — check the folder "
+                                          "exists and is writable") from None
     return target

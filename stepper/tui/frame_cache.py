@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import stat
 import sys
 
+from stepper.readfile import Refused, read_regular
 from stepper.scenario.errors import MAX_BYTES  # the loader refuses a larger file: no frame of it is kept
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the stepper package
@@ -52,13 +52,8 @@ def entry(path, options) -> tuple[str, str] | None:
     for anything but a regular file the loader would read (a pipe read here would be empty for it;
     /dev/zero would never end), or one that cannot be read: the reader reports those itself."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return None
-        with open(path, "rb") as source:
-            content = source.read(MAX_BYTES + 1)
-    except OSError:
-        return None
-    if len(content) > MAX_BYTES:
+        content = read_regular(path, limit=MAX_BYTES)
+    except Refused:
         return None
     fingerprint = hashlib.sha256(content + repr(options).encode() + code_fingerprint().encode()).hexdigest()
     name = hashlib.sha256(os.path.abspath(str(path)).encode()).hexdigest()[:32] + ".pickle"

@@ -33,7 +33,9 @@ def _prepare(path: str | Path, force: bool, generation: dict | None = None):
         from stepper.scenario import ScenarioError
 
         try:
-            scenario = load(path, force=force, generation=generation)
+            from stepper.scenario.shown import shown_scenario
+
+            scenario = shown_scenario(load(path, force=force, generation=generation))
             from stepper.tui.cost import SYNC_BUILD_LIMIT, build_cost
 
             trace = None
