@@ -102,7 +102,8 @@ def expected_cell(x: float, precision: int) -> float:
     return float(f"{x:.{precision}g}")
 
 
-def assert_cell(cell: str, x: float, precision: int, scale: float) -> None:
+def assert_cell(cell: str, x: float, precision: int, scale: float = 1.0) -> None:
+    """`scale`: the largest magnitude in the cell's table, what round-off is measured against."""
     if math.isinf(x):
         assert cell == ("−∞" if x < 0 else "∞")
     elif abs(x) <= 1e-12 * max(1.0, scale):  # round-off residue, whatever its last bits: one way

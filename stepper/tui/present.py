@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 
+from stepper.roundoff import denoised, scale_of, steady
 from stepper.trace import Step, Tensor, Trace, reference_name, visible_token
 
 MINUS_INF = "−∞"
@@ -44,9 +45,13 @@ def given_bindings(step: Step, *, hide_results: bool = False) -> dict[str, str]:
 
 
 class NumberFormat:
-    """One format per matrix, so a column of numbers lines up and reads the same way."""
+    """One format per matrix, so a column of numbers lines up and reads the same way. Entries are
+    read without their round-off (stepper/roundoff.py): residue prints as 0, as in the export."""
 
     def __init__(self, values: np.ndarray):
+        self.scale = scale_of(values) if values.dtype.kind == "f" else 0.0
+        if values.dtype.kind == "f":
+            values = denoised(values, self.scale)
         finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
         # token ids and one-hot targets arrive as floats; whole numbers read better whole
         self.integer = values.dtype.kind in "iub" or bool(
@@ -63,6 +68,7 @@ class NumberFormat:
             return "nan"
         if math.isinf(v):
             return MINUS_INF if v < 0 else PLUS_INF
+        v = steady(v, self.scale)
         if v == 0:
             return "0"
         if self.scientific:
