@@ -131,3 +131,26 @@ def test_the_key_bias_gradient_says_once_why_it_is_zero():
     assert notes == ["bwd.L0.attn.k"]
     md = render_markdown(trace)
     assert md.count("softmax ignores a constant shift of a row, so the loss cannot feel b_K") == 1
+
+
+def test_the_app_prints_round_off_as_the_export_does_and_colours_none_of_it():
+    from stepper.tui.present import NumberFormat
+
+    db_k = np.array([4.3e-19, -2.1e-19, 0.0, -0.0])
+    fmt = NumberFormat(db_k)
+    assert [fmt(x) for x in db_k] == ["0"] * 4
+    mixed = np.array([0.25, -3e-17])
+    assert NumberFormat(mixed)(mixed[1]) == "0"
+
+
+def test_the_quiz_asks_about_the_first_of_two_tied_entries_and_never_about_round_off():
+    from stepper.quiz.questions import cell_question, sign_question
+    from stepper.trace import Formula, Step, Tensor
+
+    tied = np.array([[0.1, -0.3703], [np.nextafter(0.3703, 1), 0.2]])
+    step = Step(id="bwd.x", phase="backward", stage="linear", title="t", formula=Formula("y", "y", "m"),
+                inputs={}, outputs={"dW": Tensor("dW", tied, ["a", "b"], ["c", "d"], "d:w")})
+    assert sign_question(step).answer == "negative"  # [a, d], before [b, c], whichever is larger in the bits
+    assert "[a, d]" in cell_question(step).prompt
+    step.outputs["dW"] = Tensor("dW", np.array([[4e-19, -1e-18]]), ["a"], ["c", "d"], "d:b_K")
+    assert sign_question(step) is None
