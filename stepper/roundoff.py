@@ -86,3 +86,14 @@ def first_largest(values, allowed=None) -> tuple[int, ...]:
     v = np.asarray(values, dtype=np.float64)
     order = ranked(v, allowed)
     return tuple(int(i) for i in np.unravel_index(order[0] if order else 0, v.shape))
+
+
+def error_bound(err: float) -> str:
+    """A measured round-off error as a bound (`< 1e-12`, `< 1e-11`, …) that reads the same on every
+    machine, where the error itself differs in its last bits between CPUs and thread counts."""
+    if err < 1e-12:
+        return "< 1e-12"
+    if not math.isfinite(err):
+        return "∞"
+    exp = math.ceil(math.log10(err))
+    return f"< 1e{exp + (10.0 ** exp == err)}" if err < 1e-9 else f"{err:.2g}"
