@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stepper.roundoff import denoised, scale_of
 from stepper.trace import Step, Trace
 
 
@@ -78,7 +79,8 @@ def diff_step(sa: Step, sb: Step) -> StepDiff:
             out.outputs.append(OutputDiff(name, ta.value, tb.value, None, float("inf"),
                                           f"shape {list(ta.shape)} vs {list(tb.shape)}"))
         else:
-            d = delta(ta.value, tb.value)
+            # what differs only by round-off does not differ: the same on every machine
+            d = denoised(delta(ta.value, tb.value), max(scale_of(ta.value), scale_of(tb.value)))
             finite = np.abs(d[np.isfinite(d)])
             m = float(finite.max()) if finite.size else 0.0
             if not np.isfinite(d).all():

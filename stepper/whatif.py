@@ -11,11 +11,9 @@ import dataclasses
 import numpy as np
 
 from stepper.diff import delta
+from stepper.roundoff import denoised, scale_of
 from stepper.scenario.types import Scenario
 from stepper.trace import Trace
-
-# a cell "changed" when it moved by more than round-off
-CHANGE_TOL = 1e-12
 
 
 def edit_param(sc: Scenario, name: str, index: tuple[int, ...], value: float) -> Scenario:
@@ -37,9 +35,10 @@ def edit_token(sc: Scenario, position: int, token: str) -> Scenario:
 
 
 def changed_cells(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Boolean mask of the entries that differ (beyond round-off) between two same-shaped arrays."""
-    d = delta(a, b)
-    return ~np.isfinite(d) | (np.abs(np.nan_to_num(d, nan=np.inf)) > CHANGE_TOL)
+    """Boolean mask of the entries that differ (beyond round-off, relative to the arrays' scale)
+    between two same-shaped arrays."""
+    d = denoised(delta(a, b), max(scale_of(a), scale_of(b)))
+    return ~np.isfinite(d) | (np.nan_to_num(d, nan=np.inf) != 0)
 
 
 def ripple(orig: Trace, edited: Trace) -> dict[str, dict[str, np.ndarray]]:

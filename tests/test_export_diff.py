@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from test_export_markdown import MarkdownSnapshot, assert_cell, assert_tables_render, tables
 
@@ -80,7 +81,7 @@ def test_changed_outputs_show_a_b_and_delta_with_both_labels():
     for table, value in ((a, o.a), (b, o.b), (delta, o.delta)):
         for row, want in zip(table[1:], value, strict=True):
             for cell, x in zip(row[1:], want, strict=True):
-                assert_cell(cell, x, 6)
+                assert_cell(cell, x, 6, float(np.max(np.abs(value))))
     assert "*A* `E` [2×4]" in step and "*B* `E` [2×4]" in step and "*Δ = B − A* `E` [2×4]" in step
 
 

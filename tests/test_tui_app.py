@@ -288,7 +288,7 @@ async def test_verification_fills_the_badges_after_the_first_frame():
                 break
         text = screen_text(app)
         assert "all 44 steps agree with torch" in text
-        assert "✓ max |ours − torch| = 0" in text  # the first step is a forward one: no autograd in it
+        assert "✓ max |ours − torch| < 1e-12" in text  # the first step is a forward one: no autograd in it
 
 
 async def test_a_big_scenario_is_built_in_a_worker_behind_a_loading_screen():

@@ -8,6 +8,10 @@ The line is built from the step's own tensors, so it reads what the tables show,
 one the tables show (among the first rows and columns; for attention scores, one the causal mask
 keeps). It is only kept if its arithmetic gives back the recorded entry: a layout this does not
 know is left without an example rather than given a wrong one.
+
+Every choice and every number is made from the tensors without their round-off (see
+stepper/roundoff.py), so the line reads the same on every machine; a gradient that is zero in exact
+arithmetic for a reason worth knowing gets that reason after the line (engine/exact_zeros.py).
 """
 
 from __future__ import annotations
@@ -16,62 +20,30 @@ import math
 
 import numpy as np
 
-from stepper.trace import Tensor, visible_token
+from stepper.engine.exact_zeros import exact_zero_note
+from stepper.engine.worked_text import TERMS, dot, entry, label, num, term
+from stepper.roundoff import denoised, first_largest
+from stepper.trace import Tensor
 
-TERMS = 4  # a sum longer than this shows its first terms, then "+ …"
 CORNER = 6  # the rows and columns every table shows, whatever it elides
-_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-
-
-def num(x: float) -> str:
-    """A number to 4 significant digits, `−` for minus, ×10ⁿ rather than e-notation (which reads
-    like a power of e inside a softmax line)."""
-    x = float(x)
-    if math.isinf(x):
-        return "−∞" if x < 0 else "∞"
-    text = f"{x:.4g}"
-    if "e" in text:
-        mantissa, power = text.split("e")
-        text = f"{mantissa}×10{str(int(power)).translate(_SUPERSCRIPT)}"
-    return "0" if text in ("0", "-0") else text.replace("-", "−")
-
-
-def term(x: float) -> str:
-    """`num`, bracketed when negative, for a place after `+` or `·`."""
-    text = num(x)
-    return f"({text})" if text.startswith("−") else text
-
-
-def label(labels: list[str] | None, k: int) -> str:
-    return visible_token(labels[k]) if labels is not None and k < len(labels) else str(k)
-
-
-def entry(symbol: str, rows: list[str] | None, cols: list[str] | None, i: int, j: int | None = None) -> str:
-    """`S[am, I]` (or `S[1, 0]` without labels); `b[d0]` with one index, labelled by `cols`."""
-    if j is None:
-        return f"{symbol}[{label(cols, i)}]"
-    return f"{symbol}[{label(rows, i)}, {label(cols, j)}]"
-
-
-def dot(a: np.ndarray, b: np.ndarray) -> str:
-    """`a₀·b₀ + a₁·b₁ + …`, the first TERMS products written out."""
-    shown = " + ".join(f"{term(x)}·{term(y)}" for x, y in zip(a[:TERMS], b[:TERMS], strict=True))
-    return shown + (f" + … ({len(a)} terms)" if len(a) > TERMS else "")
 
 
 def largest(values: np.ndarray, lower: bool = False) -> tuple[int, int]:
     """Where the largest finite magnitude of the shown corner sits: the entry an example is most
-    telling on. `lower`: only j ≤ i, the scores a causal mask keeps (an encoder keeps them too)."""
+    telling on, the first of those equal up to round-off. `lower`: only j ≤ i, the scores a causal
+    mask keeps (an encoder keeps them too)."""
     values = values[:CORNER, :CORNER]
-    finite = np.where(np.isfinite(values), np.abs(values), -1.0)
-    if lower:
-        finite = np.where(np.tri(*finite.shape, dtype=bool), finite, -1.0)
-    i, j = np.unravel_index(int(np.argmax(finite)), values.shape)
-    return int(i), int(j)
+    i, j = first_largest(np.abs(values), np.tri(*values.shape, dtype=bool) if lower else None)
+    return i, j
 
 
 def worked_line(phase: str, stage: str, inputs: dict[str, Tensor], outputs: dict[str, Tensor],
                 bindings: dict[str, str]) -> str | None:
+    line, note = _checked_line(phase, stage, inputs, outputs, bindings), exact_zero_note(phase, inputs, outputs)
+    return ". ".join(filter(None, [line, note])) or None
+
+
+def _checked_line(phase, stage, inputs, outputs, bindings) -> str | None:
     builder = _BUILDERS.get(phase, {}).get(stage)
     if builder is None:
         return None
@@ -87,7 +59,7 @@ def worked_line(phase: str, stage: str, inputs: dict[str, Tensor], outputs: dict
 
 
 def _matrix(t: Tensor) -> np.ndarray:
-    value = np.asarray(t.value, dtype=np.float64)
+    value = denoised(t.value)
     if value.ndim != 2:
         raise ValueError("not a matrix")
     return value
@@ -95,7 +67,7 @@ def _matrix(t: Tensor) -> np.ndarray:
 
 def _as_rows(t: Tensor) -> tuple[np.ndarray, list[str] | None, list[str] | None]:
     """A vector as a one-row matrix (an mlp's input, a pooled vector), with its labels as columns."""
-    value = np.asarray(t.value, dtype=np.float64)
+    value = denoised(t.value)
     if value.ndim == 1:
         return value[None, :], None, t.cols or t.rows
     if value.ndim != 2:
@@ -114,7 +86,7 @@ def _linear(inputs, outputs, bindings):
     tied = w.shape == (y.shape[1], x.shape[1]) and w.shape[0] != w.shape[1]  # the tied head reads E as Eᵀ
     column = w.T if tied else w
     i, j = largest(y)
-    bias = float(b[1].value[j]) if b else 0.0
+    bias = float(denoised(b[1].value)[j]) if b else 0.0
     claimed = float(x[i] @ column[:, j]) + bias
     row = "" if x_rows is None else f"{label(x_rows, i)}, "
     weight = f"{w_sym}[{label(w_t.rows, j)}, :]" if tied else f"{w_sym}[:, {label(w_t.cols, j)}]"
@@ -168,7 +140,7 @@ def _softmax(inputs, outputs, bindings):
     (a_sym, a_t), = outputs.items()
     z, a = _matrix(z_t), _matrix(a_t)
     i = min(z.shape[0], CORNER) - 1  # the last query shown: in a decoder, the one that sees the most keys
-    j = int(np.argmax(a[i, :CORNER]))
+    j = first_largest(a[i, :CORNER])[0]
     top = float(np.max(z[i]))
     e = np.exp(z[i] - top)  # as the formula does: every term ≤ 1, none overflows
     terms = " + ".join(num(x) for x in e[:TERMS]) + (" + …" if len(e) > TERMS else "")
@@ -199,11 +171,11 @@ def _residual(inputs, outputs, bindings):
 
 
 def _layernorm(inputs, outputs, bindings):
-    x_t, gamma, beta = inputs["x"], inputs["γ"].value, inputs["β"].value
+    x_t, gamma, beta = inputs["x"], denoised(inputs["γ"].value), denoised(inputs["β"].value)
     (y_sym, y_t), = outputs.items()
     x, y = _matrix(x_t), _matrix(y_t)
     eps = float(bindings["ε"])
-    i, j = 0, int(np.argmax(np.abs(y[0, :CORNER])))
+    i, j = 0, first_largest(np.abs(y[0, :CORNER]))[0]
     mu, var = float(x[i].mean()), float(x[i].var())
     claimed = float(gamma[j]) * (x[i, j] - mu) / math.sqrt(var + eps) + float(beta[j])
     line = (f"row {label(x_t.rows, i)}: μ = {num(mu)}, σ² = {num(var)}; {entry(y_sym, y_t.rows, y_t.cols, i, j)} = "

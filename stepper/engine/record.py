@@ -8,6 +8,7 @@ import functools
 import numpy as np
 
 from stepper.engine.examples import worked_line
+from stepper.roundoff import steady
 from stepper.trace import Formula, Step, Tensor
 
 
@@ -63,4 +64,5 @@ def tensor(symbol: str, value: np.ndarray, key: str | None = None, rows=None, co
 
 
 def fmt_num(x: float) -> str:
-    return f"{x:.6g}"
+    """A bound number at 6 significant digits; round-off residue prints as 0 (stepper/roundoff.py)."""
+    return f"{steady(x):.6g}"

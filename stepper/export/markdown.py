@@ -14,8 +14,9 @@ from stepper.export.md_params import param_section
 from stepper.export.md_quiz import quiz_note, quiz_section, results_by_step
 from stepper.export.md_sections import journey_section, setup_section, summary_section
 from stepper.export.md_steps import Axes, step_block
-from stepper.export.md_tables import NOISE, code, text
+from stepper.export.md_tables import code, text
 from stepper.export.md_train import training_section
+from stepper.roundoff import NOISE
 from stepper.trace import Step, Trace
 from stepper.visible import visible
 
@@ -112,7 +113,9 @@ def _intro(trace: Trace, precision: int, phases: list[str]) -> str:
          " Every step prints all the numbers it reads, so any of them can be redone by hand or in a few "
          "lines of numpy. " + check),
         (f"Numbers are rounded to {precision} significant digits; the JSON export keeps full precision. "
-         f"−∞ marks a masked entry, and ≈0 an entry smaller than {NOISE:g}: round-off, not signal."),
+         f"−∞ marks a masked entry. An entry smaller than {NOISE:g} times its table's largest entry (or "
+         f"than {NOISE:g}, when that entry is below 1) is printed as 0: at that size its digits are "
+         "round-off, and would differ from machine to machine."),
         " · ".join(f"[{name}]({_anchor(heading)})" for name, heading in contents),
     ]))
 

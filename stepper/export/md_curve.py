@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from stepper.export.md_steps import check_line, heading, lesson_line, math_block, prose
-from stepper.export.md_tables import NOISE, code, num
+from stepper.export.md_tables import code, num
+from stepper.roundoff import NOISE, steady_array
 from stepper.trace import Step, Trace
 
 CURVE_EDGE = 5  # a long curve keeps its first and last this many losses
@@ -47,7 +48,7 @@ def curve_block(step: Step, number: int, trace: Trace, precision: int) -> str:
 
 def _signed(x: float, precision: int) -> str:
     s = num(x, precision)
-    return s if s.startswith("-") or s in ("0", "≈0") else "+" + s
+    return s if s.startswith("-") or s == "0" else "+" + s
 
 
 def _diverged(trace: Trace, losses: np.ndarray, precision: int) -> str:
@@ -80,7 +81,7 @@ def _verdict(losses: np.ndarray, precision: int) -> str:
 def _sparkline(losses: np.ndarray) -> str:
     """A one-line picture of the curve; a long run is sampled evenly so the line stays short."""
     pick = np.unique(np.linspace(0, losses.size - 1, min(losses.size, SPARK_WIDTH)).round().astype(int))
-    y = losses[pick]
+    y = steady_array(losses[pick])  # a curve flat up to round-off draws flat on every machine
     lo, hi = float(np.min(y)), float(np.max(y))
     if not np.isfinite([lo, hi]).all() or hi == lo:
         return SPARK[3] * y.size

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from stepper.export.md_tables import code, label, num, text, token, token_list
+from stepper.roundoff import first_largest
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -49,7 +50,7 @@ def outcome_section(trace, precision: int) -> str:
         lines += ["| position | sees | should predict | its probability | top guess |",
                   "|:---|:---|:---|---:|:---|"]
         for t in range(p.shape[0]):
-            guess = vocab[int(np.argmax(p[t]))]
+            guess = vocab[first_largest(p[t])[0]]
             lines.append(f"| {t} | {token_list(toks[:t + 1])} | {token(toks[t + 1])} | "
                          f"{num(p[t, vocab.index(toks[t + 1])], precision)} | {token(guess)} |")
     elif kind == "regress":
@@ -76,5 +77,5 @@ def _classify_batch(trace, task: dict, logits: np.ndarray, loss: str, precision:
              "| example | true class | its probability | top guess |", "|:---|:---|---:|:---|"]
     for name, row, truth in zip(_examples(trace, p.shape[0]), p, labels, strict=False):
         lines.append(f"| {name} | {code(truth)} | {num(row[classes.index(truth)], precision)} | "
-                     f"{code(classes[int(np.argmax(row))])} |")
+                     f"{code(classes[first_largest(row)[0]])} |")
     return lines

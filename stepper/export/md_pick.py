@@ -12,6 +12,7 @@ import numpy as np
 
 from stepper.export.md_steps import checks_line, lesson_line, prose
 from stepper.export.md_tables import code, label, num, text, token
+from stepper.roundoff import ranked
 from stepper.trace import Step, Trace
 
 TOP = 10  # a distribution over a big vocabulary keeps its most likely tokens
@@ -121,7 +122,9 @@ def _distribution(steps: dict[str, Step], precision: int) -> str:
         cols.append(("p", p.value, "num"))
     any_step = next(iter(steps.values()))
     vocab = next(iter(any_step.inputs.values())).cols or []
-    order = np.argsort(-np.asarray(cols[-1][1], dtype=np.float64), kind="stable")
+    last = np.asarray(cols[-1][1], dtype=np.float64)
+    ranks = ranked(last)  # ties up to round-off in vocabulary order; what cannot rank (−∞) follows
+    order = np.array(ranks + sorted(set(range(last.size)) - set(ranks)), dtype=int)
     drawn = int(steps["sample"].outputs["next"].value) if "sample" in steps else None
     lines = ["| token | " + " | ".join(h for h, _, _ in cols) + " |",
              "|:---|" + "|".join(":---:" if how == "mark" else "---:" for _, _, how in cols) + "|"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
 
 from stepper.export.md_tables import MAX_HEADS, code, num, shape_text, table, text
+from stepper.roundoff import error_bound as bucket
 from stepper.trace import Check, Step, Tensor, Trace, reference_name
 from stepper.verify.compare import NOTHING
 
@@ -94,16 +94,6 @@ def tensor_block(step: Step, role: str, symbol: str, t: Tensor, axes: Axes, prec
         return caption + " — too many axes for a table; see the JSON export."
     body, note = table(code(symbol), value, t.rows, t.cols, precision)
     return "\n\n".join([caption, body] + ([f"*{note}*"] if note else []))
-
-
-def bucket(err: float) -> str:
-    """An error bound stable across machines: the last bits of float64 round-off differ between CPUs."""
-    if err < 1e-12:
-        return "< 1e-12"
-    if not math.isfinite(err):
-        return "∞"
-    exp = math.ceil(math.log10(err))
-    return f"< 1e{exp + (10.0 ** exp == err)}" if err < 1e-9 else f"{err:.2g}"
 
 
 def verdict(check: Check | None) -> tuple[str, str]:

@@ -12,33 +12,24 @@ import re
 
 import numpy as np
 
+from stepper.roundoff import scale_of, steady
+
 # an array larger than this on either axis is shown by its corners; the JSON export is the full record
 MAX_ROWS = 16
 MAX_COLS = 16
 EDGE = 6  # leading rows/columns kept when eliding (plus the last one, so the reader sees where it ends)
 MAX_HEADS = 4  # a [H, …] array shows at most this many heads
 
-# below this an entry is round-off residue (e.g. a gradient that is zero in exact arithmetic):
-# printing its digits would be noise, and noise that differs from machine to machine
-NOISE = 1e-12
-
 
 def num(x: float, precision: int, scale: float = 1.0) -> str:
-    """One entry at `precision` significant digits; −∞/∞ written as such."""
-    x = float(x)
+    """One entry at `precision` significant digits, read without its round-off relative to `scale`
+    (its table's largest entry), so round-off residue prints as 0; −∞/∞ written as such."""
+    x = steady(x, scale)
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):
         return "−∞" if x < 0 else "∞"
-    if x != 0 and abs(x) < NOISE * max(1.0, scale):
-        return "≈0"
-    text = f"{x:.{precision}g}"
-    return "0" if text in ("-0", "0") else text
-
-
-def scale_of(value: np.ndarray) -> float:
-    finite = np.abs(value[np.isfinite(value)])
-    return float(finite.max()) if finite.size else 1.0
+    return f"{x:.{precision}g}"
 
 
 def shape_text(shape: tuple[int, ...]) -> str:

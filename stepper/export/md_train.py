@@ -13,6 +13,7 @@ import numpy as np
 from stepper.export.md_curve import curve_block
 from stepper.export.md_steps import Axes, check_line, heading, lesson_line, math_block, prose, tensor_block
 from stepper.export.md_tables import code, num, table, text
+from stepper.roundoff import first_largest
 from stepper.trace import Step, Tensor, Trace
 
 STATE = {"v": "velocity", "m": "first moment", "s": "second moment"}
@@ -127,7 +128,7 @@ def _worked_entry(step: Step, precision: int) -> str:
     g = np.asarray(step.inputs["g"].value, dtype=np.float64)
     if g.size == 0:
         return ""
-    idx = np.unravel_index(int(np.argmax(np.abs(g))), g.shape)
+    idx = first_largest(np.abs(g))  # a tie up to round-off goes to the first entry, on every machine
     at = {name: float(np.asarray(t.value)[idx]) for name, t in [*step.inputs.items(), *step.outputs.items()]}
     t = step.inputs["g"]
     names = [lab[i] if lab and i < len(lab) else str(i)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stepper.roundoff import denoised, first_largest, ranked, steady
 from stepper.trace import Step, Tensor, visible_token
 
 
@@ -57,12 +58,11 @@ def cell_question(step: Step) -> Question | None:
     if v.size == 0 or not np.isfinite(v).any():
         return None
     if v.ndim == 0:
-        return Question(step.id, "cell", f"What is {t.symbol}? (to ±{_tol(v):g})", f"{float(v):.6g}", _tol(v),
+        return Question(step.id, "cell", f"What is {t.symbol}? (to ±{_tol(v):g})", f"{steady(v):.6g}", _tol(v),
                         why=step.formula.plain)
-    flat = np.where(np.isfinite(v), np.abs(v), -1.0)
-    idx = np.unravel_index(int(np.argmax(flat)), v.shape)
+    idx = first_largest(np.abs(v))  # a tie up to round-off: the first entry, on every machine
     where = ", ".join(_label(lab, i) for lab, i in zip(_axis_labels(t), idx, strict=False))
-    value = float(v[idx])
+    value = steady(v[idx])
     tol = _tol(v)
     return Question(step.id, "cell", f"What is the largest-magnitude entry of {t.symbol}, at [{where}]? "
                     f"(to ±{tol:g})", f"{value:.6g}", tol, why=f"{t.symbol}[{where}] = {value:.6g} by {step.formula.plain}")
@@ -77,14 +77,15 @@ def argmax_question(step: Step) -> Question | None:
     if a.shape[0] < 2 or not t.rows or not t.cols:
         return None
     row = a.shape[0] - 1
-    j = int(np.argmax(a[row]))
-    second = np.sort(a[row])[-2] if a.shape[1] > 1 else -1.0
+    order = ranked(a[row])  # a tie up to round-off: the first token, on every machine
+    j = order[0]
+    second = a[row, order[1]] if len(order) > 1 else -1.0
     if a[row, j] - second < 0.01 or len(set(t.cols)) < 2:  # a near-tie, or one choice: nothing to predict
         return None
     # tokens as they are shown (a space is ␣), each once even where it stands at several positions
     cols = [visible_token(c) for c in t.cols]
     return Question(step.id, "argmax", f"Which token does “{visible_token(t.rows[row])}” attend to most?", cols[j],
-                    why=f"its weights are {', '.join(f'{c} {w:.3f}' for c, w in zip(cols, a[row], strict=True))}",
+                    why=f"its weights are {', '.join(f'{c} {steady(w):.3f}' for c, w in zip(cols, a[row], strict=True))}",
                     choices=tuple(dict.fromkeys(cols)))
 
 
@@ -94,12 +95,12 @@ def sign_question(step: Step) -> Question | None:
     # not one path's share (`d:IN<-OUT`): its sign may differ from the whole gradient's, and the why
     # below speaks of the whole; nor a stack of heads, whose entries have no names to ask by
     grads = [(n, t) for n, t in step.outputs.items() if t.value.size > 1 and t.value.ndim <= 2
-             and "<-" not in (t.key or "") and np.abs(t.value).max() > 1e-12]
+             and "<-" not in (t.key or "") and denoised(t.value).any()]  # not all round-off (db_K)
     if not grads:
         return None
     name, t = max(grads, key=lambda nt: ("W" in nt[0], nt[1].value.size))
-    v = np.asarray(t.value)
-    idx = np.unravel_index(int(np.argmax(np.abs(v))), v.shape)
+    v = denoised(t.value)
+    idx = first_largest(np.abs(v))
     where = ", ".join(_label(lab, i) for lab, i in zip(_axis_labels(t), idx, strict=False))
     sign = "positive" if v[idx] > 0 else "negative"
     base = (t.key or "").removeprefix("d:")
@@ -111,7 +112,7 @@ def sign_question(step: Step) -> Question | None:
                " the loss")
     # "above zero" rather than "positive": a class may be called `positive` (mini's dz[positive])
     return Question(step.id, "sign", f"Is {t.symbol}[{where}] above zero (+) or below zero (−)?", sign,
-                    why=f"{t.symbol}[{where}] = {float(v[idx]):.4g}: {why}", choices=("positive", "negative"))
+                    why=f"{t.symbol}[{where}] = {steady(v[idx]):.4g}: {why}", choices=("positive", "negative"))
 
 
 def _axis_labels(t: Tensor) -> list[list[str] | None]:
@@ -126,7 +127,7 @@ def _tol(v: np.ndarray) -> float:
     """2% of the entry scale, at least 0.005: strict enough to need the arithmetic, loose enough for 2-3 digits."""
     finite = np.abs(v[np.isfinite(v)]) if np.ndim(v) else np.abs(np.atleast_1d(v))
     scale = float(finite.max()) if finite.size else 1.0
-    return float(f"{max(0.02 * scale, 0.005):.2g}")
+    return float(f"{steady(max(0.02 * scale, 0.005)):.2g}")
 
 
 def mask_question(step: Step) -> Question | None:

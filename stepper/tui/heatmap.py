@@ -15,6 +15,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.color import Color
 
+from stepper.roundoff import denoised
 from stepper.tui.present import NumberFormat, elide, visible
 
 LABEL_MAX = 8  # longer token labels are cut; the column is for numbers
@@ -53,6 +54,8 @@ class Heatmap:
                  changed: np.ndarray | None = None):
         """`changed`: after a what-if edit, True where the edit moved this cell (others fade)."""
         v = np.asarray(values)
+        if v.dtype.kind == "f":  # round-off residue is 0: no colour, no sign, no width of its own
+            v = denoised(v)
         if v.ndim == 0:  # a scalar (the loss) is a one-cell column with no labels
             v, rows = v.reshape(1), [""]
         column_vector = v.ndim == 1 and rows is not None

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from stepper.roundoff import ranked
 from stepper.trace import Step, Trace
 from stepper.tui.present import visible
 
@@ -185,7 +186,7 @@ def _sampling_bars(plt, trace: Trace, step: Step) -> None:
     after = np.asarray(p.value, dtype=float)
     tokens = _labels(p.cols, after.shape[0])
     # a big vocabulary shows only the tokens that matter on either side
-    keep = sorted(np.argsort(-np.maximum(before, after))[:MAX_BARS].tolist())
+    keep = sorted(ranked(np.maximum(before, after))[:MAX_BARS])  # a tie up to round-off: the first tokens
     plt.multiple_bar([tokens[k] for k in keep], [before[keep].tolist(), after[keep].tolist()],
                      color=["blue", "red"], width=0.8)
     plt.ylim(0, 1)
