@@ -162,7 +162,7 @@ OPTIM = {
 
 GENERATE = {
     "max_new_tokens": Key(int, 5, low=1, high=256, doc="how many tokens to add"),
-    "temperature": Key(float, 1.0, low=0.0, high=100.0, doc="z / τ before the softmax; 0 = greedy"),
+    "temperature": Key(float, 1.0, low=0.0, high=100.0, doc="z′ = (z − max z) / τ before the softmax; 0 = greedy"),
     "top_k": Key(int, 0, low=0, high=1_000_000, doc="keep only the k most likely tokens; 0 = off"),
     "top_p": Key(float, 1.0, low=0.0, high=1.0, open=("low",),
                  doc="keep the most likely tokens until their probability reaches p; 1 = off"),
