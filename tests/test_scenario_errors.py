@@ -76,6 +76,8 @@ CASES = {
     # -- values
     "out-of-range": (edit("n_heads: 2", "n_heads: 2\n  n_layers: 100"), 6, 13,
                      ["`n_layers: 100` is out of range", "from 1 to 48"]),
+    "norm-eps-zero": (edit("n_heads: 2", "n_heads: 2\n  norm_eps: 0"), 6, 13,
+                      ["`norm_eps: 0` is out of range", "above 0"]),
     "n-heads-zero": (edit("n_heads: 2", "n_heads: 0"), 5, 12, ["`n_heads: 0` is out of range"]),
     "negative-size": (edit("n_heads: 2", "n_heads: 2\n  d_ff: -8"), 6, 9, ["`d_ff: -8` is out of range"]),
     "huge-number-is-inf": (edit("n_heads: 2", "n_heads: 2\n  norm_eps: 1e400"), 6, 13,
