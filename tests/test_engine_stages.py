@@ -1,5 +1,7 @@
 """Each engine stage, forward and backward, against torch's own functions and autograd."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -74,6 +76,18 @@ def test_activations(kind, torch_fn):
     dg = rng.normal(size=g.shape)
     tg.backward(torch.tensor(dg))
     close(activation.backward(dg, cache), th.grad)
+
+
+def test_gelu_of_huge_inputs_has_its_limits_and_no_overflow():
+    h = np.array([1e200, -1e200, 1e160, -50.0, 38.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        g, cache = activation.forward(h, "gelu")
+        dh = activation.backward(np.ones_like(h), cache)
+    th = t(h)
+    F.gelu(th).backward(torch.ones_like(th))
+    close(g, F.gelu(t(h)))
+    close(dh, th.grad)
+    assert list(dh[:3]) == [1.0, 0.0, 1.0]
 
 
 @pytest.mark.parametrize("kind", ["relu", "gelu", "gelu_tanh"])
@@ -171,6 +185,19 @@ def test_cross_entropy_ignores_dropped_rows():
     tz = t(z)
     tl = F.cross_entropy(tz, torch.tensor(np.where(keep, targets, -100)), ignore_index=-100)
     assert abs(value - tl.item()) <= TOL
+    tl.backward()
+    close(loss.cross_entropy_backward(cache), tz.grad)
+
+
+def test_cross_entropy_of_a_saturated_softmax_is_finite():
+    # p of the target underflows to exactly 0 (e^-2000), yet its log is the finite −2000
+    z, targets, keep = np.array([[0.0, 2000.0, 1.0], [3.0, 0.0, -1e6]]), np.array([0, 2]), np.array([True, True])
+    with np.errstate(divide="raise", over="raise", invalid="raise"):  # underflow to 0 is expected
+        value, probs, cache = loss.cross_entropy(z, targets, keep)
+    tz = t(z)
+    tl = F.cross_entropy(tz, torch.tensor(targets))
+    assert value == pytest.approx((2000.0 + (1e6 + 3.0 + math.log1p(math.exp(-3.0)))) / 2, rel=1e-15)
+    assert abs(value - tl.item()) <= TOL * abs(value)
     tl.backward()
     close(loss.cross_entropy_backward(cache), tz.grad)
 

@@ -178,7 +178,7 @@ def test_distribution_tables_equal_the_trace():
         z, zt = step["temperature"].inputs["z"].value, step["temperature"].outputs["z'"].value
         kept, p = np.isfinite(step["filter"].outputs["z_kept"].value), step["softmax"].outputs["p"].value
         table = tables(blocks(md)[f"gen.{n}.sample"])[0]
-        assert table[0] == ["token", "z", "z/τ", "kept?", "p"]
+        assert table[0] == ["token", "z", "z'", "kept?", "p"]
         chosen = int(step["sample"].outputs["next"].value)
         for row in table[1:]:
             name = row[0].removesuffix(" ← drawn")

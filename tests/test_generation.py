@@ -51,6 +51,24 @@ def test_temperature_towards_zero_is_greedy():
     assert build_trace(sc).generated == build_trace(greedy).generated
 
 
+@pytest.mark.parametrize("tau", [5e-324, 1e-320, 1e-300])
+def test_a_temperature_near_zero_is_the_greedy_limit_not_nan(tau):
+    z = np.array([4.0, 1.0, 2.5, 2.5 - 1e-12, 3.9])  # token 0 is <pad>: the best drawable one is token 4
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        zt = sampling.apply_temperature(z, tau, banned=(0,))
+        keep = sampling.keep_mask(zt, 0, 1.0, banned=(0,))
+        p, _ = sampling.softmax.forward(sampling.filter_logits(zt, keep))
+    assert zt[4] == 0.0 and zt[0] > 0 and np.all(zt[1:4] < -1e299)
+    assert p.tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]
+
+
+def test_temperature_shifts_by_the_max_and_changes_no_probability():
+    z = np.array([0.5, 3.0, -1.0])
+    zt = sampling.apply_temperature(z, 0.5)
+    assert zt.tolist() == [-5.0, 0.0, -8.0]
+    assert np.allclose(sampling.softmax.forward(zt)[0], sampling.softmax.forward(z / 0.5)[0], rtol=0, atol=1e-15)
+
+
 def test_top_k_keeps_exactly_k():
     z = np.array([0.5, 3.0, -1.0, 2.0, 2.5, 0.0])
     for k in range(1, 6):

@@ -173,7 +173,7 @@ def test_decoder_matches_causal_nn_layers_end_to_end(tokens, norm):
     close(ln_f.bias.grad, ref.get("d:ln_f.beta"))
 
 
-def test_loss_read_off_probs_equals_cross_entropy_on_logits():
+def test_loss_is_cross_entropy_on_logits():
     sc = scenario(encoder(kind="decoder"), ["I", "am", "happy", "I"], {"kind": "next_token"})
     ref = torch_reference(sc)
     logits = t(ref.get("logits")).requires_grad_(True)
@@ -182,6 +182,27 @@ def test_loss_read_off_probs_equals_cross_entropy_on_logits():
     assert abs(loss.item() - ref.loss) <= 1e-12
     close(logits.grad, ref.get("d:logits"), 1e-12)
     close(torch.softmax(logits, -1), ref.get("probs"), 1e-15)
+
+
+@pytest.mark.parametrize("kind", ["classify", "next_token"])
+def test_a_saturated_softmax_gives_a_finite_loss_and_gradient(kind):
+    # init.std 100 (the documented maximum): the logits are thousands apart, and the right answer's
+    # probability underflows to exactly 0; its log is still finite, and dL/dz is still p − onehot
+    model = encoder(kind="decoder" if kind == "next_token" else "encoder", norm="none")
+    task = {"kind": "next_token"} if kind == "next_token" else CLASSIFY
+    sc = parse_scenario(yaml.safe_dump({"name": "t", "model": model, "task": task,
+                                        "input": {"vocab": VOCAB, "tokens": ["I", "am", "happy", "I"]},
+                                        "weights": {"seed": 3, "init": {"std": 100.0}}}))
+    ref = torch_reference(sc)
+    p = ref.get("probs").reshape(-1, ref.get("probs").shape[-1])
+    targets = sc.token_ids[1:] if kind == "next_token" else [sc.task.label_index]
+    assert min(p[np.arange(len(targets)), targets]) == 0.0, "the case must underflow to test anything"
+    z = ref.get("logits").reshape(p.shape)
+    expected = -np.mean([(z[i] - z[i].max())[y] - math.log(np.exp(z[i] - z[i].max()).sum())
+                         for i, y in enumerate(targets)])
+    assert math.isfinite(ref.loss) and abs(ref.loss - expected) <= 1e-12 * expected
+    onehot = np.eye(p.shape[1])[targets]
+    close(ref.get("d:logits").reshape(p.shape), (p - onehot) / len(targets), 1e-15)
 
 
 # ---------------------------------------------------------------- cases worked out by hand

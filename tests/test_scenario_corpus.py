@@ -44,14 +44,16 @@ LINES = {
     "weight_unknown_layer.yaml": 15, "weight_unknown_name.yaml": 15, "weight_wrong_shape.yaml": 15,
     "wrong_type_bool_for_number.yaml": 4, "wrong_type_d_model_text.yaml": 4, "wrong_type_float_for_int.yaml": 5,
     "wrong_type_model_scalar.yaml": 2, "wrong_type_tokens_string.yaml": 8, "wrong_type_values_list.yaml": 14,
-    "yaml_bad_indent.yaml": 4, "yaml_control_char.yaml": 2, "yaml_syntax_unclosed_bracket.yaml": 6,
-    "yaml_tab_indent.yaml": 3, "yaml_two_documents.yaml": 13, "yaml_unclosed_quote.yaml": 5,
+    "yaml_bad_indent.yaml": 4, "yaml_control_char.yaml": 2, "yaml_syntax_unclosed_bracket.yaml": 5,
+    "yaml_tab_indent.yaml": 3, "yaml_two_documents.yaml": 13, "yaml_unclosed_quote.yaml": 2,
     "yaml_undefined_alias.yaml": 2,
     # optim, generate, quiz and mlp batches
     "optim_bad_kind.yaml": 6, "optim_lr_zero.yaml": 7, "optim_velocity_for_adam.yaml": 7,
     "optim_velocity_wrong_shape.yaml": 8, "generate_on_encoder.yaml": 9, "generate_past_max_len.yaml": 9,
     "generate_top_p_zero.yaml": 5, "quiz_missing_answer.yaml": 9, "mlp_batch_labels_count.yaml": 8,
     "mlp_batch_ragged.yaml": 6, "mlp_batch_target_count.yaml": 7,
+    # text that cannot be written out, a tag on a key, a mapping alias bomb
+    "text_lone_surrogate.yaml": 2, "tag_on_key.yaml": 4, "alias_bomb_mappings.yaml": 5,
 }
 
 

@@ -36,7 +36,10 @@ def edit(old: str, new: str, base: str = OK) -> str:
 # (file content, line, column or None, words the message must contain)
 CASES = {
     # -- the file itself
-    "yaml-syntax": ("name: x\nmodel:\n  kind: [encoder\n", 4, None, ["YAML syntax", "not closed"]),
+    # an unclosed bracket or quote is reported where it opened, not at the end of the file
+    "yaml-syntax": ("name: x\nmodel:\n  kind: [encoder\n", 3, 9, ["YAML syntax", "not closed", "still open at the end of the file"]),
+    "yaml-unclosed-flow-mapping": ("name: x\nmodel: {kind: encoder\ninput: {}\n", 2, 8, ["`{...}` mapping is not closed", "still open at line 3"]),
+    "yaml-missing-comma-same-line": ("name: x\nmodel: {kind: encoder d_model: 4}\n", 2, 30, ["lacks a comma"]),
     "yaml-tab": ("name: x\nmodel:\n\tkind: encoder\n", 3, 1, ["tab", "spaces"]),
     # a key moved out of its block is valid YAML on its own line; the parser trips on the next one
     # … but an error on the first line of a block stays on that line
@@ -44,7 +47,10 @@ CASES = {
                                    ["unexpected `:`"]),
     "yaml-stray-dedent": (edit("  d_model: 4\n", "d_model: 4\n"), 4, 1,
                           ["less indented than the lines above and below", "inside `model:`", "2 spaces"]),
-    "yaml-unclosed-quote": ('name: "x\nmodel: {}\n', 3, None, ["quote is never closed"]),
+    "yaml-unclosed-quote": ('name: "x\nmodel: {}\n', 1, 7, ["quote is never closed"]),
+    "yaml-unclosed-single-quote": ("name: x\ntitle: 'it runs on\nmodel: {}\n", 2, 8, ["quote is never closed"]),
+    "text-lone-surrogate": ('name: x\ntitle: "\\ud800"\nmodel: {}\n', 2, 8, ["U+D800", "surrogate"]),
+    "key-lone-surrogate": ('name: x\nlessons:\n  "fwd.\\udfff": hi\nmodel: {}\n', 3, 3, ["U+DFFF"]),
     "top-level-list": ("- name: x\n- model: {}\n", 1, 1, ["top level must be a mapping", "got a list"]),
     "top-level-scalar": ("hello\n", 1, 1, ["top level must be a mapping"]),
     "empty": ("", 1, 1, ["file is empty", "stepper new"]),
@@ -76,6 +82,8 @@ CASES = {
     # -- values
     "out-of-range": (edit("n_heads: 2", "n_heads: 2\n  n_layers: 100"), 6, 13,
                      ["`n_layers: 100` is out of range", "from 1 to 48"]),
+    "norm-eps-zero": (edit("n_heads: 2", "n_heads: 2\n  norm_eps: 0"), 6, 13,
+                      ["`norm_eps: 0` is out of range", "above 0"]),
     "n-heads-zero": (edit("n_heads: 2", "n_heads: 0"), 5, 12, ["`n_heads: 0` is out of range"]),
     "negative-size": (edit("n_heads: 2", "n_heads: 2\n  d_ff: -8"), 6, 9, ["`d_ff: -8` is out of range"]),
     "huge-number-is-inf": (edit("n_heads: 2", "n_heads: 2\n  norm_eps: 1e400"), 6, 13,
@@ -123,6 +131,12 @@ CASES = {
     "alias-bomb": ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)),
         None, None, ["expands to more than 200,000 values"]),
+    "alias-bomb-of-mappings": (open(__file__.rsplit("/", 1)[0] + "/malformed/alias_bomb_mappings.yaml").read(),
+                               5, 1, ["expands to more than 200,000 values"]),
+    "tag-on-a-key": ("name: x\nmodel:\n  !!python/name:os.system d_model: 4\n", 3, 3,
+                     ["tag `!!python/name:os.system` is not allowed"]),
+    "tag-on-a-merged-key": ("name: x\nx-base: &b {!custom kind: encoder}\nmodel:\n  <<: *b\n", 2, 13,
+                            ["tag `!custom` is not allowed"]),
     "alias-to-itself": ("name: x\nmodel: &m\n  kind: encoder\n  extra: *m\n", 4, 3, ["never ends"]),
     "deep-nesting": ("name: x\nlessons: {x: " + "[" * 100 + "]" * 100 + "}\n", 2, None, ["nested more than"]),
     "merge-of-a-scalar": ("name: x\nmodel:\n  <<: 5\n", 3, 7, ["`<<` merges a mapping"]),

@@ -58,7 +58,10 @@ def backward(dg: np.ndarray, cache) -> np.ndarray:
     if kind == "relu":
         return dg * (h > 0)  # [T, F]
     if kind == "gelu":
-        pdf = np.exp(-0.5 * h * h) / math.sqrt(2.0 * math.pi)  # [T, F] φ(H)
+        # φ(40) = e^-800 is already 0 in float64: clipping first changes no value, but keeps H² of a
+        # huge H (a wide model with init.std 100) from overflowing on its way to that 0
+        near = np.clip(h, -40.0, 40.0)  # [T, F]
+        pdf = np.exp(-0.5 * near * near) / math.sqrt(2.0 * math.pi)  # [T, F] φ(H)
         return dg * (aux + h * pdf)  # [T, F]
     if kind == "gelu_tanh":
         # the formula term by term, in place on two arrays of our own: on GPT-2 small's [64, 3072]

@@ -2,7 +2,7 @@
 
 Recorded steps (phase "generate"), for token n = 1, 2, …:
   gen.prefill / gen.{n}.decode  the last position's logits (and each layer's K/V cache)
-  gen.{n}.temperature           z / τ
+  gen.{n}.temperature           (z − max z) / τ
   gen.{n}.filter                top-k / top-p (when set)
   gen.{n}.softmax               the distribution drawn from
   gen.{n}.sample                the chosen token
@@ -76,12 +76,12 @@ def _record_logits(rec, step_id, title, formula, n, z, infos, sc, seq):
 
 def _choose(rec, n, z, g, greedy, rng, vocab) -> int:
     tau = g.temperature if g.temperature > 0 else 1.0
-    zt = sampling.apply_temperature(z, tau)  # [V]
+    banned = tuple(i for i, v in enumerate(vocab) if v == PAD)
+    zt = sampling.apply_temperature(z, tau, banned)  # [V]
     rec.add(f"gen.{n}.temperature", "generate", f"Token {n}: temperature", sampling.TEMPERATURE_FORMULA,
             {"z": tensor("z", z, f"gen{n}.logits", None, vocab)},
             {"z'": tensor("z'", zt, f"gen{n}.scaled", None, vocab)},
-            bindings={"τ": fmt_num(g.temperature) + (" (0 = greedy: scale skipped)" if g.temperature == 0 else "")})
-    banned = tuple(i for i, v in enumerate(vocab) if v == PAD)
+            bindings={"τ": fmt_num(g.temperature) + (" (0 = greedy: no division)" if g.temperature == 0 else "")})
     if g.top_k or g.top_p < 1.0 or banned:
         keep = sampling.keep_mask(zt, g.top_k, g.top_p, banned)  # [V]
         zf = sampling.filter_logits(zt, keep)  # [V]

@@ -33,8 +33,15 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, keep: np.ndarray):
     p, _ = softmax.forward(z)  # [N, C]
     n = int(keep.sum())
     rows = np.arange(z.shape[0])[keep]
-    loss = -np.log(p[rows, targets[keep]]).sum() / n
+    loss = -log_softmax(z)[rows, targets[keep]].sum() / n
     return float(loss), p.reshape(logits.shape), (p, targets, keep, n, logits.shape)
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """log p, row by row, without taking the log of p: where a logit is far below the row's max its
+    p underflows to 0 and log 0 is −∞, but (z − m) − log Σ exp(z − m) is the finite number it should be."""
+    shifted = z - z.max(axis=-1, keepdims=True)  # [N, C], each row's max at 0
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # [N, C]; the sum is at least 1
 
 
 def cross_entropy_backward(cache) -> np.ndarray:

@@ -8,9 +8,10 @@ from stepper.engine import softmax
 from stepper.trace import Formula
 
 TEMPERATURE_FORMULA = Formula(
-    plain="z' = z / τ",
-    latex=r"z' = z / \tau",
-    meaning="Dividing by τ < 1 sharpens the distribution (τ → 0 is greedy); τ > 1 flattens it towards uniform.",
+    plain="z' = (z − max z) / τ",
+    latex=r"z' = (z - \max z) / \tau",
+    meaning="Dividing by τ < 1 sharpens the distribution (τ → 0 is greedy); τ > 1 flattens it towards uniform. "
+            "Subtracting the largest logit first changes no probability, but keeps a tiny τ from overflowing.",
 )
 FILTER_FORMULA = Formula(
     plain="z'[v] = −∞ unless v is among the top-k and inside the top-p nucleus",
@@ -29,8 +30,17 @@ SAMPLE_FORMULA = Formula(
 )
 
 
-def apply_temperature(z: np.ndarray, tau: float) -> np.ndarray:
-    return z / tau  # [V]
+def apply_temperature(z: np.ndarray, tau: float, banned: tuple[int, ...] = ()) -> np.ndarray:
+    """(z − max z) / τ, the max taken over the tokens that may be drawn (not `banned`).
+
+    z / τ itself overflows to ±∞ for a tiny τ (1e-320), and ∞ − ∞ is NaN in the softmax; shifted,
+    the best drawable token sits at 0 and the others at or below it, so an overflow can only reach
+    −∞, whose probability is exactly the 0 it tends to.
+    """
+    allowed = np.ones(z.shape[0], dtype=bool)
+    allowed[list(banned)] = False
+    with np.errstate(over="ignore"):  # −∞ (or +∞ for a banned token, dropped later) is the exact limit
+        return (z - z[allowed].max()) / tau  # [V]
 
 
 def keep_mask(z: np.ndarray, top_k: int, top_p: float, banned: tuple[int, ...] = ()) -> np.ndarray:

@@ -1,7 +1,7 @@
 """One generated token as one decision: temperature, filter, softmax and the draw in a single table.
 
 They are four steps in the trace but one choice for the reader, so they share a table (token, z,
-z/τ, kept?, p) instead of four near-identical vectors; a step left out by a filter drops its columns.
+z', kept?, p) instead of four near-identical vectors; a step left out by a filter drops its columns.
 """
 
 from __future__ import annotations
@@ -107,13 +107,13 @@ def _how(kind: str, step: Step) -> str:
 
 
 def _distribution(steps: dict[str, Step], precision: int) -> str:
-    """token | z | z/τ | kept? | p, most likely first; columns only for the steps present."""
+    """token | z | z' | kept? | p, most likely first; columns only for the steps present."""
     cols: list[tuple[str, np.ndarray, str]] = []  # (header, values, how to print)
     if "temperature" in steps:
         cols += [("z", steps["temperature"].inputs["z"].value, "num"),
-                 ("z/τ", steps["temperature"].outputs["z'"].value, "num")]
+                 ("z'", steps["temperature"].outputs["z'"].value, "num")]
     elif "filter" in steps:
-        cols.append(("z/τ", steps["filter"].inputs["z'"].value, "num"))
+        cols.append(("z'", steps["filter"].inputs["z'"].value, "num"))
     if "filter" in steps:
         cols.append(("kept?", np.isfinite(steps["filter"].outputs["z_kept"].value), "mark"))
     p_step = steps.get("softmax") or steps.get("sample")

@@ -94,7 +94,8 @@ MODEL = {
                       doc="non-linearity of the FFN, or between mlp layers (`none` only for mlp)"),
     "norm": Key(str, "post", ("post", "pre", "none"), doc="where LayerNorm sits", only=TRANSFORMER),
     "final_norm": Key(bool, False, doc="a last LayerNorm (ln_f) before the head", only=TRANSFORMER),
-    "norm_eps": Key(float, 1e-5, low=0.0, high=1.0, doc="LayerNorm epsilon", only=TRANSFORMER),
+    "norm_eps": Key(float, 1e-5, low=0.0, high=1.0, open=("low",), only=TRANSFORMER,
+                    doc="LayerNorm epsilon; above 0, so a row of equal values is not 0 / 0"),
     "positional": Key(str, "sinusoidal", ("sinusoidal", "learned", "none"), doc="position information",
                       only=TRANSFORMER),
     "max_len": Key(int, None, low=1, high=4096, example="8", only=TRANSFORMER,
@@ -162,7 +163,7 @@ OPTIM = {
 
 GENERATE = {
     "max_new_tokens": Key(int, 5, low=1, high=256, doc="how many tokens to add"),
-    "temperature": Key(float, 1.0, low=0.0, high=100.0, doc="z / τ before the softmax; 0 = greedy"),
+    "temperature": Key(float, 1.0, low=0.0, high=100.0, doc="z′ = (z − max z) / τ before the softmax; 0 = greedy"),
     "top_k": Key(int, 0, low=0, high=1_000_000, doc="keep only the k most likely tokens; 0 = off"),
     "top_p": Key(float, 1.0, low=0.0, high=1.0, open=("low",),
                  doc="keep the most likely tokens until their probability reaches p; 1 = off"),

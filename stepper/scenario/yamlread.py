@@ -7,6 +7,7 @@ and source text by its path, so that a later check can point at the exact spot i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import yaml
@@ -19,6 +20,7 @@ Path = tuple  # keys and list indexes from the document root
 
 _SCALARS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null")}
 _MERGE = "tag:yaml.org,2002:merge"
+_SURROGATE = re.compile("[\ud800-\udfff]")  # what a `\uD800` escape leaves behind: half a pair, no character
 _WHAT = {"int": "a whole number", "float": "a number", "bool": "a true/false value", "null": "an empty value"}
 
 
@@ -68,10 +70,7 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path) -> object:
         self.visited += 1
         if self.visited > MAX_NODES:
-            # point at the top-level key being expanded: the node at hand is just where the count ran out
-            line, col = self.doc.key_marks.get(path[:1], _pos(node))
-            raise ScenarioError(self.file, line, col, f"this expands to more than {MAX_NODES:,} values "
-                                                      "(aliases repeating aliases?) — write the values out plainly")
+            raise self._too_many(node, path)
         if len(path) > MAX_DEPTH:
             raise self.fail(node, f"values nested more than {MAX_DEPTH} levels deep — a scenario never "
                                   "needs that; flatten this value")
@@ -94,6 +93,20 @@ class _Builder:
         finally:
             self.active.discard(id(node))
 
+    def _too_many(self, node: yaml.Node, path: Path) -> ScenarioError:
+        # point at the top-level key being expanded: the node at hand is just where the count ran out
+        line, col = self.doc.key_marks.get(path[:1], _pos(node))
+        return ScenarioError(self.file, line, col, f"this expands to more than {MAX_NODES:,} values "
+                                                   "(aliases repeating aliases?) — write the values out plainly")
+
+    def _text(self, node: yaml.ScalarNode) -> None:
+        """Refuse text that cannot be written out: a lone surrogate would pass every check and then
+        stop `check`, `export` and `quiz` with a traceback the moment they print or save it."""
+        if (bad := _SURROGATE.search(node.value)) is not None:
+            raise self.fail(node, f"U+{ord(bad.group()):04X} is half of a UTF-16 surrogate pair, not a character, "
+                                  "and cannot be written out — write the character itself (or `\\U0001F600` "
+                                  "for one beyond U+FFFF) instead of `\\uD8xx` escapes")
+
     def _tag(self, node: yaml.Node) -> ScenarioError:
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
         return self.fail(node, f"the tag `{tag}` is not allowed: nothing in a scenario may run code "
@@ -105,6 +118,7 @@ class _Builder:
             return node.value
         if node.tag not in _SCALARS:
             raise self._tag(node)
+        self._text(node)
         self.doc.raw[path] = node.value
         try:
             return self.constructor.construct_object(node, deep=True)
@@ -115,7 +129,8 @@ class _Builder:
             raise self.fail(node, f"cannot read `{text}` as {what} — write a plain value, or quote it "
                                   "to make it text") from None
 
-    def _pairs(self, node: yaml.MappingNode, seen: set[int] | None = None, depth: int = 0) -> tuple[list, list]:
+    def _pairs(self, node: yaml.MappingNode, path: Path, seen: set[int] | None = None,
+               depth: int = 0) -> tuple[list, list]:
         """(explicit key/value nodes, merged-in ones); `<<: *base` copies base's keys unless given.
 
         `seen` holds the mappings merged so far: merging one twice adds nothing (the first copy
@@ -125,9 +140,10 @@ class _Builder:
             raise self._tag(node)
         seen = {id(node)} if seen is None else seen
         self.visited += len(node.value)
-        if self.visited > MAX_NODES or depth > MAX_DEPTH:
-            raise self.fail(node, "merges (`<<`) nest too deep or expand to too many keys — write the "
-                                  "keys out plainly")
+        if self.visited > MAX_NODES:  # aliases of mappings repeating each other, with or without `<<`
+            raise self._too_many(node, path)
+        if depth > MAX_DEPTH:
+            raise self.fail(node, f"merges (`<<`) nest more than {MAX_DEPTH} deep — write the keys out plainly")
         explicit, merged = [], []
         for key_node, value_node in node.value:
             if key_node.tag != _MERGE:
@@ -145,17 +161,20 @@ class _Builder:
                     continue
                 seen.add(id(src))
                 self.active.add(id(src))
-                sub_explicit, sub_merged = self._pairs(src, seen, depth + 1)
+                sub_explicit, sub_merged = self._pairs(src, path, seen, depth + 1)
                 self.active.discard(id(src))
                 merged += sub_explicit + sub_merged
         return explicit, merged
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict:
-        explicit, merged = self._pairs(node)
+        explicit, merged = self._pairs(node, path)
         for key_node, _ in explicit + merged:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self.fail(key_node, "a key must be a plain word, not a list or mapping — "
                                           "write `key: value`")
+            if key_node.tag not in _SCALARS:  # a key is read as its text, but a tag there is still a tag
+                raise self._tag(key_node)
+            self._text(key_node)
         out: dict = {}
         for key_node, value_node in explicit:
             key = str(key_node.value)

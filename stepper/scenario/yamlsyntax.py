@@ -54,9 +54,9 @@ _HINTS = [
     ("expected <block end>", "this line's indentation does not match the lines above it — line up keys "
                              "under their parent"),
     ("while parsing a block collection", "a list item `- ` where a key was expected — check the indentation"),
-    ("flow sequence", "a `[...]` list is not closed, or lacks a comma — check the brackets"),
-    ("flow mapping", "a `{...}` mapping is not closed, or lacks a comma — check the braces"),
-    ("quoted scalar", "a quote is never closed — close the string with the same quote it opened with"),
+    ("flow sequence", "a `[...]` list is not closed, or lacks a comma{still} — check the brackets"),
+    ("flow mapping", "a `{...}` mapping is not closed, or lacks a comma{still} — check the braces"),
+    ("quoted scalar", "a quote is never closed{still} — close the string with the same quote it opened with"),
     ("while scanning an alias", "a `*` must be followed by an anchor name — quote the value if `*` is text"),
     ("while scanning an anchor", "a `&` must be followed by an anchor name — quote the value if `&` is text"),
     ("while scanning a tag", "a `!` starts a tag, which scenarios do not use — quote the value"),
@@ -104,9 +104,28 @@ def _stray_dedent(text: str, line: int) -> tuple[int, str] | None:
                        f"{indent(lines[above])} spaces like its neighbours")
 
 
+_OPENERS = ("while scanning a quoted scalar", "while parsing a flow sequence", "while parsing a flow mapping")
+
+
+def _opened_at(exc: yaml.YAMLError) -> tuple[int, int, str] | None:
+    """(line, column, words) of the quote or bracket that a syntax error ran on from, when it ran past
+    its own line: the parser notices only at the end of the file, or lines later, but the fix is here."""
+    opened, found = getattr(exc, "context_mark", None), getattr(exc, "problem_mark", None)
+    if getattr(exc, "context", None) not in _OPENERS or opened is None or found is None:
+        return None
+    if found.line == opened.line:  # `{a: 1 b: 2}`: the missing comma is where the parser stopped
+        return None
+    until = "the end of the file" if found.index >= len(found.buffer or "") - 1 else f"line {found.line + 1}"
+    return opened.line + 1, opened.column + 1, f" (it is still open at {until})"
+
+
 def syntax_error(exc: yaml.YAMLError, text: str, file: str) -> ScenarioError:
     line, col = _position(exc, text)
-    if not isinstance(exc, yaml.reader.ReaderError) and (stray := _stray_dedent(text, line)) is not None:
+    opened = _opened_at(exc)
+    still = ""
+    if opened is not None:
+        line, col, still = opened
+    elif not isinstance(exc, yaml.reader.ReaderError) and (stray := _stray_dedent(text, line)) is not None:
         return ScenarioError(file, stray[0], 1, stray[1])
     if isinstance(exc, yaml.reader.ReaderError):
         char = exc.character if isinstance(exc.character, str) else chr(exc.character)
@@ -118,7 +137,7 @@ def syntax_error(exc: yaml.YAMLError, text: str, file: str) -> ScenarioError:
     for words, message in _HINTS:
         if words in said:
             # replace(), not format(): the hints quote `{...}` and `[...]` literally
-            text = message.replace("{problem}", problem).replace("{context}", context)
+            text = message.replace("{problem}", problem).replace("{context}", context).replace("{still}", still)
             return ScenarioError(file, line, col, "YAML syntax: " + text)
     where = f"{context}: " if context else ""
     return ScenarioError(file, line, col, f"YAML syntax: {where}{problem} — fix the YAML at this spot")

@@ -104,17 +104,16 @@ def _loss(g: Graph, scenario: Scenario, out: str) -> None:
         g.op("loss", lambda p: F.mse_loss(p, target.reshape(p.shape)), pred)
         return
     g.op("probs", lambda z: torch.softmax(z, dim=-1), out)
-    # the loss is read off `probs` (not F.cross_entropy on the logits) so that `d:probs` is a
-    # real gradient and `d:logits` flows back through the softmax; tests pin it to F.cross_entropy
+    # the loss is torch's cross_entropy on the logits (its log-softmax), not a log of `probs`: where
+    # a probability underflows to 0, log(p) is −∞ and its gradient NaN, though the loss is finite
     if task.kind == "next_token":
         targets = torch.tensor(scenario.token_ids[1:], dtype=torch.long)
         pad = pad_id(scenario)
         ignore = pad if pad is not None else -100
-        g.op("loss", lambda p: F.nll_loss(torch.log(p), targets, ignore_index=ignore), "probs")
+        g.op("loss", lambda z: F.cross_entropy(z, targets, ignore_index=ignore), out)
+    elif task.labels:  # a batch of examples, one label each
+        labels = torch.tensor(task.label_indices, dtype=torch.long)
+        g.op("loss", lambda z: F.cross_entropy(z, labels), out)
     else:
-        if task.labels:  # a batch of examples, one label each
-            labels = torch.tensor(task.label_indices, dtype=torch.long)
-            g.op("loss", lambda p: F.nll_loss(torch.log(p), labels), "probs")
-        else:
-            label = torch.tensor([task.label_index], dtype=torch.long)
-            g.op("loss", lambda p: F.nll_loss(torch.log(p)[None], label), "probs")
+        label = torch.tensor([task.label_index], dtype=torch.long)
+        g.op("loss", lambda z: F.cross_entropy(z[None], label), out)

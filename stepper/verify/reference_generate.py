@@ -55,8 +55,12 @@ def generate_reference(scenario) -> dict[str, np.ndarray]:
             out[f"gen{n}.L{i}.K"] = g.nodes[f"L{i}.attn.K"].detach().numpy()
             out[f"gen{n}.L{i}.V"] = g.nodes[f"L{i}.attn.V"].detach().numpy()
             out[f"gen{n}.L{i}.A"] = g.nodes[f"L{i}.attn.A"][:, -1, :].detach().numpy()
-        zt = z / (g_cfg.temperature if g_cfg.temperature > 0 else 1.0)
-        zf = _filtered(zt, g_cfg.top_k, g_cfg.top_p, [i for i, v in enumerate(vocab) if v == PAD])
+        banned = [i for i, v in enumerate(vocab) if v == PAD]
+        drawable = torch.ones_like(z, dtype=torch.bool)
+        drawable[banned] = False
+        # the contract's z' = (z − max z) / τ, the max over drawable tokens: z / τ alone overflows for a tiny τ
+        zt = (z - z[drawable].max()) / (g_cfg.temperature if g_cfg.temperature > 0 else 1.0)
+        zf = _filtered(zt, g_cfg.top_k, g_cfg.top_p, banned)
         p = torch.softmax(zf, dim=0)
         r = float(rng.random())
         tok = int(torch.argmax(p)) if greedy else min(

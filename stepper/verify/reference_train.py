@@ -66,6 +66,10 @@ def train_reference(scenario, build_loss, first_grads: dict[str, np.ndarray] | N
                 for ours, theirs in (("v", "momentum_buffer"), ("m", "exp_avg"), ("s", "exp_avg_sq")):
                     if theirs in state and state[theirs] is not None:
                         out[f"upd1:{name}:{ours}"] = state[theirs].detach().numpy().copy()
+                if cfg.kind == "momentum" and cfg.momentum == 0:
+                    # torch's SGD skips its buffer when β = 0 (leaving the preset one untouched); the
+                    # velocity it stands for is v = 0·v + g = g, the gradient it just stepped with
+                    out[f"upd1:{name}:v"] = p.grad.detach().numpy().copy()
     with torch.no_grad():
         losses.append(loss_now().item())
     out["train.losses"] = np.array(losses)
