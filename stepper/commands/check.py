@@ -7,6 +7,7 @@ import sys
 from stepper.commands import EXIT_INVALID, EXIT_MISMATCH, EXIT_OK, load, print_warnings
 from stepper.commands.checked import checked_trace
 from stepper.engine import loss_fn
+from stepper.roundoff import steady
 from stepper.scenario import ScenarioError
 from stepper.trace import Trace
 from stepper.visible import visible
@@ -50,7 +51,7 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
           + f"(max abs err {worst:.1e}, tolerance {tol:g}{_scaled(trace)}) — {verdict}; loss {trace.loss:.6g}",
           file=out)
     if trace.losses:
-        print(f"{path}: training: loss {trace.losses[0]:.6g} → {trace.losses[-1]:.6g} after "
+        print(f"{path}: training: loss {steady(trace.losses[0]):.6g} → {steady(trace.losses[-1]):.6g} after "
               f"{len(trace.losses) - 1} update(s)", file=out)
     if trace.diverged is not None:
         print(f"{path}: training diverged: {trace.diverged.words()}", file=out)

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from stepper.roundoff import ranked
+from stepper.roundoff import ranked, steady
 from stepper.trace import Step, Trace
 from stepper.tui.present import visible
 
@@ -61,7 +61,7 @@ def legend(trace: Trace, step: Step, kind: str) -> tuple[str, list[tuple[str, st
         steps = len(trace.losses) - 1
         return ("the loss before training and after the update" if steps == 1 else
                 f"the loss before training and after each of {steps} updates",
-                [(f"L: {trace.losses[0]:.4g} → {trace.losses[-1]:.4g}", "blue")])
+                [(f"L: {steady(trace.losses[0]):.4g} → {steady(trace.losses[-1]):.4g}", "blue")])
     if kind == "sampling":
         tau = trace.steps[trace.index_of(step.id.rsplit(".", 1)[0] + ".temperature")].bindings.get("τ", "")
         return ("the next token's distribution, before and after temperature and filtering",
