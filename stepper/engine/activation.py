@@ -45,7 +45,7 @@ def forward_name(kind: str) -> str:
 
 def backward_title(kind: str) -> str:
     """The step back through the activation, as a title reads it ("through the relu")."""
-    return "no activation: the gradient passes unchanged" if kind == "none" else f"through the {kind}"
+    return "no activation, so the gradient passes unchanged" if kind == "none" else f"through the {kind}"
 
 
 _erf = np.frompyfunc(math.erf, 1, 1)  # numpy has no erf; math.erf is correctly rounded
