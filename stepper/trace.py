@@ -57,6 +57,15 @@ def visible_token(token: str) -> str:
     return token
 
 
+def visible_label(label: str) -> str:
+    """A row or column label with its token made visible: a token (`visible_token`) or, for the
+    KV cache's rows, `token@position`. The one rule every table (screen and markdown) labels by."""
+    token, at, position = label.rpartition("@")
+    if at and position.isdigit():
+        return visible_token(token) + at + position
+    return visible_token(label)
+
+
 @dataclass
 class Check:
     """The verdict of one step against the independent reference."""

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from stepper.trace import Tensor, visible_token
+from stepper.trace import Tensor, visible_label
 
 TERMS = 4  # a sum longer than this shows its first terms, then "+ …"
 CORNER = 6  # the rows and columns every table shows, whatever it elides
@@ -43,7 +43,7 @@ def term(x: float) -> str:
 
 
 def label(labels: list[str] | None, k: int) -> str:
-    return visible_token(labels[k]) if labels is not None and k < len(labels) else str(k)
+    return visible_label(labels[k]) if labels is not None and k < len(labels) else str(k)
 
 
 def entry(symbol: str, rows: list[str] | None, cols: list[str] | None, i: int, j: int | None = None) -> str:

@@ -15,7 +15,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.color import Color
 
-from stepper.tui.present import NumberFormat, elide, visible
+from stepper.tui.present import NumberFormat, elide, label
 
 LABEL_MAX = 8  # longer token labels are cut; the column is for numbers
 
@@ -40,7 +40,7 @@ class Palette:
 
 
 def _label(text: str) -> str:
-    text = visible(text)
+    text = label(text)
     return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
 
 

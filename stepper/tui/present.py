@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from stepper.trace import Step, Tensor, Trace, reference_name, visible_token
+from stepper.trace import Step, Tensor, Trace, reference_name, visible_label, visible_token
 
 MINUS_INF = "−∞"
 PLUS_INF = "+∞"
@@ -108,6 +108,7 @@ def spoiler_free(step: Step) -> str:
 
 
 visible = visible_token  # the TUI's short name for it
+label = visible_label  # a row or column label: a token, or `token@position`
 
 
 def joined(tokens: list[str]) -> str:
