@@ -190,7 +190,7 @@ async def test_more_below_shows_while_the_step_runs_past_the_bottom():
             await pilot.press("pagedown")
         await pilot.pause()
         assert "↓ more below" not in screen_text(app)
-        assert "Q [2×4]" in screen_text(app)  # the output the learner scrolled down to
+        assert "b_Q [4] · parameter" in screen_text(app)  # the last input, which the learner scrolled down to
 
 
 async def test_tab_reaches_the_lesson_so_a_long_one_can_scroll():
