@@ -144,7 +144,7 @@ def where(step: Step) -> str:
 
 def formula_lines(step: Step) -> list[str]:
     """The plain formula split at its top-level separators, one equation per line."""
-    text = step.formula.plain
+    text = step.own_formula()
     for sep in (";  ", ",  "):
         text = text.replace(sep, "\n")
     return [line.strip() for line in text.splitlines() if line.strip()]
