@@ -91,11 +91,20 @@ def diff_step(sa: Step, sb: Step) -> StepDiff:
     return out
 
 
+def setting_words(value: object) -> str:
+    """A model setting as a learner reads it: a switch is yes or no, an unset one "not set"
+    (Python's True / False / None are not words of the scenario file)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "not set" if value is None else str(value)
+
+
 def structure_notes(a: Trace, b: Trace) -> list[str]:
     """What differs in the two models' structure, so a reader knows when paired ids are not alike."""
     ma, mb = a.config.get("model", {}), b.config.get("model", {})
     differ = [k for k in sorted(set(ma) | set(mb)) if ma.get(k) != mb.get(k)]
-    notes = [f"the models differ in {', '.join(f'{k} ({ma.get(k)} vs {mb.get(k)})' for k in differ)}"] if differ else []
+    pairs = ", ".join(f"{k} ({setting_words(ma.get(k))} vs {setting_words(mb.get(k))})" for k in differ)
+    notes = [f"the models differ in {pairs}"] if differ else []
     if "norm" in differ:
         notes.append("pre-norm applies ln1/ln2 before each sublayer and post-norm after it, so the paired "
                      "LayerNorm and residual steps read different inputs: compare them as positions, not as twins")

@@ -7,6 +7,7 @@ almost nothing to record even for large models.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -48,6 +49,7 @@ class Tensor:
 
 
 NOTHING_TO_COMPARE = "nothing to compare"
+_NAME_CHAR = r"[A-Za-z0-9_'\u0370-\u03ff]"  # what a symbol in a formula is made of (Latin, Greek)
 
 
 def visible_token(token: str) -> str:
@@ -55,6 +57,15 @@ def visible_token(token: str) -> str:
     if token and not token.strip():
         return token.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
     return token
+
+
+def visible_label(label: str) -> str:
+    """A row or column label with its token made visible: a token (`visible_token`) or, for the
+    KV cache's rows, `token@position`. The one rule every table (screen and markdown) labels by."""
+    token, at, position = label.rpartition("@")
+    if at and position.isdigit():
+        return visible_token(token) + at + position
+    return visible_token(label)
 
 
 @dataclass
@@ -156,7 +167,24 @@ class Step:
             pairs = [("onehot(target)", "y"), ("dlogits", outs[0])]
         elif self.stage == "embedding" and self.phase == "backward" and outs:
             pairs = [("d embed.tok", outs[0])]
+        elif self.stage == "activation" and self.phase == "forward" and ins and outs:  # the mlp's z → h
+            pairs = [("H", ins[0]), ("G", outs[0])]
+        elif self.stage == "activation" and self.phase == "backward" and len(ins) == 2 and outs:
+            pairs = [("dG", ins[0]), ("H", ins[1]), ("dH", outs[0])]
         return [(symbol, name) for symbol, name in pairs if symbol != name]
+
+    def own_formula(self) -> str:
+        """The plain formula written in this step's own names (`symbol_roles`): `dH = dG ⊙ [H > 0]`
+        beside arrays dh, z → dz reads `dz = dh ⊙ [z > 0]`, so no symbol on screen names another array.
+        One pass, so that a name swapped in is never swapped again."""
+        roles = dict(self.symbol_roles())
+        if not roles:
+            return self.formula.plain
+        alternatives = "|".join(re.escape(s) for s in sorted(roles, key=len, reverse=True))
+        # a symbol is whole: not part of a longer name (`X` in `Xs`, `S` in `S'`), marks above it
+        # included; ᵀ is no part of a name (`Wᵀ` is W transposed)
+        pattern = re.compile(rf"(?<!{_NAME_CHAR})(?:{alternatives})(?!{_NAME_CHAR}|[\u0300-\u036f])")
+        return pattern.sub(lambda m: roles[m.group(0)], self.formula.plain)
 
     def shape_line(self) -> str:
         """`[2×4]·[4×2] → [2×2]`-style summary of what goes in and out."""
@@ -182,6 +210,11 @@ class Divergence:
         return (f"{when[0].upper()}{when[1:]} led to the first number that is not finite (inf or NaN), made at step {self.step_id} "
                 f"({self.step_title}); every loss after it is meaningless. Try a lower lr than {self.lr:g}, "
                 "or clip the gradients.")
+
+
+def _name_of(step: Step, tensor: Tensor) -> str | None:
+    """The name `step` shows `tensor` under."""
+    return next((name for name, t in step.inputs.items() if t is tensor), None)
 
 
 @dataclass
@@ -252,11 +285,14 @@ class Trace:
 
     def made_by(self, index: int, tensor: Tensor, *, titled: bool = False) -> str:
         """'from step 38' ('… (Through Q·Kᵀ)' when `titled`), 'from steps 40, 47, one per head', or ''
-        for an input no step made: the words the TUI and the export put beside an input."""
+        for an input no step made: the words the TUI and the export put beside an input. Where the
+        step that made it called it otherwise, that name too ('from step 24, as dh')."""
         sources = self.sources_of(index, tensor)
         if len(sources) == 1:
             title = f" ({self.steps[sources[0]].title})" if titled else ""
-            return f"from step {sources[0] + 1}{title}"
+            made = [name for name, t in self.steps[sources[0]].outputs.items() if t.key == tensor.key]
+            called = f", as {made[0]}" if made and _name_of(self.steps[index], tensor) not in made else ""
+            return f"from step {sources[0] + 1}{title}{called}"
         return f"from steps {', '.join(str(i + 1) for i in sources)}, one per head" if sources else ""
 
     @property

@@ -69,6 +69,29 @@ def test_worst_outcome_wins_over_several_files(tmp_path):
     assert run("check", "-q", MINI, str(bad)).returncode == 2
 
 
+def test_check_of_several_files_ends_with_one_overall_summary(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [\n")
+    r = run("check", "-q", MINI, "scenarios/xor_linear.yaml", str(bad))
+    last = r.stdout.splitlines()[-1]
+    assert last.startswith("overall: 3 files"), last
+    assert "57 steps agree with torch, 0 disagree" in last and "1 file invalid" in last
+    assert "exit 2 (a scenario is invalid)" in last
+
+
+def test_check_summary_of_a_disagreement_names_the_exit_code(monkeypatch, capsys):
+    def broken(scenario):
+        trace = build_trace(scenario)
+        trace.steps[-1].outputs["dW_tok"].value = trace.steps[-1].outputs["dW_tok"].value + 1e-6
+        return trace
+
+    monkeypatch.setattr(checked, "build_trace", broken)
+    monkeypatch.setattr(checked, "usable_cores", lambda: 1)
+    assert cli.main(["check", "-q", MINI]) == 1
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == "overall: 1 file, 43 steps agree with torch, 1 disagrees — exit 1 (a value disagrees)"
+
+
 def test_export_json_follows_the_contract(tmp_path):
     out = tmp_path / "t.json"
     r = run("export", MINI, "--format", "json", "-o", str(out))

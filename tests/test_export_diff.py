@@ -157,3 +157,10 @@ def test_a_step_whose_output_only_one_side_has_is_summed_up_by_the_one_with_a_nu
     assert row[3] == "0.3" and row[4] == "X"  # not Y, which has no number
     line = next(li for li in diff_text(d, "a.yaml", "b.yaml").splitlines() if li.startswith("  s "))
     assert "Y — (only in A)" in line and "inf" not in line and line.split()[1] == "0.3"
+
+
+def test_a_setting_that_differs_is_written_in_words_not_python():
+    ta, tb = encoder_pair()
+    notes = diff_traces(ta, tb).notes
+    assert "the models differ in attention_scale (yes vs no)" in notes
+    assert not any("True" in n or "False" in n or "None" in n for n in notes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 from stepper.commands import EXIT_INVALID, EXIT_MISMATCH, EXIT_OK, load, print_warnings
 from stepper.commands.checked import checked_trace
@@ -19,6 +20,32 @@ def _scaled(trace: Trace) -> str:
     return "" if top == 1.0 else f", times the size of the numbers where that is over 1: up to ×{top:.3g}"
 
 
+@dataclass
+class Tally:
+    """What every file checked so far came to, for the one summary line that ends the run."""
+
+    files: int = 0
+    agreed: int = 0
+    disagreed: int = 0
+    idle: int = 0  # steps with nothing the reference computes too
+    invalid: int = 0
+
+    def line(self, code: int) -> str:
+        def count(n: int, one: str, many: str) -> str:
+            return f"{n} {one if n == 1 else many}"
+
+        meaning = {EXIT_OK: "everything agrees", EXIT_MISMATCH: "a value disagrees",
+                   EXIT_INVALID: "a scenario is invalid"}[code]
+        parts = [count(self.files, "file", "files"),
+                 f"{count(self.agreed, 'step agrees', 'steps agree')} with torch",
+                 count(self.disagreed, "disagrees", "disagree")]
+        if self.idle:
+            parts.append(f"{count(self.idle, 'step', 'steps')} with nothing to compare")
+        if self.invalid:
+            parts.append(count(self.invalid, "file invalid", "files invalid"))
+        return f"overall: {', '.join(parts)} — exit {code} ({meaning})"
+
+
 def step_line(step) -> str:
     c = step.check
     mark = "·" if not c.compared else "✓" if c.ok else "✗"  # ·: no output here has a reference value
@@ -27,12 +54,15 @@ def step_line(step) -> str:
 
 
 def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=None,
-              generation: dict | None = None) -> int:
+              generation: dict | None = None, tally: Tally | None = None) -> int:
     out = out or sys.stdout
+    tally = tally if tally is not None else Tally()
+    tally.files += 1
     try:
         scenario = load(path, force=force, generation=generation)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
+        tally.invalid += 1
         return EXIT_INVALID
     trace, totals = checked_trace(scenario, tol)
     print_warnings(trace)
@@ -46,6 +76,9 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
     # a step with nothing the reference computes too is not counted as verified
     checked = sum(1 for s in trace.steps if s.check.compared)
     idle = len(trace.steps) - checked
+    tally.agreed += checked - len(bad)
+    tally.disagreed += len(bad)
+    tally.idle += idle
     print(f"{path}: {checked - len(bad)}/{checked} steps verified against torch.autograd "
           + (f"and {idle} with nothing to compare " if idle else "")
           + f"(max abs err {worst:.1e}, tolerance {tol:g}{_scaled(trace)}) — {verdict}; loss {trace.loss:.6g}",
@@ -78,8 +111,13 @@ def finite_differences(scenario, trace: Trace, out) -> int:
 
 def check_files(paths: list[str], *, fd: bool = False, tol: float = 1e-10, quiet: bool = False,
                 force: bool = False, generation: dict | None = None) -> int:
-    """The worst outcome wins: an invalid file (2) over a disagreement (1) over success (0)."""
+    """The worst outcome wins: an invalid file (2) over a disagreement (1) over success (0).
+    The last line sums up every file, so a long run need not be scrolled back through."""
     from stepper.commands.memory import keep_freed_memory
 
     keep_freed_memory()  # before the first scenario is read: its weights are the first large allocations
-    return max(check_one(p, fd=fd, tol=tol, quiet=quiet, force=force, generation=generation) for p in paths)
+    tally = Tally()
+    code = max([check_one(p, fd=fd, tol=tol, quiet=quiet, force=force, generation=generation, tally=tally)
+                for p in paths])
+    print(tally.line(code))
+    return code

@@ -36,6 +36,18 @@ GRAD_FORMULAS = {
     "none": Formula(plain="dH = dG", latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}", meaning="Identity."),
 }
 
+
+
+def forward_name(kind: str) -> str:
+    """The activation in a step title: its own name, or "no activation" for the identity."""
+    return "no activation" if kind == "none" else kind
+
+
+def backward_title(kind: str) -> str:
+    """The step back through the activation, as a title reads it ("through the relu")."""
+    return "no activation, so the gradient passes unchanged" if kind == "none" else f"through the {kind}"
+
+
 _erf = np.frompyfunc(math.erf, 1, 1)  # numpy has no erf; math.erf is correctly rounded
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 

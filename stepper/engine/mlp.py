@@ -64,7 +64,7 @@ class MLPPass:
             if i < self.n_layers - 1:
                 h, self.cache[f"L{i}.act"] = activation.forward(z, self.m.activation)  # [n_{i+1}]
                 self.act[f"L{i}.h"], h_key = h, f"L{i}.h"
-                self.record(f"fwd.L{i}.act", "activation", f"Layer {i}: {self.m.activation}",
+                self.record(f"fwd.L{i}.act", "activation", f"Layer {i}: {activation.forward_name(self.m.activation)}",
                             activation.FORMULAS[self.m.activation], {"z": self.vec("z", z, f"L{i}.z", self.cols(i))},
                             {"h": self.vec("h", h, h_key, self.cols(i))}, layer=i)
         self.out_key = h_key
@@ -109,7 +109,7 @@ def mlp_backward(mp: MLPPass) -> dict[str, np.ndarray]:
     for i in reversed(range(mp.n_layers)):
         if i < last:
             dz = activation.backward(dh, mp.cache[f"L{i}.act"])  # [n_{i+1}]
-            mp.record(f"bwd.L{i}.act", "activation", f"Layer {i}: through the {mp.m.activation}",
+            mp.record(f"bwd.L{i}.act", "activation", f"Layer {i}: {activation.backward_title(mp.m.activation)}",
                       activation.GRAD_FORMULAS[mp.m.activation],
                       {"dh": mp.vec("dh", dh, f"d:L{i}.h", mp.cols(i)),
                        "z": mp.vec("z", mp.act[f"L{i}.z"], f"L{i}.z", mp.cols(i))},

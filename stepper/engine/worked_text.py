@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from stepper.roundoff import steady
-from stepper.trace import visible_token
+from stepper.trace import visible_label
 
 TERMS = 4  # a sum longer than this shows its first terms, then "+ …"
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -33,7 +33,7 @@ def term(x: float) -> str:
 
 
 def label(labels: list[str] | None, k: int) -> str:
-    return visible_token(labels[k]) if labels is not None and k < len(labels) else str(k)
+    return visible_label(labels[k]) if labels is not None and k < len(labels) else str(k)
 
 
 def entry(symbol: str, rows: list[str] | None, cols: list[str] | None, i: int, j: int | None = None) -> str:

@@ -10,7 +10,7 @@ import re
 
 from stepper.export.md_pick import PICK, as_text, is_chars, pick_block, sequence, so_far, token_of, tokens
 from stepper.export.md_steps import Axes, check_line, heading, lesson_line, math_block, prose, tensor_block
-from stepper.export.md_tables import VISIBLE, code, shape_text, table, text, token
+from stepper.export.md_tables import code, shape_text, table, text, token
 from stepper.trace import Step, Trace
 
 
@@ -80,8 +80,7 @@ def cache_block(step: Step, number: int, trace: Trace, precision: int, quiz: str
     for i in layers:
         a = step.outputs.get(f"A_L{i}")
         if a is not None:
-            cols = [_position(c) for c in a.cols] if a.cols else None
-            body, note = table(code(f"a (layer {i})"), a.value, a.rows, cols, precision)
+            body, note = table(code(f"a (layer {i})"), a.value, a.rows, a.cols, precision)
             parts.append(f"*Where {who} looks* — layer {i}'s last attention row, one row per head, one "
                          f"column per cached position:\n\n{body}" + (f"\n\n*{note}*" if note else ""))
     kind = step.id.rsplit(".", 1)[-1]  # prefill | decode
@@ -92,12 +91,6 @@ def cache_block(step: Step, number: int, trace: Trace, precision: int, quiz: str
         parts.append(lesson_line(step.lesson, trace, step))
     parts.append(check_line(step.check, step.phase))
     return "\n\n".join(parts)
-
-
-def _position(name: str) -> str:
-    """`tok@3` with a whitespace token made visible, like every other token label."""
-    tok, at, pos = name.rpartition("@")
-    return VISIBLE.get(tok, tok) + at + pos if at else name
 
 
 def text_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int, quiz: str) -> str:

@@ -40,7 +40,7 @@ def tokens(seq: list[str], bold_from: int | None = None) -> str:
 
 
 def as_text(part: list[str], *, chars: bool) -> str:
-    return f"“{text(''.join(part).replace(chr(10), '↵'))}”" if chars else tokens(part)
+    return f"“{text(''.join(part).replace(chr(10), '⏎'))}”" if chars else tokens(part)
 
 
 def is_chars(seq: list[str]) -> bool:

@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from stepper.roundoff import scale_of, steady
+from stepper.trace import visible_label, visible_token
 
 # an array larger than this on either axis is shown by its corners; the JSON export is the full record
 MAX_ROWS = 16
@@ -44,17 +45,14 @@ def text(s: str) -> str:
     return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", s)
 
 
-VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "": "∅"}  # whitespace tokens (char tokenizer), made visible
-
-
 def label(s: str) -> str:
-    """A row/column label; whitespace tokens get visible stand-ins."""
-    return text(VISIBLE.get(s, s))
+    """A row/column label; whitespace tokens get visible stand-ins (the rule of `visible_label`)."""
+    return text(visible_label(s) or "∅")
 
 
 def token(s: str) -> str:
     """One token as inline code that shows a space token and survives a backtick inside it."""
-    s = VISIBLE.get(s, s)
+    s = visible_token(s) or "∅"
     return f"`` {s} ``".replace("|", "\\|") if "`" in s else code(s)
 
 

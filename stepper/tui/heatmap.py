@@ -16,9 +16,11 @@ from rich.style import Style
 from textual.color import Color
 
 from stepper.roundoff import denoised
-from stepper.tui.present import NumberFormat, elide, visible
+from stepper.tui.present import NumberFormat, elide, label
 
 LABEL_MAX = 8  # longer token labels are cut; the column is for numbers
+# a vector this short is shown whole: hiding one of eight probabilities hides why they sum to 1
+SHORT_VECTOR = 16
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Palette:
 
 
 def _label(text: str) -> str:
-    text = visible(text)
+    text = label(text)
     return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
 
 
@@ -58,6 +60,8 @@ class Heatmap:
             v = denoised(v)
         if v.ndim == 0:  # a scalar (the loss) is a one-cell column with no labels
             v, rows = v.reshape(1), [""]
+        if v.ndim == 1 and rows is None and cols and v.size <= SHORT_VECTOR and not _fits_in_a_row(v, cols, max_width):
+            rows, cols = cols, None  # a short vector too wide for its room stands as a column, whole
         column_vector = v.ndim == 1 and rows is not None
         self.values = v.reshape(-1, 1) if column_vector else v.reshape(1, -1) if v.ndim == 1 else v
         self.masked = None if masked is None or masked.shape != self.values.shape else masked
@@ -84,22 +88,14 @@ class Heatmap:
         # probabilities read best on an absolute 0…1 scale, so rows can be compared by eye
         self.scale = 1.0 if (not self.signed and 0 < top <= 1) else top
         self.row_w = max(len(r) for r in self.row_labels)
-        self.cell_w = max(self._value_width(finite), *(len(c) for c in self.col_labels))
+        self.cell_w = max(_value_width(self.values, self.fmt), *(len(c) for c in self.col_labels))
         if self.changed is not None:
             self.cell_w += 1  # room for a `•` right before a number, with the usual space before both
         self.show_cols = columns_to_show(n_cols, max_width - self.row_w, self.cell_w + 1, _live_columns(self.values))
-        self.show_rows = elide(n_rows, max(3, max_rows), keep=self.marked)
+        short = column_vector and n_rows <= SHORT_VECTOR
+        self.show_rows = list(range(n_rows)) if short else elide(n_rows, max(3, max_rows), keep=self.marked)
         self.width = max(self.row_w + sum(self.cell_w + 1 if j is not None else 2
                                           for j in self.show_cols), len(self.title))
-
-    def _value_width(self, finite: np.ndarray) -> int:
-        if self.fmt.integer:
-            return len(str(int(finite.max()))) if finite.size else 1
-        if self.fmt.scientific:
-            return 9
-        biggest = float(np.max(np.abs(finite))) if finite.size else 0.0
-        has_inf = self.values.dtype.kind == "f" and bool(np.isinf(self.values).any())
-        return max(len(f"{biggest:.3f}") + (1 if self.values.min() < 0 else 0), 2 if has_inf else 1)
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement(self.width, self.width)
@@ -153,6 +149,25 @@ class Heatmap:
                 sep, text, style = self._cell(i, j)
                 yield Segment(sep + text.rjust(self.cell_w), style)
             yield Segment.line()
+
+
+def _value_width(values: np.ndarray, fmt: NumberFormat) -> int:
+    """The characters the widest number of `values` takes in `fmt`."""
+    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    if fmt.integer:
+        return len(str(int(finite.max()))) if finite.size else 1
+    if fmt.scientific:
+        return 9
+    biggest = float(np.max(np.abs(finite))) if finite.size else 0.0
+    has_inf = values.dtype.kind == "f" and bool(np.isinf(values).any())
+    return max(len(f"{biggest:.3f}") + (1 if values.min() < 0 else 0), 2 if has_inf else 1)
+
+
+def _fits_in_a_row(v: np.ndarray, cols: list[str], room: int) -> bool:
+    """Whether a 1-D vector, one cell per label, fits `room` columns without a " …" (the test
+    `columns_to_show` makes, with the cell width the table would have)."""
+    cell = max(_value_width(v, NumberFormat(v)), *(len(_label(c)) for c in cols))
+    return v.size * (cell + 1) <= room
 
 
 def columns_to_show(n: int, room: int, cell: int, keep: list[int] | None = None) -> list[int | None]:

@@ -66,9 +66,6 @@ def header_parts(trace: Trace, index: int, *, hidden: bool = False) -> Parts:
     for line in formula_lines(step):
         parts += [("  ", ""), (line, "bold $text-accent"), "\n"]
     parts += [("shapes ", "$text-muted"), (shape_line(step, hide_outputs=hidden), "$text-primary")]
-    roles = step.symbol_roles()
-    if roles:  # the formula above is the one every projection shares: name this step's arrays
-        parts += ["\n", ("here   ", "$text-muted"), ",  ".join(f"{symbol} = {name}" for symbol, name in roles)]
     worked = None if hidden else step.worked()  # a line of arithmetic, not one more symbol
     bindings = dict(given_bindings(step, hide_results=hidden))
     bindings.pop("worked", None)

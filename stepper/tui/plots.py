@@ -15,7 +15,7 @@ import numpy as np
 
 from stepper.roundoff import ranked, steady
 from stepper.trace import Step, Trace
-from stepper.tui.present import visible
+from stepper.tui.present import label
 
 # plotext's 16-colour names; the legend uses the same ANSI colours so the two always match
 COLOURS = ["red", "blue", "green", "yellow", "cyan", "magenta"]
@@ -80,7 +80,7 @@ def draw(plt, trace: Trace, step: Step, kind: str) -> None:
 
 
 def _labels(names: list[str] | None, n: int) -> list[str]:
-    return [visible(name) for name in names] if names and len(names) == n else [str(i) for i in range(n)]
+    return [label(name) for name in names] if names and len(names) == n else [str(i) for i in range(n)]
 
 
 def _wave_picks(d: int) -> list[int]:

@@ -11,7 +11,7 @@ import re
 import numpy as np
 
 from stepper.roundoff import denoised, error_bound, scale_of, steady
-from stepper.trace import Step, Tensor, Trace, reference_name, visible_token
+from stepper.trace import Step, Tensor, Trace, reference_name, visible_label, visible_token
 
 MINUS_INF = "−∞"
 PLUS_INF = "+∞"
@@ -114,6 +114,7 @@ def spoiler_free(step: Step) -> str:
 
 
 visible = visible_token  # the TUI's short name for it
+label = visible_label  # a row or column label: a token, or `token@position`
 
 
 def joined(tokens: list[str]) -> str:
@@ -149,7 +150,7 @@ def where(step: Step) -> str:
 
 def formula_lines(step: Step) -> list[str]:
     """The plain formula split at its top-level separators, one equation per line."""
-    text = step.formula.plain
+    text = step.own_formula()
     for sep in (";  ", ",  "):
         text = text.replace(sep, "\n")
     return [line.strip() for line in text.splitlines() if line.strip()]

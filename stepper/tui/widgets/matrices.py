@@ -26,11 +26,13 @@ class MatrixLayout:
     """Builds the heatmaps only once the width is known, so elision always fits the panel."""
 
     def __init__(self, trace: Trace, step: Step, palette: Palette, max_rows: int, gap: int, *,
-                 hidden: bool = False, changes: dict[str, dict[str, np.ndarray]] | None = None):
+                 hidden: bool = False, changes: dict[str, dict[str, np.ndarray]] | None = None,
+                 room: int | None = None):
         """`hidden`: a quiz is asking about the outputs; `changes`: a what-if edit's cell masks,
-        {"inputs": {name: mask}, "outputs": {name: mask}}."""
+        {"inputs": {name: mask}, "outputs": {name: mask}}; `room`: the rows in view for the
+        outputs, which are then cut down (fewer rows, narrower tables side by side) to fit it."""
         self.trace, self.step, self.palette, self.max_rows, self.gap = trace, step, palette, max_rows, gap
-        self.hidden, self.changes = hidden, changes
+        self.hidden, self.changes, self.room = hidden, changes, room
         self.index = next((i for i, s in enumerate(trace.steps) if s is step), None)  # where inputs come from
 
     def _title(self, name: str, tensor: Tensor, changed: np.ndarray | None) -> str:
@@ -49,7 +51,9 @@ class MatrixLayout:
                 parts.append(extra)
         return " · ".join(parts)
 
-    def _maps(self, tensors: dict[str, Tensor], width: int, changes: dict[str, np.ndarray]) -> list[RenderableType]:
+    def _maps(self, tensors: dict[str, Tensor], width: int, changes: dict[str, np.ndarray],
+              max_rows: int | None = None) -> list[RenderableType]:
+        max_rows = self.max_rows if max_rows is None else max_rows
         masked = mask_of(self.trace, self.step)
         out: list[RenderableType] = []
         for name, tensor in tensors.items():
@@ -58,7 +62,7 @@ class MatrixLayout:
             if value.ndim <= 2:
                 out.append(Heatmap(value, rows=tensor.rows, cols=tensor.cols,
                                    title=self._title(name, tensor, changed), palette=self.palette,
-                                   max_width=width, max_rows=self.max_rows, masked=masked,
+                                   max_width=width, max_rows=max_rows, masked=masked,
                                    marked_rows=looked_up_rows(self.step, tensor), changed=changed))
                 continue
             # higher-rank tensors (the heads side by side) are shown one leading slice at a time
@@ -68,7 +72,7 @@ class MatrixLayout:
                 title = f"{name}[{k}] {dims(value[k].shape)} of {dims(tensor.shape)}"
                 out.append(Heatmap(value[k].reshape(value.shape[1], -1), rows=tensor.rows, cols=tensor.cols,
                                    title=title, palette=self.palette, max_width=width,
-                                   max_rows=self.max_rows, changed=None if changed is None else changed[k]))
+                                   max_rows=max_rows, changed=None if changed is None else changed[k]))
             if n > MAX_SLICES:
                 out.insert(len(out) - 1, Text(f"… {n - MAX_SLICES} more", style="dim"))
         return out
@@ -76,19 +80,39 @@ class MatrixLayout:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
         parts: list[RenderableType] = []
-        for label, tensors in (("inputs", self.step.inputs), ("outputs", self.step.outputs)):
+        # outputs first: the step's result is what its lesson is about, and must not wait below the
+        # fold behind its inputs (those were on screen, as outputs, at the steps that made them)
+        for label, tensors in (("outputs", self.step.outputs), ("inputs", self.step.inputs)):
             if not tensors:
                 continue
             parts.append(Rule(Text(label, style="bold"), align="left", style="dim"))
             if label == "outputs" and self.hidden:
-                parts.append(Text("hidden until you answer the question above", style="italic dim"))
+                parts.append(Text("hidden until you answer the question", style="italic dim"))
                 continue
             changes = (self.changes or {}).get(label, {})
-            parts.append(Columns(self._maps(tensors, width, changes), padding=(self.gap, 3)))
+            if label == "outputs":
+                parts.append(self._fitted(console, options, tensors, changes))
+            else:
+                parts.append(Columns(self._maps(tensors, width, changes), padding=(self.gap, 3)))
         parts.append(LEGEND)
         if self.changes is not None:
             parts.append(WHATIF_LEGEND)
         yield Group(*parts)
+
+
+    def _fitted(self, console: Console, options: ConsoleOptions, tensors: dict[str, Tensor],
+                changes: dict[str, np.ndarray]) -> RenderableType:
+        """The outputs, as large as the room in view allows: fewer rows first, then narrower tables
+        (which then stand side by side), so that every output's first rows are on screen."""
+        width = options.max_width
+        tries = [(w, r) for w in (width, width // 2 - 3, width // 3 - 3) if w >= 24
+                 for r in range(self.max_rows, 2, -1)]  # a table shows 3 rows at least
+        columns = None
+        for max_width, max_rows in tries:
+            columns = Columns(self._maps(tensors, max_width, changes, max_rows), padding=(self.gap, 3))
+            if self.room is None or len(console.render_lines(columns, options, pad=False)) <= self.room:
+                break
+        return columns
 
 
 class MatrixView(Widget):
@@ -97,6 +121,7 @@ class MatrixView(Widget):
         self.trace: Trace | None = None
         self.step: Step | None = None
         self.hidden, self.changes = False, None
+        self.room: int | None = None  # rows in view below the header (StepPanel measures it)
 
     def show(self, trace: Trace, step: Step, *, hidden: bool = False,
              changes: dict[str, dict[str, np.ndarray]] | None = None) -> None:
@@ -111,4 +136,10 @@ class MatrixView(Widget):
         height = self.app.size.height
         max_rows = max(4, (height - 16) // 2)
         return MatrixLayout(self.trace, self.step, Palette(self.background_colors[1]), max_rows,
-                            gap=0 if height < 30 else 1, hidden=self.hidden, changes=self.changes)
+                            gap=0 if height < 30 else 1, hidden=self.hidden, changes=self.changes, room=self.room)
+
+    def fit(self, room: int) -> None:
+        """Fit the outputs into `room` rows (less the outputs' own heading)."""
+        if room != self.room:
+            self.room = room
+            self.refresh(layout=True)

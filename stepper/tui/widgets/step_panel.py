@@ -66,7 +66,14 @@ class StepPanel(VerticalScroll, inherit_bindings=False):
             slot.mount(Static(Content.assemble((caption, "bold"), "\n", key), classes="plot-legend"),
                        StepPlot(trace, step, kind))
         self.scroll_home(animate=False)
-        self.call_after_refresh(self.mark_more)
+        self.call_after_refresh(self.settle)
+
+    def settle(self) -> None:
+        """Once the header's height is known: fit the outputs in the rows left under it (the
+        "outputs" rule and the "more below" line take one each), then mark what is below."""
+        above = sum(w.outer_size.height for w in (self.query_one(StepHeader), self.query_one(QuizBox)) if w.display)
+        self.query_one(MatrixView).fit(self.size.height - above - 2)
+        self.mark_more()
 
     def mark_more(self) -> None:
         """Show the "more below" line while part of the step is under the bottom edge.
@@ -85,4 +92,4 @@ class StepPanel(VerticalScroll, inherit_bindings=False):
         self.mark_more()
 
     def on_resize(self) -> None:
-        self.call_after_refresh(self.mark_more)
+        self.call_after_refresh(self.settle)

@@ -1,0 +1,75 @@
+"""Where a step's numbers land: its outputs are on screen without scrolling, at 120×40 on every step
+of every bundled scenario, and the first step at 80×24 shows numbers, not only a heading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.screen import Screen
+from tui_helpers import main_screen
+
+from stepper.engine import build_trace
+from stepper.scenario import load_scenario
+from stepper.tui.app import StepperApp
+from stepper.tui.present import dims
+from stepper.tui.widgets.step_panel import StepPanel
+
+SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
+
+
+def visible_rows(app) -> list[str]:
+    """The step panel's rows that are in view right now, less the "more below" line."""
+    panel = main_screen(app).query_one(StepPanel)
+    region = panel.region
+    hint = panel.query_one("#more-below")
+    # painted on its own: the whole screen, a thousand times over, would make this test slow
+    chops = app.screen._compositor._render_chops(region, lambda y: True)
+    lines = ["".join(strip.text for strip in chop.values())[region.x:region.right]
+             for chop in chops[region.y:region.bottom]]
+    return lines[:len(lines) - (1 if hint.display else 0)]
+
+
+def hidden_outputs(step, rows: list[str]) -> list[str]:
+    """The outputs whose title and first row of numbers are not both in `rows`."""
+    start = next((n for n, row in enumerate(rows) if row.lstrip().startswith("outputs ─")), None)
+    if start is None:
+        return list(step.outputs)
+    missing = []
+    for name, tensor in step.outputs.items():
+        title = f"{name}[0] " if tensor.value.ndim > 2 else f"{name} {dims(tensor.shape)}"
+        at = next((n for n in range(start + 1, len(rows)) if title in rows[n]), None)
+        # the title, the column labels (a column of numbers has none) and the first row
+        if at is None or at + (1 if tensor.value.ndim <= 1 else 2) >= len(rows):
+            missing.append(name)
+    return missing
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+async def test_every_steps_outputs_are_in_view_at_120x40(path, monkeypatch):
+    # painting every frame of a thousand steps is what would make this slow; the layout is still
+    # computed as usual, and the screen is read, painted once, after each step
+    monkeypatch.setattr(Screen, "_compositor_refresh", lambda self: None)
+    scenario = load_scenario(path)
+    trace = build_trace(scenario)
+    app = StepperApp(scenario, trace, verify=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = main_screen(app)
+        await pilot.pause()
+        below = {}
+        for i, step in enumerate(trace.steps):
+            screen.go_to(i)
+            await pilot.pause()
+            missing = hidden_outputs(step, visible_rows(app))
+            if missing:
+                below[f"{i + 1} {step.id}"] = missing
+        assert below == {}
+
+
+async def test_the_first_step_at_80x24_shows_its_numbers():
+    scenario = load_scenario(SCENARIOS[0].parent / "mini.yaml")
+    app = StepperApp(scenario, build_trace(scenario), verify=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        step = main_screen(app).trace.steps[0]
+        assert hidden_outputs(step, visible_rows(app)) == []
