@@ -87,9 +87,15 @@ def test_check_summary_of_a_disagreement_names_the_exit_code(monkeypatch, capsys
 
     monkeypatch.setattr(checked, "build_trace", broken)
     monkeypatch.setattr(checked, "usable_cores", lambda: 1)
-    assert cli.main(["check", "-q", MINI]) == 1
+    assert cli.main(["check", "-q", MINI, MINI]) == 1
     last = capsys.readouterr().out.splitlines()[-1]
-    assert last == "overall: 1 file, 43 steps agree with torch, 1 disagrees — exit 1 (a value disagrees)"
+    assert last == "overall: 2 files, 86 steps agree with torch, 2 disagree — exit 1 (a value disagrees)"
+
+
+def test_check_of_one_file_ends_with_that_files_own_summary(capsys):
+    assert cli.main(["check", "-q", MINI]) == 0
+    out = capsys.readouterr().out
+    assert "overall" not in out and "all verified" in out.splitlines()[-2]
 
 
 def test_export_json_follows_the_contract(tmp_path):

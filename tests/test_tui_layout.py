@@ -73,3 +73,19 @@ async def test_the_first_step_at_80x24_shows_its_numbers():
         await pilot.pause()
         step = main_screen(app).trace.steps[0]
         assert hidden_outputs(step, visible_rows(app)) == []
+
+
+async def test_outputs_that_fit_stacked_are_shown_whole_not_narrowed(monkeypatch):
+    """mini's "Through Q·Kᵀ" makes dQ and dK [2×4]: stacked, they take 8 of the 19 rows in view, so
+    no column of either may be elided to squeeze them side by side."""
+    monkeypatch.setattr(Screen, "_compositor_refresh", lambda self: None)
+    scenario = load_scenario(SCENARIOS[0].parent / "mini.yaml")
+    trace = build_trace(scenario)
+    app = StepperApp(scenario, trace, verify=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main_screen(app).go_to(trace.index_of("bwd.L0.attn.scores"))
+        await pilot.pause()
+        rows = visible_rows(app)
+        end = next(n for n, row in enumerate(rows) if row.lstrip().startswith("inputs ─"))
+        labels = [row.split() for row in rows[:end] if row.split()[:1] == ["d0"]]
+        assert labels == [["d0", "d1", "d2", "d3"]] * 2

@@ -119,5 +119,6 @@ def check_files(paths: list[str], *, fd: bool = False, tol: float = 1e-10, quiet
     tally = Tally()
     code = max([check_one(p, fd=fd, tol=tol, quiet=quiet, force=force, generation=generation, tally=tally)
                 for p in paths])
-    print(tally.line(code))
+    if len(paths) > 1:  # one file's own last line is already its summary
+        print(tally.line(code))
     return code

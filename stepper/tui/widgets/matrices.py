@@ -105,12 +105,15 @@ class MatrixLayout:
         """The outputs, as large as the room in view allows: fewer rows first, then narrower tables
         (which then stand side by side), so that every output's first rows are on screen."""
         width = options.max_width
+        # measured without the widget's height: given one, render_lines pads (or crops) to it, and
+        # every table would seem to need all the rows there are
+        measure = options.update(height=None)
         tries = [(w, r) for w in (width, width // 2 - 3, width // 3 - 3) if w >= 24
                  for r in range(self.max_rows, 2, -1)]  # a table shows 3 rows at least
         columns = None
         for max_width, max_rows in tries:
             columns = Columns(self._maps(tensors, max_width, changes, max_rows), padding=(self.gap, 3))
-            if self.room is None or len(console.render_lines(columns, options, pad=False)) <= self.room:
+            if self.room is None or len(console.render_lines(columns, measure, pad=False)) <= self.room:
                 break
         return columns
 
