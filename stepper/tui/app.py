@@ -133,6 +133,11 @@ class StepperApp(App[int]):
             description = self.scenario.description.strip() if self.scenario is not None else ""
             self.push_screen(HelpScreen(self.COMMAND_PALETTE_BINDING, description))
 
+    def action_command_palette(self) -> None:
+        from stepper.tui.palette import open_palette
+
+        open_palette(self)  # Textual's palette, made safe against keys typed faster than it handles them
+
     def action_quit(self) -> None:
         self._quitting = True
         if self.preview is not None and self._stop_loading is not None:

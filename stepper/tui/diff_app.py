@@ -73,6 +73,11 @@ class DiffApp(App[int]):
             self.push_screen(HelpScreen(self.COMMAND_PALETTE_BINDING, keys=DIFF_BINDINGS, reading=READING,
                                         palette="command palette (themes…)"))
 
+    def action_command_palette(self) -> None:
+        from stepper.tui.palette import open_palette
+
+        open_palette(self)  # Textual's palette, made safe against keys typed faster than it handles them
+
     def action_quit(self) -> None:
         self.exit(0, return_code=0)
 

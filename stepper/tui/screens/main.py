@@ -11,7 +11,6 @@ from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
-from textual.command import CommandPalette
 from textual.containers import Container, Horizontal
 from textual.reactive import reactive
 from textual.widgets import Footer, Input
@@ -21,6 +20,7 @@ from stepper.scenario import Scenario
 from stepper.trace import Trace
 from stepper.tui.bindings import MODE_BINDINGS, STEP_BINDINGS
 from stepper.tui.commands import StepCommands
+from stepper.tui.palette import open_palette
 from stepper.tui.present import spoiler_free
 from stepper.tui.quizzing import QuizState
 from stepper.tui.screens.editing import EditingScreen
@@ -144,7 +144,7 @@ class MainScreen(EditingScreen):
         self.go_to(self.trace.first_backward())
 
     def action_go_to(self) -> None:
-        self.app.push_screen(CommandPalette(providers=[StepCommands], placeholder="Go to step… (fuzzy)"))
+        open_palette(self.app, providers=[StepCommands], placeholder="Go to step… (fuzzy)")
 
     def action_scroll_step(self, pages: int) -> None:
         panel = self.query_one(StepPanel)
