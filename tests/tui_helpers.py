@@ -38,4 +38,3 @@ async def burst(pilot, *keys: str) -> None:
         event.set_sender(app)
         app._driver.send_message(event)
     await pilot.pause()
-    await pilot.pause()

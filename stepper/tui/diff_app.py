@@ -12,6 +12,7 @@ from textual.worker import Worker, WorkerState
 from stepper.scenario import Scenario, ScenarioError
 from stepper.trace import Trace
 from stepper.tui.bindings import APP_BINDINGS, DIFF_BINDINGS
+from stepper.tui.textual_guards import apply_textual_guards
 
 READING = """\
 The list is A's pipeline. Beside each step: = when A and B agree exactly, the largest |B − A| of
@@ -28,6 +29,7 @@ class DiffApp(App[int]):
 
     def __init__(self, a: Scenario, b: Scenario, traces: tuple[Trace, Trace] | None = None) -> None:
         super().__init__()
+        apply_textual_guards()
         self.a, self.b, self.traces = a, b, traces
 
     def on_mount(self) -> None:

@@ -1,41 +1,30 @@
-"""The command palette (`g`, ctrl+p), guarded against two ways Textual's own palette breaks the app
-when keys come faster than it handles them (a paste, a held key, a quick typist)."""
+"""The command palette (`g`, ctrl+p), guarded against the ways Textual's own palette breaks the app
+when keys come faster than it handles them (a paste, a held key, a quick typist). Its page keys and
+its dismiss are guarded with every option list's and every screen's, in textual_guards."""
 
 from __future__ import annotations
 
 from textual import on
-from textual.await_complete import AwaitComplete
-from textual.command import CommandList, CommandPalette
+from textual.command import CommandPalette
 from textual.widgets import Button, Input, OptionList
 
 
 class SafePalette(CommandPalette):
-    """A command palette that closes only itself, once, and pages only a list it has laid out."""
+    """A command palette that acts once: a selection after it has closed is dropped."""
 
+    @on(Input.Changed)
     @on(Input.Submitted)
     @on(OptionList.OptionSelected)
     @on(Button.Pressed)
-    def _ignore_once_closed(self, event: Input.Submitted | OptionList.OptionSelected | Button.Pressed) -> None:
-        # Two Enters queued together both select: the first closes the palette and runs the command,
-        # the second would run it again and dismiss once more. Stopped here, before the base class's
-        # handlers (prevent_default skips them), as soon as the palette is no longer on top.
+    def _ignore_once_closed(self, event: Input.Changed | Input.Submitted | OptionList.OptionSelected
+                            | Button.Pressed) -> None:
+        # Keys queued together outlive the palette they were typed into: a second Enter would select
+        # again and run the command twice; a letter typed just before Esc would start a search whose
+        # worker fills a list already gone (NoMatches). Stopped here, before the base class's handlers
+        # (prevent_default skips them), as soon as the palette is no longer on top.
         if not self.is_active:
             event.stop()
             event.prevent_default()
-
-    def dismiss(self, result: object = None) -> AwaitComplete:
-        # Textual's Screen.dismiss pops whichever screen is on top, not necessarily this one: a second
-        # dismiss of a palette already gone would close the stepper beneath it.
-        if not self.is_active:
-            return AwaitComplete()
-        return super().dismiss(result)
-
-    def _action_command_list(self, action: str) -> None:
-        # Textual's OptionList pages by the line each option was laid out on (`_index_to_line`), which
-        # is empty until the list has a size: PageUp/PageDown before then raise KeyError.
-        if action.startswith("page_") and not self.query_one(CommandList).scrollable_content_region:
-            return
-        super()._action_command_list(action)
 
 
 def open_palette(app, **options) -> None:
