@@ -110,7 +110,7 @@ class MainScreen(EditingScreen):
         if asking:
             self.call_after_refresh(self.query_one(QuizBox).focus_answer)
         elif isinstance(self.app.focused, Input):
-            self.query_one(PipelineList).focus()
+            self._leave_answer_box()
 
     def poll_checks(self) -> list[int]:
         fresh = super().poll_checks()
@@ -162,24 +162,22 @@ class MainScreen(EditingScreen):
             self.notify("Quiz: predict each step before its outputs appear. Enter marks, Esc answers later.",
                         title="quiz on", timeout=4)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id != "quiz-answer":
-            return
-        event.stop()
-        from stepper.quiz import unreadable
-
-        question, _ = self.quiz.item(self.trace, self.index)
-        problem = unreadable(question, event.value) if question is not None else None
-        if problem:  # not scored: a typo is not a wrong prediction
-            self.notify(problem, title="Not marked", severity="warning")
-            return
-        if self.quiz.answer(self.trace, self.index, event.value) is None:
+    def action_submit_answer(self) -> None:
+        """Enter in the answer box (AnswerInput calls it in key order, not through a message)."""
+        answer = self.query_one(QuizBox).answer
+        outcome = self.quiz.answer(self.trace, self.index, answer.value)
+        if isinstance(outcome, str):  # not scored: a typo is not a wrong prediction
+            self.notify(outcome, title="Not marked", severity="warning")
             return
         self._show(self.index)
         self._show_modes()
 
     def action_leave_question(self) -> None:
-        self.query_one(PipelineList).focus()
+        self._leave_answer_box()
+
+    def _leave_answer_box(self) -> None:
+        # at once, not after a refresh (as Widget.focus would): the very next key must step
+        self.set_focus(self.query_one(PipelineList))
 
     def _show_modes(self) -> None:
         quiz = self.quiz.line() if self.quiz.on or self.quiz.score.results else None
@@ -202,6 +200,8 @@ class MainScreen(EditingScreen):
 
         trace = self.trace
         trace.quiz_results = self.quiz.results(trace)
+        trace.quiz_elsewhere = self.quiz.elsewhere(
+            trace, lambda other: f"the what-if edit {other.whatif}" if other.whatif else "the original numbers")
         path = write_unique(directory, f"{trace.scenario}-trace", ".md", render_markdown(trace))
         # the view shown is the trace written: with an edit on hand, say which of the two that was
         which = ("the original trace, without the what-if edit (o shows the edited one, then e)"
