@@ -21,7 +21,7 @@ from stepper.tui.bindings import APP_BINDINGS, MODE_BINDINGS, STEP_BINDINGS
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 SEED = int(os.environ.get("STEPPER_FUZZ_SEED", "20261122"))
-KEYS_PER_SCENARIO = 500
+KEYS_PER_SCENARIO = 450
 QUITS = {"q", "ctrl+q", "ctrl+c"}  # keys that end the app on purpose (the palette's Quit is caught below)
 
 BOUND = {key.strip() for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS) for key in b.key.split(",")}
@@ -54,8 +54,10 @@ def _scenario(name: str):
     return scenario
 
 
-@pytest.mark.parametrize("name", ["mini", "char_gpt", "momentum_step", "mlp_by_hand"])
-async def test_random_keys_and_sizes_never_crash_the_stepper(name, tmp_path, monkeypatch):
+# (scenario, quiz mode on from the start: the answer box then takes most letters)
+@pytest.mark.parametrize(("name", "quiz"), [("mini", False), ("char_gpt", True), ("momentum_step", False),
+                                            ("mlp_by_hand", True)])
+async def test_random_keys_and_sizes_never_crash_the_stepper(name, quiz, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # `e` exports into the current folder
     scenario = _scenario(name)
     seed = SEED + sum(map(ord, name))
@@ -64,7 +66,7 @@ async def test_random_keys_and_sizes_never_crash_the_stepper(name, tmp_path, mon
     quits: list[int] = []
     # q, and the palette's own "Quit", are the learner asking to leave: counted, not done, so the run goes on
     monkeypatch.setattr(StepperApp, "action_quit", lambda app: quits.append(len(sent)))
-    app = StepperApp(scenario, build_trace(scenario), verify=False)
+    app = StepperApp(scenario, build_trace(scenario), verify=False, quiz=quiz)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.pause()
