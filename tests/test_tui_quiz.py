@@ -75,3 +75,16 @@ async def test_a_step_key_typed_right_after_the_answer_steps():
         await burst(pilot, "escape", "n")  # Esc leaves this question for later: n steps at once
         await pilot.pause()
         assert screen.index == 2 and "Step 3/44" in screen_text(app)
+
+
+async def test_esc_pressed_as_a_question_appears_keeps_the_next_keys_out_of_its_box():
+    app = quiz_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = main_screen(app)
+        screen.go_to(screen.trace.index_of("fwd.L0.ffn.down"))  # from one question to another
+        await pilot.press("escape")  # leave it at once: the box must not take focus back once it is shown
+        assert not isinstance(app.focused, Input)
+        await pilot.press("w")  # so w is no letter of an answer: it edits
+        await pilot.pause()
+        assert type(app.screen).__name__ == "EditScreen"
+        assert screen.query_one("#quiz-answer", Input).value == ""

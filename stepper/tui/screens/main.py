@@ -49,6 +49,7 @@ class MainScreen(EditingScreen):
         self.original = self.trace = trace  # `trace` is the one on screen: the original or the edit's
         self.role = "original"
         self.quiz = QuizState(quiz)
+        self._answer_wanted: int | None = None  # the step whose answer box is to take focus once shown
 
     def compose(self) -> ComposeResult:
         yield TitleBar(self.trace.scenario, self.trace.title, id="title-bar")
@@ -107,8 +108,9 @@ class MainScreen(EditingScreen):
         self.query_one(PipelineList).show_step(index)
         self.query_one(StepPanel).show(self.trace, index, question=question, verdict=verdict, changes=changes)
         self.query_one(Details).show(step, asking=asking, edited=self.role == "edited")
-        if asking:
-            self.call_after_refresh(self.query_one(QuizBox).focus_answer)
+        self._answer_wanted = index if asking else None
+        if asking:  # once the box is displayed; unless the learner has left it (Esc) or the step meanwhile
+            self.call_after_refresh(self._focus_answer, index)
         elif isinstance(self.app.focused, Input):
             self._leave_answer_box()
 
@@ -175,7 +177,12 @@ class MainScreen(EditingScreen):
     def action_leave_question(self) -> None:
         self._leave_answer_box()
 
+    def _focus_answer(self, index: int) -> None:
+        if self._answer_wanted == index == self.index:
+            self.query_one(QuizBox).focus_answer()
+
     def _leave_answer_box(self) -> None:
+        self._answer_wanted = None
         # at once, not after a refresh (as Widget.focus would): the very next key must step
         self.set_focus(self.query_one(PipelineList))
 
