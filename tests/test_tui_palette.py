@@ -70,3 +70,18 @@ async def test_go_to_finds_a_step_by_a_symbol_it_makes_or_uses():
         await pilot.press("enter")  # the first hit opens
         await pilot.pause()
         assert main_screen(app).trace.steps[main_screen(app).index].title in hits[0]
+
+
+async def test_the_diff_views_palette_is_as_safe():
+    from stepper.tui.diff_app import DiffApp
+    from stepper.tui.screens.diff import DiffScreen
+
+    a = load_scenario(MINI)
+    app = DiffApp(a, a, (build_trace(a), build_trace(a)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await burst(pilot, "ctrl+p", "pagedown", "down", "enter", "enter", "enter")
+        await pilot.pause(0.3)
+        assert app._exception is None and app.return_code is None
+        await pilot.press("escape", "escape")
+        assert isinstance(app.screen, DiffScreen)
