@@ -20,13 +20,13 @@ class AnswerInput(Input):
     widget's queue and runs Enter's and Esc's actions only once they have bubbled up to the screen: by
     then the keys typed after them (`n`, say) would have landed in the box. Here Enter marks the answer
     at once, and a key bound to leaving the box (Esc) leaves it at once; a key that arrives after the
-    box has given up focus goes back to the app, where it steps."""
+    box has given up focus goes back to the app, which gives it to whatever has focus now (n steps)."""
 
     async def _on_key(self, event: events.Key) -> None:
-        if self.screen.focused is not self:
+        if self.app.focused is not self:  # the answer was marked or left, or a dialog opened over it
             event.stop()
             event.prevent_default()
-            self.app.simulate_key(event.key)
+            self.app.post_message(events.Key(event.key, event.character))
             return
         bound = self.screen.active_bindings.get(event.key)
         action = "submit_answer" if event.key == "enter" else (
