@@ -88,3 +88,4 @@ async def test_esc_pressed_as_a_question_appears_keeps_the_next_keys_out_of_its_
         await pilot.pause()
         assert type(app.screen).__name__ == "EditScreen"
         assert screen.query_one("#quiz-answer", Input).value == ""
+

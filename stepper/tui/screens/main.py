@@ -84,8 +84,8 @@ class MainScreen(EditingScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # typing an answer here, in the quiz box; the command palette's input is another screen's
         typing = isinstance(self.app.focused, Input) and self.app.focused.screen is self
-        if action == "leave_question":
-            return typing
+        if action == "leave_question":  # also while a question's box is about to take focus
+            return typing or self._answer_wanted is not None
         if typing and action in TYPING_BLOCKS:
             return False  # the key goes on to the answer box
         if action == "toggle_edit":
@@ -178,8 +178,9 @@ class MainScreen(EditingScreen):
         self._leave_answer_box()
 
     def _focus_answer(self, index: int) -> None:
+        # set_focus, at once: Widget.focus would defer it once more, past an Esc read meanwhile
         if self._answer_wanted == index == self.index:
-            self.query_one(QuizBox).focus_answer()
+            self.set_focus(self.query_one(QuizBox).answer)
 
     def _leave_answer_box(self) -> None:
         self._answer_wanted = None

@@ -72,5 +72,3 @@ class QuizBox(Vertical):
     def answer(self) -> Input:
         return self.query_one("#quiz-answer", Input)
 
-    def focus_answer(self) -> None:
-        self.answer.focus()
