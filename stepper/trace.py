@@ -237,6 +237,9 @@ class Trace:
     # the scenario's own quiz questions ({step, ask, answer, tolerance?, why?}), and answers given so far
     quiz: list[dict] = field(default_factory=list)
     quiz_results: list = field(default_factory=list)  # [(Question, Verdict)]
+    # answers given in the same session on another version of these steps (the original, or another
+    # what-if edit), [(Question, Verdict, "on what")]: listed in the quiz section, never beside a step
+    quiz_elsewhere: list = field(default_factory=list)
     # a what-if trace: the edit it was recomputed after (e.g. "W_Q[d0,d0] 0.175 → 3"); "" for the scenario as written
     whatif: str = ""
     # ScenarioWarnings (file, line, col, message; printed `FILE:LINE:COL: warning: …`) found once the

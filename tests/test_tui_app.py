@@ -529,3 +529,25 @@ def test_a_keymap_file_that_is_no_keymap_is_said_at_once(tmp_path, make):
     keymap, problems = load_keymap(every_binding_id(), path)
     assert keymap == {} and problems
     assert all("\x1b" not in p and "\x07" not in p for p in problems)
+
+
+async def test_in_what_if_and_quiz_mode_the_verdict_in_the_top_bar_is_never_cut():
+    """The edit's label grows with each edit; the verdict beside it stays whole at 80 columns and up."""
+    scenario = load_scenario(MINI)
+    app = StepperApp(scenario, build_trace(scenario), verify=True, quiz=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await top_bar_once_verified(app, pilot)
+        main_screen(app).go_to(main_screen(app).trace.index_of("fwd.L0.ffn.down"))  # its weight W_2 is edited
+        for value in ("-2", "3", "-1.5"):  # three edits: the label names all three
+            await pilot.press("escape", "w")
+            await pilot.pause()
+            await pilot.click("#edit-value")
+            await pilot.press(*value, "enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        assert main_screen(app).role == "edited"
+        for width in (80, 100, 120, 170):
+            await pilot.resize_terminal(width, 30)
+            top = await top_bar_once_verified(app, pilot)
+            assert top.rstrip().endswith("✓ 44/44 agree with torch"), (width, top)
+            assert "what-if" in top and top.startswith(" stepper · mini")

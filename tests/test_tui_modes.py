@@ -124,9 +124,10 @@ async def test_answered_steps_keep_their_verdict_and_typing_never_steps():
         assert "hidden until you answer" in screen_text(app)
 
 
-async def test_an_edited_trace_exports_only_the_answers_given_on_its_own_numbers(tmp_path, monkeypatch):
-    """An answer about the original numbers is no answer about the edited ones: each export keeps
-    the answers given on the trace it writes, and the notice says which trace that was."""
+async def test_an_edited_trace_exports_the_quiz_with_the_answers_on_other_numbers_apart(tmp_path, monkeypatch):
+    """An answer about the original numbers is no answer about the edited ones: each export puts the
+    answers given on the trace it writes beside their steps, keeps the others in its quiz section under
+    the numbers they were given on, and the notice says which trace was written."""
     monkeypatch.chdir(tmp_path)
     app = app_for(load_scenario(MINI), quiz=True)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -145,7 +146,9 @@ async def test_an_edited_trace_exports_only_the_answers_given_on_its_own_numbers
         await pilot.press("escape", "e")
         await app.workers.wait_for_complete()
         edited = (tmp_path / "mini-trace.md").read_text()
-        assert "What-if" in edited and "## Quiz" not in edited and "You answered" not in edited
+        assert "What-if" in edited and "You answered" not in edited  # nothing beside the edited tables
+        quiz = edited[edited.index("## Quiz"):]
+        assert "### Answered on the original numbers" in quiz and "Score: 1 of 1 right" in quiz
         assert any("Exported the edited trace" in n.message for n in app._notifications)
         await pilot.press("o", "escape", "e")  # the original's question there waits too
         await app.workers.wait_for_complete()

@@ -25,3 +25,16 @@ async def walk_every_step(app, pilot) -> None:
         assert f"Step {i + 1}/{len(steps)}" in text, step.id
         assert "-inf" not in text and not re.search(r"\bnan\b", text)
         await pilot.press("n")
+
+
+async def burst(pilot, *keys: str) -> None:
+    """Press `keys` as a fast typist or a paste does: every key is queued before the first is handled
+    (`pilot.press` waits for each key to settle, which hides races between them)."""
+    from textual import events
+
+    app = pilot.app
+    for key in keys:
+        event = events.Key(key, key if len(key) == 1 else None)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    await pilot.pause()

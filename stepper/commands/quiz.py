@@ -9,7 +9,7 @@ import numpy as np
 
 from stepper.commands import EXIT_IO, EXIT_OK, load, print_warnings
 from stepper.engine import build_trace
-from stepper.quiz import Score, mark, question_for, unreadable
+from stepper.quiz import Score, Verdict, judge, question_for
 
 
 def text_matrix(name: str, t, limit: int = 64) -> str:
@@ -42,10 +42,6 @@ def _lenient(stream):
     return stream
 
 
-def _skipped(line: str) -> bool:
-    return line.strip().lower() in ("", "skip")
-
-
 def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | None, force: bool,
              stdin=None, out=None) -> int:
     stdin, out = stdin or _lenient(sys.stdin), out or sys.stdout
@@ -70,26 +66,18 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
         print(f"  Q: {q.prompt}", file=out)
         if q.choices:
             print(f"     (one of: {', '.join(q.choices)})", file=out)
-        if interactive:
-            print("  > ", end="", file=out, flush=True)
-        line = stdin.readline()
-        # a person at the keyboard is asked again; piped answers are one per question, come what may
-        while interactive and line and not _skipped(line) and (problem := unreadable(q, line)):
-            print(f"  ({problem})", file=out)
-            print("  > ", end="", file=out, flush=True)
-            line = stdin.readline()
-        if not line or _quits(line, q):
+        outcome = _reply(q, stdin, out, interactive)
+        if outcome is None:  # `q`, or the end of the answers
             break
-        if _skipped(line):  # like the TUI's "answer later": seen, not scored (but asked: --limit counts it)
+        asked += 1  # a skipped or unreadable question counts toward --limit too
+        if isinstance(outcome, str):  # piped, and no answer to this question: passed over, unscored
+            print(f"  · not marked ({outcome.removesuffix(': try again')}) — answer: {q.expected}", file=out)
+        elif not outcome.scored:  # like the TUI's "answer later": seen, not scored
             print(f"  · skipped — answer: {q.expected}", file=out)
-            asked += 1
-            continue
-        verdict = mark(q, line)
-        score.add(q, verdict)
-        asked += 1
-        mark_sym = "✓" if verdict.ok else "✗"
-        print(f"  {mark_sym} you said {line.strip()!r}; answer: {verdict.expected}"
-              + (f" — {verdict.explanation}" if verdict.explanation else ""), file=out)
+        else:
+            score.add(q, outcome)
+            print(f"  {'✓' if outcome.ok else '✗'} you said {outcome.got!r}; answer: {outcome.expected}"
+                  + (f" — {outcome.explanation}" if outcome.explanation else ""), file=out)
     print(f"\nScore: {score.line()}", file=out)
     if export:
         from stepper.export.files import ExistsError, write_atomic
@@ -103,6 +91,21 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
             return EXIT_IO
         print(f"wrote {export}", file=out)
     return EXIT_OK
+
+
+def _reply(q, stdin, out, interactive: bool) -> Verdict | str | None:
+    """The reply to `q`, judged as the TUI judges it; None to stop. A person at the keyboard is asked
+    again until the reply can be marked; piped answers are one per question, come what may."""
+    while True:
+        if interactive:
+            print("  > ", end="", file=out, flush=True)
+        line = stdin.readline()
+        if not line or _quits(line, q):
+            return None
+        outcome = judge(q, line)
+        if not (interactive and isinstance(outcome, str)):
+            return outcome
+        print(f"  ({outcome})", file=out)
 
 
 def _quits(line: str, q) -> bool:

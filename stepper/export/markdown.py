@@ -92,7 +92,7 @@ def _intro(trace: Trace, precision: int, phases: list[str]) -> str:
     contents = [("Setup", "Setup"), ("Parameters", "Parameters"), ("Dimension journey", "The dimension journey"),
                 *[(_title(p), _title(p)) for p in early], ("Prediction", "What the model predicted"),
                 *[(_title(p), _title(p)) for p in phases if p not in early],
-                *([("Quiz", "Quiz")] if trace.quiz_results else []), ("Summary", "Summary")]
+                *([("Quiz", "Quiz")] if trace.quiz_results or trace.quiz_elsewhere else []), ("Summary", "Summary")]
     check = ("Every step was also computed independently with PyTorch autograd and compared entry by "
              "entry; the verdict closes each step and the summary table collects them."
              if verified else

@@ -43,20 +43,32 @@ def score_line(results: list) -> str:
 
 
 def quiz_section(trace: Trace) -> str:
-    """The scorecard: one row per question in the order asked, numbered like the steps they belong to."""
-    results = list(trace.quiz_results)
-    if not results:
+    """The scorecard: one row per question in the order asked, numbered like the steps they belong to;
+    then the answers given on another version of these steps (before or after a what-if edit)."""
+    results, elsewhere = list(trace.quiz_results), list(trace.quiz_elsewhere)
+    if not results and not elsewhere:
         return ""
     number = {s.id: i + 1 for i, s in enumerate(trace.steps)}
     lines = ["## Quiz", "",
              "Before each of these steps was revealed, its output was to be predicted. The same question "
-             "and verdict also appear inside the step itself.", "", score_line(results), "",
-             "| step | question | your answer | ✓/✗ | right answer | why |", "|---:|:---|:---|:---:|:---|:---|"]
-    for q, v in results:
-        where = f"{number[q.step_id]} · {code(q.step_id)}" if q.step_id in number else code(q.step_id)
-        lines.append(f"| {where} | {text(q.prompt)} | {_answer(v.got)} | {'✓' if v.ok else '✗'} | "
-                     f"{text(v.expected)} | {text(v.explanation) if v.explanation else '—'} |")
+             "and verdict also appear inside the step itself.", "", score_line(results)]
+    if results:
+        lines += ["", *_table(results, number)]
     wrong = [q.step_id for q, v in results if not v.ok]
     if wrong:
         lines += ["", "Worth another look: " + ", ".join(code(s) for s in dict.fromkeys(wrong)) + "."]
+    for where in dict.fromkeys(on for _, _, on in elsewhere):
+        pairs = [(q, v) for q, v, on in elsewhere if on == where]
+        lines += ["", f"### Answered on {text(where)}", "",
+                  "These answers were checked against other numbers than this document's tables show.", "",
+                  score_line(pairs), "", *_table(pairs, number)]
     return "\n".join(lines)
+
+
+def _table(results: list, number: dict[str, int]) -> list[str]:
+    rows = ["| step | question | your answer | ✓/✗ | right answer | why |", "|---:|:---|:---|:---:|:---|:---|"]
+    for q, v in results:
+        where = f"{number[q.step_id]} · {code(q.step_id)}" if q.step_id in number else code(q.step_id)
+        rows.append(f"| {where} | {text(q.prompt)} | {_answer(v.got)} | {'✓' if v.ok else '✗'} | "
+                    f"{text(v.expected)} | {text(v.explanation) if v.explanation else '—'} |")
+    return rows

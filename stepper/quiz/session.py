@@ -17,12 +17,18 @@ _SIGNS = {"+": "positive", "pos": "positive", "positive": "positive", ">0": "pos
           "below": "negative"}
 
 
+# a shape as one may type it: 2x4, 2×4, [2, 4], (2, 4), 2 4, 2 by 4, and nothing else
+_SHAPE = re.compile(r"[\[(]?\s*\d+(?:\s*(?:[x×*,]|by)?\s*\d+)*\s*[\])]?", re.IGNORECASE)
+_SKIP = ("", "skip")
+
+
 @dataclass(frozen=True)
 class Verdict:
     ok: bool
     got: str
     expected: str
     explanation: str
+    scored: bool = True  # False: skipped (an empty reply, or `skip`): the answer is shown, nothing scored
 
 
 def _number(text: str) -> float | None:
@@ -39,13 +45,11 @@ def _said(reply: str) -> str:
 
 
 def unreadable(q: Question, reply: str) -> str | None:
-    """Why `reply` cannot be marked at all (it is asked for again, not scored), or None.
-
-    An empty reply is readable: it means "show me", and is marked wrong like any other miss."""
+    """Why `reply` cannot be marked at all (it is asked for again, not scored), or None."""
     reply = _said(reply)
     if not reply:
         return None
-    if q.kind == "shape" and not re.search(r"\d", reply):
+    if q.kind == "shape" and not _SHAPE.fullmatch(reply):
         return "a shape is numbers, like 2×4: try again"
     if q.kind == "sign" and reply.lower().replace(" ", "") not in _SIGNS:
         return "answer + or − (or above / below, positive / negative): try again"
@@ -57,7 +61,18 @@ def unreadable(q: Question, reply: str) -> str | None:
     return None
 
 
+def judge(q: Question, reply: str) -> Verdict | str:
+    """The one marking of a reply, for the TUI's quiz and `stepper quiz` alike: a Verdict (unscored for
+    an empty reply or `skip`: the answer is shown), or why the reply cannot be marked at all (a typo is no
+    wrong prediction: asked again at a keyboard, passed over unscored when the answers are piped)."""
+    said = reply.strip()
+    if said.casefold() in _SKIP and said.casefold() not in {c.casefold() for c in q.choices}:
+        return Verdict(False, "", q.expected, q.why, scored=False)
+    return unreadable(q, said) or mark(q, said)
+
+
 def mark(q: Question, reply: str) -> Verdict:
+    """Right or wrong, for a reply `unreadable` lets through (judge asks it first)."""
     reply = reply.strip()
     if q.kind == "shape":
         got = [int(n) for n in re.findall(r"\d+", reply)]
@@ -101,7 +116,8 @@ class Score:
     results: list[tuple[Question, Verdict]] = field(default_factory=list)
 
     def add(self, q: Question, v: Verdict) -> None:
-        self.results.append((q, v))
+        if v.scored:  # a skipped question was seen, not answered
+            self.results.append((q, v))
 
     @property
     def right(self) -> int:

@@ -16,6 +16,7 @@ from stepper.tui.bindings import APP_BINDINGS
 from stepper.tui.commands import StepCommands
 from stepper.tui.cost import SYNC_BUILD_LIMIT, build_cost
 from stepper.tui.launch import release_collector, resume_collector
+from stepper.tui.textual_guards import apply_textual_guards
 
 if TYPE_CHECKING:  # numpy and the scenario package load in the forked child first (see launch.py)
     from stepper.scenario import Scenario
@@ -34,6 +35,7 @@ class StepperApp(App[int]):
         text, the loading screen shows `preview_name` meanwhile (`run_loading`). `stop` ends that
         loading at once, for a quit that should not wait for it."""
         super().__init__()
+        apply_textual_guards()
         self.preview_name, self._stop_loading, self._quitting = preview_name, stop, False
         self.failure: str | None = None  # why the trace could not be had: also printed once the app is gone
         self.scenario, self.trace, self.verify, self.quiz = scenario, trace, verify, quiz
@@ -132,6 +134,11 @@ class StepperApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             description = self.scenario.description.strip() if self.scenario is not None else ""
             self.push_screen(HelpScreen(self.COMMAND_PALETTE_BINDING, description))
+
+    def action_command_palette(self) -> None:
+        from stepper.tui.palette import open_palette
+
+        open_palette(self)  # Textual's palette, made safe against keys typed faster than it handles them
 
     def action_quit(self) -> None:
         self._quitting = True

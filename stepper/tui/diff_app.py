@@ -12,6 +12,7 @@ from textual.worker import Worker, WorkerState
 from stepper.scenario import Scenario, ScenarioError
 from stepper.trace import Trace
 from stepper.tui.bindings import APP_BINDINGS, DIFF_BINDINGS
+from stepper.tui.textual_guards import apply_textual_guards
 
 READING = """\
 The list is A's pipeline. Beside each step: = when A and B agree exactly, the largest |B − A| of
@@ -28,6 +29,7 @@ class DiffApp(App[int]):
 
     def __init__(self, a: Scenario, b: Scenario, traces: tuple[Trace, Trace] | None = None) -> None:
         super().__init__()
+        apply_textual_guards()
         self.a, self.b, self.traces = a, b, traces
 
     def on_mount(self) -> None:
@@ -72,6 +74,11 @@ class DiffApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.COMMAND_PALETTE_BINDING, keys=DIFF_BINDINGS, reading=READING,
                                         palette="command palette (themes…)"))
+
+    def action_command_palette(self) -> None:
+        from stepper.tui.palette import open_palette
+
+        open_palette(self)  # Textual's palette, made safe against keys typed faster than it handles them
 
     def action_quit(self) -> None:
         self.exit(0, return_code=0)

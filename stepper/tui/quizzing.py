@@ -6,6 +6,7 @@ are asked afresh) and per step id, so a revisited step shows its verdict instead
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stepper.trace import Trace
@@ -40,13 +41,17 @@ class QuizState:
         question, verdict = self.item(trace, index)
         return question is not None and verdict is None
 
-    def answer(self, trace: Trace, index: int, reply: str) -> Verdict | None:
-        from stepper.quiz import mark
+    def answer(self, trace: Trace, index: int, reply: str) -> Verdict | str | None:
+        """Judge `reply` as `stepper quiz` does (stepper.quiz.judge): the Verdict, kept; or why the reply
+        cannot be marked (nothing kept: the question stays); None when nothing is asked here."""
+        from stepper.quiz import judge
 
         question, verdict = self.item(trace, index)
         if question is None or verdict is not None:
             return None
-        verdict = mark(question, reply)
+        verdict = judge(question, reply)
+        if isinstance(verdict, str):
+            return verdict
         self._answered[(id(trace), trace.steps[index].id)] = (question, verdict)
         self.score.add(question, verdict)
         return verdict
@@ -54,7 +59,13 @@ class QuizState:
     def results(self, trace: Trace) -> list[tuple[Question, Verdict]]:
         """The answers given on `trace`, in order: what its markdown export prints. A what-if edit's
         trace has other numbers, so an answer given on one is no answer about the other."""
-        return [pair for (made_on, _), pair in self._answered.items() if made_on == id(trace)]
+        return [pair for (made_on, _), pair in self._answered.items() if made_on == id(trace) and pair[1].scored]
+
+    def elsewhere(self, trace: Trace, name: Callable[[Trace], str]) -> list[tuple[Question, Verdict, str]]:
+        """The answers given on the other traces of this session (the original, or another what-if
+        edit), each with `name(trace it was given on)`: an export keeps them apart from its own."""
+        return [(*pair, name(self._traces[made_on])) for (made_on, _), pair in self._answered.items()
+                if made_on != id(trace) and pair[1].scored]
 
     def line(self) -> str:
         return f"quiz {self.score.line()}" if self.score.results else "quiz: predict, then Enter"

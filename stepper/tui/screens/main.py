@@ -11,7 +11,6 @@ from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
-from textual.command import CommandPalette
 from textual.containers import Container, Horizontal
 from textual.reactive import reactive
 from textual.widgets import Footer, Input
@@ -21,6 +20,7 @@ from stepper.scenario import Scenario
 from stepper.trace import Trace
 from stepper.tui.bindings import MODE_BINDINGS, STEP_BINDINGS
 from stepper.tui.commands import StepCommands
+from stepper.tui.palette import open_palette
 from stepper.tui.present import spoiler_free
 from stepper.tui.quizzing import QuizState
 from stepper.tui.screens.editing import EditingScreen
@@ -49,6 +49,7 @@ class MainScreen(EditingScreen):
         self.original = self.trace = trace  # `trace` is the one on screen: the original or the edit's
         self.role = "original"
         self.quiz = QuizState(quiz)
+        self._answer_wanted: int | None = None  # the step whose answer box is to take focus once shown
 
     def compose(self) -> ComposeResult:
         yield TitleBar(self.trace.scenario, self.trace.title, id="title-bar")
@@ -83,8 +84,8 @@ class MainScreen(EditingScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # typing an answer here, in the quiz box; the command palette's input is another screen's
         typing = isinstance(self.app.focused, Input) and self.app.focused.screen is self
-        if action == "leave_question":
-            return typing
+        if action == "leave_question":  # also while a question's box is about to take focus
+            return typing or self._answer_wanted is not None
         if typing and action in TYPING_BLOCKS:
             return False  # the key goes on to the answer box
         if action == "toggle_edit":
@@ -108,10 +109,11 @@ class MainScreen(EditingScreen):
         self.query_one(StepPanel).show(self.trace, index, question=question, verdict=verdict, changes=changes)
         self.query_one(Details).show(step, asking=asking, edited=self.role == "edited",
                                      stale=self.trace.stale_lesson(step))
-        if asking:
-            self.call_after_refresh(self.query_one(QuizBox).focus_answer)
+        self._answer_wanted = index if asking else None
+        if asking:  # once the box is displayed; unless the learner has left it (Esc) or the step meanwhile
+            self.call_after_refresh(self._focus_answer, index)
         elif isinstance(self.app.focused, Input):
-            self.query_one(PipelineList).focus()
+            self._leave_answer_box()
 
     def poll_checks(self) -> list[int]:
         fresh = super().poll_checks()
@@ -146,7 +148,7 @@ class MainScreen(EditingScreen):
         self.go_to(self.trace.first_backward())
 
     def action_go_to(self) -> None:
-        self.app.push_screen(CommandPalette(providers=[StepCommands], placeholder="Go to step… (fuzzy)"))
+        open_palette(self.app, providers=[StepCommands], placeholder="Go to step… (fuzzy)")
 
     def action_scroll_step(self, pages: int) -> None:
         panel = self.query_one(StepPanel)
@@ -164,24 +166,28 @@ class MainScreen(EditingScreen):
             self.notify("Quiz: predict each step before its outputs appear. Enter marks, Esc answers later.",
                         title="quiz on", timeout=4)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id != "quiz-answer":
-            return
-        event.stop()
-        from stepper.quiz import unreadable
-
-        question, _ = self.quiz.item(self.trace, self.index)
-        problem = unreadable(question, event.value) if question is not None else None
-        if problem:  # not scored: a typo is not a wrong prediction
-            self.notify(problem, title="Not marked", severity="warning")
-            return
-        if self.quiz.answer(self.trace, self.index, event.value) is None:
+    def action_submit_answer(self) -> None:
+        """Enter in the answer box (AnswerInput calls it in key order, not through a message)."""
+        answer = self.query_one(QuizBox).answer
+        outcome = self.quiz.answer(self.trace, self.index, answer.value)
+        if isinstance(outcome, str):  # not scored: a typo is not a wrong prediction
+            self.notify(outcome, title="Not marked", severity="warning")
             return
         self._show(self.index)
         self._show_modes()
 
     def action_leave_question(self) -> None:
-        self.query_one(PipelineList).focus()
+        self._leave_answer_box()
+
+    def _focus_answer(self, index: int) -> None:
+        # set_focus, at once: Widget.focus would defer it once more, past an Esc read meanwhile
+        if self._answer_wanted == index == self.index:
+            self.set_focus(self.query_one(QuizBox).answer)
+
+    def _leave_answer_box(self) -> None:
+        self._answer_wanted = None
+        # at once, not after a refresh (as Widget.focus would): the very next key must step
+        self.set_focus(self.query_one(PipelineList))
 
     def _show_modes(self) -> None:
         quiz = self.quiz.line() if self.quiz.on or self.quiz.score.results else None
@@ -204,6 +210,8 @@ class MainScreen(EditingScreen):
 
         trace = self.trace
         trace.quiz_results = self.quiz.results(trace)
+        trace.quiz_elsewhere = self.quiz.elsewhere(
+            trace, lambda other: f"the what-if edit {other.whatif}" if other.whatif else "the original numbers")
         path = write_unique(directory, f"{trace.scenario}-trace", ".md", render_markdown(trace))
         # the view shown is the trace written: with an edit on hand, say which of the two that was
         which = ("the original trace, without the what-if edit (o shows the edited one, then e)"

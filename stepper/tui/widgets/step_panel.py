@@ -89,7 +89,9 @@ class StepPanel(VerticalScroll, inherit_bindings=False):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        self.mark_more()
+        # a scroll animation can tick once more while the app shuts down, its children already gone
+        if self.is_attached and self.children:
+            self.mark_more()
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.settle)

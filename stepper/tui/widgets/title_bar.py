@@ -1,4 +1,7 @@
-"""One line on top: which scenario this is, the quiz score or what-if edit, and how verification is going."""
+"""One line on top: which scenario this is, the quiz score or what-if edit, and how verification is going.
+
+The verdict is never cut: the modes give way to it (a what-if label grows with each edit), down to an
+ellipsis, and leave the scenario's name in view; the title takes what room is left."""
 
 from __future__ import annotations
 
@@ -7,11 +10,16 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Static
 
+NAME_ROOM = 24  # columns kept for "stepper · NAME" when the modes would crowd it out
+GAP = 2  # the padding-left of #mode and #status (stepper.tcss)
+
 
 class TitleBar(Horizontal):
     def __init__(self, name: str, title: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self._title = Content.assemble(("stepper", "bold $accent"), " · ", (name, "bold"), "  ", title)
+        self._name_width = min(Content(f"stepper · {name}").cell_length + 1, NAME_ROOM)  # + its ellipsis
+        self._status = Content("")
 
     def compose(self) -> ComposeResult:
         yield Static(self._title, id="title")
@@ -21,15 +29,26 @@ class TitleBar(Horizontal):
         yield Static("", id="status")
 
     def set_status(self, text: str, style: str = "$text-muted") -> None:
-        self.query_one("#status", Static).update(Content.styled(text, style))
+        self._status = Content.styled(text, style)
+        self.query_one("#status", Static).update(self._status)
+        self._fit_mode()
 
     def set_mode(self, quiz: str | None = None, whatif: str | None = None) -> None:
         """The learning modes in use: the quiz score, the what-if edit on screen."""
-        parts = []
-        if quiz:
-            parts.append(Content.styled(quiz, "bold $text-warning"))
+        parts = []  # the edit first: when room is short, that the numbers are edited matters most
         if whatif:
             parts.append(Content.styled(whatif, "bold $text-accent"))
+        if quiz:
+            parts.append(Content.styled(quiz, "bold $text-warning"))
         mode = self.query_one("#mode", Static)
         mode.display = bool(parts)
         mode.update(Content("  ·  ").join(parts))
+        self._fit_mode()
+
+    def on_resize(self) -> None:
+        self._fit_mode()
+
+    def _fit_mode(self) -> None:
+        """The modes get the room the verdict and the scenario's name leave them."""
+        room = self.content_size.width - (GAP + self._status.cell_length) - self._name_width
+        self.query_one("#mode", Static).styles.max_width = max(room, GAP + 1)
