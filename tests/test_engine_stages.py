@@ -20,6 +20,7 @@ from stepper.engine import (
     scale,
     scores,
     softmax,
+    tied_head,
     weighted_sum,
 )
 
@@ -145,6 +146,18 @@ def test_attention_core_with_causal_mask_matches_torch():
     ds = scale.backward(mask.backward(softmax.backward(da, c_soft), ok), factor)
     dq, dk = scores.backward(ds, c_scores)
     close(heads.concat(dq), tq.grad), close(heads.concat(dk), tk.grad), close(heads.concat(dv), tv.grad)
+
+
+def test_tied_head_scores_with_the_embedding_table_and_returns_its_share_of_the_table_gradient():
+    h, table = rng.normal(size=(3, 4)), rng.normal(size=(6, 4))  # [T, D], [V, D]
+    logits, cache = tied_head.forward(h, table)
+    th, tt_ = t(h), t(table)
+    tz = F.linear(th, tt_)  # torch's own tied head: h · tableᵀ
+    close(logits, tz)
+    dz = rng.normal(size=logits.shape)
+    tz.backward(torch.tensor(dz))
+    dh, dtable = tied_head.backward(dz, cache)
+    close(dh, th.grad), close(dtable, tt_.grad)
 
 
 def test_embedding_scatter_adds_repeated_tokens():

@@ -27,9 +27,8 @@ def decoder(generate=None, **model):
 def full_logits(sc, tokens):
     """The last position's logits from the traced forward pass over `tokens`, no cache."""
     view = dataclasses.replace(sc, tokens=tokens + tokens[-1:], task=TaskConfig(kind="next_token"))
-    tp = TransformerPass(view, view.params, None)
-    tp.forward()
-    return tp.act["logits"][-1]
+    _, cache = TransformerPass(view, view.params, None).forward()
+    return cache.logits[-1]
 
 
 def test_cached_decode_equals_a_full_recompute():

@@ -22,6 +22,7 @@ from stepper.engine import (
     scale,
     scores,
     softmax,
+    tied_head,
     weighted_sum,
 )
 from stepper.scenario.types import ModelConfig
@@ -56,9 +57,9 @@ class KVCache:
         if m.final_norm:
             x, _ = layernorm.forward(x, self.p["ln_f.gamma"], self.p["ln_f.beta"], m.norm_eps)  # [n, D]
         last = x[-1]  # [D]: only the last position predicts the next token
-        table = self.p["embed.tok"] if m.tie_embeddings else None
-        logits = last @ table.T if table is not None else linear.forward(last, self.p["head.W"], self.p.get("head.b"))[0]
-        return logits, infos  # [V]
+        if m.tie_embeddings:
+            return tied_head.forward(last, self.p["embed.tok"])[0], infos  # [V]
+        return linear.forward(last, self.p["head.W"], self.p.get("head.b"))[0], infos  # [V]
 
     def _norm(self, i: int, which: int, x: np.ndarray) -> np.ndarray:
         name = f"layers.{i}.ln{which}"

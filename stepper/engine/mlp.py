@@ -26,6 +26,7 @@ class MLPPass:
         self.classify = sc.task.kind == "classify"
         x = np.array(sc.features, dtype=np.float64)  # [n0] or [B, n0]
         self.rows = ["(" + ", ".join(f"{v:g}" for v in row) + ")" for row in x] if x.ndim == 2 else None
+        self.out_key = f"L{self.n_layers - 1}.z"  # the last layer has no activation: its z is the output
 
     def record(self, *args, **kw):
         if self.rec is not None:
@@ -47,7 +48,8 @@ class MLPPass:
         i = int(name.split(".")[1])
         return (self.cols(i - 1) if value.ndim == 2 else None), self.cols(i)
 
-    def forward(self) -> float:
+    def forward(self) -> tuple[float, dict[str, np.ndarray]]:
+        """The loss, and every activation by key (the caches the backward pass reads stay in self.cache)."""
         h = np.array(self.sc.features, dtype=np.float64)  # [n0]
         self.act["x"], h_key = h, "x"
         for i in range(self.n_layers):
@@ -67,8 +69,14 @@ class MLPPass:
                 self.record(f"fwd.L{i}.act", "activation", f"Layer {i}: {activation.forward_name(self.m.activation)}",
                             activation.FORMULAS[self.m.activation], {"z": self.vec("z", z, f"L{i}.z", self.cols(i))},
                             {"h": self.vec("h", h, h_key, self.cols(i))}, layer=i)
-        self.out_key = h_key
-        return self.loss(h, h_key)
+        return self.loss(h, h_key), self.act
+
+    def backward(self, act: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return mlp_backward(self)
+
+    @staticmethod
+    def logits(act: dict[str, np.ndarray]) -> np.ndarray:
+        return act.get("logits", act.get("pred"))
 
     def loss(self, out: np.ndarray, out_key: str) -> float:
         cols = self.cols(self.n_layers - 1)

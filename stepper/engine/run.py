@@ -15,29 +15,27 @@ from stepper.trace import Step, Trace
 
 def _pass(sc: Scenario, params: dict[str, np.ndarray], rec: Recorder | None):
     if sc.model.kind == "mlp":
-        from stepper.engine.mlp import MLPPass, mlp_backward
+        from stepper.engine.mlp import MLPPass
 
-        return MLPPass(sc, params, rec), mlp_backward
+        return MLPPass(sc, params, rec)
     from stepper.engine.transformer import TransformerPass
-    from stepper.engine.transformer_backward import Backward
 
-    return TransformerPass(sc, params, rec), lambda tp: Backward(tp).run()
+    return TransformerPass(sc, params, rec)
 
 
 def loss_and_grads(sc: Scenario, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
     """Forward and backward without recording: what each training update needs."""
-    fwd, backward = _pass(sc, params, None)
-    loss = fwd.forward()
-    return loss, backward(fwd)
+    model = _pass(sc, params, None)
+    loss, cache = model.forward()
+    return loss, model.backward(cache)
 
 
 def recorded_pass(sc: Scenario, params: dict[str, np.ndarray]) -> list[Step]:
     """Forward and backward once with these weights, every step recorded (no lessons)."""
     rec = Recorder()
-    fwd, backward = _pass(sc, params, rec)
+    model = _pass(sc, params, rec)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        fwd.forward()
-        backward(fwd)
+        model.backward(model.forward()[1])
     return rec.steps
 
 
@@ -64,35 +62,33 @@ def build_trace(sc: Scenario) -> Trace:
 
 def _build_trace(sc: Scenario) -> Trace:
     rec = Recorder(sc.lessons)
-    fwd, backward = _pass(sc, sc.params, rec)
-    loss = fwd.forward()
-    grads = backward(fwd)
+    model = _pass(sc, sc.params, rec)
+    loss, cache = model.forward()
+    grads = model.backward(cache)
     grads = {name: grads[name] for name in sc.params}  # contract order
-    trace = Trace(scenario=sc.name, title=sc.title, config=sc.config_dict(), steps=rec.steps, loss=loss,
-                  logits=fwd.act.get("logits", fwd.act.get("pred")), params=sc.params, grads=grads,
-                  tokens=list(sc.tokens), description=sc.description, quiz=list(sc.quiz),
-                  overrides=sc.overrides)
+    losses, trained, diverged, generated = [], {}, None, []
     if sc.optim is not None:
         from stepper.engine.train import train
 
-        trace.losses, trace.trained, trace.diverged = train(
-            sc.params, grads, loss, sc.optim, lambda p: loss_and_grads(sc, p), rec, fwd.param_labels,
+        losses, trained, diverged = train(
+            sc.params, grads, loss, sc.optim, lambda p: loss_and_grads(sc, p), rec, model.param_labels,
             lambda p: first_non_finite(sc, p))
     if sc.generate is not None:
         from stepper.engine.generate import generate
 
         # a model that trains generates with what it learned
-        trained = dataclasses.replace(sc, params=trace.trained) if trace.trained else sc
-        trace.generated = generate(trained, rec)
-    # a lesson or question naming no step would never be seen: say so, and where
-    trace.warnings = step_name_warnings(sc, [s.id for s in trace.steps])
-    return trace
+        generated = generate(dataclasses.replace(sc, params=trained) if trained else sc, rec)
+    return Trace(scenario=sc.name, title=sc.title, config=sc.config_dict(), steps=rec.steps, loss=loss,
+                 logits=model.logits(cache), params=sc.params, grads=grads, tokens=list(sc.tokens),
+                 description=sc.description, quiz=list(sc.quiz), overrides=sc.overrides, losses=losses,
+                 trained=trained, diverged=diverged, generated=generated,
+                 # a lesson or question naming no step would never be seen: say so, and where
+                 warnings=step_name_warnings(sc, [s.id for s in rec.steps]))
 
 
 def loss_fn(sc: Scenario) -> Callable[[dict[str, np.ndarray]], float]:
     """The loss as a function of the parameters alone, for finite differences."""
     def f(params: dict[str, np.ndarray]) -> float:
-        fwd, _ = _pass(sc, params, None)
-        return fwd.forward()
+        return _pass(sc, params, None).forward()[0]
 
     return f

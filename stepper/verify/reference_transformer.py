@@ -1,5 +1,7 @@
 """The transformer forward pass in torch, one keyed operation per quantity of docs/trace-keys.md.
 
+The names come from stepper/trace_keys.py, shared with the engine; every formula here is torch's own.
+
 Written from the contract (shared/spec/CONTRACT.md) with torch's own functions only; the
 backward is left entirely to autograd.
 """
@@ -12,6 +14,20 @@ import torch
 import torch.nn.functional as F
 
 from stepper.scenario.types import PAD, Scenario
+from stepper.trace_keys import (
+    EMBED_POS,
+    EMBED_TOK,
+    FINAL_NORM,
+    HEAD_B,
+    HEAD_W,
+    LOGITS,
+    POOLED,
+    POS,
+    TOK_EMB,
+    X0,
+    LayerKeys,
+    NormKeys,
+)
 from stepper.verify.graph import Graph
 
 ACTIVATIONS = {
@@ -56,22 +72,22 @@ def build_transformer(g: Graph, scenario: Scenario) -> str:
     ids = input_ids(scenario)
     t = len(ids)
     ids_t = torch.tensor(ids, dtype=torch.long)
-    g.op("tok_emb", lambda e: F.embedding(ids_t, e), "embed.tok")
+    g.op(TOK_EMB, lambda e: F.embedding(ids_t, e), EMBED_TOK)
     if m.positional == "sinusoidal":
-        g.constant("pos", sinusoidal(t, m.d_model))
-        g.op("x0", torch.add, "tok_emb", "pos")
+        g.constant(POS, sinusoidal(t, m.d_model))
+        g.op(X0, torch.add, TOK_EMB, POS)
     elif m.positional == "learned":
-        g.op("pos", lambda p: p[:t], "embed.pos")
-        g.op("x0", torch.add, "tok_emb", "pos")
+        g.op(POS, lambda p: p[:t], EMBED_POS)
+        g.op(X0, torch.add, TOK_EMB, POS)
     else:
-        g.alias("x0", "tok_emb")
+        g.alias(X0, TOK_EMB)
 
     mask = attention_mask(scenario, ids)
-    stream = "x0"
+    stream = X0
     for i in range(m.n_layers):
-        stream = _layer(g, scenario, i, stream, mask)
+        stream = _layer(g, scenario, LayerKeys(i), stream, mask)
     if m.final_norm:
-        stream = _layernorm(g, "ln_f", "ln_f", stream, m.norm_eps)
+        stream = _layernorm(g, FINAL_NORM, stream, m.norm_eps)
 
     if scenario.task.kind == "next_token":
         features = stream
@@ -80,24 +96,23 @@ def build_transformer(g: Graph, scenario: Scenario) -> str:
     if m.tie_embeddings:
         if scenario.task.kind != "next_token":
             raise ValueError("tie_embeddings scores the vocabulary, so it needs task.kind: next_token")
-        return g.op("logits", lambda h, e: F.linear(h, e), features, "embed.tok")  # tied: scores = h · Eᵀ
-    return _linear(g, "logits", features, "head.W", "head.b")
+        return g.op(LOGITS, lambda h, e: F.linear(h, e), features, EMBED_TOK)  # tied: scores = h · Eᵀ
+    return _linear(g, LOGITS, features, HEAD_W, HEAD_B)
 
 
 def _pool(g: Graph, scenario: Scenario, stream: str, ids: list[int]) -> str:
     how = scenario.model.pooling
     if how == "first":
-        return g.op("pooled", lambda x: x[0], stream)
+        return g.op(POOLED, lambda x: x[0], stream)
     if how == "last":
-        return g.op("pooled", lambda x: x[-1], stream)
+        return g.op(POOLED, lambda x: x[-1], stream)
     pad = pad_id(scenario)
     keep = torch.tensor([k for k, i in enumerate(ids) if i != pad], dtype=torch.long)
-    return g.op("pooled", lambda x: x[keep].mean(dim=0), stream)
+    return g.op(POOLED, lambda x: x[keep].mean(dim=0), stream)
 
 
-def _layernorm(g: Graph, key: str, pname: str, x: str, eps: float) -> str:
-    return g.op(key, lambda v, w, b: F.layer_norm(v, (v.shape[-1],), w, b, eps),
-                x, f"{pname}.gamma", f"{pname}.beta")
+def _layernorm(g: Graph, norm: NormKeys, x: str, eps: float) -> str:
+    return g.op(norm.out, lambda v, w, b: F.layer_norm(v, (v.shape[-1],), w, b, eps), x, norm.gamma, norm.beta)
 
 
 def _linear(g: Graph, key: str, x: str, w: str, b: str) -> str:
@@ -107,41 +122,41 @@ def _linear(g: Graph, key: str, x: str, w: str, b: str) -> str:
     return g.op(key, lambda v, wt: F.linear(v, wt.t()), x, w)
 
 
-def _layer(g: Graph, scenario: Scenario, i: int, x: str, mask: torch.Tensor) -> str:
+def _layer(g: Graph, scenario: Scenario, keys: LayerKeys, x: str, mask: torch.Tensor) -> str:
     m = scenario.model
-    L, P = f"L{i}", f"layers.{i}"
     h, dk = m.n_heads, m.d_k
+    attn, ffn = keys.attn, keys.ffn
 
-    a = _layernorm(g, f"{L}.ln1", f"{P}.ln1", x, m.norm_eps) if m.norm == "pre" else x
+    a = _layernorm(g, keys.norm(1), x, m.norm_eps) if m.norm == "pre" else x
     for name in "QKV":
-        _linear(g, f"{L}.attn.{name}", a, f"{P}.attn.W_{name}", f"{P}.attn.b_{name}")
+        _linear(g, getattr(attn, name), a, attn.weight(name), attn.bias(name))
 
     def heads(v: torch.Tensor) -> torch.Tensor:  # [T, D] -> [H, T, d_k]
         return v.reshape(v.shape[0], h, dk).transpose(0, 1)
 
-    g.op(f"{L}.attn.S_raw", lambda q, k: heads(q) @ heads(k).transpose(-1, -2), f"{L}.attn.Q", f"{L}.attn.K")
-    scores = f"{L}.attn.S_raw"
+    g.op(attn.S_raw, lambda q, k: heads(q) @ heads(k).transpose(-1, -2), attn.Q, attn.K)
+    scores = attn.S_raw
     if m.attention_scale:
-        scores = g.op(f"{L}.attn.S", lambda s: s / math.sqrt(dk), scores)
-    g.op(f"{L}.attn.S_masked", lambda s: s.masked_fill(mask, float("-inf")), scores)
-    g.op(f"{L}.attn.A", lambda s: torch.softmax(s, dim=-1), f"{L}.attn.S_masked")
-    g.op(f"{L}.attn.Z", lambda p, v: p @ heads(v), f"{L}.attn.A", f"{L}.attn.V")
-    g.op(f"{L}.attn.concat", lambda z: z.transpose(0, 1).reshape(z.shape[1], h * dk), f"{L}.attn.Z")
-    _linear(g, f"{L}.attn.out", f"{L}.attn.concat", f"{P}.attn.W_O", f"{P}.attn.b_O")
-    g.op(f"{L}.res1", torch.add, x, f"{L}.attn.out")
+        scores = g.op(attn.S, lambda s: s / math.sqrt(dk), scores)
+    g.op(attn.S_masked, lambda s: s.masked_fill(mask, float("-inf")), scores)
+    g.op(attn.A, lambda s: torch.softmax(s, dim=-1), attn.S_masked)
+    g.op(attn.Z, lambda p, v: p @ heads(v), attn.A, attn.V)
+    g.op(attn.concat, lambda z: z.transpose(0, 1).reshape(z.shape[1], h * dk), attn.Z)
+    _linear(g, attn.out, attn.concat, attn.weight("O"), attn.bias("O"))
+    g.op(keys.residual(1), torch.add, x, attn.out)
 
     if m.norm == "post":
-        f = _layernorm(g, f"{L}.ln1", f"{P}.ln1", f"{L}.res1", m.norm_eps)
+        f = _layernorm(g, keys.norm(1), keys.residual(1), m.norm_eps)
         stream = f
     elif m.norm == "pre":
-        f = _layernorm(g, f"{L}.ln2", f"{P}.ln2", f"{L}.res1", m.norm_eps)
-        stream = f"{L}.res1"
+        f = _layernorm(g, keys.norm(2), keys.residual(1), m.norm_eps)
+        stream = keys.residual(1)
     else:
-        f = stream = f"{L}.res1"
-    _linear(g, f"{L}.ffn.H", f, f"{P}.ffn.W_1", f"{P}.ffn.b_1")
-    g.op(f"{L}.ffn.G", ACTIVATIONS[m.activation], f"{L}.ffn.H")
-    _linear(g, f"{L}.ffn.out", f"{L}.ffn.G", f"{P}.ffn.W_2", f"{P}.ffn.b_2")
-    g.op(f"{L}.res2", torch.add, stream, f"{L}.ffn.out")
+        f = stream = keys.residual(1)
+    _linear(g, ffn.H, f, ffn.weight("1"), ffn.bias("1"))
+    g.op(ffn.G, ACTIVATIONS[m.activation], ffn.H)
+    _linear(g, ffn.out, ffn.G, ffn.weight("2"), ffn.bias("2"))
+    g.op(keys.residual(2), torch.add, stream, ffn.out)
     if m.norm == "post":
-        return _layernorm(g, f"{L}.ln2", f"{P}.ln2", f"{L}.res2", m.norm_eps)
-    return f"{L}.res2"
+        return _layernorm(g, keys.norm(2), keys.residual(2), m.norm_eps)
+    return keys.residual(2)

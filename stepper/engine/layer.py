@@ -1,0 +1,142 @@
+"""A transformer layer: sublayers, each wrapped in a residual connection and a LayerNorm.
+
+Where the norm sits is the model's `norm`: `pre` normalises the sublayer's input (x + F(LN(x))),
+`post` the sum (LN(x + F(x))), `none` neither. The encoder layer is self-attention then the FFN;
+another layer (a decoder's, with cross-attention) is another list of sublayers.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from stepper.engine import attention, ffn, residual
+from stepper.engine.record import fmt_num
+from stepper.engine.recorded import (
+    Keyed,
+    NormCache,
+    Path,
+    merge,
+    norm_backward,
+    norm_forward,
+)
+from stepper.engine.step_writer import StepWriter
+from stepper.scenario.types import ModelConfig
+from stepper.trace_keys import LayerKeys, grad, grad_through
+
+
+@dataclass(frozen=True)
+class Sublayer:
+    """How the n-th sublayer of a layer reads in the trace (res{n}, ln{n})."""
+
+    n: int
+    out: str  # the sublayer's output in the residual step: "Attn", "F"
+    forward_title: str
+    backward_title: str
+    merge_title: str
+    # pre-norm, when the sublayer reads the norm's output more than once: the step that sums those reads
+    fan_in_step: str = ""
+    fan_in_title: str = ""
+
+
+ATTENTION = Sublayer(1, "Attn", "Residual: x + attention", "Through attention residual", "Sum into the layer input",
+                     "qkv.merge", "Sum the Q, K, V gradients")
+FFN = Sublayer(2, "F", "Residual: x + FFN", "Through the FFN residual", "Sum: skip + FFN gradients")
+
+# a block's forward (its input → its output and cache) and backward (dout, cache, grads, shared=… → the
+# paths into its input; `shared`: whether the skip path reads that input too)
+Forward = Callable[[Keyed], tuple[Keyed, object]]
+Backward = Callable[..., list[Path]]
+
+
+@dataclass
+class SublayerCache:
+    spec: Sublayer
+    x: Keyed  # the stream the residual adds to
+    out_key: str  # the block's output
+    block: object  # the block's own cache
+    block_backward: Backward
+    pre_norm: NormCache | None
+    post_norm: NormCache | None
+
+
+@dataclass
+class LayerCache:
+    keys: LayerKeys
+    sublayers: list[SublayerCache]
+
+
+class LayerNorms:
+    """The model's norm placement and ε, with each norm's recorded step."""
+
+    def __init__(self, placement: str, eps: float, d_model: int):
+        self.placement, self.eps, self.d_model = placement, eps, d_model
+
+    def forward(self, w: StepWriter, keys: LayerKeys, n: int, x: Keyed) -> tuple[Keyed, NormCache]:
+        return norm_forward(w, f"fwd.{keys.norm(n).out}", f"LayerNorm {n}", x, keys.norm(n), self.eps,
+                            layer=keys.index, bindings={"ε": fmt_num(self.eps), "d_model": str(self.d_model)})
+
+    def backward(self, w: StepWriter, n: int, dy: np.ndarray, c: NormCache, dx_key: str,
+                 grads: dict[str, np.ndarray]) -> np.ndarray:
+        return norm_backward(w, f"bwd.{c.keys.out}", f"Through LayerNorm {n}", dy, c, dx_key, grads, self.eps)
+
+
+def sublayer_forward(w: StepWriter, norms: LayerNorms, keys: LayerKeys, spec: Sublayer, x: Keyed,
+                     block: Forward, block_backward: Backward) -> tuple[Keyed, SublayerCache]:
+    pre = post = None
+    a = x
+    if norms.placement == "pre":
+        a, pre = norms.forward(w, keys, spec.n, x)
+    out, block_cache = block(a)
+    r = Keyed(residual.forward(x.value, out.value)[0], keys.residual(spec.n))  # [T, D]
+    w.step(f"fwd.{r.key}", "residual", spec.forward_title, residual.FORMULA,
+           [w.td("X", x.value, x.key), w.td(spec.out, out.value, out.key)], [w.td("R", r.value, r.key)],
+           layer=keys.index)
+    if norms.placement == "post":
+        r, post = norms.forward(w, keys, spec.n, r)
+    return r, SublayerCache(spec, x, out.key, block_cache, block_backward, pre, post)
+
+
+def sublayer_backward(w: StepWriter, norms: LayerNorms, keys: LayerKeys, dout: np.ndarray, c: SublayerCache,
+                      grads: dict[str, np.ndarray]) -> np.ndarray:
+    spec, x, res, i = c.spec, c.x, keys.residual(c.spec.n), keys.index
+    if c.post_norm is not None:
+        dout = norms.backward(w, spec.n, dout, c.post_norm, grad(res), grads)
+    d_skip, d_block = residual.backward(dout, None)
+    skip = Path("dX_skip", d_skip, grad_through(x.key, res))
+    w.step(f"bwd.{res}", "residual", spec.backward_title, residual.GRAD_FORMULA, [w.td("dR", dout, grad(res))],
+           [w.td(f"d{spec.out}", d_block, grad(c.out_key)), w.td(skip.symbol, skip.value, skip.key)], layer=i)
+    if c.pre_norm is None:  # the block read x itself, as the skip path does
+        paths = c.block_backward(d_block, c.block, grads, shared=True)
+    else:  # the block read LN(x), which nothing else reads
+        ln = c.pre_norm.keys.out
+        paths = c.block_backward(d_block, c.block, grads, shared=False)
+        d_ln = (merge(w, f"bwd.{keys.at}.{spec.fan_in_step}", spec.fan_in_title, ln, paths, layer=i)
+                if len(paths) > 1 else paths[0].value)
+        into = grad_through(x.key, ln)
+        paths = [Path(f"dX_ln{spec.n}", norms.backward(w, spec.n, d_ln, c.pre_norm, into, grads), into)]
+    return merge(w, f"bwd.{res}.merge", spec.merge_title, x.key, [skip, *paths], layer=i)
+
+
+def encoder_layer_forward(w: StepWriter, norms: LayerNorms, keys: LayerKeys, x: Keyed, ok: np.ndarray,
+                          m: ModelConfig, mask_name: str) -> tuple[Keyed, LayerCache]:
+    """Self-attention, then the FFN."""
+    def attend(a: Keyed):
+        return attention.forward(w, keys.attn, a, a, ok, m, layer=keys.index, mask_name=mask_name)
+
+    def feed_forward(a: Keyed):
+        return ffn.forward(w, keys.ffn, a, m.activation, layer=keys.index)
+
+    x, attn = sublayer_forward(w, norms, keys, ATTENTION, x, attend, functools.partial(attention.backward, w))
+    x, ff = sublayer_forward(w, norms, keys, FFN, x, feed_forward, functools.partial(ffn.backward, w))
+    return x, LayerCache(keys, [attn, ff])
+
+
+def layer_backward(w: StepWriter, norms: LayerNorms, dout: np.ndarray, c: LayerCache,
+                   grads: dict[str, np.ndarray]) -> np.ndarray:
+    for sub in reversed(c.sublayers):
+        dout = sublayer_backward(w, norms, c.keys, dout, sub, grads)
+    return dout
