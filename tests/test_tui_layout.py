@@ -89,3 +89,18 @@ async def test_outputs_that_fit_stacked_are_shown_whole_not_narrowed(monkeypatch
         end = next(n for n, row in enumerate(rows) if row.lstrip().startswith("inputs ─"))
         labels = [row.split() for row in rows[:end] if row.split()[:1] == ["d0"]]
         assert labels == [["d0", "d1", "d2", "d3"]] * 2
+
+
+@pytest.mark.parametrize("size", [(20, 8), (30, 10), (44, 12)])
+async def test_a_screen_too_narrow_for_a_narrower_table_still_draws_the_outputs(size):
+    """Under 24 columns for the outputs there is no narrower table to try: the outputs are drawn at
+    the width there is (the fuzz test found `None` rendered there, which stopped the app)."""
+    scenario = load_scenario(SCENARIOS[0].parent / "mini.yaml")
+    trace = build_trace(scenario)
+    app = StepperApp(scenario, trace, verify=False)
+    async with app.run_test(size=size) as pilot:
+        for step_id in ("fwd.embed", "bwd.L0.attn.scores"):
+            main_screen(app).go_to(trace.index_of(step_id))
+            await pilot.pause()
+        await pilot.pause()
+        assert app.is_running  # run_test raises what stopped the app, if anything did

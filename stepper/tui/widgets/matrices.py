@@ -108,8 +108,10 @@ class MatrixLayout:
         # measured without the widget's height: given one, render_lines pads (or crops) to it, and
         # every table would seem to need all the rows there are
         measure = options.update(height=None)
-        tries = [(w, r) for w in (width, width // 2 - 3, width // 3 - 3) if w >= 24
-                 for r in range(self.max_rows, 2, -1)]  # a table shows 3 rows at least
+        # a narrower table is tried only while it keeps room for numbers; a very narrow screen gets
+        # its full width, however little that is
+        widths = [w for w in (width, width // 2 - 3, width // 3 - 3) if w >= 24] or [width]
+        tries = [(w, r) for w in widths for r in range(max(self.max_rows, 3), 2, -1)]  # 3 rows at least
         columns = None
         for max_width, max_rows in tries:
             columns = Columns(self._maps(tensors, max_width, changes, max_rows), padding=(self.gap, 3))
