@@ -9,6 +9,7 @@ import numpy as np
 
 from stepper.commands import EXIT_IO, EXIT_OK, load, print_warnings
 from stepper.engine import build_trace
+from stepper.present.verdicts import ok_mark
 from stepper.quiz import Score, mark, question_for, unreadable
 
 
@@ -87,7 +88,7 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
         verdict = mark(q, line)
         score.add(q, verdict)
         asked += 1
-        mark_sym = "✓" if verdict.ok else "✗"
+        mark_sym = ok_mark(verdict.ok)
         print(f"  {mark_sym} you said {line.strip()!r}; answer: {verdict.expected}"
               + (f" — {verdict.explanation}" if verdict.explanation else ""), file=out)
     print(f"\nScore: {score.line()}", file=out)

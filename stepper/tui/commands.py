@@ -9,7 +9,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 class StepCommands(Provider):
     def _steps(self):
-        from stepper.tui.present import phase_word, where  # numpy-backed: loaded when the palette opens
+        from stepper.present.captions import phase_word, where  # numpy-backed: loaded when the palette opens
 
         screen = self.screen
         trace = getattr(screen, "trace", None)
