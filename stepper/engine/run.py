@@ -67,7 +67,7 @@ def _build_trace(sc: Scenario) -> Trace:
     fwd, backward = _pass(sc, sc.params, rec)
     loss = fwd.forward()
     grads = backward(fwd)
-    grads = {name: grads[name] for name in sc.params}  # contract order
+    grads = {name: grads[name] for name in sc.params}  # the order of docs/scenario-format.md's parameter table
     trace = Trace(scenario=sc.name, title=sc.title, config=sc.config_dict(), steps=rec.steps, loss=loss,
                   logits=fwd.act.get("logits", fwd.act.get("pred")), params=sc.params, grads=grads,
                   tokens=list(sc.tokens), description=sc.description, quiz=list(sc.quiz),

@@ -8,7 +8,7 @@ import numpy as np
 
 from stepper.export.md_tables import MAX_HEADS, code, table, text
 from stepper.present.labels import shape_text
-from stepper.present.numbers import error_bound, table_number
+from stepper.present.numbers import error_bound, given_number, table_number
 from stepper.present.provenance import made_by, stale_lesson
 from stepper.present.roles import symbol_roles
 from stepper.present.verdicts import UNCHECKED, mark, ok_mark, reference_name, tolerance_text
@@ -118,7 +118,7 @@ def check_line(check: Check | None, phase: str | None = None) -> str:
     agree = "agrees with" if check.ok else "**disagrees** with"
     where = "" if check.ok else f", worst at {code(check.worst)}"
     return (f"**Check:** {ok_mark(check.ok)} {agree} {text(reference_name(phase, check))}: "
-            f"max abs error {error_bound(check.max_abs_err)}{where} (tolerance {tolerance_text(check, _g)}).")
+            f"max abs error {error_bound(check.max_abs_err)}{where} (tolerance {tolerance_text(check, given_number)}).")
 
 
 def _role(step: Step, t: Tensor) -> str:
@@ -144,11 +144,7 @@ def checks_line(steps: list[Step]) -> str:
     worst = max(steps, key=lambda s: s.check.max_abs_err).check
     return (f"**Check:** {ok_mark(True)} all {len(steps)} steps agree with "
             f"{text(reference_name(steps[0].phase, steps[0].check))}: "
-            f"max abs error {error_bound(worst.max_abs_err)} (tolerance {tolerance_text(worst, _g)}).")
-
-
-def _g(x: float) -> str:
-    return f"{x:g}"
+            f"max abs error {error_bound(worst.max_abs_err)} (tolerance {tolerance_text(worst, given_number)}).")
 
 
 def lesson_line(lesson: str, trace: Trace, step: Step | None = None) -> str:

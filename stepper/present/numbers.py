@@ -9,6 +9,7 @@ All of them read a number without its round-off first (stepper/roundoff.py), so 
 - `worked_number` / `worked_term`: an operand of a worked line, at 4 digits, `×10ⁿ` not `e`
 - `six_digits`: a setting as the engine recorded it (from roundoff, which the engine also reads)
 - `error_bound`: a measured round-off error as a bound that reads alike everywhere
+- `given_number`: a setting as short as Python writes it (`1e-10`): the export's tolerances
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from stepper.roundoff import denoised, scale_of, six_digits, steady
 
-__all__ = ["MINUS_INF", "PLUS_INF", "MatrixFormat", "error_bound", "lone_number", "six_digits",
+__all__ = ["MINUS_INF", "PLUS_INF", "MatrixFormat", "error_bound", "given_number", "lone_number", "six_digits",
            "table_number", "worked_number", "worked_term"]
 
 MINUS_INF = "−∞"
@@ -108,3 +109,8 @@ def error_bound(err: float) -> str:
         return "∞"
     exp = math.ceil(math.log10(err))
     return f"< 1e{exp + (10.0 ** exp == err)}" if err < 1e-9 else f"{err:.2g}"
+
+
+def given_number(x: float) -> str:
+    """A setting as short as Python writes it (`1e-10`, `0.5`): a tolerance as the scenario or flag gave it."""
+    return f"{x:g}"

@@ -1,6 +1,6 @@
 """The transformer forward pass in torch, one keyed operation per quantity of docs/trace-keys.md.
 
-Written from the contract (shared/spec/CONTRACT.md) with torch's own functions only; the
+Written from those definitions with torch's own functions only; the
 backward is left entirely to autograd.
 """
 
@@ -101,7 +101,7 @@ def _layernorm(g: Graph, key: str, pname: str, x: str, eps: float) -> str:
 
 
 def _linear(g: Graph, key: str, x: str, w: str, b: str) -> str:
-    # F.linear wants the weight [out, in]; the contract stores W [in, out], so it gets the transposed view
+    # F.linear wants the weight [out, in]; stepper stores W [in, out] (docs/scenario-format.md), so it gets the transposed view
     if b in g.nodes:
         return g.op(key, lambda v, wt, bias: F.linear(v, wt.t(), bias), x, w, b)
     return g.op(key, lambda v, wt: F.linear(v, wt.t()), x, w)
