@@ -10,9 +10,9 @@ summation order differ. So nothing shown may hang on those bits:
   that sits exactly on a rounding boundary in exact arithmetic rounds the same way everywhere;
 - a choice of "the largest" breaks a tie by the first index among the entries equal up to TIE.
 
-Every formatter (the worked lines, the markdown tables, the app's matrices) reads its numbers
-through `steady`, what is chosen or coloured is first `denoised`, and every choice of an entry goes
-through `ranked`.
+Every formatter (stepper/present/numbers.py) reads its numbers through `steady`, what is chosen or
+coloured is first `denoised`, and every choice of an entry goes through `ranked`. This module is a
+leaf that the engine (its choices, its recorded settings) and the present layer both read.
 """
 
 from __future__ import annotations
@@ -88,12 +88,7 @@ def first_largest(values, allowed=None) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(order[0] if order else 0, v.shape))
 
 
-def error_bound(err: float) -> str:
-    """A measured round-off error as a bound (`< 1e-12`, `< 1e-11`, …) that reads the same on every
-    machine, where the error itself differs in its last bits between CPUs and thread counts."""
-    if err < 1e-12:
-        return "< 1e-12"
-    if not math.isfinite(err):
-        return "∞"
-    exp = math.ceil(math.log10(err))
-    return f"< 1e{exp + (10.0 ** exp == err)}" if err < 1e-9 else f"{err:.2g}"
+def six_digits(x: float) -> str:
+    """`x` at 6 significant digits without its round-off: how the engine records a setting it used
+    (a step's bindings, `ε = 1e-05`), and how an update's worked line quotes the same numbers."""
+    return f"{steady(x):.6g}"

@@ -7,8 +7,6 @@ almost nothing to record even for large models.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,11 +14,18 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Formula:
-    """How one stage is written: plain text for terminals, LaTeX for markdown."""
+    """How one stage is written: plain text for terminals, LaTeX for markdown.
+
+    `roles` says which of a step's arrays each generic symbol stands for, where one formula serves
+    many steps (`Y = X · W + b` every projection): (symbol, where) pairs, `where` being `in 0` /
+    `out 0` (by position), `in y` / `out dS` (by name), `out d(in 2)` (the output named d + input
+    2's name) or `out db*` (the first output whose name starts so). Read by stepper/present/roles.py.
+    """
 
     plain: str
     latex: str
     meaning: str
+    roles: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -49,23 +54,6 @@ class Tensor:
 
 
 NOTHING_TO_COMPARE = "nothing to compare"
-_NAME_CHAR = r"[A-Za-z0-9_'\u0370-\u03ff]"  # what a symbol in a formula is made of (Latin, Greek)
-
-
-def visible_token(token: str) -> str:
-    """A whitespace-only token (a character model's space or newline) as something one can see."""
-    if token and not token.strip():
-        return token.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
-    return token
-
-
-def visible_label(label: str) -> str:
-    """A row or column label with its token made visible: a token (`visible_token`) or, for the
-    KV cache's rows, `token@position`. The one rule every table (screen and markdown) labels by."""
-    token, at, position = label.rpartition("@")
-    if at and position.isdigit():
-        return visible_token(token) + at + position
-    return visible_token(label)
 
 
 @dataclass
@@ -82,28 +70,16 @@ class Check:
     # in larger steps (see compare.compare_values)
     scale: float = 1.0
 
-    def tolerance_text(self, number) -> str:
-        """'1e-10', or '1e-10 × 9.79e+04, the size of the numbers' when the allowance was scaled."""
-        if self.scale == 1.0:
-            return number(self.tolerance)
-        return f"{number(self.tolerance)} × {number(self.scale)}, the size of the numbers"
-
     @property
     def compared(self) -> bool:
         """False for a step with no output the reference knows (nothing was compared)."""
         return self.worst != NOTHING_TO_COMPARE
 
 
-def reference_name(phase: str | None, check: Check) -> str:
-    """What a step of `phase` was checked against, as a learner should read it: a forward value
-    comes from torch's own functions (autograd only enters for gradients), an update from torch.optim."""
-    return {"forward": "torch", "generate": "torch", "update": "torch.optim"}.get(phase or "", check.reference)
-
-
-@dataclass
+@dataclass(eq=False)  # a Step is itself, not its contents: hashable, so views can cache what they make of it
 class Step:
     id: str
-    phase: str  # "forward" | "backward" | "update"
+    phase: str  # "forward" | "backward" | "update" | "generate"
     stage: str  # the engine module that computed it, e.g. "softmax"
     title: str
     formula: Formula
@@ -111,89 +87,19 @@ class Step:
     outputs: dict[str, Tensor]
     layer: int | None = None
     head: int | None = None
-    # symbols bound to numbers, e.g. {"d_k": "4", "√d_k": "2"}
+    # the step's settings as the engine recorded them, e.g. {"d_k": "4", "√d_k": "2"}: numbers at 6
+    # significant digits (roundoff.six_digits), names, and the sampler's choices
     bindings: dict[str, str] = field(default_factory=dict)
     lesson: str | None = None
     check: Check | None = None
-    # makes the `worked` binding on first use (see engine/examples.py): a check, which shows no
-    # step, need not pay for 1,800 lines of arithmetic on a large model
-    make_worked: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
-
-    def worked(self) -> str | None:
-        """One entry of this step worked out with its numbers (`bindings["worked"]`), made on first use."""
-        if self.make_worked is not None:
-            make, self.make_worked = self.make_worked, None
-            line = make()
-            if line is not None:
-                self.bindings["worked"] = line
-        return self.bindings.get("worked")
-
-    @property
-    def shapes(self) -> dict[str, list[int]]:
-        return {name: list(t.shape) for name, t in self.outputs.items()}
+    # the last part of the id: `sample` in gen.3.sample, `curve` in upd.curve, `W_Q` in upd.W_Q
+    part: str = ""
+    # generation: the token (1, 2, …) whose logits or choice this step makes; gen.prefill makes token 1's
+    token: int | None = None
 
     @property
     def meaning(self) -> str:
         return self.lesson or self.formula.meaning
-
-    def symbol_roles(self) -> list[tuple[str, str]]:
-        """(formula symbol, array) pairs where a formula shared by many steps names things its own way:
-        `Y = X · W + b` serves every projection, `R = X + F(X)` both residuals, so say which arrays
-        of this step play which symbol. Pairs whose names already agree are left out."""
-        ins, outs = list(self.inputs), list(self.outputs)
-        pairs: list[tuple[str, str]] = []
-        if self.stage == "linear" and "embed.tok" in ins:
-            pairs = []  # the tied head has a formula of its own, written with this step's own names
-        elif self.stage == "linear" and self.phase == "forward" and len(ins) >= 2:
-            pairs = [*zip(("X", "W", "b"), ins, strict=False), *(("Y", n) for n in outs[:1])]
-        elif self.stage == "linear" and self.phase == "backward" and len(ins) >= 3:
-            dy, x, w = ins[:3]
-            pairs = [("dY", dy), ("X", x), ("W", w)]
-            pairs += [(generic, name) for generic, name in (("dW", f"d{w}"), ("dX", f"d{x}")) if name in outs]
-            pairs += [("db", name) for name in outs if name.startswith("db")][:1]
-        elif self.stage == "residual" and self.phase == "forward" and len(ins) == 2:
-            pairs = [("F(X)", ins[1])] if ins[1] != "F" else []
-        elif self.stage == "residual" and self.phase == "backward" and outs:
-            pairs = [("dF", outs[0])]
-        elif self.stage == "mask" and self.phase == "forward" and "S" in ins:  # no 1/√d_k step before it
-            pairs = [("S'", "S")]
-        elif self.stage == "mask" and self.phase == "backward" and outs == ["dS"]:
-            pairs = [("dS'", "dS")]
-        elif self.stage == "softmax" and self.phase == "forward" and ins:  # S here is what the mask left
-            pairs = [("S", ins[0])]
-        elif self.stage == "softmax" and self.phase == "backward" and outs:
-            pairs = [("dS", outs[0])]
-        elif self.stage == "loss" and self.phase == "backward" and ins[1:2] == ["y"] and outs:
-            pairs = [("onehot(target)", "y"), ("dlogits", outs[0])]
-        elif self.stage == "embedding" and self.phase == "backward" and outs:
-            pairs = [("d embed.tok", outs[0])]
-        elif self.stage == "activation" and self.phase == "forward" and ins and outs:  # the mlp's z → h
-            pairs = [("H", ins[0]), ("G", outs[0])]
-        elif self.stage == "activation" and self.phase == "backward" and len(ins) == 2 and outs:
-            pairs = [("dG", ins[0]), ("H", ins[1]), ("dH", outs[0])]
-        return [(symbol, name) for symbol, name in pairs if symbol != name]
-
-    def own_formula(self) -> str:
-        """The plain formula written in this step's own names (`symbol_roles`): `dH = dG ⊙ [H > 0]`
-        beside arrays dh, z → dz reads `dz = dh ⊙ [z > 0]`, so no symbol on screen names another array.
-        One pass, so that a name swapped in is never swapped again."""
-        roles = dict(self.symbol_roles())
-        if not roles:
-            return self.formula.plain
-        alternatives = "|".join(re.escape(s) for s in sorted(roles, key=len, reverse=True))
-        # a symbol is whole: not part of a longer name (`X` in `Xs`, `S` in `S'`), marks above it
-        # included; ᵀ is no part of a name (`Wᵀ` is W transposed)
-        pattern = re.compile(rf"(?<!{_NAME_CHAR})(?:{alternatives})(?!{_NAME_CHAR}|[\u0300-\u036f])")
-        return pattern.sub(lambda m: roles[m.group(0)], self.formula.plain)
-
-    def shape_line(self) -> str:
-        """`[2×4]·[4×2] → [2×2]`-style summary of what goes in and out."""
-        def fmt(t: Tensor) -> str:
-            return "[" + "×".join(str(n) for n in t.shape) + "]" if t.shape else " (scalar)"
-
-        ins = " ".join(f"{n}{fmt(t)}" for n, t in self.inputs.items())
-        outs = " ".join(f"{n}{fmt(t)}" for n, t in self.outputs.items())
-        return f"{ins} → {outs}"
 
 
 @dataclass(frozen=True)
@@ -204,17 +110,6 @@ class Divergence:
     step_id: str  # the first step whose output holds it, in the pass that update led to
     step_title: str
     lr: float
-
-    def words(self) -> str:
-        when = "the scenario's own weights" if self.update == 0 else f"update {self.update}"
-        return (f"{when[0].upper()}{when[1:]} led to the first number that is not finite (inf or NaN), made at step {self.step_id} "
-                f"({self.step_title}); every loss after it is meaningless. Try a lower lr than {self.lr:g}, "
-                "or clip the gradients.")
-
-
-def _name_of(step: Step, tensor: Tensor) -> str | None:
-    """The name `step` shows `tensor` under."""
-    return next((name for name, t in step.inputs.items() if t is tensor), None)
 
 
 @dataclass
@@ -250,20 +145,15 @@ class Trace:
     # the command line's generation flags where they differ from the file (e.g. "--temperature 0.7")
     overrides: str = ""
 
-    def stale_lesson(self, step: Step | None) -> str:
-        """Why the lesson at `step` may quote numbers other than those shown ("" when it quotes these):
-        a what-if edit changes every step; generation flags change only the generation steps."""
-        if self.whatif:
-            return "written for the original numbers, before the what-if edit"
-        if self.overrides and step is not None and step.phase == "generate":
-            return f"written for the scenario's own generation settings, not {self.overrides}"
-        return ""
-
     def index_of(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):
             if step.id == step_id:
                 return i
         raise KeyError(step_id)
+
+    def generation_step(self, token: int, part: str) -> Step | None:
+        """Token `token`'s generation step of `part` (e.g. "temperature"); None when it has none."""
+        return next((s for s in self.steps if s.phase == "generate" and s.token == token and s.part == part), None)
 
     def first_backward(self) -> int:
         return next((i for i, s in enumerate(self.steps) if s.phase == "backward"), 0)
@@ -285,19 +175,3 @@ class Trace:
                 if not tensor.index:
                     pieces.setdefault(repr(made.index), i)  # slices are unhashable before 3.12
         return sorted(pieces.values())
-
-    def made_by(self, index: int, tensor: Tensor, *, titled: bool = False) -> str:
-        """'from step 38' ('… (Through Q·Kᵀ)' when `titled`), 'from steps 40, 47, one per head', or ''
-        for an input no step made: the words the TUI and the export put beside an input. Where the
-        step that made it called it otherwise, that name too ('from step 24, as dh')."""
-        sources = self.sources_of(index, tensor)
-        if len(sources) == 1:
-            title = f" ({self.steps[sources[0]].title})" if titled else ""
-            made = [name for name, t in self.steps[sources[0]].outputs.items() if t.key == tensor.key]
-            called = f", as {made[0]}" if made and _name_of(self.steps[index], tensor) not in made else ""
-            return f"from step {sources[0] + 1}{title}{called}"
-        return f"from steps {', '.join(str(i + 1) for i in sources)}, one per head" if sources else ""
-
-    @property
-    def verified(self) -> bool:
-        return all(s.check is not None and s.check.ok for s in self.steps)

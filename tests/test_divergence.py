@@ -15,6 +15,7 @@ import numpy as np
 
 from stepper.engine import build_trace
 from stepper.engine.run import recorded_pass
+from stepper.present.verdicts import divergence_words
 from stepper.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,8 +39,8 @@ def test_the_report_names_the_update_and_the_first_non_finite_step(tmp_path):
     # rerun the pass with the weights just before that update's result was used: the named step is the
     # first whose output is not finite
     assert d.step_id.startswith(("fwd.", "bwd.", "upd."))
-    assert f"Update {d.update}" in d.words() and d.step_id in d.words() and d.step_title in d.words()
-    assert "lower lr" in d.words() and "clip" in d.words()
+    assert f"Update {d.update}" in divergence_words(d) and d.step_id in divergence_words(d) and d.step_title in divergence_words(d)
+    assert "lower lr" in divergence_words(d) and "clip" in divergence_words(d)
 
 
 def test_a_finite_run_reports_nothing():

@@ -12,7 +12,7 @@ from stepper.commands.diff import run_diff
 from stepper.diff import diff_traces
 from stepper.engine import build_trace
 from stepper.export.md_diff import render_diff_markdown
-from stepper.export.md_tables import num
+from stepper.present.numbers import table_number
 from stepper.scenario import parse_scenario
 
 ENCODER = """
@@ -63,10 +63,10 @@ def test_summary_lists_every_paired_step_with_its_largest_change():
     assert [r[2] for r in rows] == [sd.step_id for sd in d.paired]
     for r, sd in zip(rows, d.paired, strict=True):
         sizes = [o.max_abs for o in sd.outputs if o.delta is not None]  # only in one, or reshaped: no number
-        assert r[3] == ("0" if sd.max_abs == 0 else num(max(sizes), 4) if sizes else "—")
+        assert r[3] == ("0" if sd.max_abs == 0 else table_number(max(sizes), 4) if sizes else "—")
         assert (r[4] == "identical") == (sd.max_abs == 0)
     loss = tables(md)[0]
-    assert loss[1] == ["loss", num(d.loss_a, 4), num(d.loss_b, 4), num(d.loss_b - d.loss_a, 4)]
+    assert loss[1] == ["loss", table_number(d.loss_a, 4), table_number(d.loss_b, 4), table_number(d.loss_b - d.loss_a, 4)]
 
 
 def test_changed_outputs_show_a_b_and_delta_with_both_labels():

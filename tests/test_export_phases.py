@@ -12,6 +12,7 @@ from stepper.engine import build_trace
 from stepper.export.markdown import render_markdown
 from stepper.export.md_pick import TOP
 from stepper.export.md_tables import text
+from stepper.present.worked import worked_line
 from stepper.quiz import mark, question_for
 from stepper.scenario import parse_scenario
 from stepper.trace import Check
@@ -109,8 +110,8 @@ def test_training_section_reads_like_a_worked_example():
     assert "[Prediction](#what-the-model-predicted) · [Training](#training) · [Summary](#summary)" in md
     assert "| training | momentum (α = 0.1, β = 0.9), 12 updates |" in md
     block = blocks(md)["upd.layers.1.b"]
-    worked = trace.steps[trace.index_of("upd.layers.1.b")].bindings["worked"]
-    for line in worked.split(";"):  # the engine's own arithmetic for a single weight, one line each
+    worked = worked_line(trace.steps[trace.index_of("upd.layers.1.b")])
+    for line in worked.split(";"):  # a single weight's own arithmetic, one line each
         assert "\n" + line.strip() + "\n" in block
     assert "**One entry worked out:** `[x0, h0_1]`" in blocks(md)["upd.layers.0.W"]
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from stepper.engine import build_trace
+from stepper.present.provenance import made_by
+from stepper.present.roles import formula_lines, symbol_roles
 from stepper.scenario import load_scenario
-from stepper.tui.present import formula_lines
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
 NAME = re.compile(r"[A-Za-z_][\w']*")
@@ -33,7 +34,7 @@ def test_a_formulas_symbols_are_the_names_of_the_arrays_shown(path):
             clash = [n for n in names if n.lower() == symbol.lower() and n != symbol and symbol not in names]
             if clash:
                 wrong.append(f"{i + 1} {step.id}: {symbol!r} beside {clash}")
-        for symbol, name in step.symbol_roles():  # each generic symbol is written as the step's array
+        for symbol, name in symbol_roles(step):  # each generic symbol is written as the step's array
             # ᵀ is no part of a name: `Wᵀ` is W transposed
             if re.search(rf"(?<![A-Za-z0-9_']){re.escape(symbol)}(?![A-Za-z0-9_'])", shown):
                 wrong.append(f"{i + 1} {step.id}: {symbol!r} still stands for {name!r}")
@@ -57,7 +58,7 @@ def test_from_step_n_names_the_step_that_made_the_array_and_its_name_there(path)
     for i, step in enumerate(trace.steps):
         for name, tensor in step.inputs.items():
             sources = trace.sources_of(i, tensor)
-            said = trace.made_by(i, tensor)
+            said = made_by(trace, i, tensor)
             for n in sources:
                 made = [m for m, t in trace.steps[n].outputs.items() if t.key == tensor.key]
                 if not made:
@@ -71,4 +72,4 @@ def test_mini_step_25_says_dy_is_the_dh_of_step_24():
     trace = trace_of(SCENARIOS[0].parent / "mini.yaml")
     step = trace.steps[24]
     assert step.id == "bwd.L0.ln2"
-    assert trace.made_by(24, step.inputs["dy"]) == "from step 24, as dh"
+    assert made_by(trace, 24, step.inputs["dy"]) == "from step 24, as dh"

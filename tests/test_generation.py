@@ -118,8 +118,8 @@ def test_training_then_generating_verifies():
 def test_the_pipeline_list_does_not_repeat_a_token_heading_in_its_steps():
     from pathlib import Path
 
+    from stepper.present.outline import outline
     from stepper.scenario import load_scenario
-    from stepper.tui.outline import outline
 
     trace = build_trace(load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "char_gpt.yaml"))
     rows = [(r.kind, r.text) for r in outline(trace)]

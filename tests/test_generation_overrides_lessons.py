@@ -8,6 +8,7 @@ from pathlib import Path
 from stepper.commands import load
 from stepper.engine import build_trace
 from stepper.export.markdown import render_markdown as to_markdown
+from stepper.present.provenance import stale_lesson
 from stepper.tui.parts import meaning_parts
 
 CHAR_GPT = Path(__file__).resolve().parent.parent / "scenarios" / "char_gpt.yaml"
@@ -23,15 +24,15 @@ def test_overridden_generation_marks_the_generation_lessons():
     assert tr.overrides == "--temperature 0.7"
     gen = next(s for s in tr.steps if s.phase == "generate" and s.lesson)
     fwd = next(s for s in tr.steps if s.phase == "forward" and s.lesson)
-    assert NOTE in _plain(meaning_parts(gen, stale=tr.stale_lesson(gen)))
-    assert NOTE not in _plain(meaning_parts(fwd, stale=tr.stale_lesson(fwd)))  # the forward pass is as written
+    assert NOTE in _plain(meaning_parts(gen, stale=stale_lesson(tr, gen)))
+    assert NOTE not in _plain(meaning_parts(fwd, stale=stale_lesson(tr, fwd)))  # the forward pass is as written
     md = to_markdown(tr)
     assert NOTE in md and "--temperature 0.7" in md
 
 
 def test_the_scenario_as_written_marks_nothing():
     tr = build_trace(load(str(CHAR_GPT)))
-    assert tr.overrides == "" and all(not tr.stale_lesson(s) for s in tr.steps)
+    assert tr.overrides == "" and all(not stale_lesson(tr, s) for s in tr.steps)
     assert NOTE not in to_markdown(tr)
 
 

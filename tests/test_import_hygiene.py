@@ -2,17 +2,26 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+PRESENT = Path(__file__).resolve().parents[1] / "stepper" / "present"
 
-def loaded_after(code: str) -> set[str]:
+
+def loaded_after(code: str, *, whole: bool = False) -> set[str]:
+    """The top-level packages loaded after `code` runs (`whole`: the full module names)."""
     out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print('\\n'.join(sys.modules))"],
                          capture_output=True, text=True, check=True).stdout
-    return {m.split(".")[0] for m in out.split()}
+    return set(out.split()) if whole else {m.split(".")[0] for m in out.split()}
 
 
-@pytest.mark.parametrize("module", ["stepper.engine", "stepper.scenario", "stepper.trace",
+# the present layer as a whole: every module of it in one process
+EVERY_PRESENT_MODULE = ", ".join(f"stepper.present.{m.stem}" for m in sorted(PRESENT.glob("*.py"))
+                                 if m.stem != "__init__")
+
+
+@pytest.mark.parametrize("module", ["stepper.engine", "stepper.scenario", "stepper.trace", EVERY_PRESENT_MODULE,
                                     "stepper.export.json_trace", "stepper.verify.fd"])
 def test_numpy_only_modules_load_neither_torch_nor_textual(module):
     mods = loaded_after(f"import {module}")
@@ -31,3 +40,11 @@ def test_cli_check_and_export_never_import_textual():
                         "    main(['check', '-q', 'scenarios/mini.yaml'])\n"
                         "    main(['export', 'scenarios/mini.yaml', '--format', 'json', '--no-verify'])")
     assert "textual" not in mods
+
+
+def test_the_engine_never_imports_the_present_layer():
+    """The engine records numbers; saying them is the present layer's (stepper/present/), downstream of it."""
+    mods = loaded_after("from stepper.scenario import load_scenario\nfrom stepper.engine import build_trace\n"
+                        "build_trace(load_scenario('scenarios/char_gpt.yaml'))\n"
+                        "build_trace(load_scenario('scenarios/momentum_step.yaml'))", whole=True)
+    assert not {m for m in mods if m.startswith("stepper.present")}

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from stepper.engine import build_trace
+from stepper.present.worked import worked_line
 from stepper.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -97,7 +98,7 @@ def trace_values(name: str) -> tuple[np.ndarray, object]:
             # numbered labels: the loss curve's "after k updates", a position's row
             loose.extend(float(x) for x in (*(t.rows or ()), *(t.cols or ())) if str(x).isdigit())
         loose.extend(_numbers_in(" ".join(s.bindings.values())))
-        loose.extend(_numbers_in(s.worked() or ""))
+        loose.extend(_numbers_in(worked_line(s) or ""))
     values = np.concatenate([*arrays, np.asarray(loose, dtype=np.float64)])
     return np.sort(values[np.isfinite(values)]), tr
 

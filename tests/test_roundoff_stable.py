@@ -20,6 +20,7 @@ import pytest
 
 from stepper.engine import build_trace
 from stepper.export.markdown import render_markdown
+from stepper.present.worked import worked_line
 from stepper.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,8 +110,8 @@ def test_a_tie_up_to_round_off_goes_to_the_first_index_whichever_side_the_bits_f
 
 
 def test_round_off_residue_prints_one_way_and_a_rounding_boundary_rounds_one_way():
-    from stepper.engine.worked_text import num as line_num
-    from stepper.export.md_tables import num as table_num
+    from stepper.present.numbers import table_number as table_num
+    from stepper.present.numbers import worked_number as line_num
 
     for residue in (0.0, -0.0, 4.3e-19, -1.5e-17):
         assert table_num(residue, 4, scale=0.002) == "0"
@@ -127,20 +128,20 @@ def test_the_key_bias_gradient_says_once_why_it_is_zero():
     from stepper.scenario import load_scenario
 
     trace = build_trace(load_scenario(ROOT / "scenarios" / "mini.yaml"))
-    notes = [s.id for s in trace.steps if "is 0 in exact arithmetic" in (s.worked() or "")]
+    notes = [s.id for s in trace.steps if "is 0 in exact arithmetic" in (worked_line(s) or "")]
     assert notes == ["bwd.L0.attn.k"]
     md = render_markdown(trace)
     assert md.count("softmax ignores a constant shift of a row, so the loss cannot feel b_K") == 1
 
 
 def test_the_app_prints_round_off_as_the_export_does_and_colours_none_of_it():
-    from stepper.tui.present import NumberFormat
+    from stepper.present.numbers import MatrixFormat
 
     db_k = np.array([4.3e-19, -2.1e-19, 0.0, -0.0])
-    fmt = NumberFormat(db_k)
+    fmt = MatrixFormat(db_k)
     assert [fmt(x) for x in db_k] == ["0"] * 4
     mixed = np.array([0.25, -3e-17])
-    assert NumberFormat(mixed)(mixed[1]) == "0"
+    assert MatrixFormat(mixed)(mixed[1]) == "0"
 
 
 def test_the_quiz_asks_about_the_first_of_two_tied_entries_and_never_about_round_off():

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from stepper.engine import build_trace
+from stepper.present.worked import worked_line
 from stepper.scenario import parse_scenario, schema
 
 ROOT = Path(__file__).parent.parent
@@ -75,7 +76,7 @@ def test_the_new_sections_examples_mean_what_the_text_says():
     assert by_name["xor-classes"].task.labels == ("same", "different", "different", "same")
     trace = build_trace(by_name["momentum-by-hand"])
     step = next(s for s in trace.steps if s.id == "upd.layers.0.W")
-    assert "v = 0.9·0.1 + 0 = 0.09" in step.bindings["worked"] and "= 0.491" in step.bindings["worked"]
+    assert "v = 0.9·0.1 + 0 = 0.09" in worked_line(step) and "= 0.491" in worked_line(step)
     cont = by_name["continue"]
     assert len(cont.tokens) + cont.generate.max_new_tokens - 1 == cont.model.max_len
     quiz = build_trace(by_name["quizzed"])

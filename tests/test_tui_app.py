@@ -8,6 +8,7 @@ import pytest
 from tui_helpers import main_screen, screen_text, walk_every_step
 
 from stepper.engine import build_trace
+from stepper.present.roles import symbol_roles
 from stepper.scenario import load_scenario
 from stepper.tui.app import StepperApp
 from stepper.tui.screens.error import ErrorScreen
@@ -332,14 +333,14 @@ def test_run_app_prints_a_located_scenario_error_and_returns_2(monkeypatch, caps
 
 def test_here_lines_pair_the_right_arrays():
     steps = {s.id: s for s in build_trace(load_scenario(MINI)).steps}
-    assert steps["bwd.L0.attn.q"].symbol_roles() == [("dY", "dQ"), ("W", "W_Q"), ("dW", "dW_Q"), ("db", "db_Q")]
-    assert steps["fwd.L0.res1"].symbol_roles() == [("F(X)", "Attn")]
+    assert symbol_roles(steps["bwd.L0.attn.q"]) == [("dY", "dQ"), ("W", "W_Q"), ("dW", "dW_Q"), ("db", "db_Q")]
+    assert symbol_roles(steps["fwd.L0.res1"]) == [("F(X)", "Attn")]
     # the softmax formula is written for any S; here its input is what the mask left
-    assert steps["fwd.L0.attn.softmax"].symbol_roles() == [("S", "S_masked")]
-    assert steps["bwd.L0.attn.softmax"].symbol_roles() == [("dS", "dS_masked")]
+    assert symbol_roles(steps["fwd.L0.attn.softmax"]) == [("S", "S_masked")]
+    assert symbol_roles(steps["bwd.L0.attn.softmax"]) == [("dS", "dS_masked")]
     tied = {s.id: s for s in build_trace(load_scenario(str(SCENARIOS / "char_gpt.yaml"))).steps}
     # the tied head's own formula (logits = h · embed.tokᵀ) already uses the step's names
-    assert tied["fwd.head"].symbol_roles() == [] and tied["bwd.head"].symbol_roles() == []
+    assert symbol_roles(tied["fwd.head"]) == [] and symbol_roles(tied["bwd.head"]) == []
 
 
 def test_the_positions_picture_calls_learned_positions_weights_not_waves():

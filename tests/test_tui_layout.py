@@ -10,9 +10,9 @@ from textual.screen import Screen
 from tui_helpers import main_screen
 
 from stepper.engine import build_trace
+from stepper.present.labels import dims
 from stepper.scenario import load_scenario
 from stepper.tui.app import StepperApp
-from stepper.tui.present import dims
 from stepper.tui.widgets.step_panel import StepPanel
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))

@@ -322,7 +322,7 @@ def test_a_lesson_comes_with_the_general_meaning_and_a_question_hides_both():
 def test_a_tiny_negative_among_large_numbers_reads_as_zero_not_minus_zero():
     import numpy as np
 
-    from stepper.tui.present import NumberFormat
+    from stepper.present.numbers import MatrixFormat
 
-    fmt = NumberFormat(np.array([1.5, -0.0001, 0.3]))
+    fmt = MatrixFormat(np.array([1.5, -0.0001, 0.3]))
     assert [fmt(v) for v in (-0.0001, 0.0004, -0.0006, 1.5)] == ["0.000", "0.000", "-0.001", "1.500"]

@@ -46,7 +46,7 @@ def test_matching_values_pass_and_name_the_first_output():
     c = tr.steps[0].check
     assert c.ok and c.max_abs_err == 0.0 and c.reference == "torch.autograd" and c.tolerance == 1e-10
     assert c.worst == "Q [0, 0]"
-    assert tr.verified
+    assert all(s.check.ok for s in tr.steps)
 
 
 def test_worst_entry_and_tolerance():
@@ -95,7 +95,7 @@ def test_nothing_to_compare_missing_key_and_bad_shape():
     assert n.ok and n.max_abs_err == 0.0 and n.worst == "nothing to compare"
     assert not m.ok and m.max_abs_err == math.inf and "d:L9.nope" in m.worst
     assert not w.ok and "shape [2, 2]" in w.worst
-    assert not tr.verified
+    assert not all(s.check.ok for s in tr.steps)
 
 
 def test_forward_steps_are_checked_before_backward():
@@ -159,8 +159,8 @@ def test_a_large_comparison_is_shared_between_threads_and_finds_the_same_entry()
 
 
 def test_the_tuis_check_line_names_a_place_only_where_ours_and_torch_differ_beyond_tolerance():
+    from stepper.present.verdicts import check_line
     from stepper.trace import NOTHING_TO_COMPARE, Check
-    from stepper.tui.present import check_line
 
     def line(phase="backward", **kw):
         check = Check(**{"reference": "torch.autograd", "tolerance": 1e-10, **kw})
@@ -248,7 +248,7 @@ def test_a_gradient_shown_in_part_is_still_there_when_its_step_is_checked():
 
 
 def test_large_numbers_are_allowed_rounding_in_proportion_to_their_size():
-    from stepper.tui.present import check_line
+    from stepper.present.verdicts import check_line
 
     big = np.array([[9.79e4, -1.2e5], [3.0, 0.5]])
     off_by_rounding = big.copy()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# contract §4: 0 all verified · 1 a value disagrees · 2 the scenario is invalid; 3 (ours) a file not written
+# the exit codes README.md lists: 0 all verified · 1 a value disagrees · 2 the scenario is invalid · 3 a file not written
 EXIT_OK, EXIT_MISMATCH, EXIT_INVALID, EXIT_IO = 0, 1, 2, 3
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from stepper.commands import EXIT_INVALID, EXIT_MISMATCH, EXIT_OK, load, print_warnings
 from stepper.commands.checked import checked_trace
 from stepper.engine import loss_fn
+from stepper.present.verdicts import divergence_words, mark, ok_mark
 from stepper.roundoff import steady
 from stepper.scenario import ScenarioError
 from stepper.trace import Trace
@@ -48,9 +49,8 @@ class Tally:
 
 def step_line(step) -> str:
     c = step.check
-    mark = "·" if not c.compared else "✓" if c.ok else "✗"  # ·: no output here has a reference value
     worst = f"  worst: {c.worst}" if not c.ok and c.worst else ""
-    return f"{mark} {step.id:<34} {step.title:<46} max err {c.max_abs_err:.1e}{worst}"
+    return f"{mark(c)} {step.id:<34} {step.title:<46} max err {c.max_abs_err:.1e}{worst}"
 
 
 def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=None,
@@ -87,13 +87,12 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
         print(f"{path}: training: loss {steady(trace.losses[0]):.6g} → {steady(trace.losses[-1]):.6g} after "
               f"{len(trace.losses) - 1} update(s)", file=out)
     if trace.diverged is not None:
-        print(f"{path}: training diverged: {trace.diverged.words()}", file=out)
+        print(f"{path}: training diverged: {divergence_words(trace.diverged)}", file=out)
     if trace.generated:
         # one line, whatever the tokens hold (a newline token of a character model, say)
         said = visible(f"{' '.join(trace.tokens)} ⟶ {' '.join(trace.generated)}", keep="")
         print(f"{path}: generated: {said}", file=out)
-    mark = "✓" if totals.ok else "✗"
-    print(f"{path}: {mark} loss and all {len(trace.grads)} parameter gradients vs torch.autograd: "
+    print(f"{path}: {ok_mark(totals.ok)} loss and all {len(trace.grads)} parameter gradients vs torch.autograd: "
           f"max abs err {totals.max_abs_err:.1e}" + ("" if totals.ok else f" — worst: {totals.worst}"), file=out)
     code = EXIT_OK if not bad and totals.ok else EXIT_MISMATCH
     if fd:

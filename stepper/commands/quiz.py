@@ -9,6 +9,7 @@ import numpy as np
 
 from stepper.commands import EXIT_IO, EXIT_OK, load, print_warnings
 from stepper.engine import build_trace
+from stepper.present.verdicts import ok_mark
 from stepper.quiz import Score, Verdict, judge, question_for
 
 
@@ -76,7 +77,7 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
             print(f"  · skipped — answer: {q.expected}", file=out)
         else:
             score.add(q, outcome)
-            print(f"  {'✓' if outcome.ok else '✗'} you said {outcome.got!r}; answer: {outcome.expected}"
+            print(f"  {ok_mark(outcome.ok)} you said {outcome.got!r}; answer: {outcome.expected}"
                   + (f" — {outcome.explanation}" if outcome.explanation else ""), file=out)
     print(f"\nScore: {score.line()}", file=out)
     if export:

@@ -6,34 +6,42 @@ import numpy as np
 
 from stepper.trace import Formula
 
+# in the mlp the arrays are z → h (dh, z → dz), in the transformer's FFN H → G
+ROLES = (("H", "in 0"), ("G", "out 0"))
+GRAD_ROLES = (("dG", "in 0"), ("H", "in 1"), ("dH", "out 0"))
+
 FORMULAS = {
     "relu": Formula(
         plain="G = max(0, H)",
         latex=r"G = \max(0, H)",
         meaning="ReLU keeps positive values and zeroes the rest: the bend that lets the network learn non-linear patterns.",
+        roles=ROLES,
     ),
     "gelu": Formula(
         plain="G = H ⊙ Φ(H),  Φ(H) = ½(1 + erf(H/√2))   (⊙: entry by entry)",
         latex=r"G = H\,\Phi(H) = \tfrac{1}{2} H \left(1 + \operatorname{erf}\!\left(H/\sqrt{2}\right)\right)",
         meaning="GELU scales each value by the chance a standard normal is below it: a smooth ReLU that lets small negatives through a little.",
+        roles=ROLES,
     ),
     "gelu_tanh": Formula(
         plain="G = ½ H ⊙ (1 + tanh(√(2/π)·(H + 0.044715·H³)))   (⊙, ³: entry by entry)",
         latex=r"G = \tfrac{1}{2} H \left(1 + \tanh\!\left(\sqrt{2/\pi}\,(H + 0.044715 H^3)\right)\right)",
         meaning="The tanh approximation of GELU used by GPT-2: nearly the same curve, cheaper to compute.",
+        roles=ROLES,
     ),
-    "none": Formula(plain="G = H", latex=r"G = H", meaning="No activation: the layer stays linear."),
+    "none": Formula(plain="G = H", latex=r"G = H", meaning="No activation: the layer stays linear.",
+                    roles=ROLES),
 }
 GRAD_FORMULAS = {
     "relu": Formula(plain="dH = dG ⊙ [H > 0]", latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}\odot \mathbb{1}[H>0]",
-                    meaning="Gradient passes where the unit was active and stops where it was cut to zero."),
+                    meaning="Gradient passes where the unit was active and stops where it was cut to zero.", roles=GRAD_ROLES),
     "gelu": Formula(plain="dH = dG ⊙ (Φ(H) + H ⊙ φ(H))", latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}\odot\big(\Phi(H) + H\,\varphi(H)\big)",
-                    meaning="The GELU slope: the normal CDF plus the input times the normal density."),
+                    meaning="The GELU slope: the normal CDF plus the input times the normal density.", roles=GRAD_ROLES),
     "gelu_tanh": Formula(
         plain="dH = dG ⊙ (½(1 + tanh u) + ½ H ⊙ (1 − tanh² u)·√(2/π) ⊙ (1 + 3·0.044715·H²)),  u = √(2/π)(H + 0.044715·H³)",
         latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}\odot\Big(\tfrac12(1+\tanh u) + \tfrac12 H (1-\tanh^2 u)\sqrt{2/\pi}\,(1 + 0.134145 H^2)\Big)",
-        meaning="The chain rule through the tanh curve."),
-    "none": Formula(plain="dH = dG", latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}", meaning="Identity."),
+        meaning="The chain rule through the tanh curve.", roles=GRAD_ROLES),
+    "none": Formula(plain="dH = dG", latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}", meaning="Identity.", roles=GRAD_ROLES),
 }
 
 

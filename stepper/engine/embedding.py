@@ -13,6 +13,7 @@ GRAD_FORMULA = Formula(
     plain="d embed.tok[id] += dE[t]  (for every position t)",
     latex=r"\frac{\partial L}{\partial W_{\mathrm{tok}}[v]} = \sum_{t:\,\mathrm{id}_t = v} \frac{\partial L}{\partial E_t}",
     meaning="Only the rows that were looked up get a gradient; a token used twice collects both positions' gradients.",
+    roles=(("d embed.tok", "out 0"),),
 )
 
 

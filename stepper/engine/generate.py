@@ -42,7 +42,7 @@ def generate(sc: Scenario, rec: Recorder) -> list[str]:
     prompt = list(sc.tokens)
     z, infos = cache.feed(sc.token_ids)
     _record_logits(rec, "gen.prefill", "Prefill: the prompt fills the cache", PREFILL_FORMULA, 1, z, infos, sc,
-                   prompt)
+                   prompt)  # the prefill's logits are token 1's
     out: list[str] = []
     for n in range(1, g.max_new_tokens + 1):
         if n > 1:
@@ -71,7 +71,7 @@ def _record_logits(rec, step_id, title, formula, n, z, infos, sc, seq):
     new = seq[-1] if n > 1 else " ".join(seq)
     rec.add(step_id, "generate", title, formula,
             {"tokens": tensor("tokens", np.array([sc.vocab.index(t) for t in seq], dtype=float), None, None, pos)},
-            outputs, bindings={"cache length": str(len(seq)), "new": new, "d_k": str(sc.model.d_k)})
+            outputs, bindings={"cache length": str(len(seq)), "new": new, "d_k": str(sc.model.d_k)}, token=n)
 
 
 def _choose(rec, n, z, g, greedy, rng, vocab) -> int:
@@ -81,7 +81,8 @@ def _choose(rec, n, z, g, greedy, rng, vocab) -> int:
     rec.add(f"gen.{n}.temperature", "generate", f"Token {n}: temperature", sampling.TEMPERATURE_FORMULA,
             {"z": tensor("z", z, f"gen{n}.logits", None, vocab)},
             {"z'": tensor("z'", zt, f"gen{n}.scaled", None, vocab)},
-            bindings={"τ": fmt_num(g.temperature) + (" (0 = greedy: no division)" if g.temperature == 0 else "")})
+            bindings={"τ": fmt_num(g.temperature) + (" (0 = greedy: no division)" if g.temperature == 0 else "")},
+            token=n)
     if g.top_k or g.top_p < 1.0 or banned:
         keep = sampling.keep_mask(zt, g.top_k, g.top_p, banned)  # [V]
         zf = sampling.filter_logits(zt, keep)  # [V]
@@ -90,18 +91,18 @@ def _choose(rec, n, z, g, greedy, rng, vocab) -> int:
                 {"z_kept": tensor("z_kept", zf, f"gen{n}.filtered", None, vocab)},
                 bindings={"top_k": str(g.top_k or "off"), "top_p": fmt_num(g.top_p),
                           "never": ", ".join(vocab[i] for i in banned) or "—",
-                          "kept": ", ".join(v for v, k in zip(vocab, keep, strict=True) if k)})
+                          "kept": ", ".join(v for v, k in zip(vocab, keep, strict=True) if k)}, token=n)
     else:
         zf = zt
     p, _ = softmax.forward(zf)  # [V]
     rec.add(f"gen.{n}.softmax", "generate", f"Token {n}: the distribution", sampling.SOFTMAX_FORMULA,
             {"z_kept": tensor("z_kept", zf, f"gen{n}.filtered", None, vocab)},
-            {"p": tensor("p", p, f"gen{n}.probs", None, vocab)})
+            {"p": tensor("p", p, f"gen{n}.probs", None, vocab)}, token=n)
     r = float(rng.random())
     tok = sampling.choose(p, r, greedy)
     rec.add(f"gen.{n}.sample", "generate", f"Token {n}: {'greedy pick' if greedy else 'sample'} → {vocab[tok]!r}",
             sampling.SAMPLE_FORMULA, {"p": tensor("p", p, f"gen{n}.probs", None, vocab)},
             {"next": tensor("next", np.array(float(tok)), f"gen{n}.token")},
             bindings={"r": f"{r:.6f}", "greedy": str(greedy).lower(), "token": vocab[tok],
-                      "p(token)": fmt_num(float(p[tok]))})
+                      "p(token)": fmt_num(float(p[tok]))}, token=n)
     return tok

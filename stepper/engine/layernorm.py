@@ -1,4 +1,4 @@
-"""LayerNorm over each row's d_model features (biased variance, as in the contract)."""
+"""LayerNorm over each row's d_model features (biased variance, as torch's LayerNorm)."""
 
 import numpy as np
 

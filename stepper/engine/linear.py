@@ -8,11 +8,14 @@ FORMULA = Formula(
     plain="Y = X · W + b",
     latex=r"Y = X W + b",
     meaning="Each output column is a weighted mix of the input's columns, plus a bias.",
+    roles=(("X", "in 0"), ("W", "in 1"), ("b", "in 2"), ("Y", "out 0")),
 )
 GRAD_FORMULA = Formula(
     plain="dW = Xᵀ · dY,  db = Σ_rows dY,  dX = dY · Wᵀ",
     latex=r"\frac{\partial L}{\partial W} = X^\top \frac{\partial L}{\partial Y},\quad \frac{\partial L}{\partial b} = \sum_t \frac{\partial L}{\partial Y_t},\quad \frac{\partial L}{\partial X} = \frac{\partial L}{\partial Y} W^\top",
     meaning="The weight gradient pairs every input with every output gradient; the input gradient sends the output gradient back through Wᵀ.",
+    roles=(("dY", "in 0"), ("X", "in 1"), ("W", "in 2"), ("dW", "out d(in 2)"), ("dX", "out d(in 1)"),
+           ("db", "out db*")),
 )
 
 

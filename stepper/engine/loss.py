@@ -14,6 +14,7 @@ CE_GRAD_FORMULA = Formula(
     plain="dlogits = (p − onehot(target)) / N",
     latex=r"\frac{\partial L}{\partial z} = \frac{1}{N}\big(p - \mathrm{onehot}(y)\big)",
     meaning="Softmax and cross-entropy together have the simplest gradient there is: predicted minus true.",
+    roles=(("onehot(target)", "in y"), ("dlogits", "out 0")),
 )
 MSE_FORMULA = Formula(
     plain="L = mean((ŷ − y)²)",

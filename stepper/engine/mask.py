@@ -8,11 +8,13 @@ FORMULA = Formula(
     plain="S_masked = S' + M,  M[i, j] = 0 where query i may see key j, −∞ where it may not",
     latex=r"\tilde S = S' + M,\quad M_{ij} = \begin{cases} 0 & \text{allowed}(i,j) \\ -\infty & \text{otherwise} \end{cases}",
     meaning="−∞ (not 0) is what makes a weight vanish: e^−∞ = 0, while a score of 0 would still get weight e^0 = 1.",
+    roles=(("S'", "in S"),),
 )
 GRAD_FORMULA = Formula(
     plain="dS'[i, j] = dS_masked[i, j] where M[i, j] = 0, else 0",
     latex=r"\frac{\partial L}{\partial S'_{ij}} = \mathbb{1}[M_{ij} = 0]\,\frac{\partial L}{\partial \tilde S_{ij}}",
     meaning="A masked score had no influence on the loss, so it gets no gradient.",
+    roles=(("dS'", "out dS"),),
 )
 
 

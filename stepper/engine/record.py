@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
-import functools
 
 import numpy as np
 
-from stepper.engine.examples import worked_line
-from stepper.roundoff import steady
+from stepper.roundoff import six_digits
 from stepper.trace import Formula, Step, Tensor
+
+PHASES = {"fwd": "forward", "bwd": "backward", "upd": "update", "gen": "generate"}
 
 
 class Labels:
@@ -35,15 +35,13 @@ class Recorder:
 
     def add(self, step_id: str, stage: str, title: str, formula: Formula,
             inputs: dict[str, Tensor], outputs: dict[str, Tensor], *, layer: int | None = None,
-            head: int | None = None, bindings: dict[str, str] | None = None) -> Step:
-        phase = {"fwd": "forward", "bwd": "backward", "upd": "update", "gen": "generate"}[step_id.split(".", 1)[0]]
-        bindings = dict(bindings or {})
-        # worked out only when shown (Step.worked): the arrays are final, so it reads the same then
-        make = None if "worked" in bindings else functools.partial(worked_line, phase, stage, inputs, outputs,
-                                                                   dict(bindings))
-        step = Step(id=step_id, phase=phase, stage=stage, title=title, formula=formula, inputs=inputs,
-                    outputs=outputs, layer=layer, head=head, bindings=bindings,
-                    lesson=self.lesson_for(step_id), make_worked=make)
+            head: int | None = None, bindings: dict[str, str] | None = None, token: int | None = None) -> Step:
+        """Record a step. Its id (`gen.3.sample`) is read here, where it is made, and nowhere else:
+        the first part is the phase, the last the step's `part`."""
+        prefix, _, _ = step_id.partition(".")
+        step = Step(id=step_id, phase=PHASES[prefix], stage=stage, title=title, formula=formula, inputs=inputs,
+                    outputs=outputs, layer=layer, head=head, bindings=dict(bindings or {}),
+                    lesson=self.lesson_for(step_id), part=step_id.rpartition(".")[2], token=token)
         self.steps.append(step)
         return step
 
@@ -64,5 +62,6 @@ def tensor(symbol: str, value: np.ndarray, key: str | None = None, rows=None, co
 
 
 def fmt_num(x: float) -> str:
-    """A bound number at 6 significant digits; round-off residue prints as 0 (stepper/roundoff.py)."""
-    return f"{steady(x):.6g}"
+    """A setting as a step's bindings record it: 6 significant digits, round-off residue as 0
+    (roundoff.six_digits, which the worked lines of stepper/present quote alike)."""
+    return six_digits(x)

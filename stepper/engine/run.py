@@ -65,7 +65,7 @@ def _build_trace(sc: Scenario) -> Trace:
     model = _pass(sc, sc.params, rec)
     loss, cache = model.forward()
     grads = model.backward(cache)
-    grads = {name: grads[name] for name in sc.params}  # contract order
+    grads = {name: grads[name] for name in sc.params}  # the order of docs/scenario-format.md's parameter table
     losses, trained, diverged, generated = [], {}, None, []
     if sc.optim is not None:
         from stepper.engine.train import train

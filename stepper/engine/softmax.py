@@ -8,11 +8,13 @@ FORMULA = Formula(
     plain="A[i, j] = exp(S[i, j] − max_j S[i]) / Σ_j exp(S[i, j] − max_j S[i])",
     latex=r"A_{ij} = \frac{e^{S_{ij} - m_i}}{\sum_{j'} e^{S_{ij'} - m_i}},\quad m_i = \max_j S_{ij}",
     meaning="Each query row becomes a probability distribution over the keys; subtracting the row max changes nothing but avoids overflow.",
+    roles=(("S", "in 0"),),  # S here is what the mask left
 )
 GRAD_FORMULA = Formula(
     plain="dS[i] = A[i] ⊙ (dA[i] − Σ_j dA[i, j]·A[i, j])",
     latex=r"\frac{\partial L}{\partial S_{ij}} = A_{ij}\Big(\frac{\partial L}{\partial A_{ij}} - \sum_{j'} \frac{\partial L}{\partial A_{ij'}} A_{ij'}\Big)",
     meaning="For each row a = A[i], the softmax Jacobian is diag(a) − a aᵀ: raising one weight lowers the others.",
+    roles=(("dS", "out 0"),),
 )
 
 

@@ -83,17 +83,5 @@ def _record(rec, cfg, name, w, g, st, w_new, st_new, labels):
         bindings["β"] = fmt_num(cfg.momentum)
     elif cfg.kind == "adam":
         bindings.update({"β₁": fmt_num(cfg.beta1), "β₂": fmt_num(cfg.beta2), "ε": fmt_num(cfg.eps), "t": "1"})
-    if w.size == 1:  # a single weight: spell the arithmetic out, as one would on paper
-        bindings["worked"] = _worked(cfg, float(w.flat[0]), float(g.flat[0]), st, st_new, float(w_new.flat[0]))
     rec.add(f"upd.{name}", "optim", f"Update {name}", optim.FORMULAS[cfg.kind], inputs, outputs,
             bindings=bindings)
-
-
-def _worked(cfg, w, g, st, st_new, w_new) -> str:
-    if cfg.kind == "momentum":
-        v, v_new = float(st["v"].flat[0]), float(st_new["v"].flat[0])
-        return (f"v = {fmt_num(cfg.momentum)}·{fmt_num(v)} + {fmt_num(g)} = {fmt_num(v_new)};  "
-                f"w = {fmt_num(w)} − {fmt_num(cfg.lr)}·{fmt_num(v_new)} = {fmt_num(w_new)}")
-    if cfg.kind == "sgd":
-        return f"w = {fmt_num(w)} − {fmt_num(cfg.lr)}·{fmt_num(g)} = {fmt_num(w_new)}"
-    return f"w = {fmt_num(w)} → {fmt_num(w_new)}"

@@ -1,4 +1,4 @@
-"""The JSON trace of contract §5: every number at full float64 precision."""
+"""The JSON trace (`stepper export --format json`): every number at full float64 precision."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from stepper.present.worked import bindings_with_worked
 from stepper.trace import Step, Tensor, Trace
 from stepper.visible import json_escaped
 
@@ -44,11 +45,10 @@ def _input(t: Tensor) -> dict:
 
 
 def step_dict(step: Step) -> dict:
-    step.worked()  # made on first use: in the bindings from here on
     d = {
         "id": step.id, "phase": step.phase, "title": step.title, "formula": step.formula.plain,
         "latex": step.formula.latex, "stage": step.stage, "layer": step.layer, "head": step.head,
-        "meaning": step.meaning, "bindings": dict(step.bindings),
+        "meaning": step.meaning, "bindings": bindings_with_worked(step),
         "inputs": {name: _input(t) for name, t in step.inputs.items()},
         "outputs": {name: array(t.value) for name, t in step.outputs.items()},
         "shapes": {name: list(t.shape) for name, t in step.outputs.items()},

@@ -16,6 +16,7 @@ from stepper.export.md_sections import journey_section, setup_section, summary_s
 from stepper.export.md_steps import Axes, step_block
 from stepper.export.md_tables import code, text
 from stepper.export.md_train import training_section
+from stepper.present.outline import INPUT_SIDE, OUTPUT_SIDE, pass_sections
 from stepper.roundoff import NOISE
 from stepper.trace import Step, Trace
 from stepper.visible import visible
@@ -139,14 +140,17 @@ def _title(phase: str) -> str:
     return PHASE_TITLE.get(phase, f"{phase.capitalize()} steps")
 
 
-def _section_name(step: Step, phase: str, after_layers: bool) -> str | None:
-    if phase not in ("forward", "backward"):
+# the sections of a pass outside its layers (present.outline.pass_sections), in the export's words
+SIDE_HEADINGS = {("forward", INPUT_SIDE): "Into the model: embeddings",
+                 ("forward", OUTPUT_SIDE): "From the last layer to the loss",
+                 ("backward", OUTPUT_SIDE): "From the loss back to the last layer",
+                 ("backward", INPUT_SIDE): "Back into the embeddings"}
+
+
+def _section_name(step: Step, section: int | str | None) -> str | None:
+    if section is None:
         return None
-    if step.layer is not None:
-        return f"Layer {step.layer}"
-    if phase == "forward":
-        return "From the last layer to the loss" if after_layers else "Into the model: embeddings"
-    return "Back into the embeddings" if after_layers else "From the loss back to the last layer"
+    return f"Layer {section}" if isinstance(section, int) else SIDE_HEADINGS[step.phase, section]
 
 
 def _phase(trace: Trace, phase: str, chosen: list[tuple[int, Step]], axes: Axes, precision: int,
@@ -156,11 +160,8 @@ def _phase(trace: Trace, phase: str, chosen: list[tuple[int, Step]], axes: Axes,
     if phase == "generate":
         return generation_section(trace, chosen, axes, precision, quiz)
     # sections follow the full trace, so a filtered step keeps the section it belongs to
-    seen_layer, section_of = False, {}
-    for s in trace.steps:
-        if s.phase == phase:
-            seen_layer = seen_layer or s.layer is not None
-            section_of[s.id] = _section_name(s, phase, seen_layer and s.layer is None)
+    section_of = {s.id: _section_name(s, section) for s, section in zip(trace.steps, pass_sections(trace), strict=True)
+                  if s.phase == phase}
     norm = (trace.config.get("model") or {}).get("norm", "none")
     out, current = [f"## {_title(phase)}", PHASE_INTRO.get(phase, "")], None
     for n, s in chosen:

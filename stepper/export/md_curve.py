@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from stepper.export.md_steps import check_line, heading, lesson_line, math_block, prose
-from stepper.export.md_tables import code, num
+from stepper.export.md_tables import code
+from stepper.present.numbers import table_number
+from stepper.present.verdicts import divergence_words
 from stepper.roundoff import NOISE, steady_array
 from stepper.trace import Step, Trace
 
@@ -33,7 +35,7 @@ def curve_block(step: Step, number: int, trace: Trace, precision: int) -> str:
         # a change to or from inf or NaN is no number to print
         change = "" if k == 0 or not np.isfinite(losses[k - 1:k + 1]).all() else _signed(
             losses[k] - losses[k - 1], precision)
-        lines.append(f"| {k} | {num(losses[k], precision)} | {change} |")
+        lines.append(f"| {k} | {table_number(losses[k], precision)} | {change} |")
     parts.append("\n".join(lines))
     if None in keep:
         parts.append(f"*L_{CURVE_EDGE} … L_{n - CURVE_EDGE} are left out; the JSON export has every one.*")
@@ -47,32 +49,32 @@ def curve_block(step: Step, number: int, trace: Trace, precision: int) -> str:
 
 
 def _signed(x: float, precision: int) -> str:
-    s = num(x, precision)
+    s = table_number(x, precision)
     return s if s.startswith("-") or s == "0" else "+" + s
 
 
 def _diverged(trace: Trace, losses: np.ndarray, precision: int) -> str:
     """Training that overflowed: which update did it and where, rather than a loss that 'went' to NaN."""
     last = int(np.argmax(~np.isfinite(losses))) - 1 if not np.isfinite(losses).all() else losses.size - 1
-    return (f"**Training diverged.** {prose(trace.diverged.words())} The last finite loss was "
-            f"L_{last} = {num(losses[last], precision)}.")
+    return (f"**Training diverged.** {prose(divergence_words(trace.diverged))} The last finite loss was "
+            f"L_{last} = {table_number(losses[last], precision)}.")
 
 
 def _verdict(losses: np.ndarray, precision: int) -> str:
     n, first, last = losses.size - 1, losses[0], losses[-1]
     if n == 0:
-        return f"No update was taken: the loss stays at {num(first, precision)}."
+        return f"No update was taken: the loss stays at {table_number(first, precision)}."
     change = "fell" if last < first else "rose" if last > first else "stayed"
     pct = ""
     if first != 0 and np.isfinite([first, last]).all() and last != first:
         pct = f" ({'down' if last < first else 'up'} {abs(100 * (last - first) / first):.0f}%)"
-    line = (f"**The loss {change} from {num(first, precision)} to {num(last, precision)}{pct} "
+    line = (f"**The loss {change} from {table_number(first, precision)} to {table_number(last, precision)}{pct} "
             f"in {n} update{'s' * (n != 1)}.**")
     # wobbles below NOISE are round-off, and round-off differs between machines: they do not count
     rises = int(np.sum(np.diff(losses) > NOISE))
     if rises and n > 1:
         best = int(np.argmax(losses <= np.min(losses) + NOISE))  # the first to reach it, not a round-off tie
-        low = (f"the lowest value was L_{best} = {num(losses[best], precision)}" if losses[best] >= NOISE else
+        low = (f"the lowest value was L_{best} = {table_number(losses[best], precision)}" if losses[best] >= NOISE else
                f"it first got below {NOISE:g} at L_{int(np.argmax(losses < NOISE))}")
         line += f" Not every update helped: the loss went up on {rises} of them, and {low}."
     return line

@@ -11,7 +11,9 @@ import math
 import numpy as np
 
 from stepper.diff import OutputDiff, StepDiff, TraceDiff
-from stepper.export.md_tables import MAX_HEADS, code, num, shape_text, table, text
+from stepper.export.md_tables import MAX_HEADS, code, table, text
+from stepper.present.labels import shape_text
+from stepper.present.numbers import table_number
 from stepper.trace import Trace
 from stepper.visible import visible
 
@@ -54,12 +56,12 @@ def _intro(diff: TraceDiff, sources: tuple[str, str] | None, changed: list[StepD
 
 def _loss_table(diff: TraceDiff, precision: int) -> str:
     return "\n".join(["| | A | B | Δ = B − A |", "|:---|---:|---:|---:|",
-                      f"| loss | {num(diff.loss_a, precision)} | {num(diff.loss_b, precision)} | "
-                      f"{num(diff.loss_b - diff.loss_a, precision)} |"])
+                      f"| loss | {table_number(diff.loss_a, precision)} | {table_number(diff.loss_b, precision)} | "
+                      f"{table_number(diff.loss_b - diff.loss_a, precision)} |"])
 
 
 def _size(x: float, precision: int) -> str:
-    return "∞" if math.isinf(x) else num(x, precision)
+    return "∞" if math.isinf(x) else table_number(x, precision)
 
 
 def _summary(diff: TraceDiff, precision: int) -> str:
@@ -115,7 +117,7 @@ def _tables(side: str, name: str, value: np.ndarray, labels: Labels, precision: 
     v = np.asarray(value, dtype=np.float64)
     caption = f"*{side}* {code(name)} {shape_text(v.shape)}"
     if v.ndim == 0:
-        return [f"{caption} = {num(v, precision)}"]
+        return [f"{caption} = {table_number(v, precision)}"]
     if v.ndim > 3:
         return [caption + " — too many axes for a table; see the JSON export."]
     slices = [(code(name), v)] if v.ndim < 3 else [(code(f"{name}[{h}]"), v[h]) for h in range(min(len(v), MAX_HEADS))]

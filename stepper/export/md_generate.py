@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 
-from stepper.export.md_pick import PICK, as_text, is_chars, pick_block, sequence, so_far, token_of, tokens
+from stepper.export.md_pick import PICK, as_text, is_chars, pick_block, sequence, so_far, tokens
 from stepper.export.md_steps import Axes, check_line, heading, lesson_line, math_block, prose, tensor_block
-from stepper.export.md_tables import code, shape_text, table, text, token
+from stepper.export.md_tables import code, table, text, token
+from stepper.present.labels import shape_text
 from stepper.trace import Step, Trace
 
 
@@ -22,14 +23,13 @@ def generation_section(trace: Trace, chosen: list[tuple[int, Step]], axes: Axes,
     i = 0
     while i < len(chosen):
         n, step = chosen[i]
-        k = token_of(step)
-        if k is not None and step.id != "gen.prefill" and k not in seen_tokens:
+        k = step.token
+        if k is not None and step.part != "prefill" and k not in seen_tokens:
             seen_tokens.add(k)
             out.append(f"### Token {k}")
-        if step.id.rsplit(".", 1)[-1] in PICK:
+        if step.part in PICK:
             group = [(n, step)]
-            while i + 1 < len(chosen) and token_of(chosen[i + 1][1]) == k and \
-                    chosen[i + 1][1].id.rsplit(".", 1)[-1] in PICK:
+            while i + 1 < len(chosen) and chosen[i + 1][1].token == k and chosen[i + 1][1].part in PICK:
                 i += 1
                 group.append(chosen[i])
             out.append(pick_block(group, trace, precision, quiz, explained))
@@ -83,9 +83,8 @@ def cache_block(step: Step, number: int, trace: Trace, precision: int, quiz: str
             body, note = table(code(f"a (layer {i})"), a.value, a.rows, a.cols, precision)
             parts.append(f"*Where {who} looks* — layer {i}'s last attention row, one row per head, one "
                          f"column per cached position:\n\n{body}" + (f"\n\n*{note}*" if note else ""))
-    kind = step.id.rsplit(".", 1)[-1]  # prefill | decode
-    if kind not in explained:
-        explained.add(kind)
+    if step.part not in explained:  # prefill | decode
+        explained.add(step.part)
         parts.append(prose(step.formula.meaning))
     if step.lesson:
         parts.append(lesson_line(step.lesson, trace, step))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stepper.export.md_tables import code, label, num, text, token, token_list
+from stepper.export.md_tables import code, label, text, token, token_list
+from stepper.present.numbers import table_number
 from stepper.roundoff import first_largest
 
 
@@ -29,7 +30,7 @@ def _examples(trace, n: int) -> list[str]:
 def outcome_section(trace, precision: int) -> str:
     task, logits = trace.config.get("task", {}), np.asarray(trace.logits, dtype=np.float64)
     lines = ["## What the model predicted", ""]
-    loss = num(trace.loss, precision)
+    loss = table_number(trace.loss, precision)
     kind = task.get("kind")
     if kind == "classify" and logits.ndim == 2:
         lines += _classify_batch(trace, task, logits, loss, precision)
@@ -37,12 +38,12 @@ def outcome_section(trace, precision: int) -> str:
         p = _softmax(logits)
         truth = p[task["classes"].index(task["label"])]
         lines += [f"The model gives the true class {code(task['label'])} a probability of "
-                  f"{num(truth, precision)}, so the loss is L = −ln {num(truth, precision)} = **{loss}**. "
+                  f"{table_number(truth, precision)}, so the loss is L = −ln {table_number(truth, precision)} = **{loss}**. "
                   "The backward pass above is the recipe for raising that probability.", ""]
         lines += ["| class | logit | probability |", "|:---|---:|---:|"]
         for c, z, q in zip(task["classes"], logits, p, strict=True):
             mark = " (true)" if c == task.get("label") else ""
-            lines.append(f"| {text(c)}{mark} | {num(z, precision)} | {num(q, precision)} |")
+            lines.append(f"| {text(c)}{mark} | {table_number(z, precision)} | {table_number(q, precision)} |")
     elif kind == "next_token":
         p, vocab, toks = _softmax(logits), trace.config["vocab"], trace.config["tokens"]
         lines += [f"At each position the model guesses the next token. The loss is the mean of −ln(the "
@@ -52,19 +53,19 @@ def outcome_section(trace, precision: int) -> str:
         for t in range(p.shape[0]):
             guess = vocab[first_largest(p[t])[0]]
             lines.append(f"| {t} | {token_list(toks[:t + 1])} | {token(toks[t + 1])} | "
-                         f"{num(p[t, vocab.index(toks[t + 1])], precision)} | {token(guess)} |")
+                         f"{table_number(p[t, vocab.index(toks[t + 1])], precision)} | {token(guess)} |")
     elif kind == "regress":
         target = np.asarray(task.get("target", []), dtype=np.float64)
         lines += [f"The loss is the mean squared error between prediction and target: **L = {loss}**.", ""]
         if logits.ndim == 2 and target.shape == logits.shape:
             lines += ["| example | output | prediction | target |", "|:---|:---|---:|---:|"]
             for name, ys, ts in zip(_examples(trace, logits.shape[0]), logits, target, strict=True):
-                lines += [f"| {name} | {j} | {num(y, precision)} | {num(t, precision)} |"
+                lines += [f"| {name} | {j} | {table_number(y, precision)} | {table_number(t, precision)} |"
                           for j, (y, t) in enumerate(zip(ys, ts, strict=True))]
         else:
             lines += ["| output | prediction | target |", "|:---|---:|---:|"]
             for i, (y, t) in enumerate(zip(np.ravel(logits), np.ravel(target), strict=False)):
-                lines.append(f"| {i} | {num(y, precision)} | {num(t, precision)} |")
+                lines.append(f"| {i} | {table_number(y, precision)} | {table_number(t, precision)} |")
     else:
         lines.append(f"The loss is **L = {loss}**.")
     return "\n".join(lines)
@@ -76,6 +77,6 @@ def _classify_batch(trace, task: dict, logits: np.ndarray, loss: str, precision:
              f"probability of the true class) over them: **L = {loss}**.", "",
              "| example | true class | its probability | top guess |", "|:---|:---|---:|:---|"]
     for name, row, truth in zip(_examples(trace, p.shape[0]), p, labels, strict=False):
-        lines.append(f"| {name} | {code(truth)} | {num(row[classes.index(truth)], precision)} | "
+        lines.append(f"| {name} | {code(truth)} | {table_number(row[classes.index(truth)], precision)} | "
                      f"{code(classes[first_largest(row)[0]])} |")
     return lines

@@ -11,7 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from stepper.export.md_tables import code, shape_text
+from stepper.export.md_tables import code
+from stepper.present.labels import shape_text
 
 ROLES = {
     "embed.tok": "token embedding table, one row per vocabulary entry",

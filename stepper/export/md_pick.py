@@ -11,7 +11,9 @@ import re
 import numpy as np
 
 from stepper.export.md_steps import checks_line, lesson_line, prose
-from stepper.export.md_tables import code, label, num, text, token
+from stepper.export.md_tables import code, label, text, token
+from stepper.present.numbers import table_number
+from stepper.present.verdicts import ok_mark
 from stepper.roundoff import ranked
 from stepper.trace import Step, Trace
 
@@ -20,15 +22,10 @@ PICK = ("temperature", "filter", "softmax", "sample")
 KEPT_NAMED = 12  # the filter's survivors named in the text; the table has the likeliest anyway
 
 
-def token_of(step: Step) -> int | None:
-    m = re.fullmatch(r"gen\.(\d+)\.\w+", step.id)
-    return int(m[1]) if m else 1 if step.id == "gen.prefill" else None
-
-
 def sequence(trace: Trace) -> tuple[list[str], int]:
     """(prompt + generated tokens, prompt length), read off the trace's last generation step."""
     final = next((s for s in trace.steps if s.id == "gen.text"), None)
-    draws = sum(1 for s in trace.steps if s.id.startswith("gen.") and s.id.endswith(".sample"))
+    draws = sum(1 for s in trace.steps if s.phase == "generate" and s.part == "sample")
     seq = list(final.outputs["ids"].cols or []) if final is not None else []
     return seq, max(len(seq) - draws, 0)
 
@@ -67,8 +64,8 @@ def _heading(group: list[tuple[int, Step]], k: int | None) -> str:
 
 def pick_block(group: list[tuple[int, Step]], trace: Trace, precision: int, quiz: dict[str, str],
                explained: set[str]) -> str:
-    steps = {s.id.rsplit(".", 1)[-1]: s for _, s in group}
-    k = token_of(group[0][1])
+    steps = {s.part: s for _, s in group}
+    k = group[0][1].token
     parts = [_heading(group, k), " · ".join(code(s.id) for _, s in group)]
     parts.append("\n".join(f"{i}. {_how(kind, steps[kind])}" for i, kind in enumerate(PICK, 1) if kind in steps))
     parts.append(_distribution(steps, precision))
@@ -131,14 +128,14 @@ def _distribution(steps: dict[str, Step], precision: int) -> str:
     for v in order[:TOP]:
         name = label(vocab[v]) if v < len(vocab) else str(v)
         name = f"**{name}** ← drawn" if v == drawn else name
-        cells = [("✓" if vals[v] else "✗") if how == "mark" else num(vals[v], precision) for _, vals, how in cols]
+        cells = [ok_mark(vals[v]) if how == "mark" else table_number(vals[v], precision) for _, vals, how in cols]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if len(order) <= TOP:
         return "\n".join(lines)
     rest = order[TOP:]
     lines.append(f"| … {len(rest)} more | " + " | ".join("⋯" for _ in cols) + " |")
     header, values, _ = cols[-1]
-    share = f"; the other {len(rest)} share p = {num(float(np.sum(values[rest])), precision)}" if header == "p" else ""
+    share = f"; the other {len(rest)} share p = {table_number(float(np.sum(values[rest])), precision)}" if header == "p" else ""
     return "\n".join(lines) + (f"\n\n*Showing the {TOP} likeliest of {len(order)} tokens{share}. "
                                 "The JSON export has every entry.*")
 
@@ -149,8 +146,8 @@ def _draw(step: Step, precision: int) -> str:
     vocab = step.inputs["p"].cols or [str(i) for i in range(p.size)]
     chosen = token(b.get("token", vocab[tok]))
     if b.get("greedy") == "true":
-        return f"**Greedy:** no draw; the most likely token is taken: {chosen} (p = {num(p[tok], precision)})."
+        return f"**Greedy:** no draw; the most likely token is taken: {chosen} (p = {table_number(p[tok], precision)})."
     below = float(np.sum(p[:tok]))
     return (f"**Draw:** r = {text(b.get('r', '?'))}. Adding up p in vocabulary order, the running total is "
-            f"{num(below, precision)} just before {chosen} and {num(below + p[tok], precision)} with it, so r "
-            f"lands in {chosen}'s share: the next token is **{chosen}** (p = {num(p[tok], precision)}).")
+            f"{table_number(below, precision)} just before {chosen} and {table_number(below + p[tok], precision)} with it, so r "
+            f"lands in {chosen}'s share: the next token is **{chosen}** (p = {table_number(p[tok], precision)}).")

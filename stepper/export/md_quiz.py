@@ -7,6 +7,7 @@ fields both the TUI and `stepper quiz` fill are read, so either can hand its res
 from __future__ import annotations
 
 from stepper.export.md_tables import code, text
+from stepper.present.verdicts import ok_mark
 from stepper.trace import Trace
 
 
@@ -28,7 +29,7 @@ def quiz_note(results: list) -> str:
     for q, v in results:
         if lines:
             lines.append(">")
-        mark = "✓ right" if v.ok else f"✗ — the answer is {text(v.expected)}"
+        mark = f"{ok_mark(True)} right" if v.ok else f"{ok_mark(False)} — the answer is {text(v.expected)}"
         lines.append(f"> **Quiz.** {text(q.prompt)}")
         lines.append(">")
         lines.append(f"> You answered {_answer(v.got)}: {mark}.")
@@ -69,6 +70,6 @@ def _table(results: list, number: dict[str, int]) -> list[str]:
     rows = ["| step | question | your answer | ✓/✗ | right answer | why |", "|---:|:---|:---|:---:|:---|:---|"]
     for q, v in results:
         where = f"{number[q.step_id]} · {code(q.step_id)}" if q.step_id in number else code(q.step_id)
-        rows.append(f"| {where} | {text(q.prompt)} | {_answer(v.got)} | {'✓' if v.ok else '✗'} | "
+        rows.append(f"| {where} | {text(q.prompt)} | {_answer(v.got)} | {ok_mark(v.ok)} | "
                     f"{text(v.expected)} | {text(v.explanation) if v.explanation else '—'} |")
     return rows

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from stepper.export.md_steps import Axes, heading, verdict
-from stepper.export.md_tables import code, num, shape_text, text, token_list
+from stepper.export.md_tables import code, text, token_list
+from stepper.present.labels import shape_text
+from stepper.present.numbers import table_number
 
 LISTED = 24  # vocabulary entries named in the setup table before "… and N more"
 
@@ -68,7 +70,7 @@ def _transformer_rows(cfg: dict, m: dict, task: dict) -> list[tuple[str, str]]:
     norm = {"post": "post-norm: x = LN(x + f(x))", "pre": "pre-norm: x = x + f(LN(x))",
             "none": "none"}[m["norm"]]
     root = (d // h) ** 0.5
-    root_text = f"= {round(root)}" if root == round(root) else "≈ " + num(root, 4)
+    root_text = f"= {round(root)}" if root == round(root) else "≈ " + table_number(root, 4)
     scale = f"divide by √d_k = √{d // h} {root_text}" if m.get("attention_scale", True) else "none"
     rows = [("tokens", seq), ("vocabulary", f"{len(vocab)} entries: {shown}"), ("d_model", str(d)),
             ("heads", f"{h}, so each head works in d_k = {d} / {h} = {d // h} dims"),

@@ -6,9 +6,14 @@ import re
 
 import numpy as np
 
-from stepper.export.md_tables import MAX_HEADS, code, num, shape_text, table, text
-from stepper.roundoff import error_bound as bucket
-from stepper.trace import Check, Step, Tensor, Trace, reference_name
+from stepper.export.md_tables import MAX_HEADS, code, table, text
+from stepper.present.labels import shape_text
+from stepper.present.numbers import error_bound, given_number, table_number
+from stepper.present.provenance import made_by, stale_lesson
+from stepper.present.roles import symbol_roles
+from stepper.present.verdicts import UNCHECKED, mark, ok_mark, reference_name, tolerance_text
+from stepper.present.worked import worked_line
+from stepper.trace import Check, Step, Tensor, Trace
 from stepper.verify.compare import NOTHING
 
 
@@ -85,7 +90,7 @@ def _head_tables(step: Step, symbol: str, t: Tensor, precision: int) -> list[str
 def tensor_block(step: Step, role: str, symbol: str, t: Tensor, axes: Axes, precision: int) -> str:
     value = np.asarray(t.value, dtype=np.float64)
     if value.ndim == 0:
-        return f"*{role}* {code(symbol)} = {num(value, precision)}"
+        return f"*{role}* {code(symbol)} = {table_number(value, precision)}"
     what = axes.caption(t) if value.ndim < 3 else "one table per head"
     caption = f"*{role}* {code(symbol)} {shape_text(t.shape)}" + (f" — {what}" if what else "")
     if value.ndim == 3:
@@ -101,8 +106,8 @@ def verdict(check: Check | None) -> tuple[str, str]:
     if check is None:
         return "not verified", "—"
     if not check.compared:
-        return "·", NOTHING
-    return ("✓" if check.ok else "✗"), bucket(check.max_abs_err)
+        return UNCHECKED, NOTHING
+    return mark(check), error_bound(check.max_abs_err)
 
 
 def check_line(check: Check | None, phase: str | None = None) -> str:
@@ -112,8 +117,8 @@ def check_line(check: Check | None, phase: str | None = None) -> str:
         return "**Check:** · nothing here has an independent reference value to compare."
     agree = "agrees with" if check.ok else "**disagrees** with"
     where = "" if check.ok else f", worst at {code(check.worst)}"
-    return (f"**Check:** {'✓' if check.ok else '✗'} {agree} {text(reference_name(phase, check))}: "
-            f"max abs error {bucket(check.max_abs_err)}{where} (tolerance {check.tolerance_text(_g)}).")
+    return (f"**Check:** {ok_mark(check.ok)} {agree} {text(reference_name(phase, check))}: "
+            f"max abs error {error_bound(check.max_abs_err)}{where} (tolerance {tolerance_text(check, given_number)}).")
 
 
 def _role(step: Step, t: Tensor) -> str:
@@ -126,7 +131,7 @@ def _role(step: Step, t: Tensor) -> str:
 
 
 def _generic_names(step: Step) -> str:
-    return "Here " + ", ".join(f"{symbol} = {code(name)}" for symbol, name in step.symbol_roles()) + "."
+    return "Here " + ", ".join(f"{symbol} = {code(name)}" for symbol, name in symbol_roles(step)) + "."
 
 
 def checks_line(steps: list[Step]) -> str:
@@ -137,18 +142,15 @@ def checks_line(steps: list[Step]) -> str:
         return "\n\n".join((f"{code(s.id)} · " if len(steps) > 1 else "") + check_line(s.check, s.phase)
                            for s in steps)
     worst = max(steps, key=lambda s: s.check.max_abs_err).check
-    return (f"**Check:** ✓ all {len(steps)} steps agree with {text(reference_name(steps[0].phase, steps[0].check))}: "
-            f"max abs error {bucket(worst.max_abs_err)} (tolerance {worst.tolerance_text(_g)}).")
-
-
-def _g(x: float) -> str:
-    return f"{x:g}"
+    return (f"**Check:** {ok_mark(True)} all {len(steps)} steps agree with "
+            f"{text(reference_name(steps[0].phase, steps[0].check))}: "
+            f"max abs error {error_bound(worst.max_abs_err)} (tolerance {tolerance_text(worst, given_number)}).")
 
 
 def lesson_line(lesson: str, trace: Trace, step: Step | None = None) -> str:
     """A scenario's lesson as a quote; marked when it may quote other numbers than the tables (a what-if
     trace, or generation run with other flags than the file's)."""
-    stale = trace.stale_lesson(step)
+    stale = stale_lesson(trace, step)
     written = f" *({stale})*" if stale else ""
     return "> **Lesson.**" + written + " " + prose(lesson)
 
@@ -162,20 +164,19 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
     ins = " · ".join(f"{code(n)} {shape_text(t.shape)}" for n, t in step.inputs.items())
     outs = " · ".join(f"{code(n)} {shape_text(t.shape)}" for n, t in step.outputs.items())
     shapes = f"**Shapes:** {ins} → {outs}" if ins else f"**Shapes:** produces {outs}"
-    # a worked-out line of arithmetic reads as a sentence of its own, not as one more symbol binding
-    bound = {k: v for k, v in step.bindings.items() if k != "worked"}
-    if bound:
-        shapes += ", with " + ", ".join(f"{text(k)} = {text(v)}" for k, v in bound.items())
+    if step.bindings:
+        shapes += ", with " + ", ".join(f"{text(k)} = {text(v)}" for k, v in step.bindings.items())
     parts.append(shapes + ".")
-    if worked := step.worked():
+    # a worked-out line of arithmetic reads as a sentence of its own, not as one more symbol binding
+    if worked := worked_line(step):
         parts.append("**Worked out:** " + text(worked))
-    if step.symbol_roles():
+    if symbol_roles(step):
         parts.append(_generic_names(step))
     if quiz:  # before the numbers, as in the quiz itself: predict first, then look
         parts.append(quiz)
     for name, t in step.inputs.items():
         # one symbol (X, dY…) names different arrays in different steps: say which one this is
-        made = trace.made_by(number - 1, t)
+        made = made_by(trace, number - 1, t)
         role = _role(step, t) + (f" ({made})" if made else "")
         parts.append(tensor_block(step, role, name, t, axes, precision))
     for name, t in step.outputs.items():

@@ -1,40 +1,25 @@
 """Numbers, labels and arrays as GitHub-flavoured markdown.
 
 Everything here is about making a table that a person can read and GitHub renders: numbers at a
-fixed count of significant digits, labels that cannot break the table or turn into HTML, and big
+fixed count of significant digits (present.numbers.table_number), labels that cannot break the table or turn into HTML, and big
 arrays cut down to their corners instead of being dumped whole.
 """
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
 
-from stepper.roundoff import scale_of, steady
-from stepper.trace import visible_label, visible_token
+from stepper.present.labels import visible_label, visible_token
+from stepper.present.numbers import table_number
+from stepper.roundoff import scale_of
 
 # an array larger than this on either axis is shown by its corners; the JSON export is the full record
 MAX_ROWS = 16
 MAX_COLS = 16
 EDGE = 6  # leading rows/columns kept when eliding (plus the last one, so the reader sees where it ends)
 MAX_HEADS = 4  # a [H, …] array shows at most this many heads
-
-
-def num(x: float, precision: int, scale: float = 1.0) -> str:
-    """One entry at `precision` significant digits, read without its round-off relative to `scale`
-    (its table's largest entry), so round-off residue prints as 0; −∞/∞ written as such."""
-    x = steady(x, scale)
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "−∞" if x < 0 else "∞"
-    return f"{x:.{precision}g}"
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    return "[" + "×".join(str(n) for n in shape) + "]" if shape else "scalar"
 
 
 def text(s: str) -> str:
@@ -94,7 +79,7 @@ def table(corner: str, value: np.ndarray, rows: list[str] | None, cols: list[str
         if i is None:
             cells = ["⋮"] + ["⋮" if j is not None else "⋱" for j in keep_c]
         else:
-            cells = [row_cells[i]] + ["⋯" if j is None else num(value[i, j], precision, scale) for j in keep_c]
+            cells = [row_cells[i]] + ["⋯" if j is None else table_number(value[i, j], precision, scale) for j in keep_c]
         lines.append("| " + " | ".join(cells) + " |")
     shown = []
     if None in keep_r:

@@ -12,7 +12,9 @@ import numpy as np
 
 from stepper.export.md_curve import curve_block
 from stepper.export.md_steps import Axes, check_line, heading, lesson_line, math_block, prose, tensor_block
-from stepper.export.md_tables import code, num, table, text
+from stepper.export.md_tables import code, table, text
+from stepper.present.numbers import table_number
+from stepper.present.worked import worked_line
 from stepper.roundoff import first_largest
 from stepper.trace import Step, Tensor, Trace
 
@@ -30,7 +32,7 @@ def training_section(trace: Trace, chosen: list[tuple[int, Step]], axes: Axes, p
     return "\n\n".join(filter(None, out))
 
 
-def _hyper(step: Step, skip: tuple[str, ...] = ("worked",)) -> str:
+def _hyper(step: Step, skip: tuple[str, ...] = ()) -> str:
     return ", ".join(f"{text(k)} = {text(v)}" for k, v in step.bindings.items() if k not in skip)
 
 
@@ -40,7 +42,7 @@ def _intro(trace: Trace) -> str:
     how, n = "", curve.outputs["L"].value.size - 1 if curve is not None else 0
     if curve is not None:
         name = curve.bindings.get("optimizer", "the optimizer")
-        hyper = _hyper(updates[0], ("worked", "t")) if updates else ""  # t is the update's own count
+        hyper = _hyper(updates[0], ("t",)) if updates else ""  # t is the update's own count
         how = (f" Here the optimizer is {text(name)}" + (f" ({hyper})" if hyper else "")
                + f", run for {n} update{'s' * (n != 1)}.")
     later = (" Later updates repeat the same arithmetic with fresh gradients; the loss curve at the end "
@@ -78,8 +80,8 @@ def update_block(step: Step, number: int, trace: Trace, axes: Axes, precision: i
     hyper = _hyper(step)
     if hyper:
         parts.append(f"**With** {hyper}.")
-    worked = step.bindings.get("worked")
-    if worked:  # the engine spells out a single weight itself; show its own arithmetic, line by line
+    worked = worked_line(step)
+    if worked:  # a single weight is spelled out whole; show its own arithmetic, line by line
         parts.append("**Worked out** (this parameter is a single number):\n\n```\n"
                      + "\n".join(line.strip() for line in worked.split(";")) + "\n```")
     else:
@@ -136,16 +138,16 @@ def _worked_entry(step: Step, precision: int) -> str:
     where = code("[" + ", ".join(names) + "]")
 
     def n(x: float) -> str:
-        s = num(x, precision)
+        s = table_number(x, precision)
         return f"({s})" if s.startswith("-") else s
 
-    b, w, w_new = step.bindings, at["w"], num(at["w'"], precision)
+    b, w, w_new = step.bindings, at["w"], table_number(at["w'"], precision)
     if kind == "sgd":
-        lines = [f"w' = w − α·g = {num(w, precision)} − {b['α']}·{n(at['g'])} = {w_new}"]
+        lines = [f"w' = w − α·g = {table_number(w, precision)} − {b['α']}·{n(at['g'])} = {w_new}"]
     elif kind == "momentum":
         v_new = at["v'"]
-        lines = [f"v' = β·v + g = {b['β']}·{n(at['v'])} + {n(at['g'])} = {num(v_new, precision)}",
-                 f"w' = w − α·v' = {num(w, precision)} − {b['α']}·{n(v_new)} = {w_new}"]
+        lines = [f"v' = β·v + g = {b['β']}·{n(at['v'])} + {n(at['g'])} = {table_number(v_new, precision)}",
+                 f"w' = w − α·v' = {table_number(w, precision)} − {b['α']}·{n(v_new)} = {w_new}"]
     else:
         lines = _adam_lines(b, at, n, precision)
     return (f"**One entry worked out:** {where}, the entry with the largest gradient.\n\n```\n"
@@ -156,8 +158,8 @@ def _adam_lines(b: dict, at: dict, n, precision: int) -> list[str]:
     b1, b2, t = float(b["β₁"]), float(b["β₂"]), int(b.get("t", "1"))
     m_new, s_new, w_new = at["m'"], at["s'"], at["w'"]
     m_hat, s_hat = m_new / (1 - b1 ** t), s_new / (1 - b2 ** t)
-    return [f"m' = β₁·m + (1 − β₁)·g = {b['β₁']}·{n(at['m'])} + {n(1 - b1)}·{n(at['g'])} = {num(m_new, precision)}",
-            f"s' = β₂·s + (1 − β₂)·g² = {b['β₂']}·{n(at['s'])} + {n(1 - b2)}·{n(at['g'])}² = {num(s_new, precision)}",
-            f"m̂ = m' / (1 − β₁^{t}) = {num(m_hat, precision)},  ŝ = s' / (1 − β₂^{t}) = {num(s_hat, precision)}",
-            f"w' = w − α·m̂ / (√ŝ + ε) = {num(at['w'], precision)} − {b['α']}·{n(m_hat)} / ({num(np.sqrt(s_hat), precision)} "
-            f"+ {b['ε']}) = {num(w_new, precision)}"]
+    return [f"m' = β₁·m + (1 − β₁)·g = {b['β₁']}·{n(at['m'])} + {n(1 - b1)}·{n(at['g'])} = {table_number(m_new, precision)}",
+            f"s' = β₂·s + (1 − β₂)·g² = {b['β₂']}·{n(at['s'])} + {n(1 - b2)}·{n(at['g'])}² = {table_number(s_new, precision)}",
+            f"m̂ = m' / (1 − β₁^{t}) = {table_number(m_hat, precision)},  ŝ = s' / (1 − β₂^{t}) = {table_number(s_hat, precision)}",
+            f"w' = w − α·m̂ / (√ŝ + ε) = {table_number(at['w'], precision)} − {b['α']}·{n(m_hat)} / ({table_number(np.sqrt(s_hat), precision)} "
+            f"+ {b['ε']}) = {table_number(w_new, precision)}"]

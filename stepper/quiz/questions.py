@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stepper.present.labels import compact_shape_line, visible_token
 from stepper.roundoff import denoised, first_largest, ranked, steady
-from stepper.trace import Step, Tensor, visible_token
+from stepper.trace import Step, Tensor
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def shape_question(step: Step) -> Question:
     shape = "[" + ", ".join(str(n) for n in t.shape) + "]"
     ins = ", ".join(f"{n} {list(v.shape)}" for n, v in step.inputs.items())
     return Question(step.id, "shape", f"What is the shape of {t.symbol}? (inputs: {ins})", shape,
-                    why=f"{step.formula.plain}: {step.shape_line()}")
+                    why=f"{step.formula.plain}: {compact_shape_line(step)}")
 
 
 def cell_question(step: Step) -> Question | None:

@@ -1,4 +1,4 @@
-"""Which parameters a model has (contract §2), their shapes, and their seeded initial values."""
+"""Which parameters a model has (docs/scenario-format.md, “Parameter names and shapes”), their shapes, and their seeded initial values."""
 
 from __future__ import annotations
 

@@ -135,7 +135,7 @@ TASK = {
 WEIGHTS = {
     "seed": Key(int, 0, low=0, high=MAX_SEED, doc="seed for every parameter not given explicitly"),
     "init": Key(dict, {}, doc="`std` for weights, `bias_std` for biases", example="std: 0.5"),
-    "values": Key(dict, {}, doc="explicit parameter values by contract name",
+    "values": Key(dict, {}, doc="explicit parameter values by parameter name",
                   example="layers.0.ln1.gamma: [1, 1, 1, 1]"),
 }
 

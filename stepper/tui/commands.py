@@ -15,7 +15,7 @@ MAKES, USES = 1.0, 0.95
 
 class StepCommands(Provider):
     def _steps(self):
-        from stepper.tui.present import phase_word, where  # numpy-backed: loaded when the palette opens
+        from stepper.present.captions import phase_word, where  # numpy-backed: loaded when the palette opens
 
         screen = self.screen
         trace = getattr(screen, "trace", None)

@@ -15,8 +15,10 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.color import Color
 
+from stepper.present.labels import visible_label
+from stepper.present.numbers import MatrixFormat
 from stepper.roundoff import denoised
-from stepper.tui.present import NumberFormat, elide, label
+from stepper.tui.highlights import elide
 
 LABEL_MAX = 8  # longer token labels are cut; the column is for numbers
 # a vector this short is shown whole: hiding one of eight probabilities hides why they sum to 1
@@ -43,7 +45,7 @@ class Palette:
 
 
 def _label(text: str) -> str:
-    text = label(text)
+    text = visible_label(text)
     return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
 
 
@@ -67,7 +69,7 @@ class Heatmap:
         self.masked = None if masked is None or masked.shape != self.values.shape else masked
         self.changed = None if changed is None or changed.size != self.values.size else (
             np.asarray(changed, dtype=bool).reshape(self.values.shape))
-        self.fmt = NumberFormat(self.values)
+        self.fmt = MatrixFormat(self.values)
         n_rows, n_cols = self.values.shape
         self.row_labels = [_label(r) for r in rows] if rows and len(rows) == n_rows else (
             [""] if v.ndim == 1 else [str(i) for i in range(n_rows)])
@@ -151,7 +153,7 @@ class Heatmap:
             yield Segment.line()
 
 
-def _value_width(values: np.ndarray, fmt: NumberFormat) -> int:
+def _value_width(values: np.ndarray, fmt: MatrixFormat) -> int:
     """The characters the widest number of `values` takes in `fmt`."""
     finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
     if fmt.integer:
@@ -166,7 +168,7 @@ def _value_width(values: np.ndarray, fmt: NumberFormat) -> int:
 def _fits_in_a_row(v: np.ndarray, cols: list[str], room: int) -> bool:
     """Whether a 1-D vector, one cell per label, fits `room` columns without a " …" (the test
     `columns_to_show` makes, with the cell width the table would have)."""
-    cell = max(_value_width(v, NumberFormat(v)), *(len(_label(c)) for c in cols))
+    cell = max(_value_width(v, MatrixFormat(v)), *(len(_label(c)) for c in cols))
     return v.size * (cell + 1) <= room
 
 

@@ -7,26 +7,18 @@ Nothing here imports Textual, so the child never pays for it.
 
 from __future__ import annotations
 
+from stepper.present.captions import given_bindings, phase_word, spoiler_free, text_so_far, where
+from stepper.present.labels import joined, shape_line, visible_token
+from stepper.present.outline import Row, outline
+from stepper.present.roles import formula_lines
+from stepper.present.verdicts import AGREES, DISAGREES, UNCHECKED, check_line, mark
+from stepper.present.worked import worked_line
 from stepper.trace import Step, Trace
-from stepper.tui.outline import Row, outline
-from stepper.tui.present import (
-    check_line,
-    formula_lines,
-    given_bindings,
-    joined,
-    phase_word,
-    shape_line,
-    spoiler_free,
-    text_so_far,
-    verdict,
-    visible,
-    where,
-)
 
 Parts = list  # of str | (text, style)
 
 HEADER_STYLE = {"phase": "bold $accent", "group": "bold $text-primary", "head": "italic $text-secondary"}
-BADGE_STYLE = {"✓": "bold $success", "✗": "bold $error", "·": "$text-muted"}
+BADGE_STYLE = {AGREES: "bold $success", DISAGREES: "bold $error", UNCHECKED: "$text-muted"}
 CHANGED = ("◆", "bold $warning")  # after a what-if edit: this step has cells the edit moved
 
 
@@ -35,10 +27,10 @@ def row_parts(trace: Trace, row: Row, changed: set[int] | None = None) -> Parts:
     indent = " " * row.depth
     if row.step is None:
         return [indent, (row.text, HEADER_STYLE[row.kind])]
-    mark = verdict(trace.steps[row.step])
+    badge = mark(trace.steps[row.step].check)
     if changed is None:
-        return [indent, (mark, BADGE_STYLE[mark]), " ", row.text]
-    return [indent, (mark, BADGE_STYLE[mark]), CHANGED if row.step in changed else (" ", ""), " ", row.text]
+        return [indent, (badge, BADGE_STYLE[badge]), " ", row.text]
+    return [indent, (badge, BADGE_STYLE[badge]), CHANGED if row.step in changed else (" ", ""), " ", row.text]
 
 
 def header_parts(trace: Trace, index: int, *, hidden: bool = False) -> Parts:
@@ -59,16 +51,15 @@ def header_parts(trace: Trace, index: int, *, hidden: bool = False) -> Parts:
         gap = "" if joined(prompt + generated) == "".join(prompt + generated) else " "
         parts += [("text   ", "$text-muted"), (joined(prompt), "$text-secondary")]
         for k, token in enumerate(generated):
-            last = k == len(generated) - 1 and step.id.endswith(".sample")
-            shown = visible(token) if last else token  # the new token stands out, even a space
+            last = k == len(generated) - 1 and step.part == "sample"
+            shown = visible_token(token) if last else token  # the new token stands out, even a space
             parts += [gap, (shown, "bold reverse $text-accent" if last else "bold $text-accent")]
         parts += [("▌", "$text-muted"), "\n"]
     for line in formula_lines(step):
         parts += [("  ", ""), (line, "bold $text-accent"), "\n"]
     parts += [("shapes ", "$text-muted"), (shape_line(step, hide_outputs=hidden), "$text-primary")]
-    worked = None if hidden else step.worked()  # a line of arithmetic, not one more symbol
-    bindings = dict(given_bindings(step, hide_results=hidden))
-    bindings.pop("worked", None)
+    worked = None if hidden else worked_line(step)  # a line of arithmetic, not one more symbol
+    bindings = given_bindings(step, hide_results=hidden)
     if bindings:
         parts += ["\n", ("where  ", "$text-muted"),
                   ",  ".join(f"{name} = {value}" for name, value in bindings.items())]
@@ -82,7 +73,7 @@ def meaning_parts(step: Step, *, asking: bool = False, edited: bool = False, sta
 
     `asking`: a quiz is asking about this step; both often work the answer out, so they wait.
     `edited`: the numbers on screen come from a what-if edit, and a lesson quotes the original ones.
-    `stale`: why else the lesson may quote other numbers (Trace.stale_lesson), e.g. generation flags.
+    `stale`: why else the lesson may quote other numbers (present.provenance.stale_lesson), e.g. generation flags.
     """
     if asking:
         return [("Meaning  ", "bold $text-primary"),

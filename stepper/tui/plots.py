@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 
+from stepper.present.labels import visible_label
 from stepper.roundoff import ranked, steady
 from stepper.trace import Step, Trace
-from stepper.tui.present import label
 
 # plotext's 16-colour names; the legend uses the same ANSI colours so the two always match
 COLOURS = ["red", "blue", "green", "yellow", "cyan", "magenta"]
@@ -26,7 +26,7 @@ MAX_BARS = 8
 def plot_kind(trace: Trace, step: Step) -> str | None:
     if step.id == "upd.curve" and len(trace.losses) > 1:
         return "curve"
-    if step.phase == "generate" and step.id.endswith((".filter", ".softmax")) and _draw_from(trace, step):
+    if step.phase == "generate" and step.part in ("filter", "softmax") and _draw_from(trace, step):
         return "sampling"
     if step.phase != "forward":
         return None
@@ -63,7 +63,7 @@ def legend(trace: Trace, step: Step, kind: str) -> tuple[str, list[tuple[str, st
                 f"the loss before training and after each of {steps} updates",
                 [(f"L: {steady(trace.losses[0]):.4g} → {steady(trace.losses[-1]):.4g}", "blue")])
     if kind == "sampling":
-        tau = trace.steps[trace.index_of(step.id.rsplit(".", 1)[0] + ".temperature")].bindings.get("τ", "")
+        tau = trace.generation_step(step.token, "temperature").bindings.get("τ", "")
         return ("the next token's distribution, before and after temperature and filtering",
                 [("softmax(z): τ = 1, nothing filtered", "blue"), (f"p: τ = {tau.split()[0]}, filtered", "red")])
     targets = _target_probs(trace, step)[:MAX_BARS]
@@ -80,7 +80,7 @@ def draw(plt, trace: Trace, step: Step, kind: str) -> None:
 
 
 def _labels(names: list[str] | None, n: int) -> list[str]:
-    return [label(name) for name in names] if names and len(names) == n else [str(i) for i in range(n)]
+    return [visible_label(name) for name in names] if names and len(names) == n else [str(i) for i in range(n)]
 
 
 def _wave_picks(d: int) -> list[int]:
@@ -168,12 +168,10 @@ def _curve(plt, trace: Trace, step: Step) -> None:
 
 def _draw_from(trace: Trace, step: Step):
     """(the raw logits z, the p the token is drawn from) of the token this step belongs to."""
-    stem = step.id.rsplit(".", 1)[0]
-    try:
-        z = trace.steps[trace.index_of(stem + ".temperature")].inputs["z"]
-        return z, trace.steps[trace.index_of(stem + ".softmax")].outputs["p"]
-    except KeyError:
+    temperature, softmax = (trace.generation_step(step.token, part) for part in ("temperature", "softmax"))
+    if temperature is None or softmax is None:
         return None
+    return temperature.inputs["z"], softmax.outputs["p"]
 
 
 def _sampling_bars(plt, trace: Trace, step: Step) -> None:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stepper.present.numbers import lone_number
 from stepper.scenario import Scenario
 from stepper.trace import Trace
-from stepper.tui.present import number
 
 # {step id: {"inputs": {name: mask}, "outputs": {name: mask}}}, True where the edit moved a cell
 Changes = dict[str, dict[str, dict[str, np.ndarray]]]
@@ -60,7 +60,7 @@ def apply(scenario: Scenario, request: EditRequest, labels: dict[str, tuple]) ->
              for lab, i in zip((rows, cols) if len(request.index) == 2 else (cols,), request.index, strict=False)]
     short = request.name.rsplit(".", 1)[-1]
     return (edit_param(scenario, request.name, request.index, request.value),
-            f"{short}[{', '.join(names)}]: {number(old)} → {number(request.value)}")
+            f"{short}[{', '.join(names)}]: {lone_number(old)} → {lone_number(request.value)}")
 
 
 def recompute(original: Trace, scenario: Scenario, label: str) -> Edited:

@@ -1,6 +1,6 @@
 """The independent PyTorch float64 reference: `torch_reference(scenario) -> Reference`.
 
-Forward per the contract with torch's own functions, then one autograd backward. Nothing
+Forward as docs/trace-keys.md defines each quantity, with torch's own functions, then one autograd backward. Nothing
 here knows how the engine computes anything; the two meet only at the keys of
 docs/trace-keys.md.
 """

@@ -58,7 +58,7 @@ def generate_reference(scenario) -> dict[str, np.ndarray]:
         banned = [i for i, v in enumerate(vocab) if v == PAD]
         drawable = torch.ones_like(z, dtype=torch.bool)
         drawable[banned] = False
-        # the contract's z' = (z − max z) / τ, the max over drawable tokens: z / τ alone overflows for a tiny τ
+        # the engine's z' = (z − max z) / τ, the max over drawable tokens: z / τ alone overflows for a tiny τ
         zt = (z - z[drawable].max()) / (g_cfg.temperature if g_cfg.temperature > 0 else 1.0)
         zf = _filtered(zt, g_cfg.top_k, g_cfg.top_p, banned)
         p = torch.softmax(zf, dim=0)

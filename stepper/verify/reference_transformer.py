@@ -2,7 +2,7 @@
 
 The names come from stepper/trace_keys.py, shared with the engine; every formula here is torch's own.
 
-Written from the contract (shared/spec/CONTRACT.md) with torch's own functions only; the
+Written from those definitions with torch's own functions only; the
 backward is left entirely to autograd.
 """
 
@@ -116,7 +116,7 @@ def _layernorm(g: Graph, norm: NormKeys, x: str, eps: float) -> str:
 
 
 def _linear(g: Graph, key: str, x: str, w: str, b: str) -> str:
-    # F.linear wants the weight [out, in]; the contract stores W [in, out], so it gets the transposed view
+    # F.linear wants the weight [out, in]; stepper stores W [in, out] (docs/scenario-format.md), so it gets the transposed view
     if b in g.nodes:
         return g.op(key, lambda v, wt, bias: F.linear(v, wt.t(), bias), x, w, b)
     return g.op(key, lambda v, wt: F.linear(v, wt.t()), x, w)

@@ -10,9 +10,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from stepper.diff import TraceDiff
+from stepper.present.numbers import lone_number
 from stepper.trace import Trace
 from stepper.tui.bindings import DIFF_BINDINGS
-from stepper.tui.present import number
 from stepper.tui.widgets.diff_list import DiffList
 from stepper.tui.widgets.diff_view import DiffView
 from stepper.tui.widgets.step_header import StepHeader
@@ -44,7 +44,7 @@ class DiffScreen(Screen):
         d = self.diff
         differ = sum(1 for sd in d.paired if sd.max_abs > 0)
         self.query_one(TitleBar).set_status(
-            f"loss A {number(d.loss_a)}  B {number(d.loss_b)} · {differ} of {len(d.paired)} paired steps differ",
+            f"loss A {lone_number(d.loss_a)}  B {lone_number(d.loss_b)} · {differ} of {len(d.paired)} paired steps differ",
             "$text-secondary")
         self._show(self.entry)
 
@@ -63,7 +63,7 @@ class DiffScreen(Screen):
         elif pair.max_abs == 0:
             summary = Content.styled("A and B agree exactly on this step", "$text-muted")
         else:
-            size = pair.size(lambda x: "∞" if x == float("inf") else number(x))  # "—": nothing to subtract
+            size = pair.size(lambda x: "∞" if x == float("inf") else lone_number(x))  # "—": nothing to subtract
             summary = Content.assemble(("max |B − A| = ", "$text-muted"), (size, "bold $text-accent"))
         self.query_one("#diff-summary", Static).update(summary)
         self.query_one(DiffView).show(step, pair, side)

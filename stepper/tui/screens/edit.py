@@ -10,9 +10,10 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from stepper.present.labels import dims
+from stepper.present.numbers import lone_number
 from stepper.scenario import Scenario
 from stepper.trace import Step, Trace
-from stepper.tui.present import dims, number
 from stepper.tui.whatif_view import EditRequest, param_labels
 
 TOKENS = "\0tokens"  # the Select value standing for the input tokens (no parameter has this name)
@@ -99,7 +100,7 @@ class EditScreen(ModalScreen[EditRequest | None]):
         if target == TOKENS:
             now = self.scenario.tokens[self.query_one("#edit-row", Select).value[1]]
         else:
-            now = number(float(self.scenario.params[target][self._index()]))
+            now = lone_number(float(self.scenario.params[target][self._index()]))
         self.query_one("#edit-now", Static).update(Content.assemble(("now  ", "$text-muted"), (now, "bold")))
 
     def on_select_changed(self, event: Select.Changed) -> None:

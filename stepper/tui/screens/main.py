@@ -16,12 +16,13 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
+from stepper.present.captions import spoiler_free
+from stepper.present.provenance import stale_lesson
 from stepper.scenario import Scenario
 from stepper.trace import Trace
 from stepper.tui.bindings import MODE_BINDINGS, STEP_BINDINGS
 from stepper.tui.commands import StepCommands
 from stepper.tui.palette import open_palette
-from stepper.tui.present import spoiler_free
 from stepper.tui.quizzing import QuizState
 from stepper.tui.screens.editing import EditingScreen
 from stepper.tui.screens.error import ErrorScreen
@@ -108,7 +109,7 @@ class MainScreen(EditingScreen):
         self.query_one(PipelineList).show_step(index)
         self.query_one(StepPanel).show(self.trace, index, question=question, verdict=verdict, changes=changes)
         self.query_one(Details).show(step, asking=asking, edited=self.role == "edited",
-                                     stale=self.trace.stale_lesson(step))
+                                     stale=stale_lesson(self.trace, step))
         self._answer_wanted = index if asking else None
         if asking:  # once the box is displayed; unless the learner has left it (Esc) or the step meanwhile
             self.call_after_refresh(self._focus_answer, index)
@@ -119,7 +120,7 @@ class MainScreen(EditingScreen):
         fresh = super().poll_checks()
         if self.index in fresh:
             step = self.trace.steps[self.index]
-            self.query_one(Details).show(step, edited=self.role == "edited", stale=self.trace.stale_lesson(step),
+            self.query_one(Details).show(step, edited=self.role == "edited", stale=stale_lesson(self.trace, step),
                                          asking=self.quiz.pending(self.trace, self.index))
         return fresh
 

@@ -8,11 +8,11 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from stepper.diff import TraceDiff
+from stepper.present.numbers import lone_number
+from stepper.present.outline import HEADINGS, outline
 from stepper.trace import Trace
 from stepper.tui.bindings import LIST_BINDINGS
-from stepper.tui.outline import HEADINGS, outline
 from stepper.tui.parts import HEADER_STYLE
-from stepper.tui.present import number
 
 BADGE_W = 7
 
@@ -26,7 +26,7 @@ def badge(max_abs: float | None) -> tuple[str, str]:
     if max_abs == float("inf"):
         text = "∞"
     else:  # 7 characters at most: 0.6137, 0.0018, 4.7e-05
-        text = number(max_abs) if 1e-3 <= max_abs < 1e4 else f"{max_abs:.1e}"
+        text = lone_number(max_abs) if 1e-3 <= max_abs < 1e4 else f"{max_abs:.1e}"
     return text[:BADGE_W].rjust(BADGE_W), "bold $text-accent"
 
 

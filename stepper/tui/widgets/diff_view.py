@@ -9,9 +9,10 @@ from rich.text import Text
 from textual.widget import Widget
 
 from stepper.diff import StepDiff
+from stepper.present.labels import dims
+from stepper.present.numbers import lone_number
 from stepper.trace import Step
 from stepper.tui.heatmap import Heatmap, Palette
-from stepper.tui.present import dims, number
 
 ONLY = {"a": "Only A has this step: B's scenario leaves it out, so there is nothing to pair it with.",
         "b": "Only B has this step: A's scenario leaves it out, so there is nothing to pair it with."}
@@ -45,7 +46,7 @@ class DiffLayout:
             return
         for out in self.pair.outputs:
             t = self.step.outputs[out.name]
-            size = out.size(lambda x: "∞" if x == float("inf") else number(x))  # "—": nothing to subtract
+            size = out.size(lambda x: "∞" if x == float("inf") else lone_number(x))  # "—": nothing to subtract
             parts.append(Rule(Text(f"{out.name} {dims(t.shape)} · max |Δ| = {size}", style="bold"),
                               align="left", style="dim"))
             if out.b is None or out.delta is None:

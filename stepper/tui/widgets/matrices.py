@@ -9,9 +9,12 @@ from rich.rule import Rule
 from rich.text import Text
 from textual.widget import Widget
 
+from stepper.present.captions import axis_caption, head_note
+from stepper.present.labels import dims
+from stepper.present.provenance import made_by
 from stepper.trace import Step, Tensor, Trace
 from stepper.tui.heatmap import Heatmap, Palette
-from stepper.tui.present import axis_caption, dims, head_note, looked_up_rows, mask_of
+from stepper.tui.highlights import looked_up_rows, mask_of
 
 MAX_SLICES = 4  # a [H, T, d_k] tensor shows this many heads at most
 LEGEND = Text.assemble(
@@ -42,7 +45,7 @@ class MatrixLayout:
         if tensor.is_param:
             parts.append("parameter")
         elif name in self.step.inputs and self.index is not None and (
-                made := self.trace.made_by(self.index, tensor, titled=True)):
+                made := made_by(self.trace, self.index, tensor, titled=True)):
             # one symbol (X, Y, dY…) names different arrays in different steps: say which one this is;
             # early in the title, so a narrow panel cuts the captions, not the step number
             parts.append(made)

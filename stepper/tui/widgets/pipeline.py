@@ -8,9 +8,9 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from stepper.present.outline import Row, outline
 from stepper.trace import Trace
 from stepper.tui.bindings import LIST_BINDINGS
-from stepper.tui.outline import Row, outline
 from stepper.tui.parts import row_parts
 
 

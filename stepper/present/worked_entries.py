@@ -1,8 +1,8 @@
-"""The `worked` line of a recorded step: one entry of its output recomputed from its inputs, in numbers.
+"""One entry of a forward or backward step recomputed from its inputs, in numbers (see worked.py).
 
-It binds the formula's symbols to values (`S'[am, am] = S[am, am] / √4 = −1.227 / 2 ≈ −0.6137`);
-the app shows it under the formula and the export prints it as "Worked out". Operands are
-rounded to 4 digits, so the result follows `≈` unless the arithmetic is exact (adding 0 or −∞).
+It binds the formula's symbols to values (`S'[am, am] = S[am, am] / √4 = −1.227 / 2 ≈ −0.6137`).
+Operands are rounded to 4 digits, so the result follows `≈` unless the arithmetic is exact (adding
+0 or −∞).
 
 The line is built from the step's own tensors, so it reads what the tables show, and the entry is
 one the tables show (among the first rows and columns; for attention scores, one the causal mask
@@ -10,8 +10,7 @@ keeps). It is only kept if its arithmetic gives back the recorded entry: a layou
 know is left without an example rather than given a wrong one.
 
 Every choice and every number is made from the tensors without their round-off (see
-stepper/roundoff.py), so the line reads the same on every machine; a gradient that is zero in exact
-arithmetic for a reason worth knowing gets that reason after the line (engine/exact_zeros.py).
+stepper/roundoff.py), so the line reads the same on every machine.
 """
 
 from __future__ import annotations
@@ -20,8 +19,7 @@ import math
 
 import numpy as np
 
-from stepper.engine.exact_zeros import exact_zero_note
-from stepper.engine.worked_text import TERMS, dot, entry, label, num, term
+from stepper.present.worked_text import TERMS, dot, entry, label, num, term
 from stepper.roundoff import denoised, first_largest
 from stepper.trace import Tensor
 
@@ -37,13 +35,9 @@ def largest(values: np.ndarray, lower: bool = False) -> tuple[int, int]:
     return i, j
 
 
-def worked_line(phase: str, stage: str, inputs: dict[str, Tensor], outputs: dict[str, Tensor],
-                bindings: dict[str, str]) -> str | None:
-    line, note = _checked_line(phase, stage, inputs, outputs, bindings), exact_zero_note(phase, inputs, outputs)
-    return ". ".join(filter(None, [line, note])) or None
-
-
-def _checked_line(phase, stage, inputs, outputs, bindings) -> str | None:
+def entry_line(phase: str, stage: str, inputs: dict[str, Tensor], outputs: dict[str, Tensor],
+               bindings: dict[str, str]) -> str | None:
+    """The worked line of one entry of a step of `stage`, or None when there is none to trust."""
     builder = _BUILDERS.get(phase, {}).get(stage)
     if builder is None:
         return None

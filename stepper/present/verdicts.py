@@ -1,0 +1,60 @@
+"""A step's verdict against the reference, in marks and words; and training's divergence, said."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from stepper.present.numbers import error_bound, lone_number
+from stepper.trace import Check, Divergence, Step
+
+AGREES, DISAGREES, UNCHECKED = "✓", "✗", "·"  # the last: not checked, or nothing with a reference value
+
+
+def mark(check: Check | None) -> str:
+    """`✓`, `✗` or `·` (not checked yet, or nothing in it has a reference value)."""
+    if check is None or not check.compared:
+        return UNCHECKED
+    return AGREES if check.ok else DISAGREES
+
+
+def ok_mark(ok: bool) -> str:
+    """`✓` or `✗`, for a verdict that was reached."""
+    return AGREES if ok else DISAGREES
+
+
+def reference_name(phase: str | None, check: Check) -> str:
+    """What a step of `phase` was checked against, as a learner should read it: a forward value
+    comes from torch's own functions (autograd only enters for gradients), an update from torch.optim."""
+    return {"forward": "torch", "generate": "torch", "update": "torch.optim"}.get(phase or "", check.reference)
+
+
+def tolerance_text(check: Check, number: Callable[[float], str]) -> str:
+    """'1e-10', or '1e-10 × 9.79e+04, the size of the numbers' when the allowance was scaled."""
+    if check.scale == 1.0:
+        return number(check.tolerance)
+    return f"{number(check.tolerance)} × {number(check.scale)}, the size of the numbers"
+
+
+def check_line(step: Step) -> str:
+    """The app's line under a step: the verdict, the error (a bound when it passed) and the tolerance."""
+    c = step.check
+    if c is None:
+        return "· not checked yet (the PyTorch reference is being computed)"
+    if not c.compared:
+        return "· nothing to check: no output here has an independent reference value"
+    ours = f"max |ours − {reference_name(step.phase, c)}|"
+    if c.ok:  # a pass is round-off, which differs between machines: a bound, as the export writes it
+        return f"✓ {ours} {error_bound(c.max_abs_err)} (tolerance {tolerance_text(c, lone_number)})"
+    # the place to look when it fails, written without spaces ("dQ[0,3]") so that a wrapped line
+    # never splits the index
+    where = re.sub(r" \[([\d, ]+)\]$", lambda m: "[" + m.group(1).replace(" ", "") + "]", c.worst)
+    return f"✗ OFF: {ours} = {lone_number(c.max_abs_err)} (tolerance {tolerance_text(c, lone_number)}) · worst at {where}"
+
+
+def divergence_words(d: Divergence) -> str:
+    """Where training first overflowed, and what to try instead."""
+    when = "the scenario's own weights" if d.update == 0 else f"update {d.update}"
+    return (f"{when[0].upper()}{when[1:]} led to the first number that is not finite (inf or NaN), made at step {d.step_id} "
+            f"({d.step_title}); every loss after it is meaningless. Try a lower lr than {d.lr:g}, "
+            "or clip the gradients.")
