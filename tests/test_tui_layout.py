@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.screen import Screen
-from tui_helpers import main_screen
+from tui_helpers import main_screen, screen_lines
 
 from stepper.engine import build_trace
 from stepper.scenario import load_scenario
@@ -21,12 +20,8 @@ SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("
 def visible_rows(app) -> list[str]:
     """The step panel's rows that are in view right now, less the "more below" line."""
     panel = main_screen(app).query_one(StepPanel)
-    region = panel.region
     hint = panel.query_one("#more-below")
-    # painted on its own: the whole screen, a thousand times over, would make this test slow
-    chops = app.screen._compositor._render_chops(region, lambda y: True)
-    lines = ["".join(strip.text for strip in chop.values())[region.x:region.right]
-             for chop in chops[region.y:region.bottom]]
+    lines = screen_lines(app, panel.region)
     return lines[:len(lines) - (1 if hint.display else 0)]
 
 
@@ -46,10 +41,7 @@ def hidden_outputs(step, rows: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-async def test_every_steps_outputs_are_in_view_at_120x40(path, monkeypatch):
-    # painting every frame of a thousand steps is what would make this slow; the layout is still
-    # computed as usual, and the screen is read, painted once, after each step
-    monkeypatch.setattr(Screen, "_compositor_refresh", lambda self: None)
+async def test_every_steps_outputs_are_in_view_at_120x40(path):
     scenario = load_scenario(path)
     trace = build_trace(scenario)
     app = StepperApp(scenario, trace, verify=False)
@@ -75,10 +67,9 @@ async def test_the_first_step_at_80x24_shows_its_numbers():
         assert hidden_outputs(step, visible_rows(app)) == []
 
 
-async def test_outputs_that_fit_stacked_are_shown_whole_not_narrowed(monkeypatch):
+async def test_outputs_that_fit_stacked_are_shown_whole_not_narrowed():
     """mini's "Through Q·Kᵀ" makes dQ and dK [2×4]: stacked, they take 8 of the 19 rows in view, so
     no column of either may be elided to squeeze them side by side."""
-    monkeypatch.setattr(Screen, "_compositor_refresh", lambda self: None)
     scenario = load_scenario(SCENARIOS[0].parent / "mini.yaml")
     trace = build_trace(scenario)
     app = StepperApp(scenario, trace, verify=False)
