@@ -1,8 +1,10 @@
 """Where a step's numbers land: its outputs are on screen without scrolling, at 120×40 on every step
-of every bundled scenario, and the first step at 80×24 shows numbers, not only a heading."""
+of every bundled scenario, and the first step at 80×24 shows numbers, not only a heading. The same
+walk checks that each step renders at 120×40: its number shown, no raw -inf or nan anywhere."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -17,11 +19,14 @@ from stepper.tui.widgets.step_panel import StepPanel
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
 
 
-def visible_rows(app) -> list[str]:
-    """The step panel's rows that are in view right now, less the "more below" line."""
+def visible_rows(app, screen: list[str] | None = None) -> list[str]:
+    """The step panel's rows that are in view right now (in `screen`, if read already), less the
+    "more below" line."""
     panel = main_screen(app).query_one(StepPanel)
     hint = panel.query_one("#more-below")
-    lines = screen_lines(app, panel.region)
+    region = panel.region
+    lines = screen_lines(app, region) if screen is None else [
+        row[region.x:region.right] for row in screen[region.y:region.bottom]]
     return lines[:len(lines) - (1 if hint.display else 0)]
 
 
@@ -52,7 +57,11 @@ async def test_every_steps_outputs_are_in_view_at_120x40(path):
         for i, step in enumerate(trace.steps):
             screen.go_to(i)
             await pilot.pause()
-            missing = hidden_outputs(step, visible_rows(app))
+            lines = screen_lines(app)
+            text = "\n".join(lines)
+            assert f"Step {i + 1}/{len(trace.steps)}" in text, step.id
+            assert "-inf" not in text and not re.search(r"\bnan\b", text), step.id
+            missing = hidden_outputs(step, visible_rows(app, lines))
             if missing:
                 below[f"{i + 1} {step.id}"] = missing
         assert below == {}
