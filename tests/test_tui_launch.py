@@ -91,7 +91,8 @@ async def test_the_collector_is_off_for_start_up_and_back_on_once_the_main_scree
         app = StepperApp(None, None, verify=False, preview=(frame, result))
         async with app.run_test(size=(120, 40)) as pilot:
             await app.workers.wait_for_complete()
-            await wait_for(pilot, gc.isenabled, what="the collector back on")
+            await wait_for(pilot, lambda: gc.isenabled() and "Step 1/" in "\n".join(screen_lines(app)),
+                           what="the collector back on and the main screen painted")
             assert isinstance(app.screen, MainScreen) and gc.isenabled()
     finally:
         gc.enable()
@@ -295,7 +296,8 @@ async def test_a_slow_reader_gets_the_loading_screen_not_a_blank_terminal():
         assert isinstance(app.screen, LoadingScreen) and "Computing every step of mini" in "\n".join(screen_lines(app))
         done.set()
         # read, then built here, then the main screen
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and "Step 1/" in "\n".join(screen_lines(app)),
+                       what="the main screen, painted")
         assert isinstance(app.screen, MainScreen) and app.screen.trace.steps[0].id == "fwd.embed"
 
     error = StepperApp(None, None, verify=False, preview=(None, lambda: ("error", "big.yaml:3:5: error: no")),

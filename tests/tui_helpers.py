@@ -91,7 +91,8 @@ def screen_cells(app) -> list[list[tuple]]:
 async def wait_for(pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
     """Let the app run until `condition()` is true; fail after `timeout` seconds (generous: under load
     the first import of torch or of plotext can take seconds). Each round lets every queued message be
-    handled and the screen repaint, without `pause()`'s wait for the CPU to go idle."""
+    handled and the screen repaint, without `pause()`'s wait for the CPU to go idle. Wait for what is
+    shown, not for a screen to be current: a screen is current before it has composed its widgets."""
     deadline = time.monotonic() + timeout
     while True:
         await pilot.pause(0.01)  # first, so that what was asked before the call is handled
