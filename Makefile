@@ -27,7 +27,7 @@ check: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check stepper tests benchmarks
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_check.py

@@ -78,10 +78,10 @@ async def test_random_keys_and_sizes_never_crash_the_stepper(name, quiz, tmp_pat
                     await pilot.pause()
                 else:
                     await burst(pilot, *chunk)
-                assert app._exception is None and app.return_code is None, "the app stopped"
+                assert app.return_code is None, "the app stopped"  # a crash sets the return code
             await app.workers.wait_for_complete()
             await pilot.pause()
     except BaseException as exc:
         pytest.fail(f"{name}: {type(exc).__name__}: {exc}\nseed {seed} (STEPPER_FUZZ_SEED={SEED}); "
                     f"{len(sent)} chunks sent, the last of them:\n{sent[-40:]!r}\nall: {sent!r}")
-    assert app._exception is None
+    assert app.return_code in (None, 0)

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from tui_helpers import screen_cells as painted_cells
+from tui_helpers import screen_lines, wait_for
 
 from stepper.tui import launch
 from stepper.tui.app import StepperApp
@@ -17,20 +19,14 @@ from stepper.tui.screens.preview import PreviewScreen
 MINI = str(Path(__file__).resolve().parent.parent / "scenarios" / "mini.yaml")
 
 
-def screen_lines(app) -> list[str]:
-    return [strip.text for strip in app.screen._compositor.render_strips()]
-
-
 def screen_cells(app) -> list[list[tuple]]:
     """Each row's cells as they look: a blank shows only its background; any other cell its style too."""
     rows = []
-    for strip in app.screen._compositor.render_strips():
+    for cells in painted_cells(app):
         row = []
-        for seg in strip:
-            style = seg.style
-            for ch in seg.text:
-                plain_blank = ch == " " and style is not None and not (style.reverse or style.underline)
-                row.append((ch, str(style.bgcolor) if plain_blank else str(style)))
+        for ch, style in cells:
+            plain_blank = ch == " " and style is not None and not (style.reverse or style.underline)
+            row.append((ch, str(style.bgcolor) if plain_blank else str(style)))
         rows.append(row)
     return rows
 
@@ -58,22 +54,21 @@ async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch, 
     held = StepperApp(None, None, verify=False, preview=(frame, result))
     monkeypatch.setattr(held, "_unpack", lambda: None)  # keep the preview on screen to look at it
     async with held.run_test(size=size) as pilot:
-        for _ in range(50):  # under load the footer may paint a refresh or two after the rest
-            await pilot.pause()
-            preview = screen_lines(held)
-            if preview[-1].strip():
-                break
+        # under load the footer may paint a refresh or two after the rest
+        await wait_for(pilot, lambda: screen_lines(held)[-1].strip(), what="the preview's footer")
+        preview = screen_lines(held)
         preview_cells = screen_cells(held)
         assert isinstance(held.screen, PreviewScreen)
     monkeypatch.undo()
     app = StepperApp(None, None, verify=False, preview=(frame, result))
     async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
-        for _ in range(50):  # a loaded machine may need a few more refreshes before the swap shows
-            await pilot.pause()
+
+        def swapped():  # a loaded machine may need a few more refreshes before the swap shows
             lines = screen_lines(app)
-            if isinstance(app.screen, MainScreen) and "embed.tok [5×4]" in "\n".join(lines) and lines[-1].strip():
-                break
+            return isinstance(app.screen, MainScreen) and "embed.tok [5×4]" in "\n".join(lines) and lines[-1].strip()
+
+        await wait_for(pilot, swapped, what="the main screen with its matrices and footer")
         assert isinstance(app.screen, MainScreen) and len(app.screen_stack) == 2  # replaced, not stacked
         main = screen_lines(app)
         assert "embed.tok [5×4]" in "\n".join(main)  # the matrices arrived
@@ -96,10 +91,8 @@ async def test_the_collector_is_off_for_start_up_and_back_on_once_the_main_scree
         app = StepperApp(None, None, verify=False, preview=(frame, result))
         async with app.run_test(size=(120, 40)) as pilot:
             await app.workers.wait_for_complete()
-            for _ in range(50):
-                await pilot.pause()
-                if gc.isenabled():
-                    break
+            await wait_for(pilot, lambda: gc.isenabled() and "Step 1/" in "\n".join(screen_lines(app)),
+                           what="the collector back on and the main screen painted")
             assert isinstance(app.screen, MainScreen) and gc.isenabled()
     finally:
         gc.enable()
@@ -244,10 +237,8 @@ async def main_screen_at(app, pilot, ready, index: int) -> None:
     """Let the trace arrive and wait until the main screen shows step `index`."""
     ready.set()
     await app.workers.wait_for_complete()
-    for _ in range(50):
-        await pilot.pause()
-        if isinstance(app.screen, MainScreen) and app.screen.index == index:
-            break
+    await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.index == index
+                   and f"Step {index + 1}/" in "\n".join(screen_lines(app)), what=f"the main screen at step {index}")
 
 
 async def test_keys_pressed_on_the_first_frame_are_kept_for_the_main_screen():
@@ -304,11 +295,9 @@ async def test_a_slow_reader_gets_the_loading_screen_not_a_blank_terminal():
         await pilot.pause()
         assert isinstance(app.screen, LoadingScreen) and "Computing every step of mini" in "\n".join(screen_lines(app))
         done.set()
-        for _ in range(50):  # read, then built here, then the main screen
-            await app.workers.wait_for_complete()
-            await pilot.pause(0.05)
-            if isinstance(app.screen, MainScreen):
-                break
+        # read, then built here, then the main screen
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and "Step 1/" in "\n".join(screen_lines(app)),
+                       what="the main screen, painted")
         assert isinstance(app.screen, MainScreen) and app.screen.trace.steps[0].id == "fwd.embed"
 
     error = StepperApp(None, None, verify=False, preview=(None, lambda: ("error", "big.yaml:3:5: error: no")),
@@ -535,11 +524,8 @@ async def test_a_hostile_scenarios_strings_reach_the_screen_drawn_not_obeyed(tmp
     app = StepperApp(None, None, verify=False, preview=(frame, result))
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
-        for _ in range(50):
-            await pilot.pause()
-            if isinstance(app.screen, MainScreen):
-                break
-        assert isinstance(app.screen, MainScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and "Step 1/" in "\n".join(screen_lines(app)),
+                       what="the main screen")
         text = "\n".join(screen_lines(app))
         assert "T␛]0;PWNED␇␛[2J\\x9b31m end" in text and "I␛[31m" in text
         assert _obeyable(text) == [] and _obeyable(app.title + app.sub_title) == []

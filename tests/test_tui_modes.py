@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Select
-from tui_helpers import main_screen, screen_text, walk_every_step
+from tui_helpers import main_screen, record_notices, screen_text, walk_every_step
 
 from stepper.engine import build_trace
 from stepper.quiz import question_for
@@ -102,6 +102,7 @@ async def test_a_wrong_answer_shows_the_true_value_and_why():
 
 async def test_answered_steps_keep_their_verdict_and_typing_never_steps():
     app = app_for(load_scenario(MINI), quiz=True)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("n", "p", "space", "enter")  # letters of an answer, not stepping keys
@@ -109,7 +110,7 @@ async def test_answered_steps_keep_their_verdict_and_typing_never_steps():
         await pilot.pause()
         # "np" is no number: not marked, the box stays for another try
         assert screen.index == 0 and isinstance(app.focused, Input)
-        assert any("not a number" in n.message for n in app._notifications)
+        assert any("not a number" in message for _, message in notices)
         await pilot.press("backspace", "backspace", "backspace", "9", "enter")  # a wrong number
         assert screen.index == 0 and "you said '9'" in screen_text(app)
         await pilot.press("n")  # the answer box is gone: n steps again, and the next step asks
@@ -130,6 +131,7 @@ async def test_an_edited_trace_exports_the_quiz_with_the_answers_on_other_number
     the numbers they were given on, and the notice says which trace was written."""
     monkeypatch.chdir(tmp_path)
     app = app_for(load_scenario(MINI), quiz=True)
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = main_screen(app)
@@ -149,12 +151,12 @@ async def test_an_edited_trace_exports_the_quiz_with_the_answers_on_other_number
         assert "What-if" in edited and "You answered" not in edited  # nothing beside the edited tables
         quiz = edited[edited.index("## Quiz"):]
         assert "### Answered on the original numbers" in quiz and "Score: 1 of 1 right" in quiz
-        assert any("Exported the edited trace" in n.message for n in app._notifications)
+        assert any("Exported the edited trace" in message for _, message in notices)
         await pilot.press("o", "escape", "e")  # the original's question there waits too
         await app.workers.wait_for_complete()
         original = (tmp_path / "mini-trace-2.md").read_text()
         assert "Score: 1 of 1 right" in original and "What-if" not in original
-        assert any("the original trace, without the what-if edit" in n.message for n in app._notifications)
+        assert any("the original trace, without the what-if edit" in message for _, message in notices)
 
 
 async def test_quiz_keeps_the_sampled_token_out_of_sight_until_answered():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input
-from tui_helpers import burst, main_screen, screen_text
+from tui_helpers import burst, main_screen, record_notices, screen_text
 
 from stepper.commands.quiz import run_quiz
 from stepper.engine import build_trace
@@ -27,6 +27,7 @@ def quiz_app() -> StepperApp:
 async def tui_outcome(reply: str) -> str:
     """How the app takes `reply` to the shape question: refused, skipped, right or wrong."""
     app = quiz_app()
+    notices = record_notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = main_screen(app)
         screen.go_to(screen.trace.index_of(SHAPE_STEP))
@@ -35,7 +36,7 @@ async def tui_outcome(reply: str) -> str:
         await pilot.press(*reply, "enter")
         await pilot.pause()
         text = screen_text(app)
-        if any(n.title == "Not marked" for n in app._notifications):
+        if any(title == "Not marked" for title, _ in notices):
             assert isinstance(app.focused, Input) and "Predict" in text  # asked again
             return "refused"
         return ("skipped" if "· skipped" in text else "right" if "✓ right" in text
