@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from stepper.commands.checked import checked_trace
 from threadpoolctl import threadpool_info
 
 from stepper.commands import checked
-from stepper.commands.checked import checked_trace
 from stepper.engine import build_trace
 from stepper.scenario import load_scenario
 from stepper.verify.reference import partial_keys, reference_graph

@@ -91,6 +91,7 @@ def test_a_worked_line_is_made_when_first_shown_and_survives_a_pickle():
     import pickle
 
     from stepper.commands.checked import checked_trace
+
     from stepper.present import worked
 
     trace, _ = checked_trace(load_scenario(str(SCENARIOS / "mini.yaml")))

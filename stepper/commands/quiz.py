@@ -84,9 +84,8 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
         from stepper.export.files import ExistsError, write_atomic
         from stepper.export.markdown import render_markdown
 
-        trace.quiz_results = score.results
         try:
-            write_atomic(export, render_markdown(trace), force=force)
+            write_atomic(export, render_markdown(trace, answers=score.results), force=force)
         except (ExistsError, OSError) as exc:
             print(f"stepper: error: {exc}", file=sys.stderr)
             return EXIT_IO
