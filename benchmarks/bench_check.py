@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from stepper.engine import build_trace
 from stepper.scenario import parse_scenario
-from stepper.verify.checked import checked
+from stepper.verify.entry import checked
 from stepper.verify.memory import keep_freed_memory
 
 L, D, H, FF, T, V = 12, 768, 12, 3072, 64, 512

@@ -20,9 +20,9 @@ from stepper.export.md_tables import MAX_COLS, MAX_ROWS
 from stepper.scenario import ModelConfig, load_scenario, parse_scenario
 from stepper.scenario.params import count, param_specs
 from stepper.trace import Formula, Step, Tensor
-from stepper.verify.verdicts import Check
 from stepper.verify.compare import verify_trace
 from stepper.verify.reference import torch_reference
+from stepper.verify.verdicts import Check
 
 ROOT = Path(__file__).resolve().parents[1]
 DELIMITER = re.compile(r"^\|(\s*:?-+:?\s*\|)+$")

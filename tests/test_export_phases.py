@@ -15,9 +15,9 @@ from stepper.export.md_tables import text
 from stepper.present.worked import worked_line
 from stepper.quiz import mark, question_for
 from stepper.scenario import parse_scenario
-from stepper.verify.verdicts import Check
 from stepper.verify.compare import verify_trace
 from stepper.verify.reference import torch_reference
+from stepper.verify.verdicts import Check
 
 TRAIN = """
 name: mlp-momentum

@@ -63,7 +63,7 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
         print(exc, file=sys.stderr)
         tally.invalid += 1
         return EXIT_INVALID
-    from stepper.verify.checked import checked
+    from stepper.verify.entry import checked
 
     trace, verdicts = checked(scenario, tol)
     totals = verdicts.totals

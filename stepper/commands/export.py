@@ -15,7 +15,7 @@ def export_file(args: Namespace, generation: dict | None = None) -> int:
     if args.no_verify:
         trace, verdicts = build_trace(scenario), None
     else:
-        from stepper.verify.checked import checked
+        from stepper.verify.entry import checked
 
         trace, verdicts = checked(scenario)
     print_warnings(trace)

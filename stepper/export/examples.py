@@ -22,7 +22,7 @@ def render_example(scenario: Path) -> str:
     """The verified markdown trace of one scenario file."""
     # imported here: the engine and torch are only needed when an example is actually rendered
     from stepper.scenario import load_scenario
-    from stepper.verify.checked import checked
+    from stepper.verify.entry import checked
 
     trace, verdicts = checked(load_scenario(scenario))
     return render_markdown(trace, verdicts=verdicts)

@@ -30,7 +30,7 @@ def child_main() -> None:
 
     try:
         scenario = pickle.load(sys.stdin.buffer)
-        from stepper.verify.checked import checked
+        from stepper.verify.entry import checked
 
         _, verdicts = checked(scenario)
         for step_id, check in verdicts.items():  # in the trace's step order

@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stepper.verify.checked import checked
     from stepper.verify.compare import verify_trace
+    from stepper.verify.entry import checked
     from stepper.verify.fd import FDReport, finite_difference_check
     from stepper.verify.reference import Reference, torch_reference
     from stepper.verify.scenario_check import verify_scenario
 
 _WHERE = {
-    "checked": "stepper.verify.checked",
+    "checked": "stepper.verify.entry",
     "Reference": "stepper.verify.reference",
     "torch_reference": "stepper.verify.reference",
     "verify_trace": "stepper.verify.compare",

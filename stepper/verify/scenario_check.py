@@ -2,7 +2,7 @@
 
 When torch runs after the engine (`verify_scenario`), the parameter gradients are compared while
 its backward pass makes them (`grad_settler`), so it never holds all of them at once beside the
-engine's. Beside the engine (`verify_against`, see verify/checked.py) most are made before the
+engine's. Beside the engine (`verify_against`, see verify/entry.py) most are made before the
 engine has any, and are compared after.
 """
 
