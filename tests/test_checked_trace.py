@@ -180,3 +180,27 @@ def test_nothing_of_the_reference_outlives_the_check(side_by_side):
     del trace
     gc.collect()
     assert made and all(ref() is None for pair in made for ref in pair)
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+@pytest.mark.parametrize("name", ["mini", "char_gpt", "momentum_step"])
+def test_checking_writes_nothing_into_the_trace(name, cores, monkeypatch):
+    """The verdicts come back beside the trace: after `checked` it pickles byte for byte as the
+    engine returned it, in turns and side by side."""
+    import pickle
+
+    made = []
+
+    def recorded(scenario):
+        trace = build_trace(scenario)
+        made.append(pickle.dumps(trace))
+        return trace
+
+    monkeypatch.setattr(entry, "build_trace", recorded)
+    monkeypatch.setattr(entry, "usable_cores", lambda: cores)
+    sc = load_scenario(str(SCENARIOS / f"{name}.yaml"))
+    trace, verdicts = checked(sc)
+    assert verdicts.totals.ok and list(verdicts) == [s.id for s in trace.steps]
+    assert made == [pickle.dumps(trace)]
+    if cores == 1:  # taking turns the engine ran on every core: the same trace as the engine's own
+        assert pickle.dumps(trace) == pickle.dumps(build_trace(sc))
