@@ -65,7 +65,7 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["export"])
+@pytest.mark.parametrize("package", ["export", "tui"])
 def test_the_app_and_the_export_never_import_the_commands(package):
     """The commands sit on top: they call the export and start the app, never the other way round."""
     uses = {f"{path.relative_to(STEPPER)}: {name}" for path in sorted((STEPPER / package).rglob("*.py"))

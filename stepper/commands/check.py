@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from stepper.commands import EXIT_INVALID, EXIT_MISMATCH, EXIT_OK, load, print_warnings
+from stepper.commands import EXIT_INVALID, EXIT_MISMATCH, EXIT_OK, print_warnings
 from stepper.engine import loss_fn
 from stepper.present.verdicts import divergence_words, mark, ok_mark
 from stepper.roundoff import steady
-from stepper.scenario import ScenarioError
+from stepper.scenario import ScenarioError, load_scenario
 from stepper.trace import Trace
 from stepper.verify.verdicts import Verdicts
 from stepper.visible import visible
@@ -58,7 +58,7 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
     tally = tally if tally is not None else Tally()
     tally.files += 1
     try:
-        scenario = load(path, force=force, generation=generation)
+        scenario = load_scenario(path, force=force, generation=generation)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         tally.invalid += 1

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 from argparse import Namespace
 
-from stepper.commands import EXIT_IO, EXIT_OK, load, print_warnings
+from stepper.commands import EXIT_IO, EXIT_OK, print_warnings
 from stepper.engine import build_trace
 from stepper.export.files import ExistsError, write_atomic
+from stepper.scenario import load_scenario
 
 
 def export_file(args: Namespace, generation: dict | None = None) -> int:
-    scenario = load(args.file, force=args.force, generation=generation)  # ScenarioError → exit 2 in the CLI
+    scenario = load_scenario(args.file, force=args.force, generation=generation)  # ScenarioError → exit 2 in the CLI
     if args.no_verify:
         trace, verdicts = build_trace(scenario), None
     else:

@@ -14,7 +14,6 @@ from textual.worker import Worker, WorkerState
 
 from stepper.tui.bindings import APP_BINDINGS
 from stepper.tui.commands import StepCommands
-from stepper.tui.cost import SYNC_BUILD_LIMIT, build_cost
 from stepper.tui.launch import release_collector, resume_collector
 from stepper.tui.textual_guards import apply_textual_guards
 
@@ -162,6 +161,8 @@ def run_app(scenario: Scenario, *, quiz: bool = False, trace: Trace | None = Non
 
     `trace` may come ready-made (the launcher builds it in parallel with Textual's start-up).
     """
+    from stepper.scenario.limits import SYNC_BUILD_LIMIT, build_cost
+
     if trace is None and build_cost(scenario) <= SYNC_BUILD_LIMIT:
         from stepper.engine import build_trace
         from stepper.scenario import ScenarioError
