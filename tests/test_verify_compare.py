@@ -17,7 +17,7 @@ from stepper.trace import Formula, Step, Tensor, Trace
 from stepper.verify import compare
 from stepper.verify.compare import check_totals, entry_errors, to_index, verify_trace
 from stepper.verify.reference import torch_reference
-from stepper.verify.scenario_check import grad_settler, verify_scenario
+from stepper.verify.scenario_check import compare_grads_as_made, verify_scenario
 
 F0 = Formula("", "", "")
 
@@ -217,7 +217,7 @@ def test_a_gradient_a_step_shows_in_part_is_kept_for_that_step():
     whole = Tensor("dW", grads["head.W"], key="d:head.W")
     tr = trace([step("q", "backward", dW=head_cols), step("h", "backward", dW=whole)], ref, grads=grads)
     compared = {}
-    settle = grad_settler(tr, compared)
+    settle = compare_grads_as_made(tr, compared)
     assert settle("head.W", ref.get("d:head.W")) and ("d:head.W", id(grads["head.W"])) in compared
     assert not settle("layers.0.attn.W_Q", ref.get("d:layers.0.attn.W_Q"))
 

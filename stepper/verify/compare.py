@@ -30,7 +30,7 @@ def verify_trace(trace: Trace, reference: KeyedReference, tol: float = 1e-10, co
     """Every step's Check, by step id in the trace's order: forward steps compared first, then backward.
 
     Writes nothing into the trace. `compared` (filled as it goes) may already hold whole keyed
-    outputs compared before (see `grad_settler`), so `check_totals` need not compare them again;
+    outputs compared before (see `compare_grads_as_made`), so `check_totals` need not compare them again;
     a step in `known` keeps the Check found there (see `forward_checks`).
     """
     compared = {} if compared is None else compared
@@ -232,7 +232,7 @@ def check_totals(trace: Trace, reference, tol: float = 1e-10, compared: Compared
     """`trace.loss` and every `trace.grads[name]` against the reference, as one Check.
 
     A gradient already compared (`compared`: by `verify_trace` for a step that shows it, or by
-    `grad_settler` as torch's backward made it) counts with the error found then, rather than
+    `compare_grads_as_made` as torch's backward made it) counts with the error found then, rather than
     being compared a second time (that would double the cost on a large model); every other one
     is compared here.
     """

@@ -49,7 +49,7 @@ def checked(scenario: Scenario, tol: float = 1e-10) -> tuple[Trace, Verdicts]:
         from stepper.verify.scenario_check import verify_scenario
 
         return trace, verify_scenario(scenario, trace, tol)
-    from stepper.verify.scenario_check import forward_checks, grad_settler, verify_against
+    from stepper.verify.scenario_check import compare_grads_as_made, forward_checks, verify_against
     from stepper.verify.side_by_side import ReferenceRun
 
     engine_cores = cores // 2
@@ -58,7 +58,7 @@ def checked(scenario: Scenario, tol: float = 1e-10) -> tuple[Trace, Verdicts]:
     try:
         with blas_threads(engine_cores):
             trace = build_trace(scenario)
-        run.settle_from_now(grad_settler(trace, compared, tol))
+        run.settle_from_now(compare_grads_as_made(trace, compared, tol))
         forward = run.forward()
         early: dict = {}  # not `compared`, which torch's thread may be writing to
         known = {}

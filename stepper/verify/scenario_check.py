@@ -1,7 +1,7 @@
 """A whole scenario checked against torch: every step, then the loss and every parameter gradient.
 
 When torch runs after the engine (`verify_scenario`), the parameter gradients are compared while
-its backward pass makes them (`grad_settler`), so it never holds all of them at once beside the
+its backward pass makes them (`compare_grads_as_made`), so it never holds all of them at once beside the
 engine's. Beside the engine (`verify_against`, see verify/entry.py) most are made before the
 engine has any, and are compared after.
 """
@@ -24,7 +24,7 @@ def verify_scenario(scenario, trace: Trace, tol: float = 1e-10) -> Verdicts:
     from stepper.verify.reference import torch_reference
 
     compared: Compared = {}
-    reference = torch_reference(scenario, given=trace, settle=grad_settler(trace, compared, tol))
+    reference = torch_reference(scenario, given=trace, settle=compare_grads_as_made(trace, compared, tol))
     checks = verify_trace(trace, reference, tol, compared)
     return Verdicts(checks, check_totals(trace, reference, tol, compared))
 
@@ -34,7 +34,7 @@ def verify_against(scenario, trace: Trace, graph, tol: float = 1e-10, compared: 
     """`verify_scenario` with torch's forward and backward already run (`reference_graph`, e.g. beside
     the engine: see `verify.side_by_side`); training and generation references are added here.
 
-    `compared`: what a `grad_settler` given to `reference_graph` has compared already; `known`: the
+    `compared`: what a `compare_grads_as_made` given to `reference_graph` has compared already; `known`: the
     steps already checked (`forward_checks`).
     """
     from stepper.verify.reference import finish_reference
@@ -56,7 +56,7 @@ def forward_checks(trace: Trace, graph, tol: float = 1e-10, compared: Compared |
             if step.phase == "forward" and all(t.key is None or t.key in graph.nodes for t in step.outputs.values())}
 
 
-def grad_settler(trace: Trace, compared: Compared, tol: float = 1e-10):
+def compare_grads_as_made(trace: Trace, compared: Compared, tol: float = 1e-10):
     """A `settle` for the reference: each parameter gradient is compared with the engine's the moment
     torch's backward finishes it, and then let go.
 
