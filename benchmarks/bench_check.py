@@ -5,7 +5,7 @@ plain torch forward + backward of the same model with the same weights (no retai
 intermediates). In each of N rounds we time, one after the other:
   baseline — the plain torch forward + backward
   engine   — our numpy forward + backward, recording every step (`build_trace`)
-  check    — engine + the independent torch reference + the per-step comparison (`checked_trace`:
+  check    — engine + the independent torch reference + the per-step comparison (`checked`:
              torch is loaded here, so the engine and the reference run side by side)
 and print the best of each, then on the last line the ratio asked for: the best check time over the
 best baseline time (the median of the per-round check ratios, which a noisy machine moves less,
@@ -25,10 +25,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stepper.commands.checked import checked_trace
-from stepper.commands.memory import keep_freed_memory
 from stepper.engine import build_trace
 from stepper.scenario import parse_scenario
+from stepper.verify.entry import checked
+from stepper.verify.memory import keep_freed_memory
 
 L, D, H, FF, T, V = 12, 768, 12, 3072, 64, 512
 
@@ -96,8 +96,8 @@ def main() -> int:
           f"{time.perf_counter() - t0:.2f}s")
 
     def check():  # what `stepper check` does with a scenario once torch is loaded: engine, reference, compare
-        trace, totals = checked_trace(sc, 1e-10)
-        assert totals.ok and all(s.check.ok for s in trace.steps), "verification failed"
+        trace, verdicts = checked(sc, 1e-10)
+        assert verdicts.totals.ok and all(c.ok for c in verdicts.values()), "verification failed"
         return trace
 
     # rounds interleave the three so that a slow spell of a shared machine hits all of them alike;

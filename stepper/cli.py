@@ -121,11 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         return _run(argv)
     args = _parser().parse_args(argv)
     if args.command == "diff" and args.tui:  # the terminal is Textual's: nothing printed to wrap
-        from stepper.commands import load
+        from stepper.scenario import load_scenario
         from stepper.scenario.shown import shown_scenario
         from stepper.tui.diff_app import run_diff_app
 
-        return _invalid_or(lambda: run_diff_app(shown_scenario(load(args.a)), shown_scenario(load(args.b))))
+        return _invalid_or(lambda: run_diff_app(shown_scenario(load_scenario(args.a)),
+                                                shown_scenario(load_scenario(args.b))))
     from stepper.commands.output import guarded
 
     return guarded(lambda: _invalid_or(lambda: _command(args)))

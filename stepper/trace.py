@@ -1,7 +1,8 @@
 """The Trace: the one thing the engine produces and every view (TUI, markdown, JSON) reads.
 
-Numpy only. A Trace is an ordered list of Steps; a Step names its inputs and outputs as
-labelled arrays. Arrays are shared with the engine (views, not copies), so a step costs
+Numpy only. A Trace is what the engine returns and nothing changes it afterwards: verdicts
+(stepper/verify/verdicts.py), quiz answers and a what-if label travel beside it, as arguments.
+A Trace is an ordered list of Steps; a Step names its inputs and outputs as labelled arrays. Arrays are shared with the engine (views, not copies), so a step costs
 almost nothing to record even for large models.
 """
 
@@ -53,29 +54,6 @@ class Tensor:
         return tuple(self.value.shape)
 
 
-NOTHING_TO_COMPARE = "nothing to compare"
-
-
-@dataclass
-class Check:
-    """The verdict of one step against the independent reference."""
-
-    reference: str
-    max_abs_err: float
-    tolerance: float
-    ok: bool
-    worst: str = ""  # which output/entry was furthest off, or NOTHING_TO_COMPARE
-    # 1, or the size of the entry the verdict rests on (its |reference value|, when over 1 and the
-    # error needed it): the allowance is then tolerance × scale, since float64 rounds large numbers
-    # in larger steps (see compare.compare_values)
-    scale: float = 1.0
-
-    @property
-    def compared(self) -> bool:
-        """False for a step with no output the reference knows (nothing was compared)."""
-        return self.worst != NOTHING_TO_COMPARE
-
-
 @dataclass(eq=False)  # a Step is itself, not its contents: hashable, so views can cache what they make of it
 class Step:
     id: str
@@ -91,7 +69,6 @@ class Step:
     # significant digits (roundoff.six_digits), names, and the sampler's choices
     bindings: dict[str, str] = field(default_factory=dict)
     lesson: str | None = None
-    check: Check | None = None
     # the last part of the id: `sample` in gen.3.sample, `curve` in upd.curve, `W_Q` in upd.W_Q
     part: str = ""
     # generation: the token (1, 2, …) whose logits or choice this step makes; gen.prefill makes token 1's
@@ -129,14 +106,8 @@ class Trace:
     trained: dict[str, np.ndarray] = field(default_factory=dict)
     # generation (decoder scenarios with `generate:`): the tokens produced after the prompt
     generated: list[str] = field(default_factory=list)
-    # the scenario's own quiz questions ({step, ask, answer, tolerance?, why?}), and answers given so far
+    # the scenario's own quiz questions ({step, ask, answer, tolerance?, why?})
     quiz: list[dict] = field(default_factory=list)
-    quiz_results: list = field(default_factory=list)  # [(Question, Verdict)]
-    # answers given in the same session on another version of these steps (the original, or another
-    # what-if edit), [(Question, Verdict, "on what")]: listed in the quiz section, never beside a step
-    quiz_elsewhere: list = field(default_factory=list)
-    # a what-if trace: the edit it was recomputed after (e.g. "W_Q[d0,d0] 0.175 → 3"); "" for the scenario as written
-    whatif: str = ""
     # ScenarioWarnings (file, line, col, message; printed `FILE:LINE:COL: warning: …`) found once the
     # steps were known (see scenario/step_names.py): printed by the CLI, shown by the app
     warnings: list = field(default_factory=list)

@@ -1,4 +1,4 @@
-"""`checked_trace`: the engine and the torch reference side by side give the verdicts of taking turns."""
+"""`verify.checked`: the engine and the torch reference side by side give the verdicts of taking turns."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info
 
-from stepper.commands import checked
-from stepper.commands.checked import checked_trace
+import stepper.verify.entry as entry
 from stepper.engine import build_trace
 from stepper.scenario import load_scenario
+from stepper.verify import checked
 from stepper.verify.reference import partial_keys, reference_graph
 from stepper.verify.scenario_check import verify_scenario
 
@@ -40,7 +40,7 @@ def side_by_side(monkeypatch):
             runs.append(weakref.ref(self))  # not the run itself: a test may ask that nothing keeps it
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(checked, "usable_cores", lambda: 2)
+    monkeypatch.setattr(entry, "usable_cores", lambda: 2)
     monkeypatch.setattr(side, "ReferenceRun", Counted)
     yield
     assert runs, "the reference did not run beside the engine"
@@ -49,20 +49,20 @@ def side_by_side(monkeypatch):
 @pytest.mark.parametrize("name", LIBRARY)
 def test_side_by_side_gives_the_verdicts_of_taking_turns(name, side_by_side):
     sc = load_scenario(str(SCENARIOS / f"{name}.yaml"))
-    trace, totals = checked_trace(sc)
+    trace, verdicts = checked(sc)
     alone = build_trace(sc)
-    alone_totals = verify_scenario(sc, alone)
-    assert totals.ok and alone_totals.ok
-    assert [s.id for s in trace.steps] == [s.id for s in alone.steps]
-    for ours, theirs in zip(trace.steps, alone.steps, strict=True):
-        assert ours.check.ok and ours.check.compared == theirs.check.compared, ours.id
-        assert ours.check.max_abs_err <= 1e-10
-    assert totals.max_abs_err <= 1e-10
+    alone_verdicts = verify_scenario(sc, alone)
+    assert verdicts.totals.ok and alone_verdicts.totals.ok
+    assert [s.id for s in trace.steps] == [s.id for s in alone.steps] == list(verdicts) == list(alone_verdicts)
+    for step_id, ours in verdicts.items():
+        assert ours.ok and ours.compared == alone_verdicts[step_id].compared, step_id
+        assert ours.max_abs_err <= 1e-10
+    assert verdicts.totals.max_abs_err <= 1e-10
 
 
 def test_side_by_side_puts_the_thread_counts_back(side_by_side):
     torch_before, blas_before = torch.get_num_threads(), blas_threads()
-    checked_trace(load_scenario(str(SCENARIOS / "mini.yaml")))
+    checked(load_scenario(str(SCENARIOS / "mini.yaml")))
     assert torch.get_num_threads() == torch_before and blas_threads() == blas_before
     # torch's default for a thread that first uses it later is process-wide: it is back too
     fresh = []
@@ -76,10 +76,10 @@ def test_an_engine_error_is_raised_and_the_reference_thread_ends(monkeypatch, si
     def broken(scenario):
         raise ValueError("engine broke")
 
-    monkeypatch.setattr(checked, "build_trace", broken)
+    monkeypatch.setattr(entry, "build_trace", broken)
     before = torch.get_num_threads()
     with pytest.raises(ValueError, match="engine broke"):
-        checked_trace(load_scenario(str(SCENARIOS / "mini.yaml")))
+        checked(load_scenario(str(SCENARIOS / "mini.yaml")))
     # stopped and joined before the error left: a thread inside torch at exit aborts the process
     assert not any(t.name == "torch reference" for t in threading.enumerate())
     assert torch.get_num_threads() == before
@@ -116,16 +116,16 @@ def test_a_reference_error_is_raised_in_the_callers_thread(monkeypatch, side_by_
 
     monkeypatch.setattr(reference, "reference_graph", broken)
     with pytest.raises(RuntimeError, match="reference broke"):
-        checked_trace(load_scenario(str(SCENARIOS / "mini.yaml")))
+        checked(load_scenario(str(SCENARIOS / "mini.yaml")))
 
 
 def test_one_core_takes_turns(monkeypatch):
-    monkeypatch.setattr(checked, "usable_cores", lambda: 1)
+    monkeypatch.setattr(entry, "usable_cores", lambda: 1)
     import stepper.verify.side_by_side as side
 
     monkeypatch.setattr(side, "ReferenceRun", None)  # would fail if used
-    trace, totals = checked_trace(load_scenario(str(SCENARIOS / "mini.yaml")))
-    assert totals.ok and all(s.check.ok for s in trace.steps)
+    _, verdicts = checked(load_scenario(str(SCENARIOS / "mini.yaml")))
+    assert verdicts.totals.ok and all(c.ok for c in verdicts.values())
 
 
 @pytest.mark.parametrize("name", ["mini", "norm_post", "norm_pre", "char_gpt", "pizza_encoder", "multihead_8x64"])
@@ -143,17 +143,18 @@ def test_forward_steps_are_checked_while_torch_runs_its_backward(monkeypatch, si
     import stepper.verify.scenario_check as scenario_check
 
     early = {}
-    real = scenario_check.check_forward_steps
+    real = scenario_check.forward_checks
 
     def spy(trace, graph, tol, compared):
-        real(trace, graph, tol, compared)
-        early.update({s.id: s.check for s in trace.steps if s.check is not None})
+        found = real(trace, graph, tol, compared)
+        early.update(found)
+        return found
 
-    monkeypatch.setattr(scenario_check, "check_forward_steps", spy)
-    trace, _ = checked_trace(load_scenario(str(SCENARIOS / "char_gpt.yaml")))
+    monkeypatch.setattr(scenario_check, "forward_checks", spy)
+    trace, verdicts = checked(load_scenario(str(SCENARIOS / "char_gpt.yaml")))
     forward = [s for s in trace.steps if s.phase == "forward"]
     assert set(early) == {s.id for s in forward}
-    assert all(s.check is early[s.id] for s in forward)  # kept, not compared a second time
+    assert all(verdicts[s.id] is early[s.id] for s in forward)  # kept, not compared a second time
 
 
 def test_nothing_of_the_reference_outlives_the_check(side_by_side):
@@ -173,9 +174,33 @@ def test_nothing_of_the_reference_outlives_the_check(side_by_side):
 
     side.ReferenceRun._forward_made = spy
     try:
-        trace, _ = checked_trace(load_scenario(str(SCENARIOS / "mini.yaml")))
+        trace, _ = checked(load_scenario(str(SCENARIOS / "mini.yaml")))
     finally:
         side.ReferenceRun._forward_made = real
     del trace
     gc.collect()
     assert made and all(ref() is None for pair in made for ref in pair)
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+@pytest.mark.parametrize("name", ["mini", "char_gpt", "momentum_step"])
+def test_checking_writes_nothing_into_the_trace(name, cores, monkeypatch):
+    """The verdicts come back beside the trace: after `checked` it pickles byte for byte as the
+    engine returned it, in turns and side by side."""
+    import pickle
+
+    made = []
+
+    def recorded(scenario):
+        trace = build_trace(scenario)
+        made.append(pickle.dumps(trace))
+        return trace
+
+    monkeypatch.setattr(entry, "build_trace", recorded)
+    monkeypatch.setattr(entry, "usable_cores", lambda: cores)
+    sc = load_scenario(str(SCENARIOS / f"{name}.yaml"))
+    trace, verdicts = checked(sc)
+    assert verdicts.totals.ok and list(verdicts) == [s.id for s in trace.steps]
+    assert made == [pickle.dumps(trace)]
+    if cores == 1:  # taking turns the engine ran on every core: the same trace as the engine's own
+        assert pickle.dumps(trace) == pickle.dumps(build_trace(sc))

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from stepper import cli
-from stepper.commands import checked
 from stepper.engine import build_trace
+from stepper.verify import entry
 
 MINI = "scenarios/mini.yaml"
 
@@ -46,8 +46,8 @@ def test_a_disagreeing_value_exits_1(monkeypatch, capsys, cores):
 
     runs, real = [], side.ReferenceRun
     monkeypatch.setattr(side, "ReferenceRun", lambda *a, **k: runs.append(1) or real(*a, **k))
-    monkeypatch.setattr(checked, "build_trace", broken)
-    monkeypatch.setattr(checked, "usable_cores", lambda: cores)
+    monkeypatch.setattr(entry, "build_trace", broken)
+    monkeypatch.setattr(entry, "usable_cores", lambda: cores)
     assert cli.main(["check", MINI]) == 1
     out = capsys.readouterr().out
     assert "✗ bwd.L0.attn.q" in out and "DISAGREE" in out
@@ -85,8 +85,8 @@ def test_check_summary_of_a_disagreement_names_the_exit_code(monkeypatch, capsys
         trace.steps[-1].outputs["dW_tok"].value = trace.steps[-1].outputs["dW_tok"].value + 1e-6
         return trace
 
-    monkeypatch.setattr(checked, "build_trace", broken)
-    monkeypatch.setattr(checked, "usable_cores", lambda: 1)
+    monkeypatch.setattr(entry, "build_trace", broken)
+    monkeypatch.setattr(entry, "usable_cores", lambda: 1)
     assert cli.main(["check", "-q", MINI, MINI]) == 1
     last = capsys.readouterr().out.splitlines()[-1]
     assert last == "overall: 2 files, 86 steps agree with torch, 2 disagree — exit 1 (a value disagrees)"
@@ -162,7 +162,7 @@ def test_a_step_with_nothing_to_compare_is_not_counted_as_verified():
 def test_check_keeps_freed_memory_for_reuse_where_glibc_can_be_asked():
     import platform
 
-    from stepper.commands.memory import keep_freed_memory
+    from stepper.verify.memory import keep_freed_memory
 
     # a second call is as good as the first: every entry point may ask
     first, second = keep_freed_memory(), keep_freed_memory()
@@ -172,10 +172,8 @@ def test_check_keeps_freed_memory_for_reuse_where_glibc_can_be_asked():
 
 
 def test_check_and_export_ask_for_freed_memory_to_be_kept_before_the_work(monkeypatch, tmp_path):
-    import stepper.commands.memory as memory
-
     asked = []
-    monkeypatch.setattr(memory, "keep_freed_memory", lambda: asked.append(True) or True)
+    monkeypatch.setattr(entry, "keep_freed_memory", lambda: asked.append(True) or True)
     assert cli.main(["check", "-q", MINI]) == 0 and asked
     asked.clear()
     assert cli.main(["export", MINI, "--format", "json", "-o", str(tmp_path / "t.json")]) == 0 and asked

@@ -19,12 +19,19 @@ from stepper.export.md_steps import math_block
 from stepper.export.md_tables import MAX_COLS, MAX_ROWS
 from stepper.scenario import ModelConfig, load_scenario, parse_scenario
 from stepper.scenario.params import count, param_specs
-from stepper.trace import Check, Formula, Step, Tensor
+from stepper.trace import Formula, Step, Tensor
 from stepper.verify.compare import verify_trace
 from stepper.verify.reference import torch_reference
+from stepper.verify.verdicts import Check
 
 ROOT = Path(__file__).resolve().parents[1]
 DELIMITER = re.compile(r"^\|(\s*:?-+:?\s*\|)+$")
+
+CHECKS: dict[int, dict] = {}  # id(a verified trace) → its verdicts, as verification returned them
+
+
+def render(trace, **kw) -> str:
+    return render_markdown(trace, verdicts=CHECKS.get(id(trace)), **kw)
 
 
 class MarkdownSnapshot(SingleFileSnapshotExtension):
@@ -43,7 +50,7 @@ def trace_of(name: str, *, verified: bool = True):
     sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
     trace = build_trace(sc)
     if verified:
-        verify_trace(trace, torch_reference(sc))
+        CHECKS[id(trace)] = verify_trace(trace, torch_reference(sc))
     return trace
 
 
@@ -137,11 +144,11 @@ def check_numbers(trace, md: str, precision: int) -> int:
 # --- golden documents ---------------------------------------------------------------------------
 
 def test_golden_mini(snapshot_md):
-    assert render_markdown(trace_of("mini")) == snapshot_md
+    assert render(trace_of("mini")) == snapshot_md
 
 
 def test_golden_pizza_decoder(snapshot_md):
-    assert render_markdown(trace_of("pizza_decoder")) == snapshot_md
+    assert render(trace_of("pizza_decoder")) == snapshot_md
 
 
 # --- content ------------------------------------------------------------------------------------
@@ -149,7 +156,7 @@ def test_golden_pizza_decoder(snapshot_md):
 @pytest.mark.parametrize("name", ["mini", "pizza_decoder"])
 def test_every_step_has_title_formula_tables_and_verdict(name):
     trace = trace_of(name)
-    md = render_markdown(trace)
+    md = render(trace)
     sections = step_sections(md)
     assert list(sections) == [s.id for s in trace.steps]
     for n, step in enumerate(trace.steps, 1):
@@ -166,11 +173,11 @@ def test_every_step_has_title_formula_tables_and_verdict(name):
 @pytest.mark.parametrize("precision", [4, 2, 7])
 def test_numbers_equal_the_trace_arrays_at_the_chosen_precision(name, precision):
     trace = trace_of(name, verified=False)
-    assert check_numbers(trace, render_markdown(trace, precision=precision), precision) > 500
+    assert check_numbers(trace, render(trace, precision=precision), precision) > 500
 
 
 def test_minus_infinity_and_round_off_are_written_as_such():
-    md = render_markdown(trace_of("pizza_decoder"))
+    md = render(trace_of("pizza_decoder"))
     assert "| 0 | −∞ | −∞ |" in md
     assert not re.search(r"\b-?inf\b|\bnan\b", md, flags=re.I)
     # db_K is zero in exact arithmetic; its round-off residue prints as 0, like an exact zero
@@ -179,7 +186,7 @@ def test_minus_infinity_and_round_off_are_written_as_such():
 
 
 def test_setup_parameters_and_journey():
-    md = render_markdown(trace_of("mini", verified=False))
+    md = render(trace_of("mini", verified=False))
     assert md.index("## Setup") < md.index("## Parameters") < md.index("## The dimension journey") \
         < md.index("## Forward pass") < md.index("## Backward pass") < md.index("## Summary")
     assert "| **total** | | **202** | |" in md
@@ -233,11 +240,11 @@ task: {kind: regress, target: [0.5]}
 
 @pytest.mark.parametrize("text", [BIG, ODD_LABELS, MLP], ids=["big", "odd-labels", "mlp"])
 def test_scenario_tables_render(text):
-    assert assert_tables_render(render_markdown(build_trace(parse_scenario(text)))) > 10
+    assert assert_tables_render(render(build_trace(parse_scenario(text)))) > 10
 
 
 def test_mlp_document():
-    md = render_markdown(build_trace(parse_scenario(MLP)))
+    md = render(build_trace(parse_scenario(MLP)))
     assert "n0·n1 + n1 (layer 0) + n1·n2 + n2 (layer 1) = 2·3 + 3 + 3·1 + 1 = 6 + 3 + 3 + 1 = 13" in md
     assert "| **total** | | **13** | |" in md and "| 0 | " in md.split("## What the model predicted")[1]
 
@@ -249,25 +256,25 @@ def test_phases_beyond_backward_get_their_own_section():
                             formula=Formula("w' = w − α g", r"w' = w - \alpha g", "A step downhill."),
                             inputs={"w": Tensor("w", w, cols=["negative", "positive"], key="head.b")},
                             outputs={"w'": Tensor("w'", w - 0.1, cols=["negative", "positive"])}))
-    md = render_markdown(trace)
+    md = render(trace)
     assert md.index("## Backward pass") < md.index("## Training") < md.index("## Summary")
     assert "[Training](#training)" in md
-    assert list(step_sections(render_markdown(trace, only="update"))) == ["upd.head.b"]
+    assert list(step_sections(render(trace, only="update"))) == ["upd.head.b"]
 
 
 @pytest.mark.parametrize("name", ["mini", "pizza_decoder"])
 def test_bundled_tables_render(name):
-    assert assert_tables_render(render_markdown(trace_of(name))) > 50
+    assert assert_tables_render(render(trace_of(name))) > 50
 
 
 def test_odd_labels_survive_as_text():
-    md = render_markdown(build_trace(parse_scenario(ODD_LABELS)))
+    md = render(build_trace(parse_scenario(ODD_LABELS)))
     table = tables(step_sections(md)["fwd.embed"])[-1]
     assert [row[0] for row in table[1:]] == ["a|b", "*x*", "`q`"]
 
 
 def test_huge_matrices_are_elided_with_a_note():
-    md = render_markdown(build_trace(parse_scenario(BIG)))
+    md = render(build_trace(parse_scenario(BIG)))
     for rows in tables(md):
         if rows[0][0] not in ("parameter", "step", "#", "setting"):  # the listings, not arrays
             assert len(rows[0]) <= MAX_COLS + 1 and len(rows) <= MAX_ROWS + 1
@@ -284,44 +291,44 @@ def test_precision_option():
     trace = trace_of("mini", verified=False)
     q = trace.steps[trace.index_of("fwd.L0.attn.q")].outputs["Q"].value
     for p in (1, 3, 6):
-        md = render_markdown(trace, precision=p, steps="fwd.L0.attn.q")
+        md = render(trace, precision=p, steps="fwd.L0.attn.q")
         assert f"| I | {q[0, 0]:.{p}g} | {q[0, 1]:.{p}g} |" in md
         assert f"rounded to {p} significant digits" in md
     for bad in (0, -1, 2.5):
         with pytest.raises(ValueError):
-            render_markdown(trace, precision=bad)
+            render(trace, precision=bad)
 
 
 def test_only_keeps_one_phase():
     trace = trace_of("mini", verified=False)
-    fwd = render_markdown(trace, only="forward")
+    fwd = render(trace, only="forward")
     assert "## Forward pass" in fwd and "## Backward pass" not in fwd
     assert set(step_sections(fwd)) == {s.id for s in trace.steps if s.phase == "forward"}
-    bwd = render_markdown(trace, only="backward")
+    bwd = render(trace, only="backward")
     assert set(step_sections(bwd)) == {s.id for s in trace.steps if s.phase == "backward"}
     assert f"#### Step {trace.first_backward() + 1} · " in bwd  # numbers follow the whole trace
     with pytest.raises(ValueError):
-        render_markdown(trace, only="sideways")
+        render(trace, only="sideways")
 
 
 def test_steps_pattern_filters_by_id():
     trace = trace_of("mini", verified=False)
-    md = render_markdown(trace, steps="*.attn.s*")
+    md = render(trace, steps="*.attn.s*")
     assert list(step_sections(md)) == ["fwd.L0.attn.scores", "fwd.L0.attn.scale", "fwd.L0.attn.softmax",
                                        "bwd.L0.attn.softmax", "bwd.L0.attn.scale", "bwd.L0.attn.scores"]
     summary = md.split("## Summary", 1)[1]
     assert summary.count("`fwd.") + summary.count("`bwd.") == 6
-    both = render_markdown(trace, only="backward", steps="*.attn.s*")
+    both = render(trace, only="backward", steps="*.attn.s*")
     assert list(step_sections(both)) == ["bwd.L0.attn.softmax", "bwd.L0.attn.scale", "bwd.L0.attn.scores"]
     assert "*This export keeps 3 of the trace's 44 steps: the backward steps whose id matches `*.attn.s*`." in both
-    assert "No step matches the filter `nothing.*`." in render_markdown(trace, steps="nothing.*")
+    assert "No step matches the filter `nothing.*`." in render(trace, steps="nothing.*")
 
 
 # --- verdicts -----------------------------------------------------------------------------------
 
 def test_unverified_steps_say_so():
     trace = trace_of("mini", verified=False)
-    md = render_markdown(trace)
+    md = render(trace)
     assert md.count("**Check:** not verified") == len(trace.steps)
     assert "✓" not in md and "Verification was not run, so no step is confirmed." in md
 
@@ -329,8 +336,9 @@ def test_unverified_steps_say_so():
 def test_a_failed_check_is_shown():
     trace = trace_of("mini")
     step = trace.steps[trace.index_of("bwd.L0.attn.q")]
-    step.check = Check(reference="torch.autograd", max_abs_err=0.25, tolerance=1e-10, ok=False, worst="dW_Q [1, 2]")
-    md = render_markdown(trace)
+    CHECKS[id(trace)] = {**CHECKS[id(trace)], step.id: Check(reference="torch.autograd", max_abs_err=0.25,
+                                                           tolerance=1e-10, ok=False, worst="dW_Q [1, 2]")}
+    md = render(trace)
     assert ("**Check:** ✗ **disagrees** with torch.autograd: max abs error 0.25, worst at `dW_Q [1, 2]` "
             "(tolerance 1e-10).") in md
     assert "| 0.25 | ✗ |" in md and f"**1 of {len(trace.steps)} verified steps disagree**" in md
@@ -339,7 +347,7 @@ def test_a_failed_check_is_shown():
 def test_render_is_pure():
     trace = trace_of("pizza_decoder")
     before = {s.id: [t.value.copy() for t in s.outputs.values()] for s in trace.steps}
-    assert render_markdown(trace) == render_markdown(trace)
+    assert render(trace) == render(trace)
     for s in trace.steps:
         assert all(np.array_equal(a, t.value) for a, t in zip(before[s.id], s.outputs.values(), strict=True))
 
@@ -371,18 +379,17 @@ def test_a_what_if_export_says_it_was_edited_and_whose_numbers_the_lessons_quote
     sc = load_scenario(ROOT / "scenarios" / "mini.yaml")
     original = build_trace(sc)
     edited = recompute(original, edit_param(sc, "layers.0.attn.W_Q", (0, 0), 3.0), "W_Q[d0,d0] → 3").trace
-    md = render_markdown(edited)
+    md = render(edited, whatif="W_Q[d0,d0] → 3")
     assert "**What-if.**" in md and "d0,d0" in md.split("\n## ")[0] and "→ 3" in md.split("\n## ")[0]
     assert md.count("*(written for the original numbers, before the what-if edit)*") == sum(
         1 for s in edited.steps if s.lesson)
-    plain = render_markdown(original)
+    plain = render(original)
     assert "What-if" not in plain and "written for the original numbers" not in plain
     # every kind of block marks its lessons: generation, sampling and training ones too
     for name in ("char_gpt", "momentum_step"):
         sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
         edited = build_trace(sc)
-        edited.whatif = "an edit"
-        md = render_markdown(edited)
+        md = render(edited, whatif="an edit")
         assert md.count("> **Lesson.**") == md.count("> **Lesson.** *(written for the original numbers")
 
 
@@ -391,7 +398,7 @@ def test_a_sentence_that_spells_out_its_vocabulary_keeps_its_axes_apart():
     apart, so the embedding table's rows stay the vocabulary and everything the sentence makes, tokens."""
     from stepper.scenario import load_scenario
 
-    md = render_markdown(build_trace(load_scenario("scenarios/sqrt_dk_scaled.yaml")))
+    md = render(build_trace(load_scenario("scenarios/sqrt_dk_scaled.yaml")))
     assert "vocabulary × vocabulary" not in md and "tokens × vocabulary" not in md
     assert "`embed.tok` [5×512] — vocabulary × model dims" in md
     assert "`E` [5×512] (tokens × model dims)" in md and "`ids` [5] (tokens)" in md

@@ -15,9 +15,9 @@ from stepper.export.md_tables import text
 from stepper.present.worked import worked_line
 from stepper.quiz import mark, question_for
 from stepper.scenario import parse_scenario
-from stepper.trace import Check
 from stepper.verify.compare import verify_trace
 from stepper.verify.reference import torch_reference
+from stepper.verify.verdicts import Check
 
 TRAIN = """
 name: mlp-momentum
@@ -60,6 +60,12 @@ task: {kind: next_token}
 generate: {max_new_tokens: 4, temperature: 1.0, seed: 2}
 """
 
+CHECKS: dict[int, dict] = {}  # id(a verified trace) → its verdicts, as verification returned them
+
+
+def render(trace, **kw) -> str:
+    return render_markdown(trace, verdicts=CHECKS.get(id(trace)), **kw)
+
 
 @pytest.fixture
 def snapshot_md(snapshot):
@@ -74,7 +80,7 @@ def gen_trace(text: str = GENERATE, verified: bool = True):
     sc = parse_scenario(text)
     trace = build_trace(sc)
     if verified:
-        verify_trace(trace, torch_reference(sc))
+        CHECKS[id(trace)] = verify_trace(trace, torch_reference(sc))
     return trace
 
 
@@ -93,19 +99,19 @@ def blocks(md: str) -> dict[str, str]:
 def test_golden_training(snapshot_md):
     sc = parse_scenario(TRAIN.replace("OPTIM", MOMENTUM).replace("STEPS", "12"))
     trace = build_trace(sc)
-    verify_trace(trace, torch_reference(sc))
-    assert render_markdown(trace) == snapshot_md
+    CHECKS[id(trace)] = verify_trace(trace, torch_reference(sc))
+    assert render(trace) == snapshot_md
 
 
 def test_golden_generation(snapshot_md):
-    assert render_markdown(gen_trace()) == snapshot_md
+    assert render(gen_trace()) == snapshot_md
 
 
 # --- training -----------------------------------------------------------------------------------
 
 def test_training_section_reads_like_a_worked_example():
     trace = train_trace()
-    md = render_markdown(trace)
+    md = render(trace)
     assert md.index("## What the model predicted") < md.index("## Training") < md.index("## Summary")
     assert "[Prediction](#what-the-model-predicted) · [Training](#training) · [Summary](#summary)" in md
     assert "| training | momentum (α = 0.1, β = 0.9), 12 updates |" in md
@@ -118,7 +124,7 @@ def test_training_section_reads_like_a_worked_example():
 
 def test_update_tables_hold_the_step_arrays():
     trace = train_trace()
-    md, p = render_markdown(trace, precision=5), 5
+    md, p = render(trace, precision=5), 5
     for step in trace.steps:
         if step.phase != "update" or step.id == "upd.curve":
             continue
@@ -136,7 +142,7 @@ def test_the_loss_curve_keeps_its_ends(steps):
     trace = train_trace(steps)
     losses = trace.steps[trace.index_of("upd.curve")].outputs["L"].value
     np.testing.assert_array_equal(losses, trace.losses)
-    block = blocks(render_markdown(trace))["upd.curve"]
+    block = blocks(render(trace))["upd.curve"]
     rows = [r for r in tables(block)[0][1:] if r[0] != "⋮"]
     shown = [int(r[0]) for r in rows]
     assert shown == (list(range(steps + 1)) if steps + 1 <= 10 else [*range(5), *range(steps - 4, steps + 1)])
@@ -148,7 +154,7 @@ def test_the_loss_curve_keeps_its_ends(steps):
 
 def test_adam_and_sgd_updates_render():
     for kind in ("adam", "sgd"):
-        md = render_markdown(train_trace(3, f"{{kind: {kind}, lr: 0.01, steps: STEPS}}"))
+        md = render(train_trace(3, f"{{kind: {kind}, lr: 0.01, steps: STEPS}}"))
         assert assert_tables_render(md) > 10
         assert ("m̂ = m' / (1 − β₁^1)" in md) == (kind == "adam")
         assert ("w' = w − α·g = " in md) == (kind == "sgd")
@@ -158,7 +164,7 @@ def test_adam_and_sgd_updates_render():
 
 def test_generation_section_follows_each_token():
     trace = gen_trace(verified=False)
-    md = render_markdown(trace)
+    md = render(trace)
     assert "## Generation" in md and "[Generation](#generation)" in md
     assert "| generation | 3 new tokens; temperature τ = 0.7, top-k = 2, top-p = 1; sampled, seed 0 |" in md
     gen = md.split("## Generation", 1)[1]
@@ -172,7 +178,7 @@ def test_generation_section_follows_each_token():
 
 def test_distribution_tables_equal_the_trace():
     trace = gen_trace(verified=False)
-    md = render_markdown(trace, precision=6)
+    md = render(trace, precision=6)
     for n in (1, 2, 3):
         step = {k: trace.steps[trace.index_of(f"gen.{n}.{k}")] for k in ("temperature", "filter", "softmax", "sample")}
         vocab = step["temperature"].inputs["z"].cols
@@ -193,7 +199,7 @@ def test_distribution_tables_equal_the_trace():
 
 def test_attention_rows_of_prefill_and_decode_equal_the_trace():
     trace = gen_trace(verified=False)
-    md = render_markdown(trace)
+    md = render(trace)
     for sid in ("gen.prefill", "gen.2.decode", "gen.3.decode"):
         a = trace.steps[trace.index_of(sid)].outputs["A_L0"].value
         table = tables(blocks(md)[sid])[1]
@@ -203,7 +209,7 @@ def test_attention_rows_of_prefill_and_decode_equal_the_trace():
 
 
 def test_a_big_vocabulary_keeps_the_ten_likeliest():
-    md = render_markdown(gen_trace(BIG_VOCAB, verified=False))
+    md = render(gen_trace(BIG_VOCAB, verified=False))
     table = tables(blocks(md)["gen.1.sample"])[0]
     assert len(table) == 1 + TOP + 1 and table[-1][0] == "… 8 more"
     assert f"*Showing the {TOP} likeliest of 18 tokens; the other 8 share p = " in md
@@ -211,14 +217,14 @@ def test_a_big_vocabulary_keeps_the_ten_likeliest():
 
 
 def test_generation_checks_are_collected_per_token():
-    md = render_markdown(gen_trace())
+    md = render(gen_trace())
     assert md.count("**Check:** ✓ all 4 steps agree with torch:") == 3
     assert assert_tables_render(md) > 50
 
 
 def test_characters_read_as_text_and_a_space_is_visible():
     trace = gen_trace(CHARS, verified=False)
-    md = render_markdown(trace)
+    md = render(trace)
     tail = "".join(trace.generated)
     assert f"**The whole text:** “ab ba” + “{text(tail)}”" in md
     assert "| tokens | input `a` `b` `␣` `b` → targets `b` `␣` `b` `a` (T = 4: the sequence shifted by one) |" in md
@@ -228,19 +234,19 @@ def test_characters_read_as_text_and_a_space_is_visible():
 
 def test_a_failed_check_inside_a_token_block_is_named():
     trace = gen_trace()
-    trace.steps[trace.index_of("gen.2.filter")].check = Check("torch.autograd", 0.5, 1e-10, False, "z_kept [3]")
-    block = blocks(render_markdown(trace))["gen.2.filter"]
+    CHECKS[id(trace)] = {**CHECKS[id(trace)], "gen.2.filter": Check("torch.autograd", 0.5, 1e-10, False, "z_kept [3]")}
+    block = blocks(render(trace))["gen.2.filter"]
     assert "`gen.2.filter` · **Check:** ✗ **disagrees** with torch: max abs error 0.5" in block
     assert "`gen.2.sample` · **Check:** ✓ agrees" in block and "all 4 steps agree" not in block
 
 
 def test_filters_keep_whole_tokens_or_single_steps():
     trace = gen_trace(verified=False)
-    only = render_markdown(trace, only="generate")
+    only = render(trace, only="generate")
     assert "## Forward pass" not in only and "## Generation" in only
-    one = render_markdown(trace, steps="gen.2.*")
+    one = render(trace, steps="gen.2.*")
     assert list(blocks(one)) == ["gen.2.decode", "gen.2.temperature", "gen.2.filter", "gen.2.softmax", "gen.2.sample"]
-    softmax = render_markdown(trace, steps="gen.*.softmax")
+    softmax = render(trace, steps="gen.*.softmax")
     assert tables(blocks(softmax)["gen.1.softmax"])[0][0] == ["token", "p"]
 
 
@@ -249,10 +255,11 @@ def test_filters_keep_whole_tokens_or_single_steps():
 def test_quiz_results_make_a_section_and_sit_in_their_steps():
     trace = train_trace(2)
     asked = [(trace.index_of("fwd.loss"), None), (trace.index_of("upd.layers.1.b"), "nonsense")]
+    answers = []
     for i, reply in asked:
         q = question_for(trace, i)
-        trace.quiz_results.append((q, mark(q, q.answer if reply is None else reply)))
-    md = render_markdown(trace)
+        answers.append((q, mark(q, q.answer if reply is None else reply)))
+    md = render(trace, answers=answers)
     assert "[Quiz](#quiz) · [Summary](#summary)" in md
     quiz = md.split("## Quiz", 1)[1].split("## Summary", 1)[0]
     assert "**Score: 1 of 2 right (50%).**" in quiz
@@ -261,12 +268,12 @@ def test_quiz_results_make_a_section_and_sit_in_their_steps():
     assert [r[3] for r in rows[1:]] == ["✓", "✗"]
     assert rows[2][0] == f"{trace.index_of('upd.layers.1.b') + 1} · upd.layers.1.b" and rows[2][2] == "nonsense"
     assert "Worth another look: `upd.layers.1.b`." in quiz
-    for (q, v), sid in zip(trace.quiz_results, ("fwd.loss", "upd.layers.1.b"), strict=True):
+    for (q, v), sid in zip(answers, ("fwd.loss", "upd.layers.1.b"), strict=True):
         section = md.split(f"`{sid}`", 1)[1].split("**Check:**", 1)[0]
         assert f"> **Quiz.** {text(q.prompt)}" in section and ("✓ right" if v.ok else "✗ — the answer is") in section
     assert_tables_render(md)
 
 
 def test_no_quiz_section_without_results():
-    md = render_markdown(train_trace(2))
+    md = render(train_trace(2))
     assert "## Quiz" not in md and "> **Quiz.**" not in md

@@ -96,9 +96,9 @@ def test_seeded_sampling_is_stable_and_seed_dependent():
 def test_every_generation_step_verifies_against_a_cache_free_torch_recompute(gen):
     sc = decoder(gen)
     trace = build_trace(sc)
-    verify_trace(trace, torch_reference(sc, given=trace))
+    checks = verify_trace(trace, torch_reference(sc, given=trace))
     steps = [s for s in trace.steps if s.phase == "generate"]
-    assert steps and all(s.check.ok for s in steps)
+    assert steps and all(checks[s.id].ok for s in steps)
     assert len(trace.generated) == gen["max_new_tokens"]
 
 
@@ -109,8 +109,8 @@ def test_training_then_generating_verifies():
         "input": {"text": "abcabcabcabc", "tokenizer": "char"}, "task": {"kind": "next_token"},
         "optim": {"kind": "adam", "lr": 0.05, "steps": 40}, "generate": {"max_new_tokens": 6, "greedy": True}}))
     trace = build_trace(sc)
-    verify_trace(trace, torch_reference(sc, given=trace))
-    assert all(s.check.ok for s in trace.steps), [s.id for s in trace.steps if not s.check.ok]
+    checks = verify_trace(trace, torch_reference(sc, given=trace))
+    assert all(c.ok for c in checks.values()), [step_id for step_id, c in checks.items() if not c.ok]
     assert trace.losses[-1] < 0.05 * trace.losses[0]
     assert trace.generated == list("abcabc")  # it learned the pattern, and generates with what it learned
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stepper.commands import load
 from stepper.engine import build_trace
 from stepper.export.markdown import render_markdown as to_markdown
 from stepper.present.provenance import stale_lesson
+from stepper.scenario import load_scenario as load
 from stepper.tui.parts import meaning_parts
 
 CHAR_GPT = Path(__file__).resolve().parent.parent / "scenarios" / "char_gpt.yaml"

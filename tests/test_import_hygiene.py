@@ -1,12 +1,14 @@
 """The engine is numpy only, and the commands that need no TUI never load Textual."""
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-PRESENT = Path(__file__).resolve().parents[1] / "stepper" / "present"
+STEPPER = Path(__file__).resolve().parents[1] / "stepper"
+PRESENT = STEPPER / "present"
 
 
 def loaded_after(code: str, *, whole: bool = False) -> set[str]:
@@ -22,7 +24,8 @@ EVERY_PRESENT_MODULE = ", ".join(f"stepper.present.{m.stem}" for m in sorted(PRE
 
 
 @pytest.mark.parametrize("module", ["stepper.engine", "stepper.scenario", "stepper.trace", EVERY_PRESENT_MODULE,
-                                    "stepper.export.json_trace", "stepper.verify.fd"])
+                                    "stepper.export.json_trace", "stepper.export.markdown", "stepper.verify.fd",
+                                    "stepper.verify.verdicts"])
 def test_numpy_only_modules_load_neither_torch_nor_textual(module):
     mods = loaded_after(f"import {module}")
     assert "torch" not in mods and "textual" not in mods and "rich" not in mods
@@ -48,3 +51,31 @@ def test_the_engine_never_imports_the_present_layer():
                         "build_trace(load_scenario('scenarios/char_gpt.yaml'))\n"
                         "build_trace(load_scenario('scenarios/momentum_step.yaml'))", whole=True)
     assert not {m for m in mods if m.startswith("stepper.present")}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module `path` names in an import, at its top or inside a function (a lazy import too)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("package", ["export", "tui"])
+def test_the_app_and_the_export_never_import_the_commands(package):
+    """The commands sit on top: they call the export and start the app, never the other way round."""
+    uses = {f"{path.relative_to(STEPPER)}: {name}" for path in sorted((STEPPER / package).rglob("*.py"))
+            for name in imported_modules(path)
+            if name == "stepper.commands" or name.startswith("stepper.commands.")}
+    assert not uses
+
+
+def test_the_trace_imports_only_numpy_and_the_standard_library():
+    """The Trace is the record every layer reads: it depends on none of them."""
+    outside = {name for name in imported_modules(STEPPER / "trace.py")
+               if name.split(".")[0] not in sys.stdlib_module_names | {"numpy", "__future__"}}
+    assert not outside

@@ -138,7 +138,7 @@ async def test_a_failed_export_shows_a_modal_and_the_app_carries_on(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     import stepper.export.markdown as md
 
-    def broken(trace):
+    def broken(trace, **options):
         raise OSError("disk full")
 
     monkeypatch.setattr(md, "render_markdown", broken)

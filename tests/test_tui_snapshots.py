@@ -20,8 +20,7 @@ def verified_app(name: str, step_id: str | None = None) -> StepperApp:
 
     scenario = load_scenario(SCENARIOS / f"{name}.yaml")
     trace = build_trace(scenario)
-    verify_trace(trace, torch_reference(scenario))
-    app = StepperApp(scenario, trace, verify=False)
+    app = StepperApp(scenario, trace, verify=False, verdicts=verify_trace(trace, torch_reference(scenario)))
     if step_id is not None:
         index = trace.index_of(step_id)
 

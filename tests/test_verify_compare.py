@@ -17,7 +17,7 @@ from stepper.trace import Formula, Step, Tensor, Trace
 from stepper.verify import compare
 from stepper.verify.compare import check_totals, entry_errors, to_index, verify_trace
 from stepper.verify.reference import torch_reference
-from stepper.verify.scenario_check import grad_settler, verify_scenario
+from stepper.verify.scenario_check import compare_grads_as_made, verify_scenario
 
 F0 = Formula("", "", "")
 
@@ -42,11 +42,11 @@ def test_matching_values_pass_and_name_the_first_output():
     _, ref = reference()
     tr = trace([step("s", "forward", Q=Tensor("Q", ref.get("L0.attn.Q"), key="L0.attn.Q"),
                      K=Tensor("K", ref.get("L0.attn.K"), key="L0.attn.K"))])
-    verify_trace(tr, ref)
-    c = tr.steps[0].check
+    checks = verify_trace(tr, ref)
+    c = checks["s"]
     assert c.ok and c.max_abs_err == 0.0 and c.reference == "torch.autograd" and c.tolerance == 1e-10
     assert c.worst == "Q [0, 0]"
-    assert all(s.check.ok for s in tr.steps)
+    assert list(checks) == ["s"]
 
 
 def test_worst_entry_and_tolerance():
@@ -54,11 +54,9 @@ def test_worst_entry_and_tolerance():
     bad = ref.get("d:L0.attn.K").copy()
     bad[1, 2] += 1e-6
     tr = trace([step("b", "backward", dK=Tensor("dK", bad, key="d:L0.attn.K"))])
-    verify_trace(tr, ref)
-    c = tr.steps[0].check
+    c = verify_trace(tr, ref)["b"]
     assert not c.ok and c.worst == "dK [1, 2]" and math.isclose(c.max_abs_err, 1e-6, rel_tol=1e-6)
-    verify_trace(tr, ref, tol=1e-5)
-    assert tr.steps[0].check.ok
+    assert verify_trace(tr, ref, tol=1e-5)["b"].ok
 
 
 def test_head_slices_and_json_style_index():
@@ -69,8 +67,8 @@ def test_head_slices_and_json_style_index():
                      S=Tensor("S", s_masked[1], key="L0.attn.S_masked", index=(1,)),
                      Q=Tensor("Q_1", q[:, 2:4], key="L0.attn.Q", index=(slice(None), slice(2, 4)))),
                 step("h1j", "forward", Q=Tensor("Q_1", q[:, 2:4], key="L0.attn.Q", index=([0, 2], [2, 4])))])
-    verify_trace(tr, ref)
-    assert all(s.check.ok for s in tr.steps)
+    checks = verify_trace(tr, ref)
+    assert list(checks) == ["h1", "h1j"] and all(c.ok for c in checks.values())
     assert to_index(([0, 2], 1, None)) == (slice(0, 2), 1, slice(None))
 
 
@@ -81,8 +79,7 @@ def test_infinities_and_nan():
     _, ref = reference()
     # the causal mask's -inf entries agree with the reference's
     tr = trace([step("m", "forward", S=Tensor("S", ref.get("L0.attn.S_masked"), key="L0.attn.S_masked"))])
-    verify_trace(tr, ref)
-    assert tr.steps[0].check.ok and np.isinf(ref.get("L0.attn.S_masked")).any()
+    assert verify_trace(tr, ref)["m"].ok and np.isinf(ref.get("L0.attn.S_masked")).any()
 
 
 def test_nothing_to_compare_missing_key_and_bad_shape():
@@ -90,12 +87,12 @@ def test_nothing_to_compare_missing_key_and_bad_shape():
     tr = trace([step("n", "forward", X=Tensor("X", np.ones(2))),
                 step("m", "backward", G=Tensor("G", np.ones(2), key="d:L9.nope")),
                 step("w", "forward", Q=Tensor("Q", np.ones((2, 2)), key="L0.attn.Q"))])
-    verify_trace(tr, ref)
-    n, m, w = (s.check for s in tr.steps)
+    checks = verify_trace(tr, ref)
+    n, m, w = checks.values()
     assert n.ok and n.max_abs_err == 0.0 and n.worst == "nothing to compare"
     assert not m.ok and m.max_abs_err == math.inf and "d:L9.nope" in m.worst
     assert not w.ok and "shape [2, 2]" in w.worst
-    assert not all(s.check.ok for s in tr.steps)
+    assert list(checks) == ["n", "m", "w"]
 
 
 def test_forward_steps_are_checked_before_backward():
@@ -127,7 +124,8 @@ def test_totals_count_a_gradient_a_step_compared_with_the_error_found_there():
     grads = {name: g + 3e-13 if name == "head.W" else g for name, g in ref.grads.items()}
     shown = Tensor("dW", grads["head.W"], key="d:head.W")
     tr = trace([step("h", "backward", dW=shown)], ref, grads=grads)
-    compared = verify_trace(tr, ref)
+    compared = {}
+    verify_trace(tr, ref, compared=compared)
     assert ("d:head.W", id(grads["head.W"])) in compared
     totals = check_totals(tr, ref, compared=compared)
     # compared once, in its step, and still counted: the totals never claim 0 for it
@@ -160,11 +158,11 @@ def test_a_large_comparison_is_shared_between_threads_and_finds_the_same_entry()
 
 def test_the_tuis_check_line_names_a_place_only_where_ours_and_torch_differ_beyond_tolerance():
     from stepper.present.verdicts import check_line
-    from stepper.trace import NOTHING_TO_COMPARE, Check
+    from stepper.verify.verdicts import NOTHING_TO_COMPARE, Check
 
     def line(phase="backward", **kw):
         check = Check(**{"reference": "torch.autograd", "tolerance": 1e-10, **kw})
-        return check_line(SimpleNamespace(check=check, phase=phase))
+        return check_line(SimpleNamespace(phase=phase), check)
 
     exact = line(max_abs_err=0.0, ok=True, worst="E [0, 0]")
     # a pass is round-off: one bound whatever its last bits on this machine, and no place named
@@ -188,10 +186,12 @@ def test_gradients_compared_as_backward_makes_them_give_the_verdicts_of_the_usua
     sc = parse_scenario(yaml.safe_dump(doc))
     usual, settled = build_trace(sc), build_trace(sc)
     ref = torch_reference(sc, given=usual)
-    usual_totals = check_totals(usual, ref, compared=verify_trace(usual, ref))
-    settled_totals = verify_scenario(sc, settled)
-    assert [s.check for s in settled.steps] == [s.check for s in usual.steps]
-    assert settled_totals == usual_totals and settled_totals.ok
+    compared = {}
+    usual_checks = verify_trace(usual, ref, compared=compared)
+    usual_totals = check_totals(usual, ref, compared=compared)
+    settled = verify_scenario(sc, settled)
+    assert dict(settled) == usual_checks
+    assert settled.totals == usual_totals and settled.totals.ok
 
 
 def test_a_settled_gradient_is_let_go_and_asking_for_it_says_why():
@@ -217,7 +217,7 @@ def test_a_gradient_a_step_shows_in_part_is_kept_for_that_step():
     whole = Tensor("dW", grads["head.W"], key="d:head.W")
     tr = trace([step("q", "backward", dW=head_cols), step("h", "backward", dW=whole)], ref, grads=grads)
     compared = {}
-    settle = grad_settler(tr, compared)
+    settle = compare_grads_as_made(tr, compared)
     assert settle("head.W", ref.get("d:head.W")) and ("d:head.W", id(grads["head.W"])) in compared
     assert not settle("layers.0.attn.W_Q", ref.get("d:layers.0.attn.W_Q"))
 
@@ -242,9 +242,11 @@ def test_a_gradient_shown_in_part_is_still_there_when_its_step_is_checked():
     whole = tr.grads["layers.0.attn.W_Q"]
     cols = Tensor("dW_Q", whole[:, 2:], key="d:layers.0.attn.W_Q", index=(slice(None), slice(2, 4)))
     tr.steps.append(step("bwd.head1.W_Q", "backward", dW_Q=cols))
-    assert verify_scenario(sc, tr).ok and tr.steps[-1].check.ok and tr.steps[-1].check.compared
+    verdicts = verify_scenario(sc, tr)
+    assert verdicts.totals.ok and verdicts["bwd.head1.W_Q"].ok and verdicts["bwd.head1.W_Q"].compared
     whole[0, 3] += 1e-3  # a wrong entry in the head's columns is caught there, and in the totals
-    assert not verify_scenario(sc, tr).ok and "dW_Q [0, 1]" in tr.steps[-1].check.worst
+    verdicts = verify_scenario(sc, tr)
+    assert not verdicts.totals.ok and "dW_Q [0, 1]" in verdicts["bwd.head1.W_Q"].worst
 
 
 def test_large_numbers_are_allowed_rounding_in_proportion_to_their_size():
@@ -256,7 +258,7 @@ def test_large_numbers_are_allowed_rounding_in_proportion_to_their_size():
     out = {"S": Tensor("S", off_by_rounding, key="S")}
     passed = compare.check_outputs(out, {"S": big})
     assert passed.ok and passed.scale == 1.2e5 and passed.tolerance * passed.scale == pytest.approx(1.2e-5)
-    assert "tolerance 1e-10 × 1.2e+05, the size of the numbers" in check_line(SimpleNamespace(check=passed, phase="forward"))
+    assert "tolerance 1e-10 × 1.2e+05, the size of the numbers" in check_line(SimpleNamespace(phase="forward"), passed)
     wrong = big.copy()
     wrong[1, 0] += 1e-3  # a real error stays one, however large its neighbours
     failed = compare.check_outputs({"S": Tensor("S", wrong, key="S")}, {"S": big})

@@ -90,10 +90,10 @@ def test_a_worked_line_is_made_when_first_shown_and_survives_a_pickle():
     line lives beside the step, never in it: the step the engine returned is not changed by showing it."""
     import pickle
 
-    from stepper.commands.checked import checked_trace
     from stepper.present import worked
+    from stepper.verify import checked
 
-    trace, _ = checked_trace(load_scenario(str(SCENARIOS / "mini.yaml")))
+    trace, _ = checked(load_scenario(str(SCENARIOS / "mini.yaml")))
     assert not any(step in worked._MADE for step in trace.steps)
     scale = next(s for s in trace.steps if s.id == "fwd.L0.attn.scale")
     before = pickle.dumps(scale)

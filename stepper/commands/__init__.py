@@ -6,18 +6,6 @@ from __future__ import annotations
 EXIT_OK, EXIT_MISMATCH, EXIT_INVALID, EXIT_IO = 0, 1, 2, 3
 
 
-def load(path, *, force: bool = False, generation: dict | None = None):
-    """Read a scenario and apply the command line's generation flags (ScenarioError on any problem)."""
-    from stepper.scenario import load_scenario
-
-    scenario = load_scenario(path, force=force)
-    if generation:
-        from stepper.scenario import with_generation
-
-        scenario = with_generation(scenario, **generation)
-    return scenario
-
-
 def print_warnings(trace) -> None:
     """The scenario's warnings found while its trace was built (`Trace.warnings`), on stderr."""
     import sys

@@ -5,19 +5,19 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from stepper.commands import EXIT_INVALID, EXIT_MISMATCH, EXIT_OK, load, print_warnings
-from stepper.commands.checked import checked_trace
+from stepper.commands import EXIT_INVALID, EXIT_MISMATCH, EXIT_OK, print_warnings
 from stepper.engine import loss_fn
 from stepper.present.verdicts import divergence_words, mark, ok_mark
 from stepper.roundoff import steady
-from stepper.scenario import ScenarioError
+from stepper.scenario import ScenarioError, load_scenario
 from stepper.trace import Trace
+from stepper.verify.verdicts import Verdicts
 from stepper.visible import visible
 
 
-def _scaled(trace: Trace) -> str:
+def _scaled(verdicts: Verdicts) -> str:
     """How far the tolerance grew on steps whose numbers are large (see compare.compare_values)."""
-    top = max((s.check.scale for s in trace.steps), default=1.0)
+    top = max((c.scale for c in verdicts.values()), default=1.0)
     return "" if top == 1.0 else f", times the size of the numbers where that is over 1: up to ×{top:.3g}"
 
 
@@ -47,8 +47,7 @@ class Tally:
         return f"overall: {', '.join(parts)} — exit {code} ({meaning})"
 
 
-def step_line(step) -> str:
-    c = step.check
+def step_line(step, c) -> str:
     worst = f"  worst: {c.worst}" if not c.ok and c.worst else ""
     return f"{mark(c)} {step.id:<34} {step.title:<46} max err {c.max_abs_err:.1e}{worst}"
 
@@ -59,29 +58,32 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
     tally = tally if tally is not None else Tally()
     tally.files += 1
     try:
-        scenario = load(path, force=force, generation=generation)
+        scenario = load_scenario(path, force=force, generation=generation)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         tally.invalid += 1
         return EXIT_INVALID
-    trace, totals = checked_trace(scenario, tol)
+    from stepper.verify.entry import checked
+
+    trace, verdicts = checked(scenario, tol)
+    totals = verdicts.totals
     print_warnings(trace)
-    bad = [s for s in trace.steps if not s.check.ok]
+    bad = [s for s in trace.steps if not verdicts[s.id].ok]
     if not quiet:
         print(f"{path}: {visible(scenario.title or scenario.name, keep='')}", file=out)
         for step in trace.steps:
-            print("  " + step_line(step), file=out)
-    worst = max(s.check.max_abs_err for s in trace.steps)
+            print("  " + step_line(step, verdicts[step.id]), file=out)
+    worst = max(c.max_abs_err for c in verdicts.values())
     verdict = "all verified" if not bad else f"{len(bad)} DISAGREE"
     # a step with nothing the reference computes too is not counted as verified
-    checked = sum(1 for s in trace.steps if s.check.compared)
+    checked = sum(1 for c in verdicts.values() if c.compared)
     idle = len(trace.steps) - checked
     tally.agreed += checked - len(bad)
     tally.disagreed += len(bad)
     tally.idle += idle
     print(f"{path}: {checked - len(bad)}/{checked} steps verified against torch.autograd "
           + (f"and {idle} with nothing to compare " if idle else "")
-          + f"(max abs err {worst:.1e}, tolerance {tol:g}{_scaled(trace)}) — {verdict}; loss {trace.loss:.6g}",
+          + f"(max abs err {worst:.1e}, tolerance {tol:g}{_scaled(verdicts)}) — {verdict}; loss {trace.loss:.6g}",
           file=out)
     if trace.losses:
         print(f"{path}: training: loss {steady(trace.losses[0]):.6g} → {steady(trace.losses[-1]):.6g} after "
@@ -112,9 +114,6 @@ def check_files(paths: list[str], *, fd: bool = False, tol: float = 1e-10, quiet
                 force: bool = False, generation: dict | None = None) -> int:
     """The worst outcome wins: an invalid file (2) over a disagreement (1) over success (0).
     The last line sums up every file, so a long run need not be scrolled back through."""
-    from stepper.commands.memory import keep_freed_memory
-
-    keep_freed_memory()  # before the first scenario is read: its weights are the first large allocations
     tally = Tally()
     code = max([check_one(p, fd=fd, tol=tol, quiet=quiet, force=force, generation=generation, tally=tally)
                 for p in paths])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from stepper.commands import EXIT_IO, EXIT_OK, load
+from stepper.commands import EXIT_IO, EXIT_OK
 from stepper.diff import TraceDiff, diff_traces
 from stepper.engine import build_trace
+from stepper.scenario import load_scenario
 
 
 def _g(x: float) -> str:
@@ -36,7 +37,7 @@ def run_diff(path_a: str, path_b: str, *, show_all: bool = False, fmt: str = "te
              precision: int = 4, force: bool = False, out=None) -> int:
     """Text (the default) or markdown, to `out`/stdout or to the file `output`."""
     out = out or sys.stdout
-    ta, tb = build_trace(load(path_a)), build_trace(load(path_b))
+    ta, tb = build_trace(load_scenario(path_a)), build_trace(load_scenario(path_b))
     d = diff_traces(ta, tb)
     if fmt == "md":
         from stepper.export.md_diff import render_diff_markdown

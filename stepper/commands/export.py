@@ -5,27 +5,29 @@ from __future__ import annotations
 import sys
 from argparse import Namespace
 
-from stepper.commands import EXIT_IO, EXIT_OK, load, print_warnings
-from stepper.commands.checked import checked_trace
+from stepper.commands import EXIT_IO, EXIT_OK, print_warnings
 from stepper.engine import build_trace
 from stepper.export.files import ExistsError, write_atomic
+from stepper.scenario import load_scenario
 
 
 def export_file(args: Namespace, generation: dict | None = None) -> int:
-    from stepper.commands.memory import keep_freed_memory
+    scenario = load_scenario(args.file, force=args.force, generation=generation)  # ScenarioError → exit 2 in the CLI
+    if args.no_verify:
+        trace, verdicts = build_trace(scenario), None
+    else:
+        from stepper.verify.entry import checked
 
-    keep_freed_memory()  # as `check` does: the same engine and reference run here
-    scenario = load(args.file, force=args.force, generation=generation)  # ScenarioError → exit 2 in the CLI
-    trace = build_trace(scenario) if args.no_verify else checked_trace(scenario)[0]
+        trace, verdicts = checked(scenario)
     print_warnings(trace)
     if args.format == "json":
         from stepper.export.json_trace import render_json
 
-        text = render_json(trace)
+        text = render_json(trace, verdicts)
     else:
         from stepper.export.markdown import render_markdown
 
-        text = render_markdown(trace, precision=args.precision, only=args.only, steps=args.steps)
+        text = render_markdown(trace, verdicts=verdicts, precision=args.precision, only=args.only, steps=args.steps)
     if not args.output:
         sys.stdout.write(text)
         return EXIT_OK

@@ -7,10 +7,11 @@ import sys
 
 import numpy as np
 
-from stepper.commands import EXIT_IO, EXIT_OK, load, print_warnings
+from stepper.commands import EXIT_IO, EXIT_OK, print_warnings
 from stepper.engine import build_trace
 from stepper.present.verdicts import ok_mark
 from stepper.quiz import Score, Verdict, judge, question_for
+from stepper.scenario import load_scenario
 
 
 def text_matrix(name: str, t, limit: int = 64) -> str:
@@ -46,7 +47,7 @@ def _lenient(stream):
 def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | None, force: bool,
              stdin=None, out=None) -> int:
     stdin, out = stdin or _lenient(sys.stdin), out or sys.stdout
-    scenario = load(path, force=force)
+    scenario = load_scenario(path, force=force)
     trace = build_trace(scenario)
     print_warnings(trace)
     score = Score()
@@ -84,9 +85,8 @@ def run_quiz(path: str, *, steps: str | None, limit: int | None, export: str | N
         from stepper.export.files import ExistsError, write_atomic
         from stepper.export.markdown import render_markdown
 
-        trace.quiz_results = score.results
         try:
-            write_atomic(export, render_markdown(trace), force=force)
+            write_atomic(export, render_markdown(trace, answers=score.results), force=force)
         except (ExistsError, OSError) as exc:
             print(f"stepper: error: {exc}", file=sys.stderr)
             return EXIT_IO

@@ -21,14 +21,11 @@ def example_path(scenario: Path, out_dir: Path) -> Path:
 def render_example(scenario: Path) -> str:
     """The verified markdown trace of one scenario file."""
     # imported here: the engine and torch are only needed when an example is actually rendered
-    from stepper.engine import build_trace
     from stepper.scenario import load_scenario
-    from stepper.verify.scenario_check import verify_scenario
+    from stepper.verify.entry import checked
 
-    sc = load_scenario(scenario)
-    trace = build_trace(sc)
-    verify_scenario(sc, trace)
-    return render_markdown(trace)
+    trace, verdicts = checked(load_scenario(scenario))
+    return render_markdown(trace, verdicts=verdicts)
 
 
 def scenario_files(scenarios_dir: Path) -> list[Path]:

@@ -44,7 +44,7 @@ def _input(t: Tensor) -> dict:
     return out
 
 
-def step_dict(step: Step) -> dict:
+def step_dict(step: Step, check=None) -> dict:
     d = {
         "id": step.id, "phase": step.phase, "title": step.title, "formula": step.formula.plain,
         "latex": step.formula.latex, "stage": step.stage, "layer": step.layer, "head": step.head,
@@ -55,14 +55,16 @@ def step_dict(step: Step) -> dict:
         "keys": {name: t.key for name, t in step.outputs.items() if t.key},
         "labels": {name: {"rows": t.rows, "cols": t.cols} for name, t in step.outputs.items()},
     }
-    if step.check is not None:
-        c = step.check
+    if check is not None:
+        c = check
         d["check"] = {"reference": c.reference, "max_abs_err": c.max_abs_err, "tolerance": c.tolerance,
                       "ok": c.ok, "worst": c.worst, "scale": c.scale}
     return d
 
 
-def trace_dict(trace: Trace) -> dict:
+def trace_dict(trace: Trace, verdicts=None) -> dict:
+    """The trace as JSON-ready data; `verdicts` (step id → Check) adds each step's `check`."""
+    verdicts = verdicts or {}
     return {
         "format": FORMAT,
         "scenario": trace.scenario,
@@ -73,10 +75,10 @@ def trace_dict(trace: Trace) -> dict:
         "logits": array(trace.logits),
         "params": {name: array(v) for name, v in trace.params.items()},
         "grads": {name: array(v) for name, v in trace.grads.items()},
-        "steps": [step_dict(s) for s in trace.steps],
+        "steps": [step_dict(s, verdicts.get(s.id)) for s in trace.steps],
     }
 
 
-def render_json(trace: Trace) -> str:
+def render_json(trace: Trace, verdicts=None) -> str:
     # the tokens stay as the file wrote them, escaped: a consumer reads the same strings back
-    return json_escaped(json.dumps(trace_dict(trace), ensure_ascii=False, indent=1)) + "\n"
+    return json_escaped(json.dumps(trace_dict(trace, verdicts), ensure_ascii=False, indent=1)) + "\n"

@@ -1,24 +1,27 @@
 """A Trace as a markdown worked example: the document `stepper export --format md` and the TUI's `e` write.
 
-A pure function of the Trace: the same trace always gives the same text, byte for byte, which is what
+A pure function of the Trace and what is passed beside it (verdicts, quiz answers, a what-if label):
+the same arguments always give the same text, byte for byte, which is what
 lets docs/examples/ be checked for staleness and the golden tests compare whole documents.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 
 from stepper.export.md_generate import generation_section
 from stepper.export.md_outcome import outcome_section
 from stepper.export.md_params import param_section
 from stepper.export.md_quiz import quiz_note, quiz_section, results_by_step
 from stepper.export.md_sections import journey_section, setup_section, summary_section
-from stepper.export.md_steps import Axes, step_block
+from stepper.export.md_steps import Axes, Findings, step_block
 from stepper.export.md_tables import code, text
 from stepper.export.md_train import training_section
 from stepper.present.outline import INPUT_SIDE, OUTPUT_SIDE, pass_sections
 from stepper.roundoff import NOISE
 from stepper.trace import Step, Trace
+from stepper.verify.verdicts import Check
 from stepper.visible import visible
 
 PHASES = ("forward", "backward", "update", "generate")  # the order a learner meets them; unknown phases follow
@@ -44,9 +47,14 @@ BACKWARD_LAYER = ("The layer's operations in reverse order. Where a tensor fed m
                   "way forward, a merge step adds up the gradients that come back along each branch.")
 
 
-def render_markdown(trace: Trace, *, precision: int = 4, only: str | None = None,
-                    steps: str | None = None) -> str:
-    """The whole worked example. `only` keeps one phase; `steps` keeps ids matching an fnmatch pattern."""
+def render_markdown(trace: Trace, *, verdicts: Mapping[str, Check] | None = None, answers=(), elsewhere=(),
+                    whatif: str = "", precision: int = 4, only: str | None = None, steps: str | None = None) -> str:
+    """The whole worked example. `only` keeps one phase; `steps` keeps ids matching an fnmatch pattern.
+
+    `verdicts`: step id → Check (None: verification was not run); `answers`: the quiz's (Question,
+    Verdict) pairs on this trace, `elsewhere` (Question, Verdict, "on what") on another version of it;
+    `whatif`: the edit the trace was recomputed after ("" for the scenario as written).
+    """
     if not isinstance(precision, int) or precision < 1:
         raise ValueError(f"precision must be a whole number of significant digits ≥ 1, got {precision!r}")
     phases = [*PHASES, *dict.fromkeys(s.phase for s in trace.steps if s.phase not in PHASES)]
@@ -56,18 +64,20 @@ def render_markdown(trace: Trace, *, precision: int = 4, only: str | None = None
     numbered = [(i + 1, s) for i, s in enumerate(trace.steps)
                 if (only is None or s.phase == only) and (steps is None or fnmatch.fnmatchcase(s.id, steps))]
     shown = [p for p in phases if any(s.phase == p for _, s in numbered)]
-    parts = [_intro(trace, precision, shown), _filter_note(trace, numbered, only, steps),
+    found = Findings(verdicts or {}, whatif)
+    parts = [_intro(trace, precision, shown, found, bool(answers or elsewhere)), _filter_note(trace, numbered, only, steps),
              setup_section(trace), param_section(trace),
              journey_section(trace, trace.steps)]
     axes = Axes(trace)
-    quiz = {sid: quiz_note(results) for sid, results in results_by_step(trace).items()}
+    quiz = {sid: quiz_note(results) for sid, results in results_by_step(answers).items()}
     later = []
     for phase in shown:
         chosen = [(n, s) for n, s in numbered if s.phase == phase]
-        (parts if phase in BEFORE_PREDICTION else later).append(_phase(trace, phase, chosen, axes, precision, quiz))
+        (parts if phase in BEFORE_PREDICTION else later).append(_phase(trace, phase, chosen, axes, precision, quiz, found))
     if not numbered:
         parts.append("No step matches the filter" + (f" `{steps}`" if steps else "") + ".")
-    parts += [outcome_section(trace, precision), *later, quiz_section(trace), summary_section(trace, numbered)]
+    parts += [outcome_section(trace, precision), *later, quiz_section(trace, answers, elsewhere),
+              summary_section(trace, numbered, found.verdicts)]
     # the scenario's own strings (title, tokens, lessons…) are in it: drawn, never obeyed, when it is shown
     return visible("\n\n".join(filter(None, parts)) + "\n")
 
@@ -86,14 +96,14 @@ def _anchor(heading: str) -> str:
     return "#" + "".join(c for c in heading.lower().replace(" ", "-") if c.isalnum() or c in "-_")
 
 
-def _intro(trace: Trace, precision: int, phases: list[str]) -> str:
+def _intro(trace: Trace, precision: int, phases: list[str], found: Findings, quizzed: bool) -> str:
     title = trace.title or trace.scenario
-    verified = any(s.check is not None for s in trace.steps)
+    verified = any(s.id in found.verdicts for s in trace.steps)
     early = [p for p in phases if p in BEFORE_PREDICTION]
     contents = [("Setup", "Setup"), ("Parameters", "Parameters"), ("Dimension journey", "The dimension journey"),
                 *[(_title(p), _title(p)) for p in early], ("Prediction", "What the model predicted"),
                 *[(_title(p), _title(p)) for p in phases if p not in early],
-                *([("Quiz", "Quiz")] if trace.quiz_results or trace.quiz_elsewhere else []), ("Summary", "Summary")]
+                *([("Quiz", "Quiz")] if quizzed else []), ("Summary", "Summary")]
     check = ("Every step was also computed independently with PyTorch autograd and compared entry by "
              "entry; the verdict closes each step and the summary table collects them."
              if verified else
@@ -101,8 +111,8 @@ def _intro(trace: Trace, precision: int, phases: list[str]) -> str:
              "marked *not verified*.")
     lessons = (" The lessons were written for the scenario as it stands, so the numbers they quote may "
                "differ from the tables." if any(s.lesson for s in trace.steps) else "")
-    whatif = trace.whatif and (
-        f"> **What-if.** These numbers come from an edited copy of the scenario ({text(trace.whatif)}): every "
+    whatif = found.whatif and (
+        f"> **What-if.** These numbers come from an edited copy of the scenario ({text(found.whatif)}): every "
         "step below was recomputed after the edit." + lessons)
     return "\n\n".join(filter(None, [
         f"# {text(title)}",
@@ -154,11 +164,11 @@ def _section_name(step: Step, section: int | str | None) -> str | None:
 
 
 def _phase(trace: Trace, phase: str, chosen: list[tuple[int, Step]], axes: Axes, precision: int,
-           quiz: dict[str, str]) -> str:
+           quiz: dict[str, str], found: Findings) -> str:
     if phase == "update":
-        return training_section(trace, chosen, axes, precision, quiz)
+        return training_section(trace, chosen, axes, precision, quiz, found)
     if phase == "generate":
-        return generation_section(trace, chosen, axes, precision, quiz)
+        return generation_section(trace, chosen, axes, precision, quiz, found)
     # sections follow the full trace, so a filtered step keeps the section it belongs to
     section_of = {s.id: _section_name(s, section) for s, section in zip(trace.steps, pass_sections(trace), strict=True)
                   if s.phase == phase}
@@ -170,5 +180,5 @@ def _phase(trace: Trace, phase: str, chosen: list[tuple[int, Step]], axes: Axes,
             out.append(f"### {current}")
             if s.layer is not None and (trace.config.get("model") or {}).get("kind") != "mlp":
                 out.append(LAYER_INTRO.get((phase, norm), BACKWARD_LAYER))
-        out.append(step_block(s, n, trace, axes, precision, quiz.get(s.id, "")))
+        out.append(step_block(s, n, trace, axes, precision, quiz.get(s.id, ""), found))
     return "\n\n".join(filter(None, out))

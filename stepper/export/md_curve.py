@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stepper.export.md_steps import check_line, heading, lesson_line, math_block, prose
+from stepper.export.md_steps import Findings, check_line, heading, lesson_line, math_block, prose
 from stepper.export.md_tables import code
 from stepper.present.numbers import table_number
 from stepper.present.verdicts import divergence_words
@@ -20,7 +20,7 @@ SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
 
 
-def curve_block(step: Step, number: int, trace: Trace, precision: int) -> str:
+def curve_block(step: Step, number: int, trace: Trace, precision: int, found: Findings) -> str:
     losses = np.asarray(step.outputs["L"].value, dtype=np.float64)
     n = losses.size - 1
     verdict = _diverged(trace, losses, precision) if trace.diverged else _verdict(losses, precision)
@@ -43,8 +43,8 @@ def curve_block(step: Step, number: int, trace: Trace, precision: int) -> str:
         parts.append(f"The whole curve, L_0 to L_{n}: `{_sparkline(losses)}`")
     parts.append(prose(step.formula.meaning))
     if step.lesson:
-        parts.append(lesson_line(step.lesson, trace))
-    parts.append(check_line(step.check, step.phase))
+        parts.append(lesson_line(step.lesson, trace, whatif=found.whatif))
+    parts.append(check_line(found.check(step), step.phase))
     return "\n\n".join(parts)
 
 

@@ -9,14 +9,23 @@ from __future__ import annotations
 import re
 
 from stepper.export.md_pick import PICK, as_text, is_chars, pick_block, sequence, so_far, tokens
-from stepper.export.md_steps import Axes, check_line, heading, lesson_line, math_block, prose, tensor_block
+from stepper.export.md_steps import (
+    Axes,
+    Findings,
+    check_line,
+    heading,
+    lesson_line,
+    math_block,
+    prose,
+    tensor_block,
+)
 from stepper.export.md_tables import code, table, text, token
 from stepper.present.labels import shape_text
 from stepper.trace import Step, Trace
 
 
 def generation_section(trace: Trace, chosen: list[tuple[int, Step]], axes: Axes, precision: int,
-                       quiz: dict[str, str]) -> str:
+                       quiz: dict[str, str], found: Findings) -> str:
     out = ["## Generation", _intro(trace)]
     seen_tokens: set[int] = set()
     explained: set[str] = set()  # a formula's meaning is told once, not once per token
@@ -32,11 +41,11 @@ def generation_section(trace: Trace, chosen: list[tuple[int, Step]], axes: Axes,
             while i + 1 < len(chosen) and chosen[i + 1][1].token == k and chosen[i + 1][1].part in PICK:
                 i += 1
                 group.append(chosen[i])
-            out.append(pick_block(group, trace, precision, quiz, explained))
+            out.append(pick_block(group, trace, precision, quiz, explained, found))
         elif step.id == "gen.text":
-            out.append(text_block(step, n, trace, axes, precision, quiz.get(step.id, "")))
+            out.append(text_block(step, n, trace, axes, precision, quiz.get(step.id, ""), found))
         else:
-            out.append(cache_block(step, n, trace, precision, quiz.get(step.id, ""), explained))
+            out.append(cache_block(step, n, trace, precision, quiz.get(step.id, ""), explained, found))
         i += 1
     return "\n\n".join(filter(None, out))
 
@@ -60,7 +69,8 @@ def _intro(trace: Trace) -> str:
             "probabilities, and drawn." + (f" Settings: {'; '.join(settings)}." if settings else ""))
 
 
-def cache_block(step: Step, number: int, trace: Trace, precision: int, quiz: str, explained: set[str]) -> str:
+def cache_block(step: Step, number: int, trace: Trace, precision: int, quiz: str, explained: set[str],
+                found: Findings) -> str:
     layers = sorted(int(k[3:]) for k in step.outputs if re.fullmatch(r"K_L\d+", k))
     length = step.bindings.get("cache length", "?")
     parts = [heading(step, number, 1), code(step.id), math_block(step.formula.latex)]
@@ -87,12 +97,13 @@ def cache_block(step: Step, number: int, trace: Trace, precision: int, quiz: str
         explained.add(step.part)
         parts.append(prose(step.formula.meaning))
     if step.lesson:
-        parts.append(lesson_line(step.lesson, trace, step))
-    parts.append(check_line(step.check, step.phase))
+        parts.append(lesson_line(step.lesson, trace, step, found.whatif))
+    parts.append(check_line(found.check(step), step.phase))
     return "\n\n".join(parts)
 
 
-def text_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int, quiz: str) -> str:
+def text_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int, quiz: str,
+               found: Findings) -> str:
     seq, prompt_len = sequence(trace)
     parts = [heading(step, number, 1), code(step.id),
              f"**Prompt:** {tokens(seq[:prompt_len])}", f"**Generated:** {tokens(seq[prompt_len:])}",
@@ -100,5 +111,5 @@ def text_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
     if quiz:
         parts.append(quiz)
     parts += [tensor_block(step, "Output", name, t, axes, precision) for name, t in step.outputs.items()]
-    parts.append(check_line(step.check, step.phase))
+    parts.append(check_line(found.check(step), step.phase))
     return "\n\n".join(parts)

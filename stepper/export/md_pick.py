@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from stepper.export.md_steps import checks_line, lesson_line, prose
+from stepper.export.md_steps import Findings, checks_line, lesson_line, prose
 from stepper.export.md_tables import code, label, text, token
 from stepper.present.numbers import table_number
 from stepper.present.verdicts import ok_mark
@@ -63,7 +63,7 @@ def _heading(group: list[tuple[int, Step]], k: int | None) -> str:
 
 
 def pick_block(group: list[tuple[int, Step]], trace: Trace, precision: int, quiz: dict[str, str],
-               explained: set[str]) -> str:
+               explained: set[str], found: Findings) -> str:
     steps = {s.part: s for _, s in group}
     k = group[0][1].token
     parts = [_heading(group, k), " · ".join(code(s.id) for _, s in group)]
@@ -80,8 +80,8 @@ def pick_block(group: list[tuple[int, Step]], trace: Trace, precision: int, quiz
         explained.update(new)
         parts.append(" ".join(prose(steps[kind].formula.meaning) for kind in new))
     lessons = dict.fromkeys(s.lesson for _, s in group if s.lesson)  # one pattern may cover all four
-    parts += [lesson_line(lesson, trace, group[0][1]) for lesson in lessons]
-    parts.append(checks_line([s for _, s in group]))
+    parts += [lesson_line(lesson, trace, group[0][1], found.whatif) for lesson in lessons]
+    parts.append(checks_line([s for _, s in group], found))
     return "\n\n".join(parts)
 
 

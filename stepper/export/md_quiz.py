@@ -1,7 +1,8 @@
 """Quiz results in the document: a scorecard section, and the question beside the step it was asked on.
 
-`trace.quiz_results` holds (Question, Verdict) pairs in the order they were answered. Only the
-fields both the TUI and `stepper quiz` fill are read, so either can hand its results to the export.
+The answers come as (Question, Verdict) pairs in the order they were answered, passed to
+`render_markdown` (never kept on the Trace). Only the fields both the TUI and `stepper quiz` fill
+are read, so either can hand its answers to the export.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from stepper.present.verdicts import ok_mark
 from stepper.trace import Trace
 
 
-def results_by_step(trace: Trace) -> dict[str, list]:
+def results_by_step(answers) -> dict[str, list]:
     """Step id → its (Question, Verdict) pairs; a step can be asked twice in one session."""
     out: dict[str, list] = {}
-    for q, v in trace.quiz_results:
+    for q, v in answers:
         out.setdefault(q.step_id, []).append((q, v))
     return out
 
@@ -43,10 +44,11 @@ def score_line(results: list) -> str:
     return f"**Score: {right} of {n} right ({100 * right / n:.0f}%).**" if n else "No question was answered."
 
 
-def quiz_section(trace: Trace) -> str:
-    """The scorecard: one row per question in the order asked, numbered like the steps they belong to;
-    then the answers given on another version of these steps (before or after a what-if edit)."""
-    results, elsewhere = list(trace.quiz_results), list(trace.quiz_elsewhere)
+def quiz_section(trace: Trace, answers=(), elsewhere=()) -> str:
+    """The scorecard: one row per question in the order asked (`answers`), numbered like the steps they
+    belong to; then `elsewhere`, (Question, Verdict, "on what") answers given on another version of
+    these steps (before or after a what-if edit)."""
+    results, elsewhere = list(answers), list(elsewhere)
     if not results and not elsewhere:
         return ""
     number = {s.id: i + 1 for i, s in enumerate(trace.steps)}

@@ -122,21 +122,22 @@ def _shaped(name: str, t, axes: Axes, per_head: bool = False) -> str:
     return f"{code(name)} {shape_text(t.shape)}" + (f" ({what})" if what else "")
 
 
-def summary_section(trace, numbered) -> str:
+def summary_section(trace, numbered, verdicts) -> str:
+    """The table of every step's verdict; `verdicts` maps step id → Check (empty: not verified)."""
     n_heads = int(trace.config.get("model", {}).get("n_heads") or 1)
     lines = ["## Summary", "", "| # | step | id | max abs error | verdict |", "|---:|:---|:---|:---|:---|"]
     for n, s in numbered:
-        mark, err = verdict(s.check)
+        mark, err = verdict(verdicts.get(s.id))
         title = heading(s, n, n_heads).split(" · ", 1)[1]
         lines.append(f"| {n} | {title} | {code(s.id)} | {err} | {mark} |")
-    checked = [s for _, s in numbered if s.check is not None]
-    bad = [s for s in checked if not s.check.ok]
+    checked = [verdicts[s.id] for _, s in numbered if s.id in verdicts]
+    bad = [c for c in checked if not c.ok]
     if not checked:
         verdict_line = "Verification was not run, so no step is confirmed."
     elif bad:
         verdict_line = f"**{len(bad)} of {len(checked)} verified steps disagree** with the reference."
     else:
-        verdict_line = f"All {len(checked)} verified steps agree with {text(checked[0].check.reference)}."
+        verdict_line = f"All {len(checked)} verified steps agree with {text(checked[0].reference)}."
     if checked and len(checked) < len(numbered):
         verdict_line += f" {len(numbered) - len(checked)} steps were not verified."
     return "\n".join([*lines, "", verdict_line])

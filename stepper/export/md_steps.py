@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -13,8 +15,9 @@ from stepper.present.provenance import made_by, stale_lesson
 from stepper.present.roles import symbol_roles
 from stepper.present.verdicts import UNCHECKED, mark, ok_mark, reference_name, tolerance_text
 from stepper.present.worked import worked_line
-from stepper.trace import Check, Step, Tensor, Trace
+from stepper.trace import Step, Tensor, Trace
 from stepper.verify.compare import NOTHING
+from stepper.verify.verdicts import Check
 
 
 class Axes:
@@ -110,6 +113,19 @@ def verdict(check: Check | None) -> tuple[str, str]:
     return mark(check), error_bound(check.max_abs_err)
 
 
+@dataclass(frozen=True)
+class Findings:
+    """What the document says beside the trace's own numbers: the verdicts of verification (none for
+    a step not verified) and the what-if edit the trace was recomputed after ("" for the scenario as
+    written). Passed in, never read from the Trace: verification and the app keep them."""
+
+    verdicts: Mapping[str, Check] = field(default_factory=dict)
+    whatif: str = ""
+
+    def check(self, step: Step) -> Check | None:
+        return self.verdicts.get(step.id)
+
+
 def check_line(check: Check | None, phase: str | None = None) -> str:
     if check is None:
         return "**Check:** not verified — the independent reference was not run for this export."
@@ -134,28 +150,30 @@ def _generic_names(step: Step) -> str:
     return "Here " + ", ".join(f"{symbol} = {code(name)}" for symbol, name in symbol_roles(step)) + "."
 
 
-def checks_line(steps: list[Step]) -> str:
+def checks_line(steps: list[Step], found: Findings) -> str:
     """One verdict for a block that presents several steps together."""
-    if all(s.check is None for s in steps):
+    checks = [found.check(s) for s in steps]
+    if all(c is None for c in checks):
         return check_line(None)
-    if len(steps) == 1 or any(s.check is None for s in steps) or not all(s.check.ok for s in steps):
-        return "\n\n".join((f"{code(s.id)} · " if len(steps) > 1 else "") + check_line(s.check, s.phase)
-                           for s in steps)
-    worst = max(steps, key=lambda s: s.check.max_abs_err).check
+    if len(steps) == 1 or any(c is None or not c.ok for c in checks):
+        return "\n\n".join((f"{code(s.id)} · " if len(steps) > 1 else "") + check_line(c, s.phase)
+                           for s, c in zip(steps, checks, strict=True))
+    worst = max(checks, key=lambda c: c.max_abs_err)
     return (f"**Check:** {ok_mark(True)} all {len(steps)} steps agree with "
-            f"{text(reference_name(steps[0].phase, steps[0].check))}: "
+            f"{text(reference_name(steps[0].phase, checks[0]))}: "
             f"max abs error {error_bound(worst.max_abs_err)} (tolerance {tolerance_text(worst, given_number)}).")
 
 
-def lesson_line(lesson: str, trace: Trace, step: Step | None = None) -> str:
+def lesson_line(lesson: str, trace: Trace, step: Step | None = None, whatif: str = "") -> str:
     """A scenario's lesson as a quote; marked when it may quote other numbers than the tables (a what-if
     trace, or generation run with other flags than the file's)."""
-    stale = stale_lesson(trace, step)
+    stale = stale_lesson(trace, step, whatif)
     written = f" *({stale})*" if stale else ""
     return "> **Lesson.**" + written + " " + prose(lesson)
 
 
-def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int, quiz: str = "") -> str:
+def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int, quiz: str = "",
+               found: Findings = Findings()) -> str:
     """`quiz` is the learner's question and verdict for this step, already as markdown (md_quiz)."""
     n_heads = int((trace.config.get("model") or {}).get("n_heads") or 1)
     where = f"layer {step.layer}" if step.layer is not None else ""
@@ -183,6 +201,6 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
         parts.append(tensor_block(step, "Output", name, t, axes, precision))
     parts.append(prose(step.formula.meaning))
     if step.lesson:
-        parts.append(lesson_line(step.lesson, trace, step))
-    parts.append(check_line(step.check, step.phase))
+        parts.append(lesson_line(step.lesson, trace, step, found.whatif))
+    parts.append(check_line(found.check(step), step.phase))
     return "\n\n".join(parts)

@@ -11,7 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 from stepper.export.md_curve import curve_block
-from stepper.export.md_steps import Axes, check_line, heading, lesson_line, math_block, prose, tensor_block
+from stepper.export.md_steps import (
+    Axes,
+    Findings,
+    check_line,
+    heading,
+    lesson_line,
+    math_block,
+    prose,
+    tensor_block,
+)
 from stepper.export.md_tables import code, table, text
 from stepper.present.numbers import table_number
 from stepper.present.worked import worked_line
@@ -22,13 +31,13 @@ STATE = {"v": "velocity", "m": "first moment", "s": "second moment"}
 
 
 def training_section(trace: Trace, chosen: list[tuple[int, Step]], axes: Axes, precision: int,
-                     quiz: dict[str, str]) -> str:
+                     quiz: dict[str, str], found: Findings) -> str:
     out = ["## Training", _intro(trace)]
     for n, step in chosen:
         if step.id == "upd.curve":
-            out.append(curve_block(step, n, trace, precision))
+            out.append(curve_block(step, n, trace, precision, found))
         else:
-            out.append(update_block(step, n, trace, axes, precision, quiz.get(step.id, "")))
+            out.append(update_block(step, n, trace, axes, precision, quiz.get(step.id, ""), found))
     return "\n\n".join(filter(None, out))
 
 
@@ -75,7 +84,8 @@ def _ordered(step: Step) -> list[tuple[str, str, Tensor]]:
     return rows
 
 
-def update_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int, quiz: str = "") -> str:
+def update_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int, quiz: str,
+                 found: Findings) -> str:
     parts = [heading(step, number, 1), code(step.id), math_block(step.formula.latex)]
     hyper = _hyper(step)
     if hyper:
@@ -96,8 +106,8 @@ def update_block(step: Step, number: int, trace: Trace, axes: Axes, precision: i
         parts += [tensor_block(step, role, name, t, axes, precision) for role, name, t in ordered]
     parts.append(prose(step.formula.meaning))
     if step.lesson:
-        parts.append(lesson_line(step.lesson, trace))
-    parts.append(check_line(step.check, step.phase))
+        parts.append(lesson_line(step.lesson, trace, whatif=found.whatif))
+    parts.append(check_line(found.check(step), step.phase))
     return "\n\n".join(filter(None, parts))
 
 

@@ -23,10 +23,11 @@ def made_by(trace: Trace, index: int, tensor: Tensor, *, titled: bool = False) -
     return f"from steps {', '.join(str(i + 1) for i in sources)}, one per head" if sources else ""
 
 
-def stale_lesson(trace: Trace, step: Step | None) -> str:
+def stale_lesson(trace: Trace, step: Step | None, whatif: str = "") -> str:
     """Why the lesson at `step` may quote numbers other than those shown ("" when it quotes these):
-    a what-if edit changes every step; generation flags change only the generation steps."""
-    if trace.whatif:
+    a what-if edit (`whatif`, the edit `trace` was recomputed after) changes every step; generation
+    flags change only the generation steps."""
+    if whatif:
         return "written for the original numbers, before the what-if edit"
     if trace.overrides and step is not None and step.phase == "generate":
         return f"written for the scenario's own generation settings, not {trace.overrides}"

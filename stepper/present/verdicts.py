@@ -6,7 +6,8 @@ import re
 from collections.abc import Callable
 
 from stepper.present.numbers import error_bound, lone_number
-from stepper.trace import Check, Divergence, Step
+from stepper.trace import Divergence, Step
+from stepper.verify.verdicts import Check
 
 AGREES, DISAGREES, UNCHECKED = "✓", "✗", "·"  # the last: not checked, or nothing with a reference value
 
@@ -36,9 +37,9 @@ def tolerance_text(check: Check, number: Callable[[float], str]) -> str:
     return f"{number(check.tolerance)} × {number(check.scale)}, the size of the numbers"
 
 
-def check_line(step: Step) -> str:
-    """The app's line under a step: the verdict, the error (a bound when it passed) and the tolerance."""
-    c = step.check
+def check_line(step: Step, c: Check | None) -> str:
+    """The app's line under a step: its verdict `c` (None: not checked yet), the error (a bound when it
+    passed) and the tolerance."""
     if c is None:
         return "· not checked yet (the PyTorch reference is being computed)"
     if not c.compared:

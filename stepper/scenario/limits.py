@@ -1,6 +1,7 @@
-"""Size limits: refuse, before any work, a scenario that would not fit in this machine's memory.
+"""How big a scenario is: the memory a check needs (a scenario over the limit is refused before any
+work) and the work its trace takes to build (the app builds a small one before its first frame).
 
-The estimate counts float64 parameters and activations, their gradients, and the PyTorch
+The memory estimate counts float64 parameters and activations, their gradients, and the PyTorch
 reference's copies of both. The message names the biggest term as a formula over the
 scenario's own keys, because "too big" alone does not tell a learner what to shrink.
 """
@@ -96,6 +97,19 @@ def over_limit(model: ModelConfig, vocab_size: int, task_kind: str, n_classes: i
 
 def _size(n: int) -> str:
     return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+# Below this many multiply-adds the app builds the trace before it starts (a few ms), so the first
+# frame shows the first step; above it the build runs in a worker behind a loading screen.
+SYNC_BUILD_LIMIT = 20_000_000
+
+
+def build_cost(scenario) -> int:
+    """The multiply-adds of a scenario's forward and backward pass, roughly."""
+    m = scenario.model
+    t, d, f, v = max(len(scenario.tokens), 1), m.d_model, m.d_ff, max(len(scenario.vocab), 1)
+    per_layer = t * d * d * 4 + 2 * t * t * d + 2 * t * d * f
+    return 3 * (m.n_layers * per_layer + t * d * v)  # forward plus roughly twice that backward
 
 
 def limit_message(model: ModelConfig, vocab_size: int, task_kind: str, n_classes: int, n_tokens: int) -> str | None:

@@ -15,7 +15,7 @@ from stepper.scenario import schema
 from stepper.scenario.config import model_config, task_config
 from stepper.scenario.errors import MAX_BYTES, ScenarioError, show
 from stepper.scenario.fields import section, typed
-from stepper.scenario.generation import generate_config, not_a_decoder
+from stepper.scenario.generation import generate_config, not_a_decoder, with_generation
 from stepper.scenario.inputs import check_length, features, tokens_and_vocab
 from stepper.scenario.limits import over_limit
 from stepper.scenario.optim import optim_config
@@ -38,7 +38,10 @@ _HINTS = {
 }
 
 
-def load_scenario(path: str | Path, *, force: bool = False) -> Scenario:
+def load_scenario(path: str | Path, *, force: bool = False, generation: dict | None = None) -> Scenario:
+    """The scenario in the file at `path` (ScenarioError on any problem); the one loader, for the
+    command line and the app alike. `generation`: the command line's generation flags, over the
+    file's `generate:` settings (see `with_generation`)."""
     file = str(path)
     try:
         raw = read_regular(path, limit=MAX_BYTES)
@@ -50,7 +53,8 @@ def load_scenario(path: str | Path, *, force: bool = False) -> Scenario:
         else:
             message = f"{exc} — {_HINTS[exc.kind]}"
         raise ScenarioError(file, 1, 1, message) from None
-    return parse_scenario(decode(raw, file), file, force=force)
+    scenario = parse_scenario(decode(raw, file), file, force=force)
+    return with_generation(scenario, **generation) if generation else scenario
 
 
 def decode(raw: bytes, file: str) -> str:

@@ -14,7 +14,6 @@ from textual.worker import Worker, WorkerState
 
 from stepper.tui.bindings import APP_BINDINGS
 from stepper.tui.commands import StepCommands
-from stepper.tui.cost import SYNC_BUILD_LIMIT, build_cost
 from stepper.tui.launch import release_collector, resume_collector
 from stepper.tui.textual_guards import apply_textual_guards
 
@@ -30,7 +29,7 @@ class StepperApp(App[int]):
 
     def __init__(self, scenario: Scenario | None, trace: Trace | None = None, *, verify: bool = True,
                  quiz: bool = False, preview: tuple[dict | None, Callable[[], tuple]] | None = None,
-                 preview_name: str = "", stop: Callable[[], None] | None = None) -> None:
+                 preview_name: str = "", stop: Callable[[], None] | None = None, verdicts=None) -> None:
         """`preview`: (the first frame's text, what loads the trace), see `run_preview`; with no
         text, the loading screen shows `preview_name` meanwhile (`run_loading`). `stop` ends that
         loading at once, for a quit that should not wait for it."""
@@ -40,6 +39,7 @@ class StepperApp(App[int]):
         self.failure: str | None = None  # why the trace could not be had: also printed once the app is gone
         self.scenario, self.trace, self.verify, self.quiz = scenario, trace, verify, quiz
         self.preview = preview
+        self.verdicts = verdicts  # step id → Check known already (e.g. a test's); else the verifier finds them
         from stepper.tui.keymap import read_keymap
 
         # the learner's keys (keymap.yaml), read now so that the first frame's footer shows them too
@@ -80,7 +80,7 @@ class StepperApp(App[int]):
         from stepper.tui.screens.main import MainScreen
 
         self.trace = trace
-        screen = MainScreen(self.scenario, trace, verify=self.verify, quiz=self.quiz)
+        screen = MainScreen(self.scenario, trace, verify=self.verify, quiz=self.quiz, verdicts=self.verdicts)
         # keys pressed on the first frame (which may be under the help screen by now)
         held = next((s.held for s in self.screen_stack if hasattr(s, "held")), [])
         self.preview = None
@@ -161,6 +161,8 @@ def run_app(scenario: Scenario, *, quiz: bool = False, trace: Trace | None = Non
 
     `trace` may come ready-made (the launcher builds it in parallel with Textual's start-up).
     """
+    from stepper.scenario.limits import SYNC_BUILD_LIMIT, build_cost
+
     if trace is None and build_cost(scenario) <= SYNC_BUILD_LIMIT:
         from stepper.engine import build_trace
         from stepper.scenario import ScenarioError

@@ -86,7 +86,7 @@ class DiffApp(App[int]):
 
 def run_diff_app(scenario_a: Scenario, scenario_b: Scenario) -> int:
     """Open the diff view of two scenarios; returns the exit code (0 on quit, 2 on a scenario error)."""
-    from stepper.tui.cost import SYNC_BUILD_LIMIT, build_cost
+    from stepper.scenario.limits import SYNC_BUILD_LIMIT, build_cost
 
     traces = None
     if max(build_cost(scenario_a), build_cost(scenario_b)) <= SYNC_BUILD_LIMIT:

@@ -29,14 +29,13 @@ if TYPE_CHECKING:  # not imported for real: the fork comes before anything it ne
 def _prepare(path: str | Path, force: bool, generation: dict | None = None):
     """('ok', scenario, trace-or-None) or ('error', message); never raises."""
     try:
-        from stepper.commands import load
-        from stepper.scenario import ScenarioError
+        from stepper.scenario import ScenarioError, load_scenario
 
         try:
             from stepper.scenario.shown import shown_scenario
 
-            scenario = shown_scenario(load(path, force=force, generation=generation))
-            from stepper.tui.cost import SYNC_BUILD_LIMIT, build_cost
+            scenario = shown_scenario(load_scenario(path, force=force, generation=generation))
+            from stepper.scenario.limits import SYNC_BUILD_LIMIT, build_cost
 
             trace = None
             if build_cost(scenario) <= SYNC_BUILD_LIMIT:

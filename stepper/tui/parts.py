@@ -22,12 +22,12 @@ BADGE_STYLE = {AGREES: "bold $success", DISAGREES: "bold $error", UNCHECKED: "$t
 CHANGED = ("◆", "bold $warning")  # after a what-if edit: this step has cells the edit moved
 
 
-def row_parts(trace: Trace, row: Row, changed: set[int] | None = None) -> Parts:
+def row_parts(trace: Trace, row: Row, changed: set[int] | None = None, checks=None) -> Parts:
     """One line of the pipeline list: a heading, or a step with its check badge (and ◆)."""
     indent = " " * row.depth
     if row.step is None:
         return [indent, (row.text, HEADER_STYLE[row.kind])]
-    badge = mark(trace.steps[row.step].check)
+    badge = mark((checks or {}).get(trace.steps[row.step].id))
     if changed is None:
         return [indent, (badge, BADGE_STYLE[badge]), " ", row.text]
     return [indent, (badge, BADGE_STYLE[badge]), CHANGED if row.step in changed else (" ", ""), " ", row.text]
@@ -88,10 +88,9 @@ def meaning_parts(step: Step, *, asking: bool = False, edited: bool = False, sta
     return [("Lesson  ", "bold $text-primary"), *note, step.lesson.strip(), "\n", *general]
 
 
-def check_parts(step: Step) -> Parts:
-    check = step.check
+def check_parts(step: Step, check=None) -> Parts:
     style = "$text-muted" if check is None else ("$text-success" if check.ok else "bold $text-error")
-    return [("Check  ", "bold $text-primary"), (check_line(step), style)]
+    return [("Check  ", "bold $text-primary"), (check_line(step, check), style)]
 
 
 def first_frame(trace: Trace) -> dict:

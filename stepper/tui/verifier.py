@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 from stepper.scenario import Scenario
-from stepper.trace import Check
+from stepper.verify.verdicts import Check
 
 # A plain subprocess talking pickle over its pipes: multiprocessing would hand the child
 # Textual's captured stderr, which has no usable file descriptor.
@@ -30,13 +30,11 @@ def child_main() -> None:
 
     try:
         scenario = pickle.load(sys.stdin.buffer)
-        from stepper.commands.checked import checked_trace
-        from stepper.commands.memory import keep_freed_memory
+        from stepper.verify.entry import checked
 
-        keep_freed_memory()  # this process only checks, and a large model's gradients come and go
-        trace, _ = checked_trace(scenario)
-        for step in trace.steps:
-            send((step.id, step.check))
+        _, verdicts = checked(scenario)
+        for step_id, check in verdicts.items():  # in the trace's step order
+            send((step_id, check))
         send(None)
     except BaseException as exc:  # reported to the app, which shows it in a modal
         send(("error", f"{type(exc).__name__}: {exc}"))

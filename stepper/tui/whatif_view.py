@@ -34,11 +34,7 @@ class Edited:
     scenario: Scenario
     trace: Trace
     changes: Changes
-
-    @property
-    def label(self) -> str:
-        """Every edit so far, for the title bar: what the trace itself says it was recomputed after."""
-        return self.trace.whatif
+    label: str  # every edit so far, for the title bar and the export: what the trace was recomputed after
 
     @property
     def changed_steps(self) -> set[int]:
@@ -68,8 +64,7 @@ def recompute(original: Trace, scenario: Scenario, label: str) -> Edited:
     from stepper.engine import build_trace
 
     trace = build_trace(scenario)
-    trace.whatif = label  # an export of it says so, and that the lessons quote the original numbers
-    return Edited(scenario, trace, step_changes(original, trace))
+    return Edited(scenario, trace, step_changes(original, trace), label)
 
 
 def step_changes(orig: Trace, edited: Trace) -> Changes:

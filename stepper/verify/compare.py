@@ -11,7 +11,8 @@ from typing import Protocol
 
 import numpy as np
 
-from stepper.trace import NOTHING_TO_COMPARE, Check, Step, Tensor, Trace
+from stepper.trace import Step, Tensor, Trace
+from stepper.verify.verdicts import NOTHING_TO_COMPARE, Check
 
 REFERENCE = "torch.autograd"
 NOTHING = NOTHING_TO_COMPARE
@@ -24,24 +25,21 @@ class KeyedReference(Protocol):
 Compared = dict  # (key, id(array)) -> Comparison, `where` without its symbol: whole outputs already compared
 
 
-def verify_trace(trace: Trace, reference: KeyedReference, tol: float = 1e-10,
-                 compared: Compared | None = None, keep_checked: bool = False) -> Compared:
-    """Sets `step.check` on every step: forward steps first, then backward steps.
+def verify_trace(trace: Trace, reference: KeyedReference, tol: float = 1e-10, compared: Compared | None = None,
+                 known: dict[str, Check] | None = None) -> dict[str, Check]:
+    """Every step's Check, by step id in the trace's order: forward steps compared first, then backward.
 
-    Returns what each whole keyed output came to, so `check_totals` need not compare again;
-    `compared` may already hold some (see `grad_settler`). With `keep_checked`, a step that
-    already has its Check keeps it (see `check_forward_steps`).
+    Writes nothing into the trace. `compared` (filled as it goes) may already hold whole keyed
+    outputs compared before (see `compare_grads_as_made`), so `check_totals` need not compare them again;
+    a step in `known` keeps the Check found there (see `forward_checks`).
     """
     compared = {} if compared is None else compared
-    todo = [step for step in trace.steps if not (keep_checked and step.check is not None)]
-    for phase in ("forward", "backward"):
-        for step in todo:
-            if step.phase == phase:
-                step.check = check_step(step, reference, tol, compared)
-    for step in todo:  # a phase the checker does not know still gets a verdict
-        if step.check is None:
-            step.check = check_step(step, reference, tol, compared)
-    return compared
+    found = dict(known or {})
+    for phase in ("forward", "backward", None):  # None: a phase the checker does not know still gets a verdict
+        for step in trace.steps:
+            if step.id not in found and (phase is None or step.phase == phase):
+                found[step.id] = check_step(step, reference, tol, compared)
+    return {step.id: found[step.id] for step in trace.steps}
 
 
 def check_step(step: Step, reference: KeyedReference, tol: float = 1e-10, compared: Compared | None = None) -> Check:
@@ -234,7 +232,7 @@ def check_totals(trace: Trace, reference, tol: float = 1e-10, compared: Compared
     """`trace.loss` and every `trace.grads[name]` against the reference, as one Check.
 
     A gradient already compared (`compared`: by `verify_trace` for a step that shows it, or by
-    `grad_settler` as torch's backward made it) counts with the error found then, rather than
+    `compare_grads_as_made` as torch's backward made it) counts with the error found then, rather than
     being compared a second time (that would double the cost on a large model); every other one
     is compared here.
     """

@@ -28,6 +28,7 @@ class EditingScreen(VerifyingScreen):
     def __init__(self) -> None:
         super().__init__()
         self.edited: Edited | None = None
+        self.whatif_labels: dict[int, str] = {}  # id(an edit's trace) → the edit it was recomputed after
 
     def action_edit(self) -> None:
         from stepper.tui.screens.edit import EditScreen
@@ -80,6 +81,7 @@ class EditingScreen(VerifyingScreen):
 
     def _edited(self, edited: Edited) -> None:
         self.edited = edited
+        self.whatif_labels[id(edited.trace)] = edited.label
         self._use(edited.trace, "edited")
         if self.verify:
             self.start_checks("edited", edited.scenario, edited.trace)

@@ -44,8 +44,10 @@ class MainScreen(EditingScreen):
 
     index: reactive[int] = reactive(0, init=False)
 
-    def __init__(self, scenario: Scenario, trace: Trace, *, verify: bool = True, quiz: bool = False) -> None:
+    def __init__(self, scenario: Scenario, trace: Trace, *, verify: bool = True, quiz: bool = False,
+                 verdicts=None) -> None:
         super().__init__()
+        self.verdicts["original"] = dict(verdicts or {})
         self.scenario, self.verify = scenario, verify
         self.original = self.trace = trace  # `trace` is the one on screen: the original or the edit's
         self.role = "original"
@@ -108,8 +110,8 @@ class MainScreen(EditingScreen):
         changes = self.edited.changes.get(step.id) if self.edited is not None else None
         self.query_one(PipelineList).show_step(index)
         self.query_one(StepPanel).show(self.trace, index, question=question, verdict=verdict, changes=changes)
-        self.query_one(Details).show(step, asking=asking, edited=self.role == "edited",
-                                     stale=stale_lesson(self.trace, step))
+        self.query_one(Details).show(step, check=self.checks.get(step.id), asking=asking,
+                                     edited=self.role == "edited", stale=stale_lesson(self.trace, step, self._whatif()))
         self._answer_wanted = index if asking else None
         if asking:  # once the box is displayed; unless the learner has left it (Esc) or the step meanwhile
             self.call_after_refresh(self._focus_answer, index)
@@ -120,7 +122,8 @@ class MainScreen(EditingScreen):
         fresh = super().poll_checks()
         if self.index in fresh:
             step = self.trace.steps[self.index]
-            self.query_one(Details).show(step, edited=self.role == "edited", stale=stale_lesson(self.trace, step),
+            self.query_one(Details).show(step, check=self.checks.get(step.id), edited=self.role == "edited",
+                                         stale=stale_lesson(self.trace, step, self._whatif()),
                                          asking=self.quiz.pending(self.trace, self.index))
         return fresh
 
@@ -209,16 +212,21 @@ class MainScreen(EditingScreen):
         from stepper.export.files import write_unique
         from stepper.export.markdown import render_markdown
 
-        trace = self.trace
-        trace.quiz_results = self.quiz.results(trace)
-        trace.quiz_elsewhere = self.quiz.elsewhere(
-            trace, lambda other: f"the what-if edit {other.whatif}" if other.whatif else "the original numbers")
-        path = write_unique(directory, f"{trace.scenario}-trace", ".md", render_markdown(trace))
+        trace, labels = self.trace, self.whatif_labels
+        elsewhere = self.quiz.elsewhere(trace, lambda other: f"the what-if edit {labels[id(other)]}"
+                                        if id(other) in labels else "the original numbers")
+        text = render_markdown(trace, verdicts=dict(self.checks), answers=self.quiz.results(trace),
+                               elsewhere=elsewhere, whatif=self._whatif())
+        path = write_unique(directory, f"{trace.scenario}-trace", ".md", text)
         # the view shown is the trace written: with an edit on hand, say which of the two that was
         which = ("the original trace, without the what-if edit (o shows the edited one, then e)"
                  if self.edited is not None and self.role != "edited" else
                  "the edited trace" if self.edited is not None else "the trace")
         self.app.call_from_thread(self.notify, f"Exported {which} to {path}", title="export")
+
+    def _whatif(self) -> str:
+        """The edit the trace on screen was recomputed after; "" for the scenario as written."""
+        return self.whatif_labels.get(id(self.trace), "")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name == "export" and event.state == WorkerState.ERROR:

@@ -11,6 +11,7 @@ from stepper.trace import Trace
 from stepper.tui.screens.error import ErrorScreen
 from stepper.tui.widgets.pipeline import PipelineList
 from stepper.tui.widgets.title_bar import TitleBar
+from stepper.verify.verdicts import Check
 
 POLL_SECONDS = 0.1
 # worker names, also what an error modal calls the failed work
@@ -25,6 +26,8 @@ class VerifyingScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
+        # role → step id → Check, as the verifier's process delivers them: the Trace itself is never written
+        self.verdicts: dict[str, dict[str, Check]] = {}
         self._checked: set[int] = set()
         self._verifiers: dict[str, object] = {}
         self._states: dict[str, WorkerState] = {}
@@ -35,11 +38,12 @@ class VerifyingScreen(Screen):
 
         self.stop_checks(role)  # an older edit's checks are of no use any more
         verifier = self._verifiers[role] = Verifier()
-        by_id = {step.id: step for step in trace.steps}
+        ids = {step.id for step in trace.steps}
+        found = self.verdicts[role] = {}
 
         def deliver(step_id: str, check) -> None:
-            if step_id in by_id:
-                by_id[step_id].check = check
+            if step_id in ids:
+                found[step_id] = check
 
         def body() -> None:
             # the thread only waits on a separate process, where torch is imported and run
@@ -62,14 +66,23 @@ class VerifyingScreen(Screen):
         for verifier in self._verifiers.values():
             verifier.stop()
 
+    @property
+    def checks(self) -> dict[str, Check]:
+        """The verdicts of the trace on screen, by step id."""
+        return self.verdicts.setdefault(self.role, {})
+
     def reset_badges(self) -> None:
         """After the trace on screen changed: every badge from its own checks."""
-        self._checked = {i for i, s in enumerate(self.trace.steps) if s.check is not None}
+        pipeline = self.query_one(PipelineList)
+        pipeline.checks = self.checks
+        pipeline.refresh_badges()
+        self._checked = {i for i, s in enumerate(self.trace.steps) if s.id in self.checks}
         self.summarise_checks()
 
     def poll_checks(self) -> list[int]:
         """Badges fill in as the verifier sets each step's check from its thread; returns the fresh ones."""
-        fresh = [i for i, s in enumerate(self.trace.steps) if s.check is not None and i not in self._checked]
+        checks = self.query_one(PipelineList).checks = self.checks
+        fresh = [i for i, s in enumerate(self.trace.steps) if s.id in checks and i not in self._checked]
         if fresh:
             self._checked.update(fresh)
             self.query_one(PipelineList).refresh_badges(fresh)
@@ -94,9 +107,10 @@ class VerifyingScreen(Screen):
     def summarise_checks(self) -> None:
         bar = self.query_one(TitleBar)
         steps = self.trace.steps
-        total, done = len(steps), sum(1 for s in steps if s.check is not None)
-        bad = sum(1 for s in steps if s.check is not None and not s.check.ok)
-        idle = sum(1 for s in steps if s.check is not None and not s.check.compared)
+        found = [c for s in steps if (c := self.checks.get(s.id)) is not None]
+        total, done = len(steps), len(found)
+        bad = sum(1 for c in found if not c.ok)
+        idle = sum(1 for c in found if not c.compared)
         state = self._states.get(self.role)
         # the short words below 100 columns, or beside the quiz score or the what-if edit
         short = self.size.width < 100 or bar.query_one("#mode").display

@@ -21,10 +21,10 @@ class Details(VerticalScroll, can_focus=True):
         yield Static(id="meaning")
         yield Static(id="check")
 
-    def show(self, step: Step, *, asking: bool = False, edited: bool = False, stale: str = "") -> None:
+    def show(self, step: Step, *, check=None, asking: bool = False, edited: bool = False, stale: str = "") -> None:
         parts = meaning_parts(step, asking=asking, edited=edited, stale=stale)
         self.query_one("#meaning", Static).update(Content.assemble(*parts))
-        self.query_one("#check", Static).update(Content.assemble(*check_parts(step)))
+        self.query_one("#check", Static).update(Content.assemble(*check_parts(step, check)))
         self.scroll_home(animate=False)
         self.call_after_refresh(self.mark_more)
 

@@ -28,12 +28,13 @@ class PipelineList(OptionList, inherit_bindings=False):
         self.trace = trace
         self.title = lambda step: step.title
         self.changed: set[int] | None = None
+        self.checks: dict = {}  # step id → Check of the trace shown (the screen's verdicts)
         self.rows = outline(trace)
         self._option_of = {row.step: n for n, row in enumerate(self.rows) if row.step is not None}
         super().__init__(*(self._option(row) for row in self.rows), **kwargs)
 
     def _prompt(self, row: Row) -> Content:
-        return Content.assemble(*row_parts(self.trace, row, self.changed))
+        return Content.assemble(*row_parts(self.trace, row, self.changed, self.checks))
 
     def use(self, trace: Trace, *, changed: set[int] | None = None, title=None) -> None:
         """Show another trace of the same steps (a what-if edit's), or hold back titles (quiz mode).

@@ -1,6 +1,8 @@
-"""The engine's trace and its verification against torch, the two computed side by side.
+"""The one verification entry point: the engine's trace and its verdicts against torch.
 
-`checked_trace(scenario)` is what `stepper check`, `stepper export` and the app's verifier run.
+`checked(scenario)` is what `stepper check`, `stepper export`, the app's verifier process and the
+tests run; the performance measures below are here and nowhere else, because the check of the
+benchmark's GPT-2-small shape must stay within 2.5× of plain torch (benchmarks/bench_check.py).
 Once torch is loaded (a second scenario in one `stepper check`, the benchmark), with two cores or
 more and memory to spare, the engine takes half of the cores and torch's forward and backward
 pass (`verify.side_by_side`) the other half, at the same time; everything is then compared
@@ -20,16 +22,24 @@ import threading
 
 from stepper.engine import build_trace
 from stepper.scenario.types import Scenario
-from stepper.trace import Check, Trace
+from stepper.trace import Trace
 from stepper.verify.compare import usable_cores
+from stepper.verify.memory import keep_freed_memory
+from stepper.verify.verdicts import Verdicts
 
 # side by side holds a second set of gradients: the size of the parameters again, on top of what
 # taking turns needs (about twice it); the memory free must cover that with room to spare
 ROOM = 4
 
 
-def checked_trace(scenario: Scenario, tol: float = 1e-10) -> tuple[Trace, Check]:
-    """The trace, every step's Check set; and the Check of the loss and all parameter gradients."""
+def checked(scenario: Scenario, tol: float = 1e-10) -> tuple[Trace, Verdicts]:
+    """The engine's trace, untouched, and its Verdicts: every step's Check, and the totals.
+
+    Side by side or in turns is decided here (see the module's docstring): the same verdicts either
+    way. Freed memory is kept for reuse first (`keep_freed_memory`): a large model's gradients come
+    and go by the hundred megabytes, and fresh pages are slow to touch.
+    """
+    keep_freed_memory()
     cores = usable_cores()
     # torch takes a second or more to import, during which there is nothing to run beside the
     # engine: the engine then gets every core, and the import runs in the background
@@ -39,27 +49,26 @@ def checked_trace(scenario: Scenario, tol: float = 1e-10) -> tuple[Trace, Check]
         from stepper.verify.scenario_check import verify_scenario
 
         return trace, verify_scenario(scenario, trace, tol)
-    from stepper.commands.memory import keep_freed_memory
-    from stepper.verify.scenario_check import check_forward_steps, grad_settler, verify_against
+    from stepper.verify.scenario_check import compare_grads_as_made, forward_checks, verify_against
     from stepper.verify.side_by_side import ReferenceRun
 
-    keep_freed_memory()  # one shared heap: two threads each on a heap of its own fault in fresh pages
     engine_cores = cores // 2
     compared: dict = {}
     run = ReferenceRun(scenario, threads=cores - engine_cores)
     try:
         with blas_threads(engine_cores):
             trace = build_trace(scenario)
-        run.settle_from_now(grad_settler(trace, compared, tol))
+        run.settle_from_now(compare_grads_as_made(trace, compared, tol))
         forward = run.forward()
         early: dict = {}  # not `compared`, which torch's thread may be writing to
+        known = {}
         if forward is not None:  # the engine's cores are free while torch finishes its backward pass
-            check_forward_steps(trace, forward, tol, early)
+            known = forward_checks(trace, forward, tol, early)
         graph = run.join()
     except BaseException:  # the engine failed, or Ctrl-C: torch's thread must be out of torch first
         run.stop()
         raise
-    return trace, verify_against(scenario, trace, graph, tol, compared | early)
+    return trace, verify_against(scenario, trace, graph, tol, compared | early, known)
 
 
 def _param_bytes(scenario: Scenario) -> int:

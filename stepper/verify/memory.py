@@ -5,8 +5,10 @@ gives a large freed block back to the kernel (an mmap'd block at once, the top o
 it passes the trim threshold), so the next gradient of the same size starts on fresh pages, and
 every fresh page faults and is zeroed on first touch (measured at 0.2 s a gigabyte and more on
 a virtual machine). The torch reference frees each parameter gradient as soon as it is compared
-(see `grad_settler`); with these two settings the next one reuses those pages, and a cold
+(see `compare_grads_as_made`); with these two settings the next one reuses those pages, and a cold
 `stepper check` of the benchmark's GPT-2-small shape touches about 700 MB less fresh memory.
+Called by `verify.checked` only; asking again is harmless. With one heap for every thread, the
+engine and the reference running side by side share the pages too.
 """
 
 from __future__ import annotations
