@@ -168,7 +168,7 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "new":
         from pathlib import Path
 
-        from stepper.scenario.starter import write_starter
+        from stepper.commands.new import write_starter
 
         path = write_starter(args.name, args.kind, Path.cwd(), force=args.force)
         print(f"wrote {path} — try: stepper check {path}")

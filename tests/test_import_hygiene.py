@@ -79,3 +79,63 @@ def test_the_trace_imports_only_numpy_and_the_standard_library():
     outside = {name for name in imported_modules(STEPPER / "trace.py")
                if name.split(".")[0] not in sys.stdlib_module_names | {"numpy", "__future__"}}
     assert not outside
+
+
+def _stepper_imports(package: str) -> set[str]:
+    """`file: module` for every stepper module the files of `package` import (lazily too)."""
+    return {f"{path.relative_to(STEPPER)}: {name}" for path in sorted((STEPPER / package).rglob("*.py"))
+            for name in imported_modules(path) if name.startswith("stepper.")}
+
+
+def test_nothing_but_the_cli_and_its_commands_imports_the_app():
+    """The app is the top of the stack: the CLI starts it (run, diff --tui); nothing below may reach up to it."""
+    users = {path.relative_to(STEPPER).as_posix() for path in STEPPER.rglob("*.py")
+             if not path.is_relative_to(STEPPER / "tui")
+             and any(n == "stepper.tui" or n.startswith("stepper.tui.") for n in imported_modules(path))}
+    assert users <= {"cli.py", "commands/diff.py"}, users
+
+
+@pytest.mark.parametrize(("package", "forbidden"), [
+    ("verify", ("stepper.present", "stepper.export", "stepper.tui", "stepper.commands")),
+    ("export", ("stepper.tui", "stepper.commands")),
+    ("present", ("stepper.export", "stepper.tui", "stepper.commands", "stepper.verify.entry")),
+    ("engine", ("stepper.present", "stepper.verify", "stepper.export", "stepper.tui", "stepper.commands")),
+    ("scenario", ("stepper.engine", "stepper.present", "stepper.verify", "stepper.export", "stepper.tui",
+                  "stepper.commands")),
+])
+def test_each_layer_imports_only_the_layers_upstream_of_it(package, forbidden):
+    """docs/architecture.md, "Who may import whom": data flows one way, so no layer reaches downstream."""
+    assert not {use for use in _stepper_imports(package) if use.split(": ")[1].startswith(forbidden)}
+
+
+def test_no_module_of_stepper_imports_itself_back_at_import_time():
+    """No import cycle among stepper's modules through their top-level imports (a lazy import inside a
+    function, e.g. the CLI starting the app, is a call at run time, not a cycle)."""
+    modules = {".".join(p.relative_to(STEPPER.parent).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in STEPPER.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        top = [n for n in ast.parse(path.read_text(encoding="utf-8")).body
+               if isinstance(n, (ast.Import, ast.ImportFrom))]
+        targets = set()
+        for node in top:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module, *(f"{node.module}.{a.name}" for a in node.names)] if node.module and not node.level
+                else [])
+            targets.update(t for t in names if t in modules and t != name)
+        graph[name] = targets
+    cycles, state = [], {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in graph[node]:
+            if state.get(nxt) == "open":
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = "done"
+
+    for node in graph:
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, cycles

@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from stepper import cli
+from stepper.commands.new import write_starter
 from stepper.scenario import ScenarioError, load_scenario
-from stepper.scenario.starter import KINDS, template, write_starter
+from stepper.scenario.starter import KINDS, template
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -22,29 +22,16 @@ def template(kind: str) -> str:
     return resources.files("stepper.scenario").joinpath("templates", f"{kind}.yaml").read_text("utf-8")
 
 
-def write_starter(name: str, kind: str, directory: Path, *, force: bool = False) -> Path:
-    """Write `<directory>/<name>.yaml`; refuse (ScenarioError, exit 2) a bad name or an existing file.
+def starter_text(name: str, kind: str, target: Path) -> str:
+    """The starter scenario for `kind`, named `name`; refuse (ScenarioError, exit 2) a bad name or kind.
 
-    The error names the file that would have been written, so it reads like any other
-    scenario error: `my-model.yaml:1:1: error: … already exists — …`.
+    The error names the file that would have been written (`target`), so it reads like any other
+    scenario error: `My Model.yaml:1:1: error: the name … may use only …`.
     """
-    target = Path(directory) / f"{name}.yaml"
     if not _NAME.fullmatch(name):
         slug = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-")[:64] or "my-model"
         raise ScenarioError(target, 1, 1, f"the name `{name}` may use only a-z, 0-9, `_` and `-` (it becomes "
                                           f"the scenario's `name:`) — try `stepper new {slug}`")
     if kind not in KINDS:
         raise ScenarioError(target, 1, 1, f"unknown kind `{kind}` — use one of: {', '.join(KINDS)}")
-    from stepper.export.files import ExistsError, write_atomic
-
-    # as an export is written: whole or not at all, never over what is not a regular file
-    try:
-        write_atomic(target, template(kind).replace(_PLACEHOLDER, name), force=force)
-    except ExistsError:
-        raise ScenarioError(target, 1, 1, f"{target.name} already exists — pick another name, or add --force "
-                                          "to overwrite it") from None
-    except OSError as exc:
-        reason = str(exc).removeprefix(f"cannot write {target}: ")
-        raise ScenarioError(target, 1, 1, f"cannot write the file: {reason} — check the folder "
-                                          "exists and is writable") from None
-    return target
+    return template(kind).replace(_PLACEHOLDER, name)
