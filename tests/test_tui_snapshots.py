@@ -21,7 +21,7 @@ def verified_app(name: str, step_id: str | None = None) -> StepperApp:
     scenario = load_scenario(SCENARIOS / f"{name}.yaml")
     trace = build_trace(scenario)
     verify_trace(trace, torch_reference(scenario))
-    app = StepperApp(scenario, trace, verify=False)
+    app = StepperApp(scenario, trace, verify=False, verdicts={s.id: s.check for s in trace.steps})
     if step_id is not None:
         index = trace.index_of(step_id)
 
@@ -65,11 +65,12 @@ async def steady_cursor(pilot) -> None:
 
 async def edit_token_2(pilot) -> None:
     """What if the decoder read "hate" instead of "love" at position 2? Rows 0 and 1 cannot see it."""
+    from stepper.tui.screens.main import EditRecomputed
     from stepper.tui.whatif_view import EditRequest, apply, recompute
 
     screen = pilot.app.screen
     scenario, label = apply(screen.scenario, EditRequest("token", position=2, token="hate"), {})
-    screen._edited(recompute(screen.original, scenario, label))
+    screen.show_edit(EditRecomputed(recompute(screen.original, scenario, label)))
     screen.go_to(screen.trace.index_of("fwd.L0.attn.softmax"))
     await pilot.pause(0.2)
 

@@ -13,14 +13,14 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from stepper.tui.bindings import APP_BINDINGS
-from stepper.tui.commands import StepCommands
 from stepper.tui.cost import SYNC_BUILD_LIMIT, build_cost
+from stepper.tui.goto_provider import StepCommands
 from stepper.tui.launch import release_collector, resume_collector
 from stepper.tui.textual_guards import apply_textual_guards
 
 if TYPE_CHECKING:  # numpy and the scenario package load in the forked child first (see launch.py)
     from stepper.scenario import Scenario
-    from stepper.trace import Trace
+    from stepper.trace import Check, Trace
 
 class StepperApp(App[int]):
     CSS_PATH = Path(__file__).with_name("stepper.tcss")  # absolute, so subclasses elsewhere find it
@@ -30,16 +30,18 @@ class StepperApp(App[int]):
 
     def __init__(self, scenario: Scenario | None, trace: Trace | None = None, *, verify: bool = True,
                  quiz: bool = False, preview: tuple[dict | None, Callable[[], tuple]] | None = None,
-                 preview_name: str = "", stop: Callable[[], None] | None = None) -> None:
+                 preview_name: str = "", stop: Callable[[], None] | None = None,
+                 verdicts: dict[str, Check] | None = None) -> None:
         """`preview`: (the first frame's text, what loads the trace), see `run_preview`; with no
         text, the loading screen shows `preview_name` meanwhile (`run_loading`). `stop` ends that
-        loading at once, for a quit that should not wait for it."""
+        loading at once, for a quit that should not wait for it. `verdicts`: the trace's checks by step
+        id, when they are known already (then no check against torch need run)."""
         super().__init__()
         apply_textual_guards()
         self.preview_name, self._stop_loading, self._quitting = preview_name, stop, False
         self.failure: str | None = None  # why the trace could not be had: also printed once the app is gone
         self.scenario, self.trace, self.verify, self.quiz = scenario, trace, verify, quiz
-        self.preview = preview
+        self.preview, self.verdicts = preview, verdicts
         from stepper.tui.keymap import read_keymap
 
         # the learner's keys (keymap.yaml), read now so that the first frame's footer shows them too
@@ -80,7 +82,7 @@ class StepperApp(App[int]):
         from stepper.tui.screens.main import MainScreen
 
         self.trace = trace
-        screen = MainScreen(self.scenario, trace, verify=self.verify, quiz=self.quiz)
+        screen = MainScreen(self.scenario, trace, verify=self.verify, quiz=self.quiz, verdicts=self.verdicts)
         # keys pressed on the first frame (which may be under the help screen by now)
         held = next((s.held for s in self.screen_stack if hasattr(s, "held")), [])
         self.preview = None

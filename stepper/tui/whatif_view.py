@@ -34,11 +34,7 @@ class Edited:
     scenario: Scenario
     trace: Trace
     changes: Changes
-
-    @property
-    def label(self) -> str:
-        """Every edit so far, for the title bar: what the trace itself says it was recomputed after."""
-        return self.trace.whatif
+    label: str  # every edit so far, for the title bar and the export
 
     @property
     def changed_steps(self) -> set[int]:
@@ -68,22 +64,21 @@ def recompute(original: Trace, scenario: Scenario, label: str) -> Edited:
     from stepper.engine import build_trace
 
     trace = build_trace(scenario)
-    trace.whatif = label  # an export of it says so, and that the lessons quote the original numbers
-    return Edited(scenario, trace, step_changes(original, trace))
+    return Edited(scenario, trace, step_changes(original, trace), label)
 
 
 def step_changes(orig: Trace, edited: Trace) -> Changes:
     from stepper.whatif import changed_cells, ripple
 
     outputs = ripple(orig, edited)
-    twins = {s.id: s for s in edited.steps}
+    edited_steps = {s.id: s for s in edited.steps}
     out: Changes = {}
     for step in orig.steps:
-        twin = twins.get(step.id)
-        if twin is None:
+        after = edited_steps.get(step.id)  # the same step, recomputed after the edit
+        if after is None:
             continue
-        inputs = {name: changed_cells(t.value, twin.inputs[name].value) for name, t in step.inputs.items()
-                  if name in twin.inputs and twin.inputs[name].shape == t.shape}
+        inputs = {name: changed_cells(t.value, after.inputs[name].value) for name, t in step.inputs.items()
+                  if name in after.inputs and after.inputs[name].shape == t.shape}
         out[step.id] = {"inputs": inputs, "outputs": outputs.get(step.id, {})}
     return out
 

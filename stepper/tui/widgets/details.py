@@ -7,7 +7,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from stepper.trace import Step
+from stepper.trace import Check, Step
 from stepper.tui.parts import check_parts, meaning_parts
 
 
@@ -21,10 +21,11 @@ class Details(VerticalScroll, can_focus=True):
         yield Static(id="meaning")
         yield Static(id="check")
 
-    def show(self, step: Step, *, asking: bool = False, edited: bool = False, stale: str = "") -> None:
+    def show(self, step: Step, check: Check | None, *, asking: bool = False, edited: bool = False,
+             stale: str = "") -> None:
         parts = meaning_parts(step, asking=asking, edited=edited, stale=stale)
         self.query_one("#meaning", Static).update(Content.assemble(*parts))
-        self.query_one("#check", Static).update(Content.assemble(*check_parts(step)))
+        self.query_one("#check", Static).update(Content.assemble(*check_parts(step, check)))
         self.scroll_home(animate=False)
         self.call_after_refresh(self.mark_more)
 
