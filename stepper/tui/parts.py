@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from stepper.present.captions import given_bindings, phase_word, spoiler_free, text_so_far, where
 from stepper.present.labels import joined, shape_line, visible_token
-from stepper.present.outline import Row, outline
+from stepper.present.outline import Row
 from stepper.present.roles import formula_lines
 from stepper.present.verdicts import AGREES, DISAGREES, UNCHECKED, check_line, mark
 from stepper.present.worked import worked_line
@@ -95,15 +95,3 @@ def check_parts(step: Step, check: Check | None) -> Parts:
     style = "$text-muted" if check is None else ("$text-success" if check.ok else "bold $text-error")
     # check_line reads the verdict off the step it is given: a copy carrying this one
     return [("Check  ", "bold $text-primary"), (check_line(replace(step, check=check)), style)]
-
-
-def first_frame(trace: Trace) -> dict:
-    """Everything the first frame shows, as plain strings: picklable without numpy."""
-    rows = outline(trace)
-    return {
-        "scenario": trace.scenario, "title": trace.title,
-        "rows": [(row_parts(trace, row, {}), None if row.step is None else f"s{row.step}") for row in rows],
-        "highlight": next(n for n, row in enumerate(rows) if row.step == 0),
-        "header": header_parts(trace, 0), "meaning": meaning_parts(trace.steps[0]),
-        "check": check_parts(trace.steps[0], None),
-    }

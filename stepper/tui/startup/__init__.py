@@ -1,0 +1,12 @@
+"""How `stepper run` gets its first frame out fast; it imports the app, never the reverse.
+
+- reader.py: a forked child reads the scenario and builds the trace while this process imports
+  Textual, and sends the first frame's text (first_frame.py) ahead of the pickled trace;
+- frame_cache.py: a scenario opened again gets last time's first frame at once;
+- preview.py (with pipeline_preview.py, footer_preview.py): that frame painted before numpy loads,
+  with stand-ins for the two widgets that cost the most to draw, and the stepping keys pressed on it
+  replayed on the main screen (app.py);
+- collector.py: the garbage collector held while all this happens, then `gc.freeze`.
+
+`python benchmarks/first_frame.py` measures the result against a Textual hello world.
+"""
