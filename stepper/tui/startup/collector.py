@@ -1,7 +1,7 @@
 """Python's cyclic garbage collector, held off while the app starts.
 
-Measured: about 60 ms of the first frame's wait go to the collector walking start-up's objects
-again and again; `gc.freeze` afterwards keeps stepping from walking Textual's classes."""
+Measured: 25–30 ms of the first frame's wait (see __init__.py) go to the collector walking
+start-up's objects again and again; `gc.freeze` afterwards keeps stepping from walking Textual's classes."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ def hold_collector() -> None:
 
     Start-up creates hundreds of thousands of objects that live for the whole session (Textual's
     modules and classes, the stylesheet, the widgets, the trace), and the collector would walk
-    them again and again: about 60 ms of the first frame's wait, measured. The little cyclic
-    garbage made meanwhile waits for `release_collector`. A long wait (the loading screen of a
-    big scenario) turns the collector back on at once instead: `resume_collector`.
+    them again and again (see above). The little cyclic garbage made meanwhile waits for
+    `release_collector`. A long wait (the loading screen of a big scenario) turns the collector
+    back on at once instead: `resume_collector`.
     """
     gc.disable()
 
