@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     # since PYTHONDONTWRITEBYTECODE stops Python from refreshing them itself)
     subprocess.run([args.python, "-m", "compileall", "-q", str(ROOT / "stepper")], check=True)
     with tempfile.TemporaryDirectory() as tmp:
-        # stepper's first-frame cache (stepper/tui/frame_cache.py) lives here, not in the user's:
+        # stepper's first-frame cache (stepper/tui/startup/frame_cache.py) lives here, not in the user's:
         # the warm-up run opens the scenario first, so the timed runs reopen it, as a learner
         # coming back to it does; --cold empties it before every timed run instead
         cache = Path(tmp) / "cache"

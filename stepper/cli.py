@@ -184,7 +184,7 @@ def _run(argv: list[str]) -> int:
     # the TUI's matrices are tiny: one BLAS thread is plenty, and skipping the thread pool
     # makes numpy's import (on the way to the first frame) about twice as fast
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from stepper.tui import launch
+    from stepper.tui.startup import launch
 
     launch.hold_collector()
     reader = launch.start_reader(lambda: _run_request(argv)) if launch.can_fork() else None

@@ -373,13 +373,12 @@ def test_stale_examples_are_detected(tmp_path):
 
 
 def test_a_what_if_export_says_it_was_edited_and_whose_numbers_the_lessons_quote():
-    from stepper.tui.whatif_view import recompute
     from stepper.whatif import edit_param
 
     sc = load_scenario(ROOT / "scenarios" / "mini.yaml")
     original = build_trace(sc)
-    edited = recompute(original, edit_param(sc, "layers.0.attn.W_Q", (0, 0), 3.0), "W_Q[d0,d0] → 3").trace
-    md = render(edited, whatif="W_Q[d0,d0] → 3")
+    edited = build_trace(edit_param(sc, "layers.0.attn.W_Q", (0, 0), 3.0))
+    md = render(edited, whatif="W_Q[d0,d0] → 3")  # as the app's export says what the edit was
     assert "**What-if.**" in md and "d0,d0" in md.split("\n## ")[0] and "→ 3" in md.split("\n## ")[0]
     assert md.count("*(written for the original numbers, before the what-if edit)*") == sum(
         1 for s in edited.steps if s.lesson)

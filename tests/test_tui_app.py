@@ -290,6 +290,26 @@ async def test_verification_fills_the_badges_after_the_first_frame():
         text = screen_text(app)
         assert "all 44 steps agree with torch" in text
         assert "✓ max |ours − torch| < 1e-12" in text  # the first step is a forward one: no autograd in it
+        screen = main_screen(app)
+        # the verdicts are the screen's own, arrived as messages; the trace is left as the engine made it
+        assert set(screen.verdicts) == {s.id for s in screen.trace.steps}
+        assert all(getattr(s, "check", None) is None for s in screen.trace.steps)
+
+
+async def test_verdicts_of_a_stopped_check_are_not_shown():
+    """A check the learner made obsolete (a newer edit, an undo) may still deliver: it must not count."""
+    from stepper.tui.checking import ChecksEnded, StepsVerified
+    from stepper.verify.verdicts import Check
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = main_screen(app)
+        first = screen.trace.steps[0].id
+        wrong = Check("torch", 1.0, 1e-10, False, "x [0]")
+        screen.post_message(StepsVerified("original", 99, {first: wrong}))
+        screen.post_message(ChecksEnded("original", 99, "late"))
+        await pilot.pause()
+        assert screen.verdicts == {} and "✗" not in screen_text(app)
 
 
 async def test_a_big_scenario_is_built_in_a_worker_behind_a_loading_screen():

@@ -11,10 +11,10 @@ import pytest
 from tui_helpers import screen_cells as painted_cells
 from tui_helpers import screen_lines, wait_for
 
-from stepper.tui import launch
-from stepper.tui.app import StepperApp
 from stepper.tui.screens.main import MainScreen
-from stepper.tui.screens.preview import PreviewScreen
+from stepper.tui.startup import collector, launch
+from stepper.tui.startup.app import StartingApp
+from stepper.tui.startup.preview import PreviewScreen
 
 MINI = str(Path(__file__).resolve().parent.parent / "scenarios" / "mini.yaml")
 
@@ -37,8 +37,15 @@ def from_child(quiz: bool = False):
 
 
 def test_the_first_frame_and_the_app_module_need_no_numpy():
-    code = ("import sys, stepper.tui.app, stepper.tui.screens.preview, stepper.tui.frame_cache; "
+    code = ("import sys, stepper.tui.startup.app, stepper.tui.startup.preview, stepper.tui.startup.frame_cache; "
             "sys.exit(1 if 'numpy' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_the_app_never_imports_the_start_up_machinery():
+    """startup/ builds on the app; the app, its screens and widgets know nothing of it."""
+    code = ("import sys, stepper.tui.app, stepper.tui.screens.main, stepper.tui.widgets.pipeline; "
+            "sys.exit(1 if any(m.startswith('stepper.tui.startup') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -51,7 +58,7 @@ def test_quiz_mode_gets_no_preview():
 async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch, size, pipeline_width):
     frame, result = from_child()
     assert frame is not None
-    held = StepperApp(None, None, verify=False, preview=(frame, result))
+    held = StartingApp(verify=False, frame=frame, load=result)
     monkeypatch.setattr(held, "_unpack", lambda: None)  # keep the preview on screen to look at it
     async with held.run_test(size=size) as pilot:
         # under load the footer may paint a refresh or two after the rest
@@ -60,7 +67,7 @@ async def test_the_preview_matches_the_main_screen_then_hands_over(monkeypatch, 
         preview_cells = screen_cells(held)
         assert isinstance(held.screen, PreviewScreen)
     monkeypatch.undo()
-    app = StepperApp(None, None, verify=False, preview=(frame, result))
+    app = StartingApp(verify=False, frame=frame, load=result)
     async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
 
@@ -88,7 +95,7 @@ async def test_the_collector_is_off_for_start_up_and_back_on_once_the_main_scree
     launch.hold_collector()
     try:
         assert not gc.isenabled()
-        app = StepperApp(None, None, verify=False, preview=(frame, result))
+        app = StartingApp(verify=False, frame=frame, load=result)
         async with app.run_test(size=(120, 40)) as pilot:
             await app.workers.wait_for_complete()
             await wait_for(pilot, lambda: gc.isenabled() and "Step 1/" in "\n".join(screen_lines(app)),
@@ -134,7 +141,7 @@ async def test_a_lost_trace_after_the_first_frame_opens_the_error_dialog():
     answer = launch.start_reader(lambda: (MINI, False, None, False))
     frame = answer.frame()
     answer.close()  # its trace is never read: stopped and reaped, as `launch` does when the app quits early
-    app = StepperApp(None, None, verify=False, preview=(frame, lambda: launch.ChildAnswer.LOST))
+    app = StartingApp(verify=False, frame=frame, load=lambda: launch.ChildAnswer.LOST)
     async with app.run_test(size=(100, 30)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -170,7 +177,7 @@ def test_garbage_made_during_start_up_is_collected_not_frozen():
         a.other, b.other = b, a  # a cycle: only the collector can free it
         alive = weakref.ref(a)
         del a, b
-        launch.release_collector()
+        collector.release_collector()
         assert alive() is None and gc.isenabled()
     finally:
         gc.enable()
@@ -184,7 +191,7 @@ async def test_the_loading_screen_turns_the_collector_back_on_for_its_wait():
 
     launch.hold_collector()
     try:
-        app = StepperApp(load_scenario(MINI), None, verify=False)  # no trace yet: the loading path
+        app = StartingApp(load_scenario(MINI), None, verify=False)  # no trace yet: the loading path
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.pause()
             assert gc.isenabled()
@@ -230,7 +237,7 @@ def slow_preview():
         ready.wait(10)
         return result()
 
-    return StepperApp(None, None, verify=False, preview=(frame, slow_result)), ready
+    return StartingApp(verify=False, frame=frame, load=slow_result), ready
 
 
 async def main_screen_at(app, pilot, ready, index: int) -> None:
@@ -269,7 +276,7 @@ async def test_the_first_frames_footer_shows_the_learners_keys(tmp_path, monkeyp
     (tmp_path / "stepper" / "keymap.yaml").write_text("quit: x\n")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     frame, result = from_child()
-    held = StepperApp(None, None, verify=False, preview=(frame, result))
+    held = StartingApp(verify=False, frame=frame, load=result)
     monkeypatch.setattr(held, "_unpack", lambda: None)
     async with held.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
@@ -290,7 +297,7 @@ async def test_a_slow_reader_gets_the_loading_screen_not_a_blank_terminal():
         done.wait(5)
         return ("ok", load_scenario(MINI), None)
 
-    app = StepperApp(None, None, verify=False, preview=(None, slow_result), preview_name="mini")
+    app = StartingApp(verify=False, load=slow_result, name="mini")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, LoadingScreen) and "Computing every step of mini" in "\n".join(screen_lines(app))
@@ -300,8 +307,7 @@ async def test_a_slow_reader_gets_the_loading_screen_not_a_blank_terminal():
                        what="the main screen, painted")
         assert isinstance(app.screen, MainScreen) and app.screen.trace.steps[0].id == "fwd.embed"
 
-    error = StepperApp(None, None, verify=False, preview=(None, lambda: ("error", "big.yaml:3:5: error: no")),
-                       preview_name="big")
+    error = StartingApp(verify=False, load=lambda: ("error", "big.yaml:3:5: error: no"), name="big")
     async with error.run_test(size=(100, 30)) as pilot:
         await error.workers.wait_for_complete()
         await pilot.pause()
@@ -312,7 +318,7 @@ async def test_a_slow_reader_gets_the_loading_screen_not_a_blank_terminal():
 
 def test_a_failure_shown_in_the_dialog_is_left_on_stderr_too(capsys):
     """The dialog goes with the app; the located line stays in the terminal, as `check` prints it."""
-    from stepper.tui.app import _run
+    from stepper.tui.app import run
 
     class Failed:
         failure, return_code = "big.yaml:3:5: error: no", 2
@@ -320,7 +326,7 @@ def test_a_failure_shown_in_the_dialog_is_left_on_stderr_too(capsys):
         def run(self):
             pass
 
-    assert _run(Failed()) == 2
+    assert run(Failed()) == 2
     assert capsys.readouterr().err == "big.yaml:3:5: error: no\n"
 
 
@@ -350,8 +356,8 @@ async def test_quitting_while_a_large_scenario_loads_does_not_wait_for_it():
         os._exit(0)
     os.close(write_end)
     answer = launch.ChildAnswer(pid, read_end)
-    app = StepperApp(None, None, verify=False, preview=(None, answer.result_after_frame), preview_name="big",
-                     stop=answer.stop)
+    app = StartingApp(verify=False, load=answer.result_after_frame, name="big",
+                      stop=answer.stop)
     start = time.perf_counter()
     try:
         async with app.run_test(size=(100, 30)) as pilot:
@@ -363,7 +369,7 @@ async def test_quitting_while_a_large_scenario_loads_does_not_wait_for_it():
 
 
 def test_a_scenario_opened_again_sends_last_times_first_frame_at_once(tmp_path, monkeypatch):
-    from stepper.tui import frame_cache
+    from stepper.tui.startup import frame_cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     first, result = from_child()
@@ -377,7 +383,7 @@ def test_a_scenario_opened_again_sends_last_times_first_frame_at_once(tmp_path, 
 
 
 def test_a_kept_frame_is_used_only_for_the_same_file_options_and_code(tmp_path, monkeypatch):
-    from stepper.tui import frame_cache
+    from stepper.tui.startup import frame_cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     scenario = tmp_path / "s.yaml"
@@ -400,7 +406,7 @@ def test_a_kept_frame_is_used_only_for_the_same_file_options_and_code(tmp_path, 
 
 
 def test_the_cache_never_reads_what_the_loader_must_read_itself_or_what_never_ends(tmp_path, monkeypatch):
-    from stepper.tui import frame_cache
+    from stepper.tui.startup import frame_cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     read_end, write_end = os.pipe()
@@ -416,7 +422,7 @@ def test_the_cache_never_reads_what_the_loader_must_read_itself_or_what_never_en
 
 
 def test_a_cache_lookup_that_fails_is_no_head_start_but_no_failure_either(tmp_path, monkeypatch):
-    from stepper.tui import frame_cache
+    from stepper.tui.startup import frame_cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
 
@@ -431,7 +437,7 @@ def test_a_cache_lookup_that_fails_is_no_head_start_but_no_failure_either(tmp_pa
 def test_a_reader_with_no_frame_in_time_opens_the_loading_screen(monkeypatch):
     """The launcher's wiring: no first frame within FIRST_FRAME_WAIT → the app on its loading screen,
     reading the child's answer after the frame, and the child closed however the app ends."""
-    import stepper.tui.app as app_module
+    import stepper.tui.startup.app as app_module
 
     calls = []
 
@@ -521,7 +527,7 @@ async def test_a_hostile_scenarios_strings_reach_the_screen_drawn_not_obeyed(tmp
     answer = launch.start_reader(lambda: (str(path), False, None, False))  # the real, forked reader
     frame, result = answer.frame(), answer.result
     assert frame is not None and _obeyable("".join(_strings_in(frame))) == []
-    app = StepperApp(None, None, verify=False, preview=(frame, result))
+    app = StartingApp(verify=False, frame=frame, load=result)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and "Step 1/" in "\n".join(screen_lines(app)),

@@ -64,11 +64,12 @@ async def steady_cursor(pilot) -> None:
 
 async def edit_token_2(pilot) -> None:
     """What if the decoder read "hate" instead of "love" at position 2? Rows 0 and 1 cannot see it."""
+    from stepper.tui.screens.main import EditRecomputed
     from stepper.tui.whatif_view import EditRequest, apply, recompute
 
     screen = pilot.app.screen
     scenario, label = apply(screen.scenario, EditRequest("token", position=2, token="hate"), {})
-    screen._edited(recompute(screen.original, scenario, label))
+    screen.show_edit(EditRecomputed(recompute(screen.original, scenario, label)))
     screen.go_to(screen.trace.index_of("fwd.L0.attn.softmax"))
     await pilot.pause(0.2)
 

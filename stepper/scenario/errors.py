@@ -10,7 +10,7 @@ from stepper.visible import visible
 _MAX_LISTED = 12
 # the largest scenario file read (load.py refuses a larger one: it is no hand-written scenario, and
 # PyYAML would take minutes on it); here, in a module that loads nothing, because the first-frame
-# cache (tui/frame_cache.py) needs it before numpy is imported
+# cache (tui/startup/frame_cache.py) needs it before numpy is imported
 MAX_BYTES = 4 * 2**20
 
 
@@ -25,7 +25,7 @@ class ScenarioError(Exception):
 
     def __reduce__(self):
         # an exception pickles as `type(*self.args)`, and args holds the message alone: say how
-        # to make it again, so an error or a warning crosses the TUI's forked reader (launch.py)
+        # to make it again, so an error or a warning crosses the TUI's forked reader (tui/startup/reader.py)
         return (type(self), (self.file, self.line, self.col, self.message))
 
     def __str__(self) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from stepper.present.captions import given_bindings, phase_word, spoiler_free, text_so_far, where
 from stepper.present.labels import joined, shape_line, visible_token
-from stepper.present.outline import Row, outline
+from stepper.present.outline import Row
 from stepper.present.roles import formula_lines
 from stepper.present.verdicts import AGREES, DISAGREES, UNCHECKED, check_line, mark
 from stepper.present.worked import worked_line
 from stepper.trace import Step, Trace
+from stepper.verify.verdicts import Check
 
 Parts = list  # of str | (text, style)
 
@@ -22,12 +23,12 @@ BADGE_STYLE = {AGREES: "bold $success", DISAGREES: "bold $error", UNCHECKED: "$t
 CHANGED = ("◆", "bold $warning")  # after a what-if edit: this step has cells the edit moved
 
 
-def row_parts(trace: Trace, row: Row, changed: set[int] | None = None, checks=None) -> Parts:
+def row_parts(trace: Trace, row: Row, verdicts: dict[str, Check], changed: set[int] | None = None) -> Parts:
     """One line of the pipeline list: a heading, or a step with its check badge (and ◆)."""
     indent = " " * row.depth
     if row.step is None:
         return [indent, (row.text, HEADER_STYLE[row.kind])]
-    badge = mark((checks or {}).get(trace.steps[row.step].id))
+    badge = mark(verdicts.get(trace.steps[row.step].id))
     if changed is None:
         return [indent, (badge, BADGE_STYLE[badge]), " ", row.text]
     return [indent, (badge, BADGE_STYLE[badge]), CHANGED if row.step in changed else (" ", ""), " ", row.text]
@@ -88,18 +89,7 @@ def meaning_parts(step: Step, *, asking: bool = False, edited: bool = False, sta
     return [("Lesson  ", "bold $text-primary"), *note, step.lesson.strip(), "\n", *general]
 
 
-def check_parts(step: Step, check=None) -> Parts:
+def check_parts(step: Step, check: Check | None) -> Parts:
+    """The verdict line under a step; `check` comes from the screen's verdicts, never from the step."""
     style = "$text-muted" if check is None else ("$text-success" if check.ok else "bold $text-error")
     return [("Check  ", "bold $text-primary"), (check_line(step, check), style)]
-
-
-def first_frame(trace: Trace) -> dict:
-    """Everything the first frame shows, as plain strings: picklable without numpy."""
-    rows = outline(trace)
-    return {
-        "scenario": trace.scenario, "title": trace.title,
-        "rows": [(row_parts(trace, row), None if row.step is None else f"s{row.step}") for row in rows],
-        "highlight": next(n for n, row in enumerate(rows) if row.step == 0),
-        "header": header_parts(trace, 0), "meaning": meaning_parts(trace.steps[0]),
-        "check": check_parts(trace.steps[0]),
-    }

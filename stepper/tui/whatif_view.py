@@ -34,7 +34,7 @@ class Edited:
     scenario: Scenario
     trace: Trace
     changes: Changes
-    label: str  # every edit so far, for the title bar and the export: what the trace was recomputed after
+    label: str  # every edit so far, for the title bar and the export
 
     @property
     def changed_steps(self) -> set[int]:
@@ -71,14 +71,14 @@ def step_changes(orig: Trace, edited: Trace) -> Changes:
     from stepper.whatif import changed_cells, ripple
 
     outputs = ripple(orig, edited)
-    twins = {s.id: s for s in edited.steps}
+    edited_steps = {s.id: s for s in edited.steps}
     out: Changes = {}
     for step in orig.steps:
-        twin = twins.get(step.id)
-        if twin is None:
+        after = edited_steps.get(step.id)  # the same step, recomputed after the edit
+        if after is None:
             continue
-        inputs = {name: changed_cells(t.value, twin.inputs[name].value) for name, t in step.inputs.items()
-                  if name in twin.inputs and twin.inputs[name].shape == t.shape}
+        inputs = {name: changed_cells(t.value, after.inputs[name].value) for name, t in step.inputs.items()
+                  if name in after.inputs and after.inputs[name].shape == t.shape}
         out[step.id] = {"inputs": inputs, "outputs": outputs.get(step.id, {})}
     return out
 

@@ -1,43 +1,46 @@
 """The stepper: pipeline on the left, the current step in the middle, its meaning and check beside.
 
-Two learning modes live here too: the quiz (`z`: predict a step's output before it is shown)
-and what-if edits (`w`: change a number, see everything downstream move; `o`: original/edited).
-"""
+Two learning modes live here too: the quiz (`z`: predict a step's output before it is shown) and
+what-if edits (`w`: change a number, see everything downstream move; `o`: original/edited).
+Workers answer with typed messages: verdicts (checking.py), an edit (whatif_work.py), an export."""
 
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
-from textual import work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Container, Horizontal
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.widgets import Footer, Input
-from textual.worker import Worker, WorkerState
 
 from stepper.present.captions import spoiler_free
 from stepper.present.provenance import stale_lesson
 from stepper.scenario import Scenario
 from stepper.trace import Trace
 from stepper.tui.bindings import MODE_BINDINGS, STEP_BINDINGS
-from stepper.tui.commands import StepCommands
+from stepper.tui.checking import WORK_NAMES, ChecksEnded, StepsVerified, TorchChecks, status
+from stepper.tui.exporting import ExportDone, start_export
+from stepper.tui.goto_provider import StepCommands
 from stepper.tui.palette import open_palette
 from stepper.tui.quizzing import QuizState
-from stepper.tui.screens.editing import EditingScreen
 from stepper.tui.screens.error import ErrorScreen
+from stepper.tui.whatif_view import Edited
+from stepper.tui.whatif_work import EditRecomputed, apply_edit
 from stepper.tui.widgets.details import Details
 from stepper.tui.widgets.pipeline import PipelineList
 from stepper.tui.widgets.quiz_box import QuizBox
 from stepper.tui.widgets.step_panel import StepPanel
 from stepper.tui.widgets.title_bar import TitleBar
+from stepper.verify.verdicts import Check
 
 VERIFY_DELAY = 0.25
 # while the quiz's answer box has focus these keys are letters of the answer, not steps
 TYPING_BLOCKS = frozenset(b.action.split("(")[0] for b in STEP_BINDINGS)
 
 
-class MainScreen(EditingScreen):
+class MainScreen(Screen):
     BINDINGS = [*STEP_BINDINGS, *MODE_BINDINGS]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (170, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall"), (50, "-very-tall")]
@@ -45,19 +48,23 @@ class MainScreen(EditingScreen):
     index: reactive[int] = reactive(0, init=False)
 
     def __init__(self, scenario: Scenario, trace: Trace, *, verify: bool = True, quiz: bool = False,
-                 verdicts=None) -> None:
+                 verdicts: dict[str, Check] | None = None) -> None:
+        """`verdicts`: the original trace's checks, by step id, when they are known already."""
         super().__init__()
-        self.verdicts["original"] = dict(verdicts or {})
         self.scenario, self.verify = scenario, verify
         self.original = self.trace = trace  # `trace` is the one on screen: the original or the edit's
-        self.role = "original"
+        self.role = "original"  # or "edited": whose trace is on screen
+        self.edited: Edited | None = None
+        # every edit's label, by id(trace) (the quiz keeps those traces alive): what the export calls them
+        self.whatif_labels: dict[int, str] = {}
+        self.checks = TorchChecks(verdicts)
         self.quiz = QuizState(quiz)
         self._answer_wanted: int | None = None  # the step whose answer box is to take focus once shown
 
     def compose(self) -> ComposeResult:
         yield TitleBar(self.trace.scenario, self.trace.title, id="title-bar")
         with Horizontal(id="body"):
-            yield PipelineList(self.trace, id="pipeline")
+            yield PipelineList(self.trace, self.verdicts, id="pipeline")
             with Container(id="main"):
                 yield StepPanel(id="step")
                 yield Details(id="details")
@@ -66,18 +73,26 @@ class MainScreen(EditingScreen):
     def on_mount(self) -> None:
         # filled in synchronously so the very first frame already shows the first step
         if self.quiz.on:
-            self.query_one(PipelineList).use(self.trace, title=spoiler_free)
+            self.query_one(PipelineList).use(self.trace, self.verdicts, title=spoiler_free)
         self._show(self.index)
         self._show_modes()
-        self.poll_checks()
-        if len(self._checked) == len(self.trace.steps):
-            self.summarise_checks()
-        elif self.verify:
+        if len(self.verdicts) < len(self.trace.steps) and self.verify:
             self.query_one(TitleBar).set_status("checking against torch…")
             # torch takes a second or more to import and holds the GIL while it does: start
             # only once the first frame is out, plus a moment for the terminal to draw it
-            self.call_after_refresh(self.set_timer, VERIFY_DELAY,
-                                    partial(self.start_checks, "original", self.scenario, self.original))
+            self.call_after_refresh(self.set_timer, VERIFY_DELAY, self._check_original)
+
+    def _check_original(self) -> None:
+        self.checks.start(self, "original", self.scenario)
+        self.summarise_checks()
+
+    def on_unmount(self) -> None:
+        self.checks.stop_all()
+
+    @property
+    def verdicts(self) -> dict[str, Check]:
+        """The checks of the trace on screen, by step id, as they have arrived."""
+        return self.checks.verdicts[self.role]
 
     def on_resize(self) -> None:
         # 80 columns cannot hold every key and the palette hint; g and ? still name the palette
@@ -110,22 +125,43 @@ class MainScreen(EditingScreen):
         changes = self.edited.changes.get(step.id) if self.edited is not None else None
         self.query_one(PipelineList).show_step(index)
         self.query_one(StepPanel).show(self.trace, index, question=question, verdict=verdict, changes=changes)
-        self.query_one(Details).show(step, check=self.checks.get(step.id), asking=asking,
-                                     edited=self.role == "edited", stale=stale_lesson(self.trace, step, self._whatif()))
+        self._show_details(index, asking=asking)
         self._answer_wanted = index if asking else None
         if asking:  # once the box is displayed; unless the learner has left it (Esc) or the step meanwhile
             self.call_after_refresh(self._focus_answer, index)
         elif isinstance(self.app.focused, Input):
             self._leave_answer_box()
 
-    def poll_checks(self) -> list[int]:
-        fresh = super().poll_checks()
+    # ---- checks against torch ------------------------------------------------------------
+
+    @on(StepsVerified)
+    def _verified(self, event: StepsVerified) -> None:
+        if not self.checks.take(event) or event.role != self.role:
+            return  # a stopped run's, or the other trace's: its badges show when it is on screen
+        fresh = [i for i, s in enumerate(self.trace.steps) if s.id in event.verdicts]
+        self.query_one(PipelineList).refresh_badges(fresh)
         if self.index in fresh:
-            step = self.trace.steps[self.index]
-            self.query_one(Details).show(step, check=self.checks.get(step.id), edited=self.role == "edited",
-                                         stale=stale_lesson(self.trace, step, self._whatif()),
-                                         asking=self.quiz.pending(self.trace, self.index))
-        return fresh
+            self._show_details(self.index, asking=self.quiz.pending(self.trace, self.index))
+        self.summarise_checks()
+
+    @on(ChecksEnded)
+    def _checks_ended(self, event: ChecksEnded) -> None:
+        if not self.checks.end(event):
+            return
+        self.summarise_checks()
+        if event.error is not None:
+            self.app.push_screen(ErrorScreen(f"The {WORK_NAMES[event.role]} failed", event.error))
+
+    def summarise_checks(self) -> None:
+        bar = self.query_one(TitleBar)
+        # the short words below 100 columns, or beside the quiz score or the what-if edit
+        short = self.size.width < 100 or bar.query_one("#mode").display
+        bar.set_status(*status(self.trace.steps, self.verdicts, self.checks.runs.get(self.role), short))
+
+    def _show_details(self, index: int, *, asking: bool) -> None:
+        step = self.trace.steps[index]
+        self.query_one(Details).show(step, self.verdicts.get(step.id), asking=asking, edited=self.role == "edited",
+                                     stale=stale_lesson(self.trace, step))
 
     def on_pipeline_list_step_chosen(self, event: PipelineList.StepChosen) -> None:
         self.go_to(event.index)
@@ -162,7 +198,7 @@ class MainScreen(EditingScreen):
 
     def action_toggle_quiz(self) -> None:
         self.quiz.on = not self.quiz.on
-        self.query_one(PipelineList).use(self.trace, changed=self._changed_steps(),
+        self.query_one(PipelineList).use(self.trace, self.verdicts, changed=self._changed_steps(),
                                          title=spoiler_free if self.quiz.on else (lambda step: step.title))
         self._show(self.index)
         self._show_modes()
@@ -202,32 +238,64 @@ class MainScreen(EditingScreen):
         self.query_one(TitleBar).set_mode(quiz, whatif)
         self.summarise_checks()  # the verdict beside a mode takes its short words
 
+    # ---- what-if: `w` edits a copy of the scenario (whatif_work.py), `o` flips original/edited
+
+    def action_edit(self) -> None:
+        from stepper.tui.screens.edit import EditScreen
+
+        scenario = self.edited.scenario if self.edited is not None else self.scenario
+        self.app.push_screen(EditScreen(scenario, self.original, self.trace.steps[self.index],
+                                        has_edits=self.edited is not None), partial(apply_edit, self))
+
+    def undo_edits(self) -> None:
+        self.edited = None
+        self.checks.stop("edited")
+        self._use(self.original, "original")
+        self.notify("Back to the original scenario: every edit undone.", timeout=3)
+
+    def action_toggle_edit(self) -> None:
+        if self.edited is None:
+            self.notify("No what-if edit yet: press w to make one.", timeout=3)
+        else:
+            self._use(self.original if self.role == "edited" else self.edited.trace,
+                      "original" if self.role == "edited" else "edited")
+
+    def _changed_steps(self) -> set[int] | None:  # the steps the edit on hand reached
+        return self.edited.changed_steps if self.edited is not None else None
+
+    def _use(self, trace: Trace, role: str) -> None:
+        """Put another trace of the same steps on screen, at the same step."""
+        self.trace, self.role = trace, role
+        self.query_one(PipelineList).use(trace, self.verdicts, changed=self._changed_steps())
+        self._show(self.index)
+        self._show_modes()
+        self.refresh_bindings()
+
+    @on(EditRecomputed)
+    def show_edit(self, event: EditRecomputed) -> None:
+        if event.edited is None:
+            self._show_modes()
+            self.app.push_screen(ErrorScreen("The what-if recompute failed", event.error))
+            return
+        edited = self.edited = event.edited
+        self.whatif_labels[id(edited.trace)] = edited.label
+        if self.verify:
+            self.checks.start(self, "edited", edited.scenario)
+        else:
+            self.checks.stop("edited")  # the last edit's verdicts are not this one's
+        self._use(edited.trace, "edited")
+        reached = len(edited.changed_steps)
+        self.notify(f"{reached} of {len(edited.trace.steps)} steps changed (◆); • marks the cells. "
+                    "o flips between original and edited.", title="what-if", timeout=5)
+
     # ---- export ------------------------------------------------------------------------
 
     def action_export(self) -> None:
-        self._export(Path.cwd())
+        start_export(self)
 
-    @work(thread=True, exclusive=True, group="export", name="export", exit_on_error=False)
-    def _export(self, directory: Path) -> None:
-        from stepper.export.files import write_unique
-        from stepper.export.markdown import render_markdown
-
-        trace, labels = self.trace, self.whatif_labels
-        elsewhere = self.quiz.elsewhere(trace, lambda other: f"the what-if edit {labels[id(other)]}"
-                                        if id(other) in labels else "the original numbers")
-        text = render_markdown(trace, verdicts=dict(self.checks), answers=self.quiz.results(trace),
-                               elsewhere=elsewhere, whatif=self._whatif())
-        path = write_unique(directory, f"{trace.scenario}-trace", ".md", text)
-        # the view shown is the trace written: with an edit on hand, say which of the two that was
-        which = ("the original trace, without the what-if edit (o shows the edited one, then e)"
-                 if self.edited is not None and self.role != "edited" else
-                 "the edited trace" if self.edited is not None else "the trace")
-        self.app.call_from_thread(self.notify, f"Exported {which} to {path}", title="export")
-
-    def _whatif(self) -> str:
-        """The edit the trace on screen was recomputed after; "" for the scenario as written."""
-        return self.whatif_labels.get(id(self.trace), "")
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.name == "export" and event.state == WorkerState.ERROR:
-            self.app.push_screen(ErrorScreen("The export failed", str(event.worker.error)))
+    @on(ExportDone)
+    def _exported(self, event: ExportDone) -> None:
+        if event.error is not None:
+            self.app.push_screen(ErrorScreen("The export failed", event.error))
+        else:
+            self.notify(f"Exported {event.which} to {event.path}", title="export")

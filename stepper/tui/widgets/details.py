@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from stepper.trace import Step
 from stepper.tui.parts import check_parts, meaning_parts
+from stepper.verify.verdicts import Check
 
 
 class Details(VerticalScroll, can_focus=True):
@@ -21,7 +22,8 @@ class Details(VerticalScroll, can_focus=True):
         yield Static(id="meaning")
         yield Static(id="check")
 
-    def show(self, step: Step, *, check=None, asking: bool = False, edited: bool = False, stale: str = "") -> None:
+    def show(self, step: Step, check: Check | None, *, asking: bool = False, edited: bool = False,
+             stale: str = "") -> None:
         parts = meaning_parts(step, asking=asking, edited=edited, stale=stale)
         self.query_one("#meaning", Static).update(Content.assemble(*parts))
         self.query_one("#check", Static).update(Content.assemble(*check_parts(step, check)))

@@ -12,6 +12,7 @@ from stepper.present.outline import Row, outline
 from stepper.trace import Trace
 from stepper.tui.bindings import LIST_BINDINGS
 from stepper.tui.parts import row_parts
+from stepper.verify.verdicts import Check
 
 
 class PipelineList(OptionList, inherit_bindings=False):
@@ -24,24 +25,24 @@ class PipelineList(OptionList, inherit_bindings=False):
             super().__init__()
             self.index = index
 
-    def __init__(self, trace: Trace, **kwargs) -> None:
-        self.trace = trace
+    def __init__(self, trace: Trace, verdicts: dict[str, Check], **kwargs) -> None:
+        self.trace, self.verdicts = trace, verdicts  # the screen's verdicts for this trace, by step id
         self.title = lambda step: step.title
         self.changed: set[int] | None = None
-        self.checks: dict = {}  # step id → Check of the trace shown (the screen's verdicts)
         self.rows = outline(trace)
         self._option_of = {row.step: n for n, row in enumerate(self.rows) if row.step is not None}
         super().__init__(*(self._option(row) for row in self.rows), **kwargs)
 
     def _prompt(self, row: Row) -> Content:
-        return Content.assemble(*row_parts(self.trace, row, self.changed, self.checks))
+        return Content.assemble(*row_parts(self.trace, row, self.verdicts, self.changed))
 
-    def use(self, trace: Trace, *, changed: set[int] | None = None, title=None) -> None:
+    def use(self, trace: Trace, verdicts: dict[str, Check], *, changed: set[int] | None = None,
+            title=None) -> None:
         """Show another trace of the same steps (a what-if edit's), or hold back titles (quiz mode).
 
         `changed`: the steps an edit reached, marked ◆; `title`: how each step is named.
         """
-        self.trace, self.changed = trace, changed
+        self.trace, self.verdicts, self.changed = trace, verdicts, changed
         self.title = title or self.title
         self.rows = outline(trace, self.title)
         for n, row in enumerate(self.rows):

@@ -66,9 +66,9 @@ class StepPanel(VerticalScroll, inherit_bindings=False):
             slot.mount(Static(Content.assemble((caption, "bold"), "\n", key), classes="plot-legend"),
                        StepPlot(trace, step, kind))
         self.scroll_home(animate=False)
-        self.call_after_refresh(self.settle)
+        self.call_after_refresh(self.fit_outputs)
 
-    def settle(self) -> None:
+    def fit_outputs(self) -> None:
         """Once the header's height is known: fit the outputs in the rows left under it (the
         "outputs" rule and the "more below" line take one each), then mark what is below."""
         above = sum(w.outer_size.height for w in (self.query_one(StepHeader), self.query_one(QuizBox)) if w.display)
@@ -94,4 +94,4 @@ class StepPanel(VerticalScroll, inherit_bindings=False):
             self.mark_more()
 
     def on_resize(self) -> None:
-        self.call_after_refresh(self.settle)
+        self.call_after_refresh(self.fit_outputs)

@@ -41,7 +41,7 @@ class PipelineRows(Widget):
 
 class PipelinePreview(VerticalScroll, can_focus=True):
     def __init__(self, rows: list, highlight: int, **kwargs) -> None:
-        """`rows`: (Content parts, option id or None for a heading), as `parts.first_frame` gives them."""
+        """`rows`: (Content parts, option id or None for a heading), as `first_frame.first_frame` gives them."""
         super().__init__(**kwargs)
         self.rows, self.highlight = rows, highlight
 

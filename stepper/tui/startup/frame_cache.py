@@ -1,6 +1,6 @@
 """The first frame of the last start, kept on disk so the next start can paint it before numpy loads.
 
-The launcher's forked reader sends the first frame's text before it builds the trace (launch.py).
+The launcher's forked reader sends the first frame's text before it builds the trace (reader.py).
 Making that text takes numpy, YAML and the engine, about 120 ms, which on a machine with only one
 core free comes on top of Textual's own start-up instead of beside it. When the same scenario is
 opened again (a learner coming back to it), the reader sends the frame it made last time, read
@@ -22,7 +22,7 @@ import sys
 from stepper.readfile import Refused, read_regular
 from stepper.scenario.errors import MAX_BYTES  # the loader refuses a larger file: no frame of it is kept
 
-PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the stepper package
+PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the stepper package
 
 
 def cache_dir() -> str:

@@ -1,5 +1,5 @@
 """The first frame, painted before numpy is loaded: the pipeline, the first step's header and its
-meaning, from the plain text pieces the launcher's child sent ahead of the trace (see parts.py).
+meaning, from the plain text pieces the launcher's child sent ahead of the trace (see first_frame.py).
 
 It has the main screen's ids, layout and keys, so when the main screen replaces it a moment
 later the only change is the matrices appearing; the stepping keys pressed meanwhile are kept
@@ -17,8 +17,8 @@ from textual.widgets import Static
 
 from stepper.tui.bindings import APP_BINDINGS, MODE_BINDINGS, STEP_BINDINGS
 from stepper.tui.keymap import remapped
-from stepper.tui.widgets.footer_preview import FooterPreview
-from stepper.tui.widgets.pipeline_preview import PipelinePreview
+from stepper.tui.startup.footer_preview import FooterPreview
+from stepper.tui.startup.pipeline_preview import PipelinePreview
 from stepper.tui.widgets.title_bar import TitleBar
 
 # the main screen's Footer shows these only in a state the first frame is never in

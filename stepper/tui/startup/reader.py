@@ -1,8 +1,8 @@
-"""Starting the TUI fast: read the scenario and build the trace in a forked child, in parallel.
+"""The forked scenario reader: read the scenario and build the trace in a child, in parallel.
 
 While the parent imports Textual (the bulk of start-up, and exactly what a hello-world app pays
 too), a child process parses the YAML, runs the engine and sends back two pickles: first the
-first frame's text (plain strings, see parts.py), then the result with the trace. The parent
+first frame's text (plain strings, see first_frame.py), then the result with the trace. The parent
 paints the first frame from the text alone, and only then loads numpy to unpickle the trace
 (in a worker) and put the real screen in its place. A scenario error still prints
 `FILE:LINE:COL: error: …` and exits 2 before any TUI appears. Where fork is not available,
@@ -15,9 +15,7 @@ machine is busy.
 
 from __future__ import annotations
 
-import gc
 import os
-import sys
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (~12 ms) before the fork
 
@@ -26,7 +24,7 @@ if TYPE_CHECKING:  # not imported for real: the fork comes before anything it ne
     from pathlib import Path
 
 
-def _prepare(path: str | Path, force: bool, generation: dict | None = None):
+def prepare(path: str | Path, force: bool, generation: dict | None = None):
     """('ok', scenario, trace-or-None) or ('error', message); never raises."""
     try:
         from stepper.scenario import ScenarioError, load_scenario
@@ -52,27 +50,18 @@ def _prepare(path: str | Path, force: bool, generation: dict | None = None):
 
 
 def _first_frame(result, quiz: bool) -> dict | None:
-    """The first frame's text, so the parent can paint it before it loads numpy (see parts.py).
+    """The first frame's text, so the parent can paint it before it loads numpy (see first_frame.py).
 
     None when there is no trace yet, or in quiz mode, whose first frame asks a question instead.
     """
     if quiz or result[0] != "ok" or result[2] is None:
         return None
     try:
-        from stepper.tui.parts import first_frame
+        from stepper.tui.startup.first_frame import first_frame
 
         return first_frame(result[2])
     except Exception:  # only a head start: without it the parent simply waits for the trace
         return None
-
-
-# how long the terminal may stay blank waiting for the child's first frame (it usually takes a
-# tenth of this); past it the scenario is a large one, and the app opens on its loading screen
-FIRST_FRAME_WAIT = 0.8
-
-
-def _stem(path) -> str:
-    return os.path.splitext(os.path.basename(str(path)))[0]
 
 
 def can_fork() -> bool:
@@ -82,7 +71,7 @@ def can_fork() -> bool:
 def start_reader(request: Callable[[], tuple]) -> ChildAnswer | None:
     """Fork the scenario reader. `request()`, called in the child, says what to read:
     (path, force, generation overrides, quiz). The child writes two pickles to a pipe, the first
-    frame's text and the result of `_prepare`, and exits; the first goes out before the second
+    frame's text and the result of `prepare`, and exits; the first goes out before the second
     is even made (see `_answer`). None when no process can be started (then everything runs in this one)."""
     try:
         read_end, write_end = os.pipe()
@@ -116,7 +105,7 @@ def _answer(write_end: int, request: Callable[[], tuple]) -> None:
     path, force, generation, quiz = request()
     import pickle
 
-    from stepper.tui import frame_cache
+    from stepper.tui.startup import frame_cache
 
     def send(out, message) -> None:
         out.write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
@@ -124,25 +113,25 @@ def _answer(write_end: int, request: Callable[[], tuple]) -> None:
 
     try:
         at = None if quiz else frame_cache.entry(path, (force, generation))
-        kept = frame_cache.read(at) if at is not None else None
+        cached = frame_cache.read(at) if at is not None else None
     except Exception:  # only a head start: a cache that cannot be read (a dangling file, say) is none
-        at = kept = None
+        at = cached = None
     with os.fdopen(write_end, "wb") as out:
-        if kept is not None:
-            send(out, kept)
-            _step_aside()
-        result = _prepare(path, force, generation)
+        if cached is not None:
+            send(out, cached)
+            _lower_priority()
+        result = prepare(path, force, generation)
         frame = _first_frame(result, quiz)
-        if kept is None:
+        if cached is None:
             send(out, frame)
-        if at is not None and frame is not None and frame != kept:
+        if at is not None and frame is not None and frame != cached:
             frame_cache.write(at, frame)  # before the result: the parent reaps this process right after it
-        if kept is None:  # (with a kept frame this process stepped aside already, and once is enough)
-            _step_aside()
+        if cached is None:  # (with a cached frame this process lowered its priority already)
+            _lower_priority()
         send(out, result)
 
 
-def _step_aside() -> None:
+def _lower_priority() -> None:
     """The first frame is out: the rest of the child's work should not take a core from the parent
     while it paints (on a machine with one core free, it would)."""
     try:
@@ -213,75 +202,3 @@ class ChildAnswer:
         self.stop()
         self.source.close()
         os.waitpid(self.pid, 0)
-
-
-def hold_collector() -> None:
-    """Keep Python's cyclic garbage collector off while the app starts.
-
-    Start-up creates hundreds of thousands of objects that live for the whole session (Textual's
-    modules and classes, the stylesheet, the widgets, the trace), and the collector would walk
-    them again and again: about 60 ms of the first frame's wait, measured. The little cyclic
-    garbage made meanwhile waits for `release_collector`. A long wait (the loading screen of a
-    big scenario) turns the collector back on at once instead: `resume_collector`.
-    """
-    gc.disable()
-
-
-def release_collector() -> None:
-    """Once the main screen is up: collect once, set the start-up objects aside, collect as usual.
-
-    Frozen objects are skipped by every later collection, so stepping never pays to walk Textual's
-    classes again; the garbage is collected first so that none of it is frozen with them. A no-op
-    unless the collector is held (tests open the app without `hold_collector`).
-    """
-    if not gc.isenabled():
-        gc.collect()
-        gc.freeze()
-        gc.enable()
-
-
-def resume_collector() -> None:
-    """The collector back on, nothing frozen: for a start-up that will take a while."""
-    gc.enable()
-
-
-def launch(path: str | Path, *, quiz: bool = False, force: bool = False, generation: dict | None = None,
-           reader: ChildAnswer | None = None) -> int:
-    """Open the TUI on `path`. `reader`: a scenario reader already started for it (see cli._run)."""
-    hold_collector()
-    try:
-        return _start(path, quiz, force, generation, reader)
-    finally:
-        resume_collector()  # on every way out; when the app opened, release_collector did this long before
-
-
-def _start(path: str | Path, quiz: bool, force: bool, generation: dict | None, answer: ChildAnswer | None) -> int:
-    if answer is None and can_fork():
-        answer = start_reader(lambda: (path, force, generation, quiz))
-    if answer is not None:
-        from stepper.tui.app import run_app, run_loading, run_preview  # Textual loads here, beside the child
-
-        if not answer.ready(FIRST_FRAME_WAIT):  # a large model: the loading screen, not a blank terminal
-            try:
-                return run_loading(_stem(path), answer.result_after_frame, quiz=quiz, stop=answer.stop)
-            finally:
-                answer.close()
-        frame = answer.frame()
-        if frame is not None:
-            try:
-                return run_preview(frame, answer.result, quiz=quiz, stop=answer.stop)
-            finally:
-                answer.close()  # quit before the trace was read: the child is not left behind
-        result = answer.result()
-    else:
-        from stepper.tui.app import run_app
-
-        result = _prepare(path, force, generation)
-    if result[0] == "error":
-        print(result[1], file=sys.stderr)
-        return 2
-    if result[0] == "crash":
-        print(result[1], file=sys.stderr)
-        return 1
-    _, scenario, trace = result
-    return run_app(scenario, quiz=quiz, trace=trace)
