@@ -10,8 +10,8 @@ from test_export_markdown import MarkdownSnapshot, assert_cell, assert_tables_re
 
 from stepper.engine import build_trace
 from stepper.export.markdown import render_markdown
-from stepper.export.md_pick import TOP
 from stepper.export.md_tables import text
+from stepper.export.md_token_choice import TOP
 from stepper.present.worked import worked_line
 from stepper.quiz import mark, question_for
 from stepper.scenario import parse_scenario

@@ -184,25 +184,25 @@ def test_gradients_compared_as_backward_makes_them_give_the_verdicts_of_the_usua
     doc = {"name": "s", "model": {"kind": "decoder", "d_model": 4, "n_heads": 2, "d_ff": 8, "n_layers": 2},
            "input": {"vocab": ["a", "b", "c"], "tokens": ["a", "b", "c", "a"]}, "task": {"kind": "next_token"}}
     sc = parse_scenario(yaml.safe_dump(doc))
-    usual, settled = build_trace(sc), build_trace(sc)
+    usual, early = build_trace(sc), build_trace(sc)
     ref = torch_reference(sc, given=usual)
     compared = {}
     usual_checks = verify_trace(usual, ref, compared=compared)
     usual_totals = check_totals(usual, ref, compared=compared)
-    settled = verify_scenario(sc, settled)
-    assert dict(settled) == usual_checks
-    assert settled.totals == usual_totals and settled.totals.ok
+    early = verify_scenario(sc, early)
+    assert dict(early) == usual_checks
+    assert early.totals == usual_totals and early.totals.ok
 
 
 def test_a_settled_gradient_is_let_go_and_asking_for_it_says_why():
     sc, _ = reference()
     seen = {}
 
-    def settle(name, grad):
+    def on_grad(name, grad):
         seen[name] = grad.copy()
         return name != "head.W"  # one is kept, as one a step shows in part would be
 
-    ref = torch_reference(sc, settle=settle)
+    ref = torch_reference(sc, on_grad=on_grad)
     assert set(seen) == set(sc.params)
     assert np.array_equal(ref.get("d:head.W"), seen["head.W"])
     with pytest.raises(KeyError, match="compared as the backward pass made it"):
@@ -217,16 +217,16 @@ def test_a_gradient_a_step_shows_in_part_is_kept_for_that_step():
     whole = Tensor("dW", grads["head.W"], key="d:head.W")
     tr = trace([step("q", "backward", dW=head_cols), step("h", "backward", dW=whole)], ref, grads=grads)
     compared = {}
-    settle = compare_grads_as_made(tr, compared)
-    assert settle("head.W", ref.get("d:head.W")) and ("d:head.W", id(grads["head.W"])) in compared
-    assert not settle("layers.0.attn.W_Q", ref.get("d:layers.0.attn.W_Q"))
+    on_grad = compare_grads_as_made(tr, compared)
+    assert on_grad("head.W", ref.get("d:head.W")) and ("d:head.W", id(grads["head.W"])) in compared
+    assert not on_grad("layers.0.attn.W_Q", ref.get("d:layers.0.attn.W_Q"))
 
 
 def test_the_settling_hook_holds_no_cycle_that_would_keep_the_reference_alive():
     import weakref
 
     sc, _ = reference()
-    ref = torch_reference(sc, settle=lambda name, grad: True)
+    ref = torch_reference(sc, on_grad=lambda name, grad: True)
     node = weakref.ref(ref._g.nodes["embed.tok"])
     del ref
     assert node() is None  # freed by reference counting alone, with no cycle for the collector to find

@@ -1,14 +1,13 @@
 """The generation phase: the prompt fills the cache, then one token at a time is decoded and drawn.
 
 Prefill and each decode show the cache growing (K/V shapes per layer) and where the newest row looks
-(its attention over the cache); md_pick turns the token's logits into the next token.
+(its attention over the cache); md_token_choice turns the token's logits into the next token.
 """
 
 from __future__ import annotations
 
 import re
 
-from stepper.export.md_pick import PICK, as_text, is_chars, pick_block, sequence, so_far, tokens
 from stepper.export.md_steps import (
     Axes,
     Findings,
@@ -20,6 +19,7 @@ from stepper.export.md_steps import (
     tensor_block,
 )
 from stepper.export.md_tables import code, table, text, token
+from stepper.export.md_token_choice import PICK, as_text, is_chars, pick_block, sequence, so_far, tokens
 from stepper.present.labels import shape_text
 from stepper.trace import Step, Trace
 

@@ -58,7 +58,7 @@ def checked(scenario: Scenario, tol: float = 1e-10) -> tuple[Trace, Verdicts]:
     try:
         with blas_threads(engine_cores):
             trace = build_trace(scenario)
-        run.settle_from_now(compare_grads_as_made(trace, compared, tol))
+        run.compare_grads_from_now(compare_grads_as_made(trace, compared, tol))
         forward = run.forward()
         early: dict = {}  # not `compared`, which torch's thread may be writing to
         known = {}

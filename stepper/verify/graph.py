@@ -11,7 +11,7 @@ Edges named up front (`taps`), or with `tap_shared` every edge out of a quantity
 than one operation uses, are read off the one backward pass; any other is answered by
 re-running OUT's operation alone.
 
-A `settle` callback sees each parameter's gradient the moment the backward pass finishes it
+An `on_grad` callback sees each parameter's gradient the moment the backward pass finishes it
 and may let it go at once (the checker compares it there): a large model's gradients are
 then never all held twice, once by the engine and once here.
 """
@@ -24,11 +24,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-Settle = Callable[[str, np.ndarray], bool]  # (parameter, its finished gradient) -> may it be let go?
+OnGrad = Callable[[str, np.ndarray], bool]  # (parameter, its finished gradient) -> may it be let go?
 
 
 class Graph:
-    def __init__(self, taps: set[tuple[str, str]] = frozenset(), settle: Settle | None = None,
+    def __init__(self, taps: set[tuple[str, str]] = frozenset(), on_grad: OnGrad | None = None,
                  tap_shared: bool = False, interrupt: Callable[[], None] | None = None) -> None:
         """`taps`: (IN, OUT) edges whose share of dLoss/dIN the one backward should capture.
 
@@ -36,7 +36,7 @@ class Graph:
         residual branch points, a tied embedding), for a reference built before anyone could
         say which edges it will be asked for.
 
-        `settle`: called with each parameter's gradient as soon as it is final.
+        `on_grad`: called with each parameter's gradient as soon as it is final.
 
         `interrupt`: called before each operation; it may raise to abandon the graph (see
         `verify.side_by_side`, whose thread must leave torch when the engine's side fails).
@@ -48,22 +48,22 @@ class Graph:
         self.tap_shared = tap_shared
         self._views: dict[tuple[str, str], torch.Tensor] = {}  # tappable edges, retained or not
         self.edges: dict[tuple[str, str], torch.Tensor] = {}  # the tapped ones, with their gradients
-        self.settler = _Settler(settle) if settle is not None else None
+        self.grad_hook = _GradHook(on_grad) if on_grad is not None else None
         self.interrupt = interrupt
 
     @property
-    def settled(self) -> set[str]:
-        """Parameters whose gradient `settle` took and let go."""
-        return self.settler.done if self.settler is not None else set()
+    def let_go(self) -> set[str]:
+        """Parameters whose gradient `on_grad` took and let go."""
+        return self.grad_hook.done if self.grad_hook is not None else set()
 
     def param(self, name: str, value: np.ndarray) -> None:
         # shares memory with the scenario's array (no copy of a large model); nothing here writes to it
         node = torch.from_numpy(np.asarray(value, dtype=np.float64)).requires_grad_(True)
         self.nodes[name] = node
         self.params.add(name)
-        if self.settler is not None:
+        if self.grad_hook is not None:
             # one AccumulateGrad per leaf sums every use first, so this runs once per backward, when final
-            node.register_post_accumulate_grad_hook(functools.partial(self.settler, name))
+            node.register_post_accumulate_grad_hook(functools.partial(self.grad_hook, name))
 
     def constant(self, key: str, value: torch.Tensor) -> None:
         # a leaf that still collects a gradient, so `d:pos` exists for a sinusoidal table too
@@ -110,15 +110,15 @@ class Graph:
         return self.op(key, torch.clone, source)
 
 
-class _Settler:
-    """The hook behind `Graph(settle=...)`: it holds no tensor and no graph, so no cycle keeps either alive."""
+class _GradHook:
+    """The hook behind `Graph(on_grad=...)`: it holds no tensor and no graph, so no cycle keeps either alive."""
 
-    def __init__(self, settle: Settle) -> None:
-        self.settle = settle
+    def __init__(self, on_grad: OnGrad) -> None:
+        self.on_grad = on_grad
         self.done: set[str] = set()
 
     def __call__(self, name: str, node: torch.Tensor) -> None:
-        if self.settle(name, node.grad.detach().numpy()):
+        if self.on_grad(name, node.grad.detach().numpy()):
             node.grad = None  # its memory goes to the next parameter's gradient instead of fresh pages
             self.done.add(name)
 
@@ -159,7 +159,7 @@ class Reference:
         if not key.startswith("d:"):
             return self._node(key, key).detach().numpy()
         body = key[2:]
-        if body in self._g.settled:
+        if body in self._g.let_go:
             raise KeyError(f"`{key}` was compared as the backward pass made it, and then let go")
         if "<-" not in body:
             node = self._node(body, key)

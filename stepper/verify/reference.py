@@ -15,14 +15,14 @@ import torch.nn.functional as F
 
 from stepper.scenario.types import Scenario
 from stepper.trace import Trace
-from stepper.verify.graph import Graph, Reference, Settle
+from stepper.verify.graph import Graph, OnGrad, Reference
 from stepper.verify.reference_mlp import build_mlp
 from stepper.verify.reference_transformer import build_transformer, pad_id
 
 __all__ = ["Reference", "finish_reference", "reference_graph", "torch_reference"]
 
 
-def torch_reference(scenario: Scenario, given: Trace | None = None, settle: Settle | None = None) -> Reference:
+def torch_reference(scenario: Scenario, given: Trace | None = None, on_grad: OnGrad | None = None) -> Reference:
     """Torch's own forward, backward, training and generation for `scenario`.
 
     With `given` (the engine's trace), the steps that come after a verified stage start from
@@ -32,13 +32,13 @@ def torch_reference(scenario: Scenario, given: Trace | None = None, settle: Sett
     which is exactly zero in exact arithmetic) is multiplied by Adam's lr/ε ≈ 10⁷ and every
     later number would differ for reasons that are not errors.
 
-    `settle` sees each parameter gradient as the backward pass finishes it (see `Graph`).
+    `on_grad` sees each parameter gradient as the backward pass finishes it (see `Graph`).
     """
-    graph = reference_graph(scenario, taps=partial_keys(given) if given is not None else set(), settle=settle)
+    graph = reference_graph(scenario, taps=partial_keys(given) if given is not None else set(), on_grad=on_grad)
     return finish_reference(graph, scenario, given)
 
 
-def reference_graph(scenario: Scenario, taps: set[tuple[str, str]] = frozenset(), settle: Settle | None = None,
+def reference_graph(scenario: Scenario, taps: set[tuple[str, str]] = frozenset(), on_grad: OnGrad | None = None,
                     tap_shared: bool = False, forward_done: Callable[[Graph], None] | None = None,
                     interrupt: Callable[[], None] | None = None) -> Graph:
     """Torch's forward and its one backward pass, on their own: all that needs no engine result,
@@ -47,7 +47,7 @@ def reference_graph(scenario: Scenario, taps: set[tuple[str, str]] = frozenset()
     `forward_done(graph)` is called between the two: from then on the graph's forward values
     are final and may be read, from another thread too, while the backward pass runs.
     """
-    g = Graph(taps=taps, settle=settle, tap_shared=tap_shared, interrupt=interrupt)
+    g = Graph(taps=taps, on_grad=on_grad, tap_shared=tap_shared, interrupt=interrupt)
     for name, value in scenario.params.items():
         g.param(name, value)
     with torch.enable_grad():

@@ -24,7 +24,7 @@ def verify_scenario(scenario, trace: Trace, tol: float = 1e-10) -> Verdicts:
     from stepper.verify.reference import torch_reference
 
     compared: Compared = {}
-    reference = torch_reference(scenario, given=trace, settle=compare_grads_as_made(trace, compared, tol))
+    reference = torch_reference(scenario, given=trace, on_grad=compare_grads_as_made(trace, compared, tol))
     checks = verify_trace(trace, reference, tol, compared)
     return Verdicts(checks, check_totals(trace, reference, tol, compared))
 
@@ -57,7 +57,7 @@ def forward_checks(trace: Trace, graph, tol: float = 1e-10, compared: Compared |
 
 
 def compare_grads_as_made(trace: Trace, compared: Compared, tol: float = 1e-10):
-    """A `settle` for the reference: each parameter gradient is compared with the engine's the moment
+    """An `on_grad` for the reference: each parameter gradient is compared with the engine's the moment
     torch's backward finishes it, and then let go.
 
     Taking turns, on the benchmark's GPT-2-small shape, that spares holding a second 680 MB of
@@ -68,7 +68,7 @@ def compare_grads_as_made(trace: Trace, compared: Compared, tol: float = 1e-10):
                       if t.key and t.key.startswith("d:") and t.key[2:] in trace.grads
                       and (t.index or t.value is not trace.grads[t.key[2:]])}
 
-    def settle(name: str, grad: np.ndarray) -> bool:
+    def on_grad(name: str, grad: np.ndarray) -> bool:
         key, value = f"d:{name}", trace.grads.get(name)
         if value is None or key in kept_for_steps:
             return False
@@ -76,4 +76,4 @@ def compare_grads_as_made(trace: Trace, compared: Compared, tol: float = 1e-10):
         remember(compared, key, value, symbol, compare_values(symbol, value, grad, key, tol))
         return True
 
-    return settle
+    return on_grad

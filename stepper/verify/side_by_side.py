@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 
 from stepper.scenario.types import Scenario
-from stepper.verify.graph import Graph, Settle
+from stepper.verify.graph import Graph, OnGrad
 
 
 class Stopped(Exception):
@@ -36,17 +36,17 @@ class _StopFlag:
             raise Stopped
 
 
-class _SettleOrStop:
+class _CompareOrStop:
     """The backward pass's hook: leave torch if stopped (its C++ loop can be left only here), else
-    settle once there is a `settle` (see `ReferenceRun.settle_from_now`); until then torch keeps
+    hand the gradient to `on_grad` once there is one (see `ReferenceRun.compare_grads_from_now`); until then torch keeps
     each gradient it makes."""
 
     def __init__(self, stop: _StopFlag) -> None:
-        self.stop, self.settle = stop, None
+        self.stop, self.on_grad = stop, None
 
     def __call__(self, name: str, grad) -> bool:
         self.stop()
-        return self.settle is not None and self.settle(name, grad)
+        return self.on_grad is not None and self.on_grad(name, grad)
 
 
 class ReferenceRun:
@@ -60,7 +60,7 @@ class ReferenceRun:
     def __init__(self, scenario: Scenario, threads: int) -> None:
         self._scenario, self._threads = scenario, threads
         self._stop = _StopFlag()
-        self._hook = _SettleOrStop(self._stop)
+        self._hook = _CompareOrStop(self._stop)
         self._forward_done = threading.Event()  # also set when the thread ends, however it ends
         self._forward: Graph | None = None
         self._graph: Graph | None = None
@@ -69,13 +69,13 @@ class ReferenceRun:
         self._thread = threading.Thread(target=self._run, name="torch reference")
         self._thread.start()
 
-    def settle_from_now(self, settle: Settle) -> None:
-        """From now on each parameter gradient torch finishes goes to `settle` (which may let it go).
+    def compare_grads_from_now(self, on_grad: OnGrad) -> None:
+        """From now on each parameter gradient torch finishes goes to `on_grad` (which may let it go).
 
-        The engine's gradients, which `settle` compares against, exist only once the engine is done;
+        The engine's gradients, which `on_grad` compares against, exist only once the engine is done;
         torch is usually through most of its backward pass by then, so this spares little memory,
         but it compares those last gradients while the engine's cores check the forward steps."""
-        self._hook.settle = settle
+        self._hook.on_grad = on_grad
 
     def forward(self) -> Graph | None:
         """The graph once torch's forward pass is done (its backward may still run: only forward
@@ -109,7 +109,7 @@ class ReferenceRun:
             try:
                 # which `d:IN<-OUT` the engine's steps will ask for is not known yet: every edge
                 # out of a shared quantity is captured instead (see `Graph`)
-                self._graph = reference_graph(self._scenario, settle=self._hook,
+                self._graph = reference_graph(self._scenario, on_grad=self._hook,
                                               tap_shared=True, forward_done=self._forward_made,
                                               interrupt=self._stop)
             finally:
