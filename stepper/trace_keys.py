@@ -64,12 +64,47 @@ class AttentionKeys(ProjectionKeys):
     """One attention block's quantities, `at` their common prefix (`L0.attn`)."""
 
     at: str
+    # the names of docs/trace-keys.md under `at`, each a property so that a static checker sees it
 
-    def __getattr__(self, name: str) -> str:
-        # Q K V S_raw S S_masked A Z concat out: the names of docs/trace-keys.md, under `at`
-        if name in ATTENTION_QUANTITIES:
-            return f"{self.at}.{name}"
-        raise AttributeError(name)
+    @property
+    def Q(self) -> str:
+        return f"{self.at}.Q"
+
+    @property
+    def K(self) -> str:
+        return f"{self.at}.K"
+
+    @property
+    def V(self) -> str:
+        return f"{self.at}.V"
+
+    @property
+    def S_raw(self) -> str:
+        return f"{self.at}.S_raw"
+
+    @property
+    def S(self) -> str:
+        return f"{self.at}.S"
+
+    @property
+    def S_masked(self) -> str:
+        return f"{self.at}.S_masked"
+
+    @property
+    def A(self) -> str:
+        return f"{self.at}.A"
+
+    @property
+    def Z(self) -> str:
+        return f"{self.at}.Z"
+
+    @property
+    def concat(self) -> str:
+        return f"{self.at}.concat"
+
+    @property
+    def out(self) -> str:
+        return f"{self.at}.out"
 
 
 ATTENTION_QUANTITIES = ("Q", "K", "V", "S_raw", "S", "S_masked", "A", "Z", "concat", "out")

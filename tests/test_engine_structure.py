@@ -5,6 +5,7 @@ travels in cache objects, never in attributes set after construction."""
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from stepper.engine.record import Labels, Recorder
 from stepper.engine.recorded import Keyed
 from stepper.engine.step_writer import StepWriter
 from stepper.scenario.types import ModelConfig
-from stepper.trace_keys import FINAL_NORM, LayerKeys
+from stepper.trace_keys import ATTENTION_QUANTITIES, FINAL_NORM, AttentionKeys, LayerKeys
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = sorted((ROOT / "stepper" / "engine").glob("*.py"))
@@ -75,6 +76,14 @@ def test_trace_keys_builds_every_documented_layer_key():
     documented = {k for k in documented_forward_keys() if k.startswith("L0.") or k == "ln_f"}
     assert documented == built
     assert layer.attn.weight("Q") == "layers.0.attn.W_Q" and layer.norm(2).gamma == "layers.0.ln2.gamma"
+
+
+def test_attention_quantities_are_declared_where_a_static_checker_sees_them():
+    """Each documented name is a property of AttentionKeys, not an answer of a __getattr__."""
+    assert "__getattr__" not in vars(AttentionKeys)
+    assert all(isinstance(inspect.getattr_static(AttentionKeys, name), property) for name in ATTENTION_QUANTITIES)
+    keys = AttentionKeys(params="layers.3.attn", at="L3.attn")
+    assert [getattr(keys, name) for name in ATTENTION_QUANTITIES] == [f"L3.attn.{n}" for n in ATTENTION_QUANTITIES]
 
 
 def test_the_reference_spells_no_layer_key_itself():

@@ -61,3 +61,22 @@ def test_the_trace_holds_data_and_no_words():
                          (Trace, ("made_by", "stale_lesson", "verified")), (Divergence, ("words",)),
                          (stepper.trace, ("visible_token", "visible_label", "reference_name"))):
         assert not [w for w in words if hasattr(owner, w)], owner
+
+
+def test_the_engine_binds_plain_values_and_the_present_layer_says_what_they_mean():
+    """τ = 0, top-k 0 and no mask are recorded as values; the words beside them are said here."""
+    from stepper.present.captions import shown_bindings
+    from stepper.scenario.load import parse_scenario
+
+    dec = parse_scenario("name: d\nmodel: {kind: decoder, d_model: 4, n_heads: 2, positional: learned, max_len: 6}\n"
+                         "input: {tokens: [a, b, c]}\ngenerate: {max_new_tokens: 1, temperature: 0, top_p: 0.9}\n")
+    steps = {s.id: s for s in build_trace(dec).steps}
+    temperature = steps["gen.1.temperature"]
+    assert temperature.bindings["τ"] == "0"
+    assert shown_bindings(temperature)["τ"] == "0 (0 = greedy: no division)"
+    assert steps["gen.1.filter"].bindings["top_k"] == "0" and shown_bindings(steps["gen.1.filter"])["top_k"] == "off"
+    enc = parse_scenario("name: e\nmodel: {kind: encoder}\ninput: {tokens: [I, am]}\n"
+                         "task: {classes: [negative, positive], label: positive}\n")
+    masked = next(s for s in build_trace(enc).steps if "mask" in s.bindings)
+    assert masked.bindings["mask"] == "none"
+    assert shown_bindings(masked)["mask"] == "none (every token sees every token)"

@@ -81,7 +81,7 @@ def _choose(rec, n, z, g, greedy, rng, vocab) -> int:
     rec.add(f"gen.{n}.temperature", "generate", f"Token {n}: temperature", sampling.TEMPERATURE_FORMULA,
             {"z": tensor("z", z, f"gen{n}.logits", None, vocab)},
             {"z'": tensor("z'", zt, f"gen{n}.scaled", None, vocab)},
-            bindings={"τ": fmt_num(g.temperature) + (" (0 = greedy: no division)" if g.temperature == 0 else "")},
+            bindings={"τ": fmt_num(g.temperature)},
             token=n)
     if g.top_k or g.top_p < 1.0 or banned:
         keep = sampling.keep_mask(zt, g.top_k, g.top_p, banned)  # [V]
@@ -89,7 +89,7 @@ def _choose(rec, n, z, g, greedy, rng, vocab) -> int:
         rec.add(f"gen.{n}.filter", "generate", f"Token {n}: top-k / top-p filter", sampling.FILTER_FORMULA,
                 {"z'": tensor("z'", zt, f"gen{n}.scaled", None, vocab)},
                 {"z_kept": tensor("z_kept", zf, f"gen{n}.filtered", None, vocab)},
-                bindings={"top_k": str(g.top_k or "off"), "top_p": fmt_num(g.top_p),
+                bindings={"top_k": str(g.top_k), "top_p": fmt_num(g.top_p),
                           "never": ", ".join(vocab[i] for i in banned) or "—",
                           "kept": ", ".join(v for v, k in zip(vocab, keep, strict=True) if k)}, token=n)
     else:

@@ -152,4 +152,4 @@ class TransformerPass:
 
     def mask_name(self) -> str:
         parts = (["causal"] if self.m.kind == "decoder" else []) + (["<pad> keys"] if self.pad_keys.any() else [])
-        return " + ".join(parts) or "none (every token sees every token)"
+        return " + ".join(parts) or "none"

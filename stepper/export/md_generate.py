@@ -20,6 +20,7 @@ from stepper.export.md_steps import (
 )
 from stepper.export.md_tables import code, table, text, token
 from stepper.export.md_token_choice import PICK, as_text, is_chars, pick_block, sequence, so_far, tokens
+from stepper.present.captions import shown_bindings
 from stepper.present.labels import shape_text
 from stepper.trace import Step, Trace
 
@@ -54,10 +55,11 @@ def _intro(trace: Trace) -> str:
     seq, prompt_len = sequence(trace)
     settings = []
     for s in trace.steps:
+        b = shown_bindings(s)
         if s.id == "gen.1.temperature":
-            settings.append(f"temperature τ = {text(s.bindings.get('τ', '?'))}")
+            settings.append(f"temperature τ = {text(b.get('τ', '?'))}")
         elif s.id == "gen.1.filter":
-            settings.append(f"top-k = {text(s.bindings.get('top_k', '?'))}, top-p = {text(s.bindings.get('top_p', '?'))}")
+            settings.append(f"top-k = {text(b.get('top_k', '?'))}, top-p = {text(b.get('top_p', '?'))}")
         elif s.id == "gen.1.sample":
             settings.append("greedy (always the most likely token)" if s.bindings.get("greedy") == "true"
                             else "sampled with a seeded random draw")

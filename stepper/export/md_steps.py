@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stepper.export.md_tables import MAX_HEADS, code, table, text
+from stepper.present.captions import shown_bindings
 from stepper.present.labels import shape_text
 from stepper.present.numbers import error_bound, given_number, table_number
 from stepper.present.provenance import made_by, stale_lesson
@@ -183,7 +184,7 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
     outs = " · ".join(f"{code(n)} {shape_text(t.shape)}" for n, t in step.outputs.items())
     shapes = f"**Shapes:** {ins} → {outs}" if ins else f"**Shapes:** produces {outs}"
     if step.bindings:
-        shapes += ", with " + ", ".join(f"{text(k)} = {text(v)}" for k, v in step.bindings.items())
+        shapes += ", with " + ", ".join(f"{text(k)} = {text(v)}" for k, v in shown_bindings(step).items())
     parts.append(shapes + ".")
     # a worked-out line of arithmetic reads as a sentence of its own, not as one more symbol binding
     if worked := worked_line(step):

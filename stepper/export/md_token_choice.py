@@ -12,6 +12,7 @@ import numpy as np
 
 from stepper.export.md_steps import Findings, checks_line, lesson_line, prose
 from stepper.export.md_tables import code, label, text, token
+from stepper.present.captions import shown_bindings
 from stepper.present.numbers import table_number
 from stepper.present.verdicts import ok_mark
 from stepper.roundoff import ranked
@@ -86,7 +87,7 @@ def pick_block(group: list[tuple[int, Step]], trace: Trace, precision: int, quiz
 
 
 def _how(kind: str, step: Step) -> str:
-    b = step.bindings
+    b = shown_bindings(step)
     if kind == "temperature":
         return f"**Temperature:** {code(step.formula.plain)}, with τ = {text(b.get('τ', '?'))}."
     if kind == "filter":

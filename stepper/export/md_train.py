@@ -22,6 +22,7 @@ from stepper.export.md_steps import (
     tensor_block,
 )
 from stepper.export.md_tables import code, table, text
+from stepper.present.captions import shown_bindings
 from stepper.present.numbers import table_number
 from stepper.present.worked import worked_line
 from stepper.roundoff import first_largest
@@ -42,7 +43,7 @@ def training_section(trace: Trace, chosen: list[tuple[int, Step]], axes: Axes, p
 
 
 def _hyper(step: Step, skip: tuple[str, ...] = ()) -> str:
-    return ", ".join(f"{text(k)} = {text(v)}" for k, v in step.bindings.items() if k not in skip)
+    return ", ".join(f"{text(k)} = {text(v)}" for k, v in shown_bindings(step).items() if k not in skip)
 
 
 def _intro(trace: Trace) -> str:

@@ -7,13 +7,22 @@ from stepper.trace import Step, Tensor, Trace
 PHASE_WORDS = {"forward": "Forward", "backward": "Backward", "update": "Training", "generate": "Generation"}
 # bindings that state a step's result rather than what goes into it
 _RESULT_BINDINGS = frozenset({"token", "p(token)", "generated", "kept"})
+# (symbol, value) the engine records → what the learner reads: the value with what it means
+_SPOKEN_VALUES = {("τ", "0"): "0 (0 = greedy: no division)", ("top_k", "0"): "off",
+                  ("mask", "none"): "none (every token sees every token)"}
+
+
+def shown_bindings(step: Step) -> dict[str, str]:
+    """The step's bound symbols as the app and the exports show them."""
+    return {k: _SPOKEN_VALUES.get((k, v), v) for k, v in step.bindings.items()}
 
 
 def given_bindings(step: Step, *, hide_results: bool = False) -> dict[str, str]:
     """The step's bound symbols; while a quiz asks about the step, only those that are inputs."""
+    shown = shown_bindings(step)
     if not hide_results:
-        return step.bindings
-    return {k: v for k, v in step.bindings.items()
+        return shown
+    return {k: v for k, v in shown.items()
             if k not in _RESULT_BINDINGS and not (k.startswith("L_") and k != "L_0")}
 
 

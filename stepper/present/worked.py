@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import weakref
 
+from stepper.present.captions import shown_bindings
 from stepper.present.exact_zeros import exact_zero_note
 from stepper.present.numbers import six_digits
 from stepper.present.worked_entries import entry_line
@@ -30,9 +31,10 @@ def worked_line(step: Step) -> str | None:
 
 
 def bindings_with_worked(step: Step) -> dict[str, str]:
-    """The step's bindings and, last, its worked line: what the JSON export records under `bindings`."""
+    """The step's bindings as shown and, last, its worked line: what the JSON export records under `bindings`."""
     line = worked_line(step)
-    return {**step.bindings, "worked": line} if line is not None else dict(step.bindings)
+    shown = shown_bindings(step)
+    return {**shown, "worked": line} if line is not None else shown
 
 
 def _entry_and_note(step: Step) -> str | None:

@@ -65,7 +65,7 @@ def legend(trace: Trace, step: Step, kind: str) -> tuple[str, list[tuple[str, st
     if kind == "sampling":
         tau = trace.generation_step(step.token, "temperature").bindings.get("τ", "")
         return ("the next token's distribution, before and after temperature and filtering",
-                [("softmax(z): τ = 1, nothing filtered", "blue"), (f"p: τ = {tau.split()[0]}, filtered", "red")])
+                [("softmax(z): τ = 1, nothing filtered", "blue"), (f"p: τ = {tau}, filtered", "red")])
     targets = _target_probs(trace, step)[:MAX_BARS]
     loss = float(np.asarray(step.outputs["L"].value)) if "L" in step.outputs else float("nan")
     return (f"L = {loss:.4f}: the mean surprise −log p(right answer)",
