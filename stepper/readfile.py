@@ -28,7 +28,10 @@ class Refused(Exception):
         return (type(self), (self.kind, str(self)))
 
 
-def _what(mode: int) -> str:
+def kind_of_file(mode: int) -> str:
+    """What a file that is not a regular file is, in words ("a named pipe (FIFO)"), from its st_mode."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
     if stat.S_ISFIFO(mode):
         return "a named pipe (FIFO)"
     if stat.S_ISSOCK(mode):
@@ -42,7 +45,7 @@ def _check(mode: int) -> None:
     if stat.S_ISDIR(mode):
         raise Refused("directory", "this is a directory")
     if not stat.S_ISREG(mode):
-        raise Refused("special", f"this is {_what(mode)}, not a regular file")
+        raise Refused("special", f"this is {kind_of_file(mode)}, not a regular file")
 
 
 def read_regular(path, *, limit: int) -> bytes:

@@ -18,6 +18,8 @@ import stat
 import tempfile
 from pathlib import Path
 
+from stepper.readfile import kind_of_file
+
 
 class ExistsError(Exception):
     """The target exists and overwriting was not asked for."""
@@ -25,16 +27,6 @@ class ExistsError(Exception):
 
 class WriteError(OSError):
     """The target cannot be written; the message names it as the user gave it."""
-
-
-def _what(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
 
 
 def _why(exc: BaseException) -> str:
@@ -66,7 +58,7 @@ def _target(path: Path, force: bool) -> tuple[Path, int | None]:
     else:
         real, leads = path, "it is"
     if not stat.S_ISREG(st.st_mode):
-        raise WriteError(f"cannot write {path}: {leads} {_what(st.st_mode)}, and --force replaces only a "
+        raise WriteError(f"cannot write {path}: {leads} {kind_of_file(st.st_mode)}, and --force replaces only a "
                          "regular file — write elsewhere")
     return real, stat.S_IMODE(st.st_mode)
 
