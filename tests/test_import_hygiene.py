@@ -139,3 +139,10 @@ def test_no_module_of_stepper_imports_itself_back_at_import_time():
         if node not in state:
             visit(node, [node])
     assert not cycles, cycles
+
+
+def test_no_module_of_stepper_is_over_300_lines():
+    """Modules stay small enough to read in one sitting (docs/architecture.md): split by responsibility."""
+    long = {path.relative_to(STEPPER).as_posix(): n for path in STEPPER.rglob("*.py")
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 300}
+    assert not long

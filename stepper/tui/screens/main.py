@@ -178,11 +178,10 @@ class MainScreen(Screen):
     def action_first(self) -> None:
         self.go_to(0)
 
+    action_forward_start = action_first  # the forward pass starts at step 1
+
     def action_last(self) -> None:
         self.go_to(len(self.trace.steps) - 1)
-
-    def action_forward_start(self) -> None:
-        self.go_to(0)
 
     def action_backward_start(self) -> None:
         self.go_to(self.trace.first_backward())
