@@ -92,14 +92,18 @@ def _linear(inputs, outputs, bindings):
     return line, claimed, float(y[i, j])
 
 
+def _row_dot(out_sym: str, out_t: Tensor, a_sym: str, a_t: Tensor, b_sym: str, b_t: Tensor):
+    """`out[i, j] = a[i, :]·b[j, :]` for the entry a product of rows made (Q·Kᵀ, dZ·Vᵀ)."""
+    a, b, out = _matrix(a_t), _matrix(b_t), _matrix(out_t)
+    i, j = largest(out, lower=True)
+    line = (f"{entry(out_sym, out_t.rows, out_t.cols, i, j)} = {a_sym}[{label(a_t.rows, i)}, :]·"
+            f"{b_sym}[{label(b_t.rows, j)}, :] = {dot(a[i], b[j])} ≈ {num(out[i, j])}")
+    return line, float(a[i] @ b[j]), float(out[i, j])
+
+
 def _scores(inputs, outputs, bindings):
-    q_t, k_t = inputs["Q"], inputs["K"]
     (s_sym, s_t), = outputs.items()
-    q, k, s = _matrix(q_t), _matrix(k_t), _matrix(s_t)
-    i, j = largest(s, lower=True)
-    line = (f"{entry(s_sym, s_t.rows, s_t.cols, i, j)} = Q[{label(q_t.rows, i)}, :]·K[{label(k_t.rows, j)}, :]"
-            f" = {dot(q[i], k[j])} ≈ {num(s[i, j])}")
-    return line, float(q[i] @ k[j]), float(s[i, j])
+    return _row_dot(s_sym, s_t, "Q", inputs["Q"], "K", inputs["K"])
 
 
 def _scale(inputs, outputs, bindings):
@@ -226,12 +230,7 @@ def _scores_grad(inputs, outputs, bindings):
 
 
 def _weighted_sum_grad(inputs, outputs, bindings):
-    dz_t, v_t, da_t = inputs["dZ"], inputs["V"], outputs["dA"]
-    dz, v, da = _matrix(dz_t), _matrix(v_t), _matrix(da_t)
-    i, j = largest(da, lower=True)
-    line = (f"{entry('dA', da_t.rows, da_t.cols, i, j)} = dZ[{label(dz_t.rows, i)}, :]·V[{label(v_t.rows, j)}, :]"
-            f" = {dot(dz[i], v[j])} ≈ {num(da[i, j])}")
-    return line, float(dz[i] @ v[j]), float(da[i, j])
+    return _row_dot("dA", outputs["dA"], "dZ", inputs["dZ"], "V", inputs["V"])
 
 
 def _weight_grad(inputs, outputs, bindings):
