@@ -37,8 +37,17 @@ class MatrixLayout:
         self.trace, self.step, self.palette, self.max_rows, self.gap = trace, step, palette, max_rows, gap
         self.hidden, self.changes, self.room = hidden, changes, room
         self.index = next((i for i, s in enumerate(trace.steps) if s is step), None)  # where inputs come from
+        # fitting the outputs builds their tables several times: what does not depend on the size, once
+        self.masked = mask_of(trace, step)
+        self._titles: dict[tuple[str, int], str] = {}
 
     def _title(self, name: str, tensor: Tensor, changed: np.ndarray | None) -> str:
+        key = (name, id(tensor))  # an input and an output may share a name, not a title
+        if key not in self._titles:
+            self._titles[key] = self._make_title(name, tensor, changed)
+        return self._titles[key]
+
+    def _make_title(self, name: str, tensor: Tensor, changed: np.ndarray | None) -> str:
         parts = [f"{name} {dims(tensor.shape)}"]
         if changed is not None:
             parts.append(f"{int(changed.sum())} changed" if changed.any() else "unchanged")
@@ -57,7 +66,6 @@ class MatrixLayout:
     def _maps(self, tensors: dict[str, Tensor], width: int, changes: dict[str, np.ndarray],
               max_rows: int | None = None) -> list[RenderableType]:
         max_rows = self.max_rows if max_rows is None else max_rows
-        masked = mask_of(self.trace, self.step)
         out: list[RenderableType] = []
         for name, tensor in tensors.items():
             value = tensor.value
@@ -65,7 +73,7 @@ class MatrixLayout:
             if value.ndim <= 2:
                 out.append(Heatmap(value, rows=tensor.rows, cols=tensor.cols,
                                    title=self._title(name, tensor, changed), palette=self.palette,
-                                   max_width=width, max_rows=max_rows, masked=masked,
+                                   max_width=width, max_rows=max_rows, masked=self.masked,
                                    marked_rows=looked_up_rows(self.step, tensor), changed=changed))
                 continue
             # higher-rank tensors (the heads side by side) are shown one leading slice at a time
