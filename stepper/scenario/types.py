@@ -28,6 +28,8 @@ class ModelConfig:
     pooling: str = "mean"  # mean | first | last
     attention_scale: bool = True  # divide scores by sqrt(d_k)
     sizes: tuple[int, ...] = ()  # mlp: layer widths, input first
+    norm_type: str = "layer"  # layer | batch: what ln1 / ln2 / ln_f are (BatchNorm: statistics over the batch)
+    dropout: float = 0.0  # training only: on attention weights and on each sublayer's output before its residual add
 
     @property
     def d_k(self) -> int:
@@ -65,23 +67,74 @@ class TaskConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    """`optim.schedule:` — the learning-rate multiplier of update t (the `transformers` schedules)."""
+
+    kind: str = "constant"  # constant | linear | cosine
+    warmup: int = 0  # updates whose multiplier rises linearly from 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class OptimConfig:
     """`optim:` — training after the backward pass (stepper/engine/train.py)."""
 
-    kind: str = "sgd"  # sgd | momentum | adam
+    kind: str = "sgd"  # sgd | momentum | adam | adamw
     lr: float = 0.1  # the learning rate α, > 0
     momentum: float = 0.9  # β of kind momentum: v ← β·v + g, w ← w − α·v
     beta1: float = 0.9  # adam
     beta2: float = 0.999  # adam
     eps: float = 1e-8  # adam
-    steps: int = 1  # updates to run; the first is recorded parameter by parameter
+    steps: int = 1  # updates to run (resolved from `epochs` when the file gives that); the first is recorded
+    epochs: int | None = None  # as written, when the file gives epochs instead of steps
+    weight_decay: float = 0.0  # adamw: decoupled (default 0.01); the others: L2 added to the gradient
+    clip_grad_norm: float | None = None  # the largest total gradient norm an update may use
+    schedule: ScheduleConfig = ScheduleConfig()
     # kind momentum: the initial velocity of any subset of the parameters, by name (others start at 0)
     velocity: dict[str, np.ndarray] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         out = asdict(self)
         out["velocity"] = {name: v.tolist() for name, v in self.velocity.items()}
+        out["schedule"] = self.schedule.as_dict()
         return out
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example of `data:`: tokens (transformers) or features (mlp), and what it should give."""
+
+    tokens: tuple[str, ...] = ()  # encoder / decoder, already tokenized
+    label: str | None = None  # classify
+    features: tuple[float, ...] = ()  # mlp
+    target: tuple[float, ...] = ()  # mlp regress
+    line: int = 0  # where the example stands in the file (1-based), for messages
+
+    def as_dict(self) -> dict:
+        out: dict = {"tokens": list(self.tokens)} if self.tokens else {"features": list(self.features)}
+        if self.label is not None:
+            out["label"] = self.label
+        if self.target:
+            out["target"] = list(self.target)
+        return out
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """`data:` — the training set (and an optional validation set) the optimizer walks through."""
+
+    examples: tuple[Example, ...]
+    validation: tuple[Example, ...] = ()
+    batch_size: int = 1  # resolved: all the examples when the file does not say
+    shuffle: bool = False  # epoch e takes numpy.random.default_rng(seed + e).permutation(N)
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return {"examples": [e.as_dict() for e in self.examples],
+                "validation": [e.as_dict() for e in self.validation],
+                "batch_size": self.batch_size, "shuffle": self.shuffle, "seed": self.seed}
 
 
 @dataclass(frozen=True)
@@ -114,6 +167,7 @@ class Scenario:
     features: tuple[float, ...] | tuple[tuple[float, ...], ...] = ()
     source: str = "<scenario>"
     optim: OptimConfig | None = None
+    data: DataConfig | None = None
     generate: GenerateConfig | None = None
     # the command line's generation flags that differ from the file, as typed (e.g. "--top-k 3")
     overrides: str = ""
@@ -137,6 +191,8 @@ class Scenario:
                "vocab": list(self.vocab), "tokens": list(self.tokens)}
         if self.optim is not None:
             out["optim"] = self.optim.as_dict()
+        if self.data is not None:
+            out["data"] = self.data.as_dict()
         if self.generate is not None:
             out["generate"] = self.generate.as_dict()
         return out
