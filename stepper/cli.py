@@ -79,9 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--force", action="store_true", help="try a scenario over the size limits anyway")
     _generation_flags(check)
 
-    export = sub.add_parser("export", help="write the whole trace as markdown or JSON")
+    export = sub.add_parser("export", help="write the whole trace as markdown or JSON, or the model as a scenario")
     export.add_argument("file")
-    export.add_argument("--format", choices=["md", "json"], default="md")
+    export.add_argument("--format", choices=["md", "json", "yaml"], default="md",
+                        help="md or json: the trace; yaml: the (trained) model as a new scenario, every weight explicit")
     export.add_argument("-o", "--output", help="output file (default: stdout)")
     export.add_argument("--precision", type=_positive, default=4, help="significant digits in markdown (default 4)")
     export.add_argument("--only", choices=["forward", "backward", "update", "generate"],
