@@ -94,7 +94,7 @@ def torch_batch_loss(sc: Scenario, params: dict[str, torch.Tensor], b: Batch, ma
         at = f"layers.{i}"
         lm = masks[i] if masks else None
 
-        def attn(v):
+        def attn(v, at=at, lm=lm):
             q, k, vv = (lin(v, f"{at}.attn", w).reshape(n_b, t, m.n_heads, dk).transpose(1, 2) for w in "QKV")
             s = q @ k.transpose(-1, -2)
             if m.attention_scale:
@@ -103,7 +103,7 @@ def torch_batch_loss(sc: Scenario, params: dict[str, torch.Tensor], b: Batch, ma
             z = drop(a, lm and lm.attn) @ vv
             return drop(lin(z.transpose(1, 2).reshape(n_b, t, m.d_model), f"{at}.attn", "O"), lm and lm.attn_out)
 
-        def ffn(v):
+        def ffn(v, at=at, lm=lm):
             return drop(lin(act(lin(v, f"{at}.ffn", "1")), f"{at}.ffn", "2"), lm and lm.ffn_out)
 
         for n, f in ((1, attn), (2, ffn)):

@@ -60,11 +60,11 @@ def test_padded_batch_combines_its_examples_as_the_loss_says(tmp_path, kind):
     sc = scenario(tmp_path, kind=kind, pooling="last")
     model = BatchedTransformer(sc)
     loss, grads, _ = model.loss_and_grads(sc.params, batch(sc, EXAMPLES, LABELS))
-    alone = [model.loss_and_grads(sc.params, batch(sc, [ex], [lab])) for ex, lab in zip(EXAMPLES, LABELS)]
+    alone = [model.loss_and_grads(sc.params, batch(sc, [ex], [lab])) for ex, lab in zip(EXAMPLES, LABELS, strict=True)]
     weights = np.ones(len(EXAMPLES)) if kind == "encoder" else np.array([len(ex) - 1 for ex in EXAMPLES], float)
     weights /= weights.sum()
-    assert abs(loss - sum(w * one[0] for w, one in zip(weights, alone))) <= 1e-12
-    _assert_close(grads, {name: sum(w * one[1][name] for w, one in zip(weights, alone)) for name in grads}, 1e-12)
+    assert abs(loss - sum(w * one[0] for w, one in zip(weights, alone, strict=True))) <= 1e-12
+    _assert_close(grads, {name: sum(w * one[1][name] for w, one in zip(weights, alone, strict=True)) for name in grads}, 1e-12)
 
 
 def test_every_parameter_has_a_gradient_in_scenario_order(tmp_path):
