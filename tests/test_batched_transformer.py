@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from batched_helpers import batch, scenario, torch_loss_and_grads
@@ -93,3 +95,17 @@ def _torch_logits(sc, b):
 
     loss, logits = torch_batch_loss(sc, {k: torch.tensor(v) for k, v in sc.params.items()}, b)
     return loss.item(), logits.detach().numpy()
+
+
+def test_last_pooling_reads_the_last_non_pad_row_of_one_sequence_too(tmp_path):
+    """A single `input` ending in <pad> pools its last real token, as the same example in a padded batch;
+    the torch reference agrees with the recorded pass."""
+    from stepper.verify.entry import checked
+
+    sc = scenario(tmp_path, pooling="last")
+    padded = dataclasses.replace(sc, tokens=["a", "c", "b", "<pad>", "<pad>"])
+    loss, grads = run.loss_and_grads(padded, padded.params)
+    unpadded = BatchedTransformer(sc).loss_and_grads(sc.params, batch(sc, [["a", "c", "b"]], [sc.task.label_index]))
+    assert abs(loss - unpadded[0]) <= 1e-12
+    _, verdicts = checked(padded)
+    assert verdicts.totals.ok
