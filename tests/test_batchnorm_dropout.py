@@ -128,3 +128,28 @@ def test_fast_erf_is_math_erf():
     xs = np.concatenate([np.linspace(-8, 8, 100_001), [0.0, 6.0, -6.0, 1e-300, 40.0]])
     want = np.array([math.erf(v) for v in xs])
     assert np.max(np.abs(batched_gelu.erf(xs) - want)) <= 1e-14
+
+
+@pytest.mark.parametrize("config", [{}, {"kind": "decoder", "norm": "pre", "final_norm": True}])
+def test_recorded_pass_with_batchnorm_is_verified_by_the_reference(tmp_path, config):
+    """The traced example's steps: BatchNorm over its own non-<pad> rows, each step checked by torch."""
+    import dataclasses
+
+    from stepper.engine import run
+    from stepper.verify.entry import checked
+
+    sc = scenario(tmp_path, norm_type="batch", **config)
+    sc = dataclasses.replace(sc, tokens=["a", "c", "b", "d", "<pad>"])
+    trace, verdicts = checked(sc)
+    assert verdicts.totals.ok
+    norm_steps = [s for s in trace.steps if s.stage == "batchnorm"]
+    assert norm_steps and all(s.formula.plain.startswith("y = (x − μ)") for s in norm_steps if s.phase == "forward")
+    assert "BatchNorm" in norm_steps[0].title
+    # the recorded pass is the batched model's training mode on that one example
+    labels = [sc.task.label_index] if sc.task.kind == "classify" else None
+    tokens = ["a", "c", "b", "d"]
+    loss, grads, _ = BatchedTransformer(sc).loss_and_grads(sc.params, batch(sc, [tokens], labels))
+    want_loss, want_grads = run.loss_and_grads(dataclasses.replace(sc, tokens=tokens), sc.params)
+    assert abs(loss - want_loss) <= 1e-12
+    for name, g in want_grads.items():
+        assert np.max(np.abs(grads[name] - g)) <= 1e-12, name

@@ -20,13 +20,11 @@ FORMULA = Formula(
     plain="y = (x − μ) / √(σ² + ε) · γ + β,  μ, σ² = mean and (biased) variance of each feature over the non-<pad> rows",
     latex=r"y = \frac{x - \mu}{\sqrt{\sigma^2 + \varepsilon}} \odot \gamma + \beta,\quad \mu_d = \frac{1}{n}\sum_{r} x_{rd},\ \sigma^2_d = \frac{1}{n}\sum_r (x_{rd} - \mu_d)^2",
     meaning="Each feature is re-centred and rescaled using the whole batch's statistics for it, then stretched and shifted by learned γ, β.",
-    roles=(("x", "in x"), ("y", "out y")),
 )
 GRAD_FORMULA = Formula(
     plain="dx = (dx̂ − Σ dx̂ / n − x̂·Σ(dx̂·x̂) / n) / √(σ² + ε) on the counted rows,  dx̂ = dy·γ,  dγ = Σ dy·x̂,  dβ = Σ dy",
     latex=r"\frac{\partial L}{\partial x_r} = \frac{1}{\sqrt{\sigma^2+\varepsilon}}\Big(g_r - \tfrac{1}{n}\textstyle\sum g - \hat x_r\,\tfrac{1}{n}\sum g \odot \hat x\Big),\ g = \frac{\partial L}{\partial y}\odot\gamma",
     meaning="Every row's statistics came from every counted row, so each row's gradient has the batch's shift and rescale removed.",
-    roles=(("dy", "in dy"), ("dx", "out dx")),
 )
 EVAL_FORMULA = Formula(
     plain="y = (x − running_mean) / √(running_var + ε) · γ + β",

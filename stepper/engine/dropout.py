@@ -17,13 +17,11 @@ FORMULA = Formula(
     plain="Y = X ⊙ keep / (1 − p),  keep[i] = 1 with probability 1 − p, else 0",
     latex=r"Y = \frac{X \odot \mathrm{keep}}{1 - p},\quad \mathrm{keep}_i \sim \mathrm{Bernoulli}(1 - p)",
     meaning="A random share p of the entries is zeroed for this update; the rest grow by 1/(1−p) so the average stays the same.",
-    roles=(("X", "in 0"), ("Y", "out 0")),
 )
 GRAD_FORMULA = Formula(
     plain="dX = dY ⊙ keep / (1 − p)",
     latex=r"\frac{\partial L}{\partial X} = \frac{\partial L}{\partial Y} \odot \frac{\mathrm{keep}}{1 - p}",
     meaning="A dropped entry had no effect on the loss, so it gets no gradient; a kept one passes it on, scaled.",
-    roles=(("dY", "in 0"), ("dX", "out 0")),
 )
 
 
