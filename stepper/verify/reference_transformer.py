@@ -113,7 +113,7 @@ def _pool(g: Graph, scenario: Scenario, stream: str, ids: list[int]) -> str:
 
 
 def _norm(g: Graph, scenario: Scenario, norm: NormKeys, x: str) -> str:
-    """LayerNorm, or BatchNorm in training mode over the rows that are not <pad> (the one example is the
+    """The norm: LayerNorm, or BatchNorm in training mode over the rows that are not <pad> (the one example is the
     batch); a <pad> row is normalised with those rows' statistics too."""
     m = scenario.model
     eps = m.norm_eps
