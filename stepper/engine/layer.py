@@ -70,18 +70,23 @@ class LayerCache:
 
 
 class LayerNorms:
-    """The model's norm placement and ε, with each norm's recorded step."""
+    """The model's norm placement, kind (LayerNorm, or BatchNorm over the non-<pad> `rows`) and ε, with
+    each norm's recorded step."""
 
-    def __init__(self, placement: str, eps: float, d_model: int):
+    def __init__(self, placement: str, eps: float, d_model: int, norm_type: str = "layer",
+                 rows: np.ndarray | None = None):
         self.placement, self.eps, self.d_model = placement, eps, d_model
+        self.norm_type, self.rows = norm_type, rows
+        self.name = "BatchNorm" if norm_type == "batch" else "LayerNorm"
 
     def forward(self, w: StepWriter, keys: LayerKeys, n: int, x: Keyed) -> tuple[Keyed, NormCache]:
-        return norm_forward(w, f"fwd.{keys.norm(n).out}", f"LayerNorm {n}", x, keys.norm(n), self.eps,
-                            layer=keys.index, bindings={"ε": fmt_num(self.eps), "d_model": str(self.d_model)})
+        return norm_forward(w, f"fwd.{keys.norm(n).out}", f"{self.name} {n}", x, keys.norm(n), self.eps,
+                            layer=keys.index, bindings={"ε": fmt_num(self.eps), "d_model": str(self.d_model)},
+                            norm_type=self.norm_type, rows=self.rows)
 
     def backward(self, w: StepWriter, n: int, dy: np.ndarray, c: NormCache, dx_key: str,
                  grads: dict[str, np.ndarray]) -> np.ndarray:
-        return norm_backward(w, f"bwd.{c.keys.out}", f"Through LayerNorm {n}", dy, c, dx_key, grads, self.eps)
+        return norm_backward(w, f"bwd.{c.keys.out}", f"Through {self.name} {n}", dy, c, dx_key, grads, self.eps)
 
 
 def sublayer_forward(w: StepWriter, norms: LayerNorms, keys: LayerKeys, spec: Sublayer, x: Keyed,

@@ -9,7 +9,9 @@ FORMULAS = {
                     latex=r"\text{pooled} = \frac{1}{|\mathcal{T}|}\sum_{t\in\mathcal{T}} h_t",
                     meaning="The sentence vector is the average of its token vectors (padding excluded)."),
     "first": Formula(plain="pooled = h[0]", latex=r"\text{pooled} = h_0", meaning="The first token's vector stands for the whole sequence (as BERT's [CLS])."),
-    "last": Formula(plain="pooled = h[T−1]", latex=r"\text{pooled} = h_{T-1}", meaning="The last token's vector stands for the sequence; in a decoder it is the only one that saw every token."),
+    "last": Formula(plain="pooled = h[t_last], t_last = the last row that is not <pad>",
+                    latex=r"\text{pooled} = h_{t_{\text{last}}}",
+                    meaning="The last real token's vector stands for the sequence; in a decoder it is the only one that saw every token."),
 }
 GRAD_FORMULA = Formula(
     plain="dh[t] = weight[t] · dpooled",
@@ -24,8 +26,8 @@ def weights(kind: str, keep: np.ndarray) -> np.ndarray:
     w = np.zeros(t)  # [T]
     if kind == "first":
         w[0] = 1.0
-    elif kind == "last":
-        w[t - 1] = 1.0
+    elif kind == "last":  # the last row that is not <pad>, as in a padded batch
+        w[np.flatnonzero(keep)[-1] if keep.any() else t - 1] = 1.0
     else:
         w[keep] = 1.0 / keep.sum()
     return w

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from stepper.engine import layernorm, linear, residual
+from stepper.engine import batchnorm, layernorm, linear, residual
 from stepper.engine.record import fmt_num, tensor
 from stepper.engine.step_writer import StepWriter
 from stepper.trace import Tensor
@@ -72,25 +72,35 @@ def linear_backward(w: StepWriter, step_id: str, title: str, dy: Tensor, c: Line
 class NormCache:
     keys: NormKeys
     x: Keyed
-    numbers: tuple  # layernorm.forward's cache
+    numbers: tuple  # layernorm.forward's (or batchnorm.forward's) cache
     layer: int | None
+    norm_type: str = "layer"  # layer | batch
 
 
 def norm_forward(w: StepWriter, step_id: str, title: str, x: Keyed, keys: NormKeys, eps: float, *,
-                 layer: int | None = None, bindings: dict[str, str]) -> tuple[Keyed, NormCache]:
-    y, numbers = layernorm.forward(x.value, w.params[keys.gamma], w.params[keys.beta], eps)  # [T, D]
-    w.step(step_id, "layernorm", title, layernorm.FORMULA,
+                 layer: int | None = None, bindings: dict[str, str], norm_type: str = "layer",
+                 rows: np.ndarray | None = None) -> tuple[Keyed, NormCache]:
+    """LayerNorm (each row over its features), or with norm_type batch BatchNorm in training mode: each
+    feature over the `rows` [T] that are not <pad> — one example is the whole batch here."""
+    gamma, beta = w.params[keys.gamma], w.params[keys.beta]
+    if norm_type == "batch":
+        y, numbers = batchnorm.forward(x.value, gamma, beta, eps, rows)  # [T, D]
+    else:
+        y, numbers = layernorm.forward(x.value, gamma, beta, eps)  # [T, D]
+    stage = batchnorm if norm_type == "batch" else layernorm
+    w.step(step_id, stage.__name__.rsplit(".", 1)[-1], title, stage.FORMULA,
            [w.td("x", x.value, x.key), w.param("γ", keys.gamma), w.param("β", keys.beta)],
            [w.td("y", y, keys.out)], layer=layer, bindings=bindings)
-    return Keyed(y, keys.out), NormCache(keys, x, numbers, layer)
+    return Keyed(y, keys.out), NormCache(keys, x, numbers, layer, norm_type)
 
 
 def norm_backward(w: StepWriter, step_id: str, title: str, dy: np.ndarray, c: NormCache, dx_key: str,
                   grads: dict[str, np.ndarray], eps: float) -> np.ndarray:
-    dx, dg, db = layernorm.backward(dy, c.numbers)  # [T, D], [D], [D]
+    stage = batchnorm if c.norm_type == "batch" else layernorm
+    dx, dg, db = stage.backward(dy, c.numbers)  # [T, D], [D], [D]
     k = c.keys
     grads[k.gamma], grads[k.beta] = dg, db
-    w.step(step_id, "layernorm", title, layernorm.GRAD_FORMULA,
+    w.step(step_id, stage.__name__.rsplit(".", 1)[-1], title, stage.GRAD_FORMULA,
            [w.td("dy", dy, grad(k.out)), w.td("x", c.x.value, c.x.key), w.param("γ", k.gamma)],
            [w.td("dx", dx, dx_key), w.dims("dγ", dg, grad(k.gamma)), w.dims("dβ", db, grad(k.beta))],
            layer=c.layer, bindings={"ε": fmt_num(eps)})

@@ -57,7 +57,7 @@ class TransformerPass:
         m = self.m
         labels = Labels(tokens, sc.vocab, list(sc.task.classes), m.d_model, m.d_ff, m.n_heads)
         self.w = StepWriter(rec, labels, params, labels.vocab if self.next_token else labels.classes)
-        self.norms = LayerNorms(m.norm, m.norm_eps, m.d_model)
+        self.norms = LayerNorms(m.norm, m.norm_eps, m.d_model, m.norm_type, ~self.pad_keys)
 
     def param_labels(self, name: str, value: np.ndarray) -> tuple[list[str] | None, list[str]]:
         return self.w.param_labels(name, value)
@@ -76,8 +76,9 @@ class TransformerPass:
             layers.append(layer)
         final = None
         if m.final_norm:
-            x, final = norm_forward(w, "fwd.ln_f", "Final LayerNorm", x, FINAL_NORM, m.norm_eps,
-                                    bindings={"ε": fmt_num(m.norm_eps)})
+            x, final = norm_forward(w, "fwd.ln_f", f"Final {self.norms.name}", x, FINAL_NORM, m.norm_eps,
+                                    bindings={"ε": fmt_num(m.norm_eps)}, norm_type=m.norm_type,
+                                    rows=self.norms.rows)
         loss, logits, head = output_head.forward(w, x, **self.task())
         return loss, PassCache(embed, layers, final, head, logits)
 
@@ -85,7 +86,7 @@ class TransformerPass:
         w, grads = self.w, {}
         dx = output_head.backward(w, c.head, grads)
         if c.final_norm is not None:
-            dx = norm_backward(w, "bwd.ln_f", "Through final LayerNorm", dx, c.final_norm, grad(c.final_norm.x.key),
+            dx = norm_backward(w, "bwd.ln_f", f"Through final {self.norms.name}", dx, c.final_norm, grad(c.final_norm.x.key),
                                grads, self.m.norm_eps)
         for layer in reversed(c.layers):
             dx = layer_backward(w, self.norms, dx, layer, grads)

@@ -87,7 +87,7 @@ def build_transformer(g: Graph, scenario: Scenario) -> str:
     for i in range(m.n_layers):
         stream = _layer(g, scenario, LayerKeys(i), stream, mask)
     if m.final_norm:
-        stream = _layernorm(g, FINAL_NORM, stream, m.norm_eps)
+        stream = _norm(g, scenario, FINAL_NORM, stream)
 
     if scenario.task.kind == "next_token":
         features = stream
@@ -104,15 +104,38 @@ def _pool(g: Graph, scenario: Scenario, stream: str, ids: list[int]) -> str:
     how = scenario.model.pooling
     if how == "first":
         return g.op(POOLED, lambda x: x[0], stream)
-    if how == "last":
-        return g.op(POOLED, lambda x: x[-1], stream)
     pad = pad_id(scenario)
+    if how == "last":  # the last row that is not <pad>
+        last = max((k for k, i in enumerate(ids) if i != pad), default=len(ids) - 1)
+        return g.op(POOLED, lambda x: x[last], stream)
     keep = torch.tensor([k for k, i in enumerate(ids) if i != pad], dtype=torch.long)
     return g.op(POOLED, lambda x: x[keep].mean(dim=0), stream)
 
 
-def _layernorm(g: Graph, norm: NormKeys, x: str, eps: float) -> str:
-    return g.op(norm.out, lambda v, w, b: F.layer_norm(v, (v.shape[-1],), w, b, eps), x, norm.gamma, norm.beta)
+def _norm(g: Graph, scenario: Scenario, norm: NormKeys, x: str) -> str:
+    """The norm: LayerNorm, or BatchNorm in training mode over the rows that are not <pad> (the one example is the
+    batch); a <pad> row is normalised with those rows' statistics too."""
+    m = scenario.model
+    eps = m.norm_eps
+    if m.norm_type != "batch":
+        return g.op(norm.out, lambda v, w, b: F.layer_norm(v, (v.shape[-1],), w, b, eps), x, norm.gamma, norm.beta)
+    pad = pad_id(scenario)
+    ids = input_ids(scenario)
+    kept = torch.tensor([k for k, i in enumerate(ids) if i != pad], dtype=torch.long)
+    others = torch.tensor([k for k, i in enumerate(ids) if i == pad], dtype=torch.long)
+
+    def batch_norm(v: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        d = v.shape[-1]
+        running = torch.zeros(d, dtype=v.dtype), torch.ones(d, dtype=v.dtype)
+        out = torch.zeros_like(v).index_put((kept,), F.batch_norm(v[kept], *running, w, b, training=True,
+                                                                 momentum=0.1, eps=eps))
+        if len(others):
+            rows = v[kept]
+            mean, var = rows.mean(dim=0), rows.var(dim=0, unbiased=False)
+            out = out.index_put((others,), (v[others] - mean) / torch.sqrt(var + eps) * w + b)
+        return out
+
+    return g.op(norm.out, batch_norm, x, norm.gamma, norm.beta)
 
 
 def _linear(g: Graph, key: str, x: str, w: str, b: str) -> str:
@@ -127,7 +150,7 @@ def _layer(g: Graph, scenario: Scenario, keys: LayerKeys, x: str, mask: torch.Te
     h, dk = m.n_heads, m.d_k
     attn, ffn = keys.attn, keys.ffn
 
-    a = _layernorm(g, keys.norm(1), x, m.norm_eps) if m.norm == "pre" else x
+    a = _norm(g, scenario, keys.norm(1), x) if m.norm == "pre" else x
     for name in "QKV":
         _linear(g, getattr(attn, name), a, attn.weight(name), attn.bias(name))
 
@@ -146,10 +169,10 @@ def _layer(g: Graph, scenario: Scenario, keys: LayerKeys, x: str, mask: torch.Te
     g.op(keys.residual(1), torch.add, x, attn.out)
 
     if m.norm == "post":
-        f = _layernorm(g, keys.norm(1), keys.residual(1), m.norm_eps)
+        f = _norm(g, scenario, keys.norm(1), keys.residual(1))
         stream = f
     elif m.norm == "pre":
-        f = _layernorm(g, keys.norm(2), keys.residual(1), m.norm_eps)
+        f = _norm(g, scenario, keys.norm(2), keys.residual(1))
         stream = keys.residual(1)
     else:
         f = stream = keys.residual(1)
@@ -158,5 +181,5 @@ def _layer(g: Graph, scenario: Scenario, keys: LayerKeys, x: str, mask: torch.Te
     _linear(g, ffn.out, ffn.G, ffn.weight("2"), ffn.bias("2"))
     g.op(keys.residual(2), torch.add, stream, ffn.out)
     if m.norm == "post":
-        return _layernorm(g, keys.norm(2), keys.residual(2), m.norm_eps)
+        return _norm(g, scenario, keys.norm(2), keys.residual(2))
     return keys.residual(2)
