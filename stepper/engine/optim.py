@@ -60,28 +60,49 @@ def init_state(kind: str, params: dict[str, np.ndarray], velocity: dict[str, np.
 
 def update(kind: str, w: np.ndarray, g: np.ndarray, st: dict[str, np.ndarray], t: int, *, lr: float,
            beta: float, beta1: float, beta2: float, eps: float, weight_decay: float = 0.0):
-    """One step for one parameter (or all of them flattened); returns (new weight, new state). `t` counts from 1.
+    """One step for one parameter; returns (new weight, new state). `t` counts from 1. The inputs are not changed."""
+    w_new, st_new = np.array(w, dtype=np.float64), {k: v.copy() for k, v in st.items()}
+    step(kind, w_new, np.array(g, dtype=np.float64), st_new, t, lr=lr, beta=beta, beta1=beta1, beta2=beta2,
+         eps=eps, weight_decay=weight_decay)
+    return w_new, st_new
 
-    The inputs are not changed. The arithmetic follows torch.optim's single-tensor code, operation by operation."""
+
+def step(kind: str, w: np.ndarray, g: np.ndarray, st: dict[str, np.ndarray], t: int, *, lr: float,
+         beta: float, beta1: float, beta2: float, eps: float, weight_decay: float = 0.0,
+         scratch: np.ndarray | None = None) -> None:
+    """One step in place: w and the state arrays take their new values; g is used as working space.
+
+    The trainer runs this on all parameters at once (one flat vector), so an update allocates nothing.
+    Each line is one of torch.optim's single-tensor operations, in its order, so the roundings agree."""
+    tmp = np.empty_like(w) if scratch is None else scratch
     if kind == "adamw":
         if weight_decay != 0.0:
-            w = w * (1.0 - lr * weight_decay)  # decoupled: the weight shrinks, the gradient is left alone
+            w *= 1.0 - lr * weight_decay  # decoupled: the weight shrinks, the gradient is left alone
     elif weight_decay != 0.0:
-        g = g + weight_decay * w  # L2: same shape as w
-    if kind == "sgd":
-        return w - lr * g, {}  # same shape as w
-    if kind == "momentum":
-        v = beta * st["v"] + g  # same shape as w
-        return w - lr * v, {"v": v}
-    m = _lerp(st["m"], g, 1.0 - beta1)  # β₁m + (1−β₁)g, as torch's lerp_ rounds it
-    s = st["s"] * beta2 + (1.0 - beta2) * g * g  # same shape as w
-    step_size = lr / (1.0 - beta1**t)
-    denom = np.sqrt(s) / (1.0 - beta2**t) ** 0.5 + eps  # √ŝ + ε
-    return w + (-step_size * m) / denom, {"m": m, "s": s}
-
-
-def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
-    """start + weight·(end − start), with torch's choice of form for large weights (fewer rounding errors)."""
+        g += np.multiply(w, weight_decay, out=tmp)  # L2: g + λ·w
+    if kind in ("sgd", "momentum"):
+        if kind == "momentum":
+            v = st["v"]
+            v *= beta
+            v += g  # v ← β·v + g
+            g = v
+        w -= np.multiply(g, lr, out=tmp)  # w ← w − α·g
+        return
+    m, s = st["m"], st["s"]
+    weight = 1.0 - beta1  # m ← β₁m + (1−β₁)g, computed as torch's lerp_(g, weight) computes it:
+    np.subtract(g, m, out=tmp)
     if abs(weight) < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (1.0 - weight)
+        tmp *= weight
+        m += tmp  # m + weight·(g − m)
+    else:
+        tmp *= 1.0 - weight
+        np.subtract(g, tmp, out=m)  # g − (g − m)·(1 − weight)
+    s *= beta2
+    s += np.multiply(g, 1.0 - beta2, out=tmp).__imul__(g)  # s ← β₂s + ((1−β₂)·g)·g
+    step_size = lr / (1.0 - beta1**t)
+    np.sqrt(s, out=tmp)
+    tmp /= (1.0 - beta2**t) ** 0.5
+    tmp += eps  # √ŝ + ε
+    np.multiply(m, -step_size, out=g)
+    g /= tmp
+    w += g  # w ← w − α·m̂ / (√ŝ + ε)

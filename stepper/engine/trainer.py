@@ -79,7 +79,7 @@ def _fit(sc: Scenario, cfg) -> TrainingLog:
     state = optim.init_state(cfg.kind, {"θ": theta}, velocity)["θ"]
     hyper = {"beta": cfg.momentum, "beta1": cfg.beta1, "beta2": cfg.beta2, "eps": cfg.eps,
              "weight_decay": cfg.weight_decay}
-    grad = np.empty_like(theta)
+    grad, scratch = np.empty_like(theta), np.empty_like(theta)
     cached: dict[int, object] = {}
     running, first_grads, stopped = None, {}, None
     val_loss, val_acc, val_after = [], [], []
@@ -106,7 +106,7 @@ def _fit(sc: Scenario, cfg) -> TrainingLog:
             break
         if cfg.clip_grad_norm is not None:
             grad *= clip.coefficient(norm, cfg.clip_grad_norm)
-        theta[:], state = optim.update(cfg.kind, theta, grad, state, t + 1, lr=float(rates[t]), **hyper)
+        optim.step(cfg.kind, theta, grad, state, t + 1, lr=float(rates[t]), scratch=scratch, **hyper)
         history[t] = theta
         running = new_running
         if val_batch is not None and ((t + 1) % per_epoch == 0 or t == total - 1):
