@@ -156,7 +156,9 @@ class TrainingLog:
     stopped training): the loss of its batch with the weights before it, the learning rate it used, the
     total gradient L2 norm before clipping, its batch's example indices, and every parameter after it.
     Per validation (after each epoch's last update, and after the last update when that ends part-way
-    through an epoch): the loss over the whole validation set and, for classify, the fraction right."""
+    through an epoch; none after an update that stopped training): the loss over the whole validation set
+    and, for classify, the fraction right. An update that stopped training changed nothing: its row of
+    param_history repeats the one before."""
 
     batch_losses: np.ndarray  # [n]
     lr: np.ndarray  # [n]

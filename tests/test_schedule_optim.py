@@ -118,3 +118,18 @@ def test_clipping_matches_clip_grad_norm(max_norm):
     flat = np.concatenate([g.ravel() for g in grads.values()])
     assert clip.total_norm(flat) == pytest.approx(torch_norm, rel=1e-14)
     assert (clip.coefficient(norm, max_norm) < 1) == (max_norm < norm)
+
+
+@pytest.mark.parametrize("kind", ["adam", "adamw"])
+def test_a_small_beta1_takes_torchs_other_lerp_form_and_still_matches(kind):
+    rng = np.random.default_rng(2)
+    w0, grads = rng.normal(size=6), [rng.normal(size=6) for _ in range(4)]
+    tw = torch.tensor(w0, requires_grad=True)
+    opt = (torch.optim.Adam if kind == "adam" else torch.optim.AdamW)([tw], lr=0.1, betas=(0.3, 0.9),
+                                                                     weight_decay=0.1)
+    w, st = w0.copy(), optim.init_state(kind, {"w": w0}, {})["w"]
+    for t, g in enumerate(grads, start=1):
+        tw.grad = torch.tensor(g)
+        opt.step()
+        optim.step(kind, w, g.copy(), st, t, lr=0.1, beta=0.0, beta1=0.3, beta2=0.9, eps=1e-8, weight_decay=0.1)
+        np.testing.assert_allclose(w, tw.detach().numpy(), rtol=1e-14, atol=1e-16)
