@@ -146,3 +146,45 @@ class Trace:
                 if not tensor.index:
                     pieces.setdefault(repr(made.index), i)  # slices are unhashable before 3.12
         return sorted(pieces.values())
+
+
+@dataclass
+class TrainingLog:
+    """What training on a data set did, update by update (stepper/engine/trainer.py makes it).
+
+    Per update t (0-based; n = the updates that ran: all of them, or up to and including the one that
+    stopped training): the loss of its batch with the weights before it, the learning rate it used, the
+    total gradient L2 norm before clipping, its batch's example indices, and every parameter after it.
+    Per validation (after each epoch's last update, and after the last update when that ends part-way
+    through an epoch; none after an update that stopped training): the loss over the whole validation set
+    and, for classify, the fraction right. An update that stopped training changed nothing: its row of
+    param_history repeats the one before."""
+
+    batch_losses: np.ndarray  # [n]
+    lr: np.ndarray  # [n]
+    grad_norm: np.ndarray  # [n]
+    val_loss: np.ndarray  # [V]
+    val_accuracy: np.ndarray  # [V], empty unless the task is classify
+    val_after: np.ndarray  # [V] int: the update after which each validation ran
+    param_names: list[str]  # the scenario's parameter order: the columns of param_history
+    param_history: np.ndarray  # [n, P] float64: all parameters flattened, in param_names order, after each update
+    trained: dict[str, np.ndarray]  # every parameter after the last update
+    running: dict  # BatchNorm's running statistics after training ({} without BatchNorm)
+    first_grads: dict[str, np.ndarray]  # dLoss/dθ of update 0, before weight decay and clipping
+    stopped_at: int | None  # the update whose loss or gradient was not finite; its parameters are unchanged
+    batches: list[np.ndarray]  # [n] each update's example indices, in batch order
+    dropout_seed: int  # masks of update t come from numpy.random.default_rng([dropout_seed, t])
+
+    @property
+    def updates(self) -> int:
+        return len(self.batch_losses)
+
+    def params_after(self, t: int) -> dict[str, np.ndarray]:
+        """Every parameter after update t, by name (views of param_history's row t)."""
+        out, start = {}, 0
+        for name in self.param_names:
+            shape = self.trained[name].shape
+            size = int(np.prod(shape, dtype=np.int64))
+            out[name] = self.param_history[t, start:start + size].reshape(shape)
+            start += size
+        return out
