@@ -149,3 +149,12 @@ def test_the_training_scenarios_load(name):
     sc = load_scenario(f"scenarios/{name}.yaml")
     assert sc.optim.kind == "adamw" and sc.data.validation and sc.data.batch_size == 4
     assert sc.optim.steps == sc.optim.epochs * math.ceil(len(sc.data.examples) / 4)
+
+
+def test_batchnorm_refuses_a_traced_example_of_one_row():
+    text = "name: t\nmodel: {kind: encoder, d_model: 4, norm_type: batch}\ninput: {tokens: [I]}\n" \
+           "task: {classes: [a, b], label: a}\n"
+    with pytest.raises(ScenarioError, match="BatchNorm cannot estimate") as err:
+        parse_scenario(text, "t.yaml")
+    assert err.value.line == 3
+    parse_scenario(text.replace("[I]", "[I, am]"), "t.yaml")

@@ -37,7 +37,12 @@ def model_inputs(doc: Located, model: ModelConfig, input_raw: dict, task_raw: di
     if data_raw is None:
         if model.kind == "mlp":
             return Inputs([], [], features(doc, model, input_raw), task_raw, None)
-        return Inputs(*tokens_and_vocab(doc, input_raw), (), task_raw, None)
+        vocab, tokens = tokens_and_vocab(doc, input_raw)
+        if model.norm_type == "batch" and len(tokens) - (task_kind(doc, model, task_raw) == "next_token") < 2:
+            where = ("input", "tokens") if doc.has(("input", "tokens")) else ("input", "text")
+            raise doc.error(where, "the model reads one position, a single row, whose variance BatchNorm cannot "
+                                   "estimate — give it two tokens or more, or use `norm_type: layer`")
+        return Inputs(vocab, tokens, (), task_raw, None)
     raw = section(doc, D, data_raw, schema.DATA)
     kind = task_kind(doc, model, task_raw)
     train = _read(doc, model, kind, raw["examples"], "examples", input_raw["tokenizer"])
