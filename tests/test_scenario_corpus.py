@@ -7,6 +7,7 @@ pinned below — never a traceback — and nothing in it may run: the files that
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 
 CORPUS = Path(__file__).parent / "malformed"
+# the checkout under test, not whichever stepper the interpreter has installed (the files run in an empty directory)
+ENV = {**os.environ, "PYTHONPATH": str(CORPUS.parent.parent)}
 FILES = sorted(CORPUS.glob("*.yaml"))
 
 # the line each fault sits on, so a message that drifts to the wrong spot fails here
@@ -54,6 +57,14 @@ LINES = {
     "mlp_batch_ragged.yaml": 6, "mlp_batch_target_count.yaml": 7,
     # text that cannot be written out, a tag on a key, a mapping alias bomb
     "text_lone_surrogate.yaml": 2, "tag_on_key.yaml": 4, "alias_bomb_mappings.yaml": 5,
+    # training on a data set: each example where it is written, the new optim and model keys, the training limit
+    "data_example_empty.yaml": 7, "data_example_missing_label.yaml": 7, "data_example_not_mapping.yaml": 6,
+    "data_examples_empty.yaml": 5, "data_features_wrong_length.yaml": 7, "data_label_not_in_classes.yaml": 7,
+    "data_longer_than_max_len.yaml": 7, "data_next_token_one_token.yaml": 6, "data_task_label_without_input.yaml": 6,
+    "data_token_not_in_vocab.yaml": 9, "data_vocab_without_pad.yaml": 4, "data_without_optim.yaml": 4,
+    "optim_epochs_and_steps.yaml": 8, "optim_schedule_bad_kind.yaml": 7, "optim_weight_decay_negative.yaml": 7,
+    "optim_clip_zero.yaml": 7, "model_batchnorm_without_norm.yaml": 6, "model_dropout_mlp.yaml": 5,
+    "model_dropout_one.yaml": 5, "train_too_big.yaml": 6,
 }
 
 
@@ -63,7 +74,7 @@ def results(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("empty")
 
     def run(path: Path):
-        return subprocess.run([sys.executable, "-m", "stepper", "check", str(path)], cwd=cwd,
+        return subprocess.run([sys.executable, "-m", "stepper", "check", str(path)], cwd=cwd, env=ENV,
                               capture_output=True, text=True, timeout=60)
 
     with ThreadPoolExecutor(max_workers=4) as pool:

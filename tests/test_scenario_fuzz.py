@@ -8,6 +8,7 @@ shapes), edits to the text itself (stray YAML punctuation, tabs, deleted lines),
 from __future__ import annotations
 
 import copy
+import json
 import re
 from unittest import mock
 
@@ -65,9 +66,36 @@ XOR = {
     "input": {"features": [[0, 0], [0, 1], [1, 0], [1, 1]]},
     "task": {"kind": "regress", "target": [0, 1, 1, 0]},
 }
+TRAIN = {
+    "name": "fuzz-train",
+    "model": {"kind": "encoder", "d_model": 4, "n_heads": 2, "norm": "pre", "norm_type": "batch", "dropout": 0.1,
+              "positional": "learned", "max_len": 4},
+    "input": {"vocab": ["<pad>", "I", "am", "happy", "sad"], "tokenizer": "word"},
+    "task": {"kind": "classify", "classes": ["neg", "pos"]},
+    "data": {"examples": [{"text": "I am happy", "label": "pos"}, {"tokens": ["I", "am", "sad"], "label": "neg"},
+                          {"text": "am sad", "label": "neg"}],
+             "validation": [{"text": "am happy", "label": "pos"}], "batch_size": 2, "shuffle": True, "seed": 3},
+    "optim": {"kind": "adamw", "lr": 0.01, "beta1": 0.9, "weight_decay": 0.02, "clip_grad_norm": 1.0,
+              "schedule": {"kind": "cosine", "warmup": 2}, "epochs": 3},
+}
+LM = {
+    "name": "fuzz-lm",
+    "model": {"kind": "decoder", "d_model": 4, "dropout": 0.2},
+    "input": {"tokenizer": "char"},
+    "data": {"examples": [{"text": "abc"}, {"text": "ab"}], "validation": [{"tokens": ["b", "c"]}]},
+    "optim": {"kind": "sgd", "weight_decay": 0.1, "steps": 4, "schedule": {"kind": "linear"}},
+}
+MLP_DATA = {
+    "name": "fuzz-mlp-data",
+    "model": {"kind": "mlp", "sizes": [2, 2, 1]},
+    "task": {"kind": "regress"},
+    "data": {"examples": [{"features": [0, 1], "target": [1]}, {"features": [1, 1], "target": 0.0}],
+             "batch_size": 1},
+    "optim": {"kind": "momentum", "epochs": 2},
+}
 # YAML counts all of these as line ends, so its line numbers do too
 LINE_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
-BASES = [ENCODER, DECODER, MLP, BATCH, XOR]
+BASES = [ENCODER, DECODER, MLP, BATCH, XOR, TRAIN, LM, MLP_DATA]
 TEXTS = [yaml.safe_dump(b, sort_keys=False) for b in BASES] + \
     [template(k).replace("__NAME__", "fuzz") for k in ("encoder", "decoder", "mlp")]
 
@@ -75,10 +103,11 @@ TEXTS = [yaml.safe_dump(b, sort_keys=False) for b in BASES] + \
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-3, 70), st.integers(), st.sampled_from([2**64, -(2**70), 10**400]),
     st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["", "4", "yes", "<pad>", "gelu", "mlp",
-                                                                    "decoder", "next_token", "regress", "I"]),
+                                                                    "decoder", "next_token", "regress", "I",
+                                                                    "adamw", "cosine", "batch", "pos"]),
     st.text(max_size=8))
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
-    st.text(max_size=6) | st.sampled_from(["kind", "d_model", "tokens", "std"]), inner, max_size=3), max_leaves=12)
+    st.text(max_size=6) | st.sampled_from(["kind", "d_model", "tokens", "std", "text", "label", "epochs"]), inner, max_size=3), max_leaves=12)
 
 
 def paths(node, prefix=()):
@@ -132,7 +161,16 @@ def loads_or_refuses(text: str) -> None:
         assert np.isfinite(sc.params[name]).all()
     assert all(t in sc.vocab for t in sc.tokens)
     if sc.optim is not None:
-        assert sc.optim.kind in ("sgd", "momentum", "adam") and sc.optim.lr > 0 and 1 <= sc.optim.steps <= 10000
+        o = sc.optim
+        assert o.kind in ("sgd", "momentum", "adam", "adamw") and o.lr > 0 and 1 <= o.steps <= 10000
+        assert o.weight_decay >= 0 and (o.clip_grad_norm is None or o.clip_grad_norm > 0)
+        assert o.schedule.kind in ("constant", "linear", "cosine") and o.schedule.warmup >= 0
+        if o.epochs is not None:
+            per_epoch = 1 if sc.data is None else -(-len(sc.data.examples) // sc.data.batch_size)
+            assert o.steps == o.epochs * per_epoch
+    assert 0 <= sc.model.dropout < 1 and sc.model.norm_type in ("layer", "batch")
+    if sc.data is not None:
+        _data_is_sound(sc)
         for name, v in sc.optim.velocity.items():
             assert sc.optim.kind == "momentum" and v.shape == specs[name][0] and np.isfinite(v).all()
     if sc.generate is not None:
@@ -149,6 +187,24 @@ def loads_or_refuses(text: str) -> None:
             assert np.shape(sc.task.target) == (sc.batch, sc.model.sizes[-1])
         else:
             assert len(sc.task.labels) == sc.batch and set(sc.task.labels) <= set(sc.task.classes)
+
+
+def _data_is_sound(sc) -> None:
+    data = sc.data
+    assert sc.optim is not None and data.examples and 1 <= data.batch_size <= len(data.examples)
+    for ex in data.examples + data.validation:
+        assert ex.line >= 1
+        if sc.model.kind == "mlp":
+            assert len(ex.features) == sc.model.sizes[0]
+        else:
+            assert ex.tokens and ex.tokens[0] != "<pad>" and set(ex.tokens) <= set(sc.vocab)
+        if sc.task.kind == "classify":
+            assert ex.label in sc.task.classes
+        if sc.task.kind == "next_token":
+            assert len(ex.tokens) >= 2
+    if sc.model.kind != "mlp" and len({len(ex.tokens) for ex in data.examples}) > 1 and data.batch_size > 1:
+        assert "<pad>" in sc.vocab
+    json.dumps(sc.config_dict())
 
 
 def test_every_base_is_valid():

@@ -91,7 +91,7 @@ CASES = {
     "optim-steps-too-many": (MLP + "optim:\n  steps: 10001\n", 11, 10, ["from 1 to 10000"]),
     "optim-steps-float": (MLP + "optim:\n  steps: 2.5\n", 11, 10, ["`steps` must be a whole number"]),
     "optim-key-for-other-kind": (MLP + "optim:\n  kind: sgd\n  beta1: 0.9\n", 12, 3,
-                                 ["`beta1` does not apply to `kind: sgd`", "it is for `kind: adam`"]),
+                                 ["`beta1` does not apply to `kind: sgd`", "it is for `kind: adam or adamw`"]),
     "optim-momentum-for-default-sgd": (MLP + "optim:\n  momentum: 0.5\n", 11, 3,
                                        ["`momentum` does not apply to `kind: sgd`"]),
     "optim-unknown-key": (MLP + "optim:\n  lr: 0.1\n  stpes: 3\n", 12, 3, ["unknown key `stpes`", "`steps`"]),

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 _WHERE = {
     "ScenarioError": "errors", "with_generation": "generation", "load_scenario": "load",
     "parse_scenario": "load", "PAD": "types", "GenerateConfig": "types", "ModelConfig": "types",
-    "OptimConfig": "types", "Scenario": "types", "TaskConfig": "types",
+    "OptimConfig": "types", "Scenario": "types", "TaskConfig": "types", "DataConfig": "types", "Example": "types",
+    "ScheduleConfig": "types",
 }
 
-__all__ = ["PAD", "GenerateConfig", "ModelConfig", "OptimConfig", "Scenario", "ScenarioError", "TaskConfig",
+__all__ = ["PAD", "DataConfig", "Example", "GenerateConfig", "ScheduleConfig", "ModelConfig", "OptimConfig", "Scenario", "ScenarioError", "TaskConfig",
            "load_scenario", "parse_scenario", "with_generation"]
 
 
@@ -31,4 +32,14 @@ if TYPE_CHECKING:
     from stepper.scenario.errors import ScenarioError
     from stepper.scenario.generation import with_generation
     from stepper.scenario.load import load_scenario, parse_scenario
-    from stepper.scenario.types import PAD, GenerateConfig, ModelConfig, OptimConfig, Scenario, TaskConfig
+    from stepper.scenario.types import (
+        PAD,
+        DataConfig,
+        Example,
+        GenerateConfig,
+        ModelConfig,
+        OptimConfig,
+        Scenario,
+        ScheduleConfig,
+        TaskConfig,
+    )

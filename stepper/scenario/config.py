@@ -39,6 +39,10 @@ def model_config(doc: Located, raw: dict, values: dict) -> ModelConfig:
         if raw["tie_embeddings"] and kind != "decoder":
             raise doc.error((*M, "tie_embeddings"), "tied embeddings need `kind: decoder` (the head reuses "
                                                     "embed.tok to score every vocabulary entry) — remove it")
+        if raw["norm_type"] == "batch" and raw["norm"] == "none" and not raw["final_norm"]:
+            raise doc.error((*M, "norm_type"), "`norm_type: batch` chooses what ln1, ln2 and ln_f are, and with "
+                                               "`norm: none` and no `final_norm` there are none — set `norm: post` "
+                                               "or `pre`, or remove `norm_type`")
     return ModelConfig(**{k: v for k, v in raw.items() if k not in ("max_len", "sizes")},
                        max_len=_max_len(doc, raw, values), sizes=sizes)
 
@@ -56,8 +60,7 @@ def _max_len(doc: Located, raw: dict, values: dict) -> int:
 def task_config(doc: Located, model: ModelConfig, raw: dict, tokens: list[str],
                 batch: int | None = None) -> TaskConfig:
     """`batch`: the number of examples when an mlp's features are a batch, else None."""
-    kind = raw["kind"] or DEFAULT_TASK[model.kind]
-    _compatible(doc, model.kind, kind)
+    kind = task_kind(doc, model, raw)
     if model.tie_embeddings and kind != "next_token":
         raise doc.error((*M, "tie_embeddings"), "tied embeddings score every vocabulary entry, so they need "
                                                 f"`task.kind: next_token` (this task is `{kind}`) — remove "
@@ -71,6 +74,13 @@ def task_config(doc: Located, model: ModelConfig, raw: dict, tokens: list[str],
     if kind == "regress":
         return _regress(doc, model, raw["target"], batch)
     return _classify(doc, model, raw, batch)
+
+
+def task_kind(doc: Located, model: ModelConfig, raw: dict) -> str:
+    """The task's kind, given or the model's default, checked against the model."""
+    kind = raw["kind"] or DEFAULT_TASK[model.kind]
+    _compatible(doc, model.kind, kind)
+    return kind
 
 
 def _compatible(doc: Located, model_kind: str, kind: str) -> None:
@@ -149,6 +159,22 @@ def _eg(n: int) -> str:
 
 
 def _classify(doc: Located, model: ModelConfig, raw: dict, batch: int | None) -> TaskConfig:
+    classes = class_names(doc, model, raw)
+    if batch is not None:
+        return _batch_labels(doc, raw, classes, batch)
+    if raw["labels"] is not None:
+        raise doc.error((*T, "labels"), "`labels` gives the class of each example of a batch, but `features` is "
+                                        "a single example — write `label: NAME`, or make `features` a list of "
+                                        "examples", key=True)
+    label = raw["label"]
+    if label is None:
+        raise doc.error(T, f"classify needs `task.label:`, the true class, e.g. `label: {classes[-1]}`")
+    check_label(doc, (*T, "label"), label, classes, "label")
+    return TaskConfig(kind="classify", classes=tuple(classes), label=label)
+
+
+def class_names(doc: Located, model: ModelConfig, raw: dict) -> list[str]:
+    """`task.classes`, checked: at least two, distinct, as many as an mlp has outputs."""
     classes = raw["classes"]
     if classes is None:
         raise doc.error(T, "classify needs `task.classes:`, at least two class names, e.g. "
@@ -165,17 +191,7 @@ def _classify(doc: Located, model: ModelConfig, raw: dict, batch: int | None) ->
     if model.kind == "mlp" and model.sizes[-1] != len(classes):
         raise doc.error((*M, "sizes"), f"the mlp has {plural(model.sizes[-1], 'output')} (last of `sizes`) but "
                                        f"there are {len(classes)} classes — make the last size {len(classes)}")
-    if batch is not None:
-        return _batch_labels(doc, raw, classes, batch)
-    if raw["labels"] is not None:
-        raise doc.error((*T, "labels"), "`labels` gives the class of each example of a batch, but `features` is "
-                                        "a single example — write `label: NAME`, or make `features` a list of "
-                                        "examples", key=True)
-    label = raw["label"]
-    if label is None:
-        raise doc.error(T, f"classify needs `task.label:`, the true class, e.g. `label: {classes[-1]}`")
-    _check_label(doc, (*T, "label"), label, classes, "label")
-    return TaskConfig(kind="classify", classes=tuple(classes), label=label)
+    return classes
 
 
 def _batch_labels(doc: Located, raw: dict, classes: list[str], batch: int) -> TaskConfig:
@@ -193,11 +209,11 @@ def _batch_labels(doc: Located, raw: dict, classes: list[str], batch: int) -> Ta
         raise doc.error(path, f"`labels` has {plural(len(labels), 'name')} but `features` has {batch} examples "
                               "— give one class per example")
     for i, label in enumerate(labels):
-        _check_label(doc, (*path, i), label, classes, f"label {i}")
+        check_label(doc, (*path, i), label, classes, f"label {i}")
     return TaskConfig(kind="classify", classes=tuple(classes), labels=tuple(labels))
 
 
-def _check_label(doc: Located, path: tuple, label: str, classes: list[str], what: str) -> None:
+def check_label(doc: Located, path: tuple, label: str, classes: list[str], what: str) -> None:
     if label in classes:
         return
     given = _given(doc, path)

@@ -11,6 +11,7 @@ from stepper.scenario.yamlread import Located
 _NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false", list: "a list",
           dict: "a mapping", schema.Word: "a word or text"}
 # why a key does not apply, by the section it is in and the kind it is for
+_WIDTHS = ("d_model", "n_heads", "n_layers", "d_ff", "max_len")
 _ONLY_FIX = {("model", "mlp"): "an mlp's widths are `model.sizes`", ("input", "mlp"): "an mlp reads `input.features`",
              ("task", "encoder"): "a transformer reads one sequence: give its class as `label:`",
              ("task", "decoder"): "a transformer reads one sequence: give its class as `label:`"}
@@ -32,7 +33,9 @@ def section(doc: Located, path: tuple, raw, keys: dict[str, schema.Key], kind: s
             raise doc.error((*path, key), f"unknown key `{key}` in `{dotted(path)}`{hint}", key=True)
         only = keys[key].only
         if kind is not None and only and kind not in only:
-            fix = _ONLY_FIX.get((path[0], kind), f"it is for `kind: {' or '.join(only)}`")
+            fix = f"it is for `kind: {' or '.join(only)}`"
+            if path[:1] != ("model",) or key in _WIDTHS:
+                fix = _ONLY_FIX.get((path[0], kind), fix)
             raise doc.error((*path, key), f"`{key}` does not apply to `kind: {kind}` — remove it ({fix})",
                             key=True)
     out = {}

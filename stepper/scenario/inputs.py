@@ -10,9 +10,13 @@ from stepper.scenario.yamlread import Located
 IN = ("input",)
 
 
-def features(doc: Located, model: ModelConfig, raw: dict) -> tuple[float, ...] | tuple[tuple[float, ...], ...]:
-    """One input vector [sizes[0]], or a batch: a list of such vectors, one per example [B, sizes[0]]."""
+def features(doc: Located, model: ModelConfig, raw: dict,
+             required: bool = True) -> tuple[float, ...] | tuple[tuple[float, ...], ...]:
+    """One input vector [sizes[0]], or a batch: a list of such vectors, one per example [B, sizes[0]].
+    Not `required` when `data:` gives examples (the first is traced then): () when absent."""
     feats, n0, path = raw["features"], model.sizes[0], (*IN, "features")
+    if feats is None and not required:
+        return ()
     if feats is None:
         raise doc.error(IN, f"an mlp needs `input.features:`, {plural(n0, 'number')} (sizes[0]), "
                             "e.g. `features: [1.0, -1.0]`, or one such list per example")
@@ -44,13 +48,20 @@ def _batch(doc: Located, path: tuple, feats: list, n0: int) -> tuple[tuple[float
     return tuple(rows)
 
 
-def tokens_and_vocab(doc: Located, raw: dict) -> tuple[list[str], list[str]]:
-    """(vocab, tokens) — tokens as given or split from `text`; vocab as given or derived."""
+def tokens_and_vocab(doc: Located, raw: dict, examples: list[list[str]] | None = None,
+                     texts: bool = False) -> tuple[list[str], list[str]]:
+    """(vocab, tokens) — tokens as given or split from `text`; vocab as given or derived.
+
+    `examples`: the tokens of every example of `data:` (None without it): a derived vocab holds them too,
+    and `input` may then be left out (tokens [] — the first example is traced). `texts`: some example
+    is written as `text:`, which `input.tokenizer` splits."""
     if raw["tokens"] is not None and raw["text"] is not None:
         raise doc.error((*IN, "text"), "give `tokens:` or `text:`, not both — delete one", key=True)
-    if raw["text"] is None and doc.has((*IN, "tokenizer")):
+    if raw["text"] is None and not texts and doc.has((*IN, "tokenizer")):
         raise doc.error((*IN, "tokenizer"), "`tokenizer` splits `text:`, and there is no `text:` — "
                                             "add `text:` or remove `tokenizer`", key=True)
+    if raw["tokens"] is None and raw["text"] is None and examples is not None:
+        return _vocab(doc, raw, [t for ex in examples for t in ex]), []
     if raw["tokens"] is not None:
         tokens = words(doc, (*IN, "tokens"), raw["tokens"], "token")
         if not tokens:
@@ -63,7 +74,7 @@ def tokens_and_vocab(doc: Located, raw: dict) -> tuple[list[str], list[str]]:
     else:
         raise doc.error(IN, "no input: give `input.tokens:` (a list, e.g. [I, am]) or `input.text:` "
                             "(e.g. `text: I am`)")
-    vocab = _vocab(doc, raw, tokens)
+    vocab = _vocab(doc, raw, tokens + [t for ex in examples or () for t in ex])
     where = "tokens" if raw["tokens"] is not None else "text"
     known = set(vocab)  # a set: a long text against a long vocab must not be quadratic
     for i, tok in enumerate(tokens):

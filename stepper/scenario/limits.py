@@ -106,10 +106,41 @@ SYNC_BUILD_LIMIT = 20_000_000
 
 def build_cost(scenario) -> int:
     """The multiply-adds of a scenario's forward and backward pass, roughly."""
-    m = scenario.model
-    t, d, f, v = max(len(scenario.tokens), 1), m.d_model, m.d_ff, max(len(scenario.vocab), 1)
+    return pass_cost(scenario.model, max(len(scenario.tokens), 1), max(len(scenario.vocab), 1))
+
+
+def pass_cost(model: ModelConfig, t: int, n_out: int) -> int:
+    """Multiply-adds of one example's forward and backward pass: `t` positions, `n_out` scores per row."""
+    if model.kind == "mlp":
+        return 3 * sum(a * b for a, b in zip(model.sizes, model.sizes[1:], strict=False))
+    d, f = model.d_model, model.d_ff
     per_layer = t * d * d * 4 + 2 * t * t * d + 2 * t * d * f
-    return 3 * (m.n_layers * per_layer + t * d * v)  # forward plus roughly twice that backward
+    return 3 * (model.n_layers * per_layer + t * d * n_out)  # forward plus roughly twice that backward
+
+
+# A whole training run: the multiply-adds of every update (a few minutes of numpy and the reference's torch
+# at most), and every parameter kept after every update (the history the checks and the app read).
+TRAIN_WORK_LIMIT = 10**11
+TRAIN_BLAME = [("optim", "epochs"), ("optim", "steps"), ("data", "batch_size"), ("optim",)]
+
+
+def training_over_limit(model: ModelConfig, vocab_size: int, n_out: int, rows: int, batch_size: int, updates: int,
+                        *, limit: int | None = None, work_limit: int = TRAIN_WORK_LIMIT) -> tuple[str, list] | None:
+    """None when training fits; else (one-line message, keys to blame, best first). `rows`: the positions of
+    the longest example (1 for an mlp)."""
+    limit = MEMORY_LIMIT if limit is None else limit
+    n_params = count(param_specs(model, vocab_size, n_out))
+    history = updates * n_params * BYTES
+    fix = "fewer updates (`optim.epochs` or `optim.steps`), a smaller model, or use --force to try anyway"
+    if history > limit:
+        return (f"too big to train: updates × parameters = {updates:,} × {n_params:,} float64 kept after every "
+                f"update ≈ {_size(history)}, over the limit of {_size(limit)} — {fix}", TRAIN_BLAME)
+    per_example = pass_cost(model, rows, n_out)
+    work = updates * batch_size * per_example
+    if work > work_limit:
+        return (f"too slow to train: updates × batch_size × multiply-adds per example = {updates:,} × {batch_size} "
+                f"× {per_example:,} ≈ {work:.2g}, over the limit of {work_limit:.0g} — {fix}", TRAIN_BLAME)
+    return None
 
 
 def limit_message(model: ModelConfig, vocab_size: int, task_kind: str, n_classes: int, n_tokens: int) -> str | None:

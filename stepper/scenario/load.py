@@ -13,11 +13,12 @@ from pathlib import Path
 from stepper.readfile import Refused, read_regular
 from stepper.scenario import schema
 from stepper.scenario.config import model_config, task_config
+from stepper.scenario.data import model_inputs
 from stepper.scenario.errors import MAX_BYTES, ScenarioError, show
 from stepper.scenario.fields import section, typed
 from stepper.scenario.generation import generate_config, not_a_decoder, with_generation
-from stepper.scenario.inputs import check_length, features, tokens_and_vocab
-from stepper.scenario.limits import over_limit
+from stepper.scenario.inputs import check_length
+from stepper.scenario.limits import over_limit, training_over_limit
 from stepper.scenario.optim import optim_config
 from stepper.scenario.params import n_outputs, param_specs
 from stepper.scenario.quiz import PHASES, quiz, quiz_items
@@ -108,12 +109,14 @@ def parse_scenario(text: str, file: str = "<scenario>", *, force: bool = False) 
     quiz_raw = quiz_items(doc, top["quiz"])
 
     model = model_config(doc, model_raw, values)
-    if model.kind == "mlp":
-        vocab, tokens, feats = [], [], features(doc, model, input_raw)
-    else:
-        (vocab, tokens), feats = tokens_and_vocab(doc, input_raw), ()
+    if top["data"] is not None and optim_raw is None:
+        raise doc.error(("data",), "`data:` is a training set, and without `optim:` nothing trains on it — add "
+                                   "`optim:` (e.g. `optim: {kind: adamw, lr: 0.01, epochs: 10}`), or remove `data:`",
+                        key=True)
+    inputs = model_inputs(doc, model, input_raw, task_raw, top["data"])
+    vocab, tokens, feats = inputs.vocab, inputs.tokens, inputs.features
     batch = len(feats) if feats and isinstance(feats[0], tuple) else None
-    task = task_config(doc, model, task_raw, tokens, batch)
+    task = task_config(doc, model, inputs.task_raw, tokens, batch)
     check_length(doc, model, task, tokens)
     generate = None if generate_raw is None else generate_config(doc, generate_raw, model, task, tokens)
 
@@ -123,14 +126,30 @@ def parse_scenario(text: str, file: str = "<scenario>", *, force: bool = False) 
     if too_big and not force:
         message, blame = too_big
         raise doc.error(next((p for p in blame if doc.has(p)), ("model",)), message)
-    specs = param_specs(model, len(vocab), n_outputs(model, task.kind, len(task.classes), len(vocab)))
+    n_out = n_outputs(model, task.kind, len(task.classes), len(vocab))
+    specs = param_specs(model, len(vocab), n_out)
     params = make_params(doc, model, specs, values, weights_raw["seed"], init_raw)
-    optim = None if optim_raw is None else optim_config(doc, optim_raw, specs, model)
+    optim = None if optim_raw is None else optim_config(doc, optim_raw, specs, model, inputs.data)
+    if optim is not None and not force:
+        _training_limit(doc, model, (len(vocab), n_out), optim, inputs.data, n_rows)
     quiz_ = quiz(doc, quiz_raw, {k for k in ("optim", "generate") if top[k] is not None})
     return Scenario(name=top["name"], model=model, task=task, vocab=vocab, tokens=tokens, params=params,
                     title=top["title"], description=top["description"], lessons=lessons,
-                    features=feats, source=file, optim=optim, generate=generate, quiz=quiz_,
+                    features=feats, source=file, optim=optim, data=inputs.data, generate=generate, quiz=quiz_,
                     marks=_marks(doc))
+
+
+def _training_limit(doc: Located, model, sizes: tuple[int, int], optim, data, n_rows: int) -> None:
+    """Refused up front when the whole training run is too big. `sizes`: (vocab, outputs); `n_rows`: the
+    traced example's rows (an mlp: its batch), which is the data set when there is no `data:`."""
+    if data is None:
+        rows, batch = (1, n_rows) if model.kind == "mlp" else (n_rows, 1)
+    else:
+        rows, batch = max(len(ex.tokens) for ex in data.examples + data.validation) or 1, data.batch_size
+    too_big = training_over_limit(model, *sizes, rows, batch, optim.steps)
+    if too_big:
+        message, blame = too_big
+        raise doc.error(next(p for p in blame if doc.has(p) or p == ("optim",)), message)
 
 
 def _top_keys_for(doc: Located, kind: str) -> None:

@@ -78,6 +78,8 @@ TOP = {
                    example="fwd.L0.attn.softmax: Each row sums to 1."),
     "optim": Key(dict, None, doc="train after the backward pass: optimizer, learning rate, steps",
                  example="kind: sgd"),
+    "data": Key(dict, None, doc="a training set (and validation set) of examples, read in batches",
+                example="examples: [{text: I am happy, label: positive}]"),
     "generate": Key(dict, None, doc="decoder only: continue the tokens, one sampled token at a time",
                     example="max_new_tokens: 5", only=("decoder",)),
     "quiz": Key(list, (), doc="your own questions, asked before the steps they name",
@@ -107,6 +109,10 @@ MODEL = {
                    only=TRANSFORMER),
     "attention_scale": Key(bool, True, doc="divide scores by √d_k", only=TRANSFORMER),
     "sizes": Key(list, None, doc="mlp: layer widths, input first", example="[2, 2, 1]", only=("mlp",)),
+    "norm_type": Key(str, "layer", ("layer", "batch"), only=TRANSFORMER,
+                     doc="what ln1 / ln2 / ln_f are: LayerNorm, or BatchNorm over the batch's non-pad rows"),
+    "dropout": Key(float, 0.0, low=0.0, high=1.0, open=("high",), only=TRANSFORMER,
+                   doc="training updates only: the share of attention weights and sublayer outputs zeroed"),
 }
 
 INPUT = {
@@ -144,21 +150,56 @@ INIT = {
     "bias_std": Key(float, 0.0, low=0.0, high=100.0, doc="standard deviation of biases (0: zeros)"),
 }
 
-OPTIM_KINDS = ("sgd", "momentum", "adam")
+OPTIM_KINDS = ("sgd", "momentum", "adam", "adamw")
+ADAM = ("adam", "adamw")
+MAX_STEPS = 10000
 OPTIM = {
-    "kind": Key(str, "sgd", OPTIM_KINDS, doc="sgd: w ← w − α·g; momentum: v ← β·v + g, w ← w − α·v; adam"),
+    "kind": Key(str, "sgd", OPTIM_KINDS,
+                doc="sgd: w ← w − α·g; momentum: v ← β·v + g, w ← w − α·v; adam; adamw (decoupled weight decay)"),
     "lr": Key(float, 0.1, low=0.0, high=100.0, open=("low",), doc="the learning rate α"),
     "momentum": Key(float, 0.9, low=0.0, high=1.0, open=("high",), doc="β, the share of the old velocity kept",
                     only=("momentum",)),
     "beta1": Key(float, 0.9, low=0.0, high=1.0, open=("high",), doc="decay of the mean of the gradients",
-                 only=("adam",)),
+                 only=ADAM),
     "beta2": Key(float, 0.999, low=0.0, high=1.0, open=("high",), doc="decay of the mean of their squares",
-                 only=("adam",)),
+                 only=ADAM),
     "eps": Key(float, 1e-8, low=0.0, high=1.0, open=("low",), doc="added to √s so no step divides by 0",
-               only=("adam",)),
-    "steps": Key(int, 1, low=1, high=10000, doc="updates to run; the first is shown parameter by parameter"),
+               only=ADAM),
+    "steps": Key(int, 1, low=1, high=MAX_STEPS, doc="updates to run; the first is shown parameter by parameter"),
+    "epochs": Key(int, None, low=1, high=MAX_STEPS, example="10",
+                  doc="instead of steps: passes over data.examples, each ⌈N / batch_size⌉ updates"),
+    "weight_decay": Key(float, None, low=0.0, high=100.0, example="0.01",
+                        doc="adamw: decoupled (default 0.01); the others: L2 added to the gradient (default 0)"),
+    "clip_grad_norm": Key(float, None, low=0.0, high=1e6, open=("low",), example="1.0",
+                          doc="scale the gradients so their total L2 norm is at most this"),
+    "schedule": Key(dict, {}, doc="the learning-rate multiplier of each update", example="kind: cosine"),
     "velocity": Key(dict, {}, doc="the initial velocity of any parameters, by name (others start at 0)",
                     example="layers.0.W: [[0.1, 0.0], [0.0, 0.1]]", only=("momentum",)),
+}
+
+SCHEDULE = {
+    "kind": Key(str, "constant", ("constant", "linear", "cosine"),
+                doc="after warm-up: keep lr, fall linearly to 0, or follow half a cosine to 0"),
+    "warmup": Key(int, 0, low=0, high=MAX_STEPS, doc="updates whose multiplier rises linearly from 0"),
+}
+
+DATA = {
+    "examples": Key(list, None, required=True, doc="the training set, each example written like `input`",
+                    example="[{text: I am happy, label: positive}]"),
+    "validation": Key(list, None, doc="held-out examples, never trained on", example="[{text: I am sad, label: negative}]"),
+    "batch_size": Key(int, None, low=1, high=1_000_000, example="4", doc="examples per update; default: all"),
+    "shuffle": Key(bool, False, doc="each epoch e takes numpy.random.default_rng(seed + e).permutation(N)"),
+    "seed": Key(int, 0, low=0, high=MAX_SEED, doc="seed of the shuffle (and of the dropout masks)"),
+}
+
+# one example of data.examples / data.validation
+EXAMPLE = {
+    "tokens": Key(list, None, doc="the sequence, as vocab entries", example="[I, am]", only=TRANSFORMER),
+    "text": Key(Word, None, doc="instead of tokens: text split by `input.tokenizer`", example='"I am happy"',
+                only=TRANSFORMER),
+    "label": Key(Word, None, doc="classify: the true class, by name", example="positive"),
+    "features": Key(list, None, doc="mlp: the input vector, sizes[0] numbers", example="[1.0, -1.0]", only=("mlp",)),
+    "target": Key((list, float), None, doc="mlp regress: one number per output", example="[0.5]", only=("mlp",)),
 }
 
 GENERATE = {
@@ -180,4 +221,5 @@ QUIZ = {
 }
 
 SECTIONS = {"model": MODEL, "input": INPUT, "task": TASK, "weights": WEIGHTS, "weights.init": INIT,
-            "optim": OPTIM, "generate": GENERATE, "quiz": QUIZ}
+            "optim": OPTIM, "optim.schedule": SCHEDULE, "data": DATA, "data.examples": EXAMPLE,
+            "generate": GENERATE, "quiz": QUIZ}
