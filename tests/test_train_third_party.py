@@ -177,3 +177,102 @@ def test_classifier_trains_as_torch_nn_transformer_encoder(case):
     assert [list(b) for b in fit.batches] == [list(b) for b in plan]
     for name, value in net.ours().items():
         np.testing.assert_allclose(fit.trained[name], value.detach().numpy(), rtol=0, atol=TOL, err_msg=name)
+
+
+# --- HF GPT-2, next_token with padding ------------------------------------------------------------
+
+def gpt2(p: dict, d: int, heads: int, f: int, n_layers: int):
+    cfg = transformers.GPT2Config(vocab_size=len(VOCAB), n_positions=p["embed.pos"].shape[0], n_embd=d,
+                                  n_layer=n_layers, n_head=heads, n_inner=f, activation_function="gelu_new",
+                                  resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, layer_norm_epsilon=1e-5,
+                                  tie_word_embeddings=True)
+    cfg._attn_implementation = "eager"
+    net = transformers.GPT2LMHeadModel(cfg).double()
+    # GPT-2's Conv1D weights are [in, out] already, as ours; c_attn holds W_Q | W_K | W_V side by side
+    where = {"embed.tok": "transformer.wte.weight", "embed.pos": "transformer.wpe.weight",
+             "ln_f.gamma": "transformer.ln_f.weight", "ln_f.beta": "transformer.ln_f.bias"}
+    for i in range(n_layers):
+        h, o = f"transformer.h.{i}", f"layers.{i}"
+        where |= {f"{o}.attn.W_O": f"{h}.attn.c_proj.weight", f"{o}.attn.b_O": f"{h}.attn.c_proj.bias",
+                  f"{o}.ffn.W_1": f"{h}.mlp.c_fc.weight", f"{o}.ffn.b_1": f"{h}.mlp.c_fc.bias",
+                  f"{o}.ffn.W_2": f"{h}.mlp.c_proj.weight", f"{o}.ffn.b_2": f"{h}.mlp.c_proj.bias",
+                  f"{o}.ln1.gamma": f"{h}.ln_1.weight", f"{o}.ln1.beta": f"{h}.ln_1.bias",
+                  f"{o}.ln2.gamma": f"{h}.ln_2.weight", f"{o}.ln2.beta": f"{h}.ln_2.bias"}
+    state = net.state_dict()
+    with torch.no_grad():
+        for ours, theirs in where.items():
+            state[theirs].copy_(torch.tensor(p[ours]))
+        for i in range(n_layers):
+            a = f"layers.{i}.attn"
+            state[f"transformer.h.{i}.attn.c_attn.weight"].copy_(
+                torch.tensor(np.concatenate([p[f"{a}.W_{m}"] for m in "QKV"], axis=1)))
+            state[f"transformer.h.{i}.attn.c_attn.bias"].copy_(
+                torch.tensor(np.concatenate([p[f"{a}.b_{m}"] for m in "QKV"])))
+
+    def ours() -> dict:
+        s = net.state_dict()
+        out = {name: s[theirs] for name, theirs in where.items()}
+        for i in range(n_layers):
+            w, b = s[f"transformer.h.{i}.attn.c_attn.weight"], s[f"transformer.h.{i}.attn.c_attn.bias"]
+            for k, m in enumerate("QKV"):
+                out[f"layers.{i}.attn.W_{m}"] = w[:, k * d:(k + 1) * d]
+                out[f"layers.{i}.attn.b_{m}"] = b[k * d:(k + 1) * d]
+        return out
+
+    return net, ours
+
+
+GPT2_CASES = {"adamw-cosine": ("adamw", 0.03, 0.01, ("cosine", 2)),
+              "momentum-linear": ("momentum", 0.05, 0.0, ("linear", 1))}
+
+
+@pytest.mark.parametrize("case", list(GPT2_CASES))
+def test_decoder_trains_as_hf_gpt2_with_padding(case):
+    kind, lr, wd, sched = GPT2_CASES[case]
+    rng = np.random.default_rng(11)
+    d, heads, f, n_layers = 8, 2, 16, 2
+    train, held = sentences(rng, 6, 3, 6), sentences(rng, 2, 3, 7)
+    p = {"embed.tok": rng.normal(size=(len(VOCAB), d)) * 0.5, "embed.pos": rng.normal(size=(8, d)) * 0.3}
+    p |= layer_params(rng, d, f, n_layers)
+    p["ln_f.gamma"], p["ln_f.beta"] = 1 + rng.normal(size=d) * 0.1, rng.normal(size=d) * 0.1
+    model = ModelConfig(kind="decoder", d_model=d, n_heads=heads, n_layers=n_layers, d_ff=f,
+                        activation="gelu_tanh", norm="pre", final_norm=True, positional="learned", max_len=8,
+                        tie_embeddings=True)
+    steps = 5  # ⌈6 / 4⌉ = 2 batches an epoch: validation after updates 1, 3 and the last, 4
+    sc = scenario(model, TaskConfig(kind="next_token"), p,
+                  optim(kind, lr, steps, wd=wd, clip=1.0, schedule=sched, momentum=0.8),
+                  data(train, held, batch_size=4))
+    history = []
+    fit = fit_reference(sc, on_update=lambda t, flat: history.append(flat.copy()))
+    np.testing.assert_array_equal(fit.val_after, [1, 3, 4])
+
+    net, ours = gpt2(p, d, heads, f, n_layers)
+    if kind == "adamw":
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=wd)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.8)
+    lr_sched = getattr(transformers, f"get_{sched[0]}_schedule_with_warmup")(opt, sched[1], steps)
+    x, vx = pad_rows(ids(train), PAD), pad_rows(ids(held), PAD)
+
+    def lm_loss(xb):
+        xb = xb[:, : int((xb != PAD).sum(1).max())]
+        keep = xb != PAD
+        logits = net(input_ids=xb, attention_mask=keep.long()).logits
+        labels = xb.masked_fill(~keep, -100)
+        # GPT-2's own loss casts the logits to float32; the same shifted, token-weighted mean in float64
+        return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                               ignore_index=-100)
+
+    def validate():
+        net.eval()
+        with torch.no_grad():
+            loss = lm_loss(vx).item()
+        net.train()
+        return loss, None
+
+    plan = [np.arange(6)[j * 4:(j + 1) * 4] for j in (0, 1, 0, 1, 0)]
+    flat = lambda: np.concatenate([ours()[n].detach().numpy().ravel() for n in p])  # noqa: E731
+    theirs = plain_loop(list(net.parameters()), lambda rows: lm_loss(x[torch.tensor(rows)]), plan, opt,
+                        lr_sched, 1.0, validate, 2, flat)
+    assert_same_run(fit, history, theirs)
+    assert fit.lr[0] == 0.0 and fit.val_accuracy.size == 0
