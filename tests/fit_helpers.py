@@ -8,7 +8,15 @@ import math
 import numpy as np
 import torch
 
-from stepper.scenario.types import DataConfig, Example, ModelConfig, OptimConfig, Scenario, ScheduleConfig, TaskConfig
+from stepper.scenario.types import (
+    DataConfig,
+    Example,
+    ModelConfig,
+    OptimConfig,
+    Scenario,
+    ScheduleConfig,
+    TaskConfig,
+)
 
 TOL = 1e-9
 VOCAB = ["<pad>", "a", "b", "c", "d", "e", "f", "g"]
