@@ -179,6 +179,15 @@ def test_a_non_finite_loss_stops_training_with_the_parameters_unchanged():
     assert fit.stopped_at == 1 and fit.batch_losses[0] == 1.0 and not np.isfinite(fit.batch_losses[1])
     assert fit.trained["layers.0.W"][0, 0] == 1.0 - 2e200
     assert [t for t, _ in seen] == [0, 1] and seen[1][1][0] == seen[0][1][0]
+    log = SimpleNamespace(batch_losses=fit.batch_losses, lr=fit.lr, grad_norm=fit.grad_norm, val_loss=[],
+                          val_accuracy=[], val_after=[], param_names=["layers.0.W"], trained=fit.trained,
+                          running={}, stopped_at=1)
+    for rows in ([seen[0][1]], [seen[0][1], seen[1][1]]):  # the stopped update's row may be left out
+        log.param_history = np.array(rows)
+        assert all(c.ok for c in check_training(log, sc)), rows
+    log.param_history = np.array([seen[0][1] * (1 + 1e-6)])  # off by far more than 1e-9 of its size
+    (msg,) = [c.worst for c in check_training(log, sc) if not c.ok]
+    assert msg.startswith("update 0: layers.0.W[0, 0] is -2.000002e+200 here, -2e+200 in torch")
 
 
 def test_mlp_examples_with_validation_after_each_epoch():
