@@ -83,10 +83,12 @@ class Step:
 class Divergence:
     """Where training first made a number that is not finite (inf or NaN)."""
 
-    update: int  # the update whose result first held it (0: the scenario's own weights)
-    step_id: str  # the first step whose output holds it, in the pass that update led to
+    update: int  # the updates applied before it (0: the scenario's own weights made it)
+    step_id: str  # the first step whose output holds it, in the pass that update led to ("": none alone)
     step_title: str
-    lr: float
+    lr: float  # the learning rate of the update that could not be taken
+    example: int | None = None  # training on a data set: the example (0-based, in data.examples) that made it
+    line: int | None = None  # where that example stands in the scenario file
 
 
 @dataclass
@@ -113,6 +115,8 @@ class Trace:
     warnings: list = field(default_factory=list)
     # training that overflowed: where the first inf or NaN was made (None when every loss is finite)
     diverged: Divergence | None = None
+    # training (scenarios with `optim:`): every update's figures, the parameters after each (trainer.py)
+    training: TrainingLog | None = None
     # the command line's generation flags where they differ from the file (e.g. "--temperature 0.7")
     overrides: str = ""
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from stepper.commands import EXIT_INVALID, EXIT_MISMATCH, EXIT_OK, print_warnings
 from stepper.engine import loss_fn
+from stepper.present.training import training_summary, training_verdict
 from stepper.present.verdicts import divergence_words, mark, ok_mark
-from stepper.roundoff import steady
 from stepper.scenario import ScenarioError, load_scenario
 from stepper.trace import Trace
 from stepper.verify.verdicts import Verdicts
@@ -85,9 +85,9 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
           + (f"and {idle} with nothing to compare " if idle else "")
           + f"(max abs err {worst:.1e}, tolerance {tol:g}{_scaled(verdicts)}) — {verdict}; loss {trace.loss:.6g}",
           file=out)
-    if trace.losses:
-        print(f"{path}: training: loss {steady(trace.losses[0]):.6g} → {steady(trace.losses[-1]):.6g} after "
-              f"{len(trace.losses) - 1} update(s)", file=out)
+    if trace.training is not None:
+        print(f"{path}: training: {training_summary(trace)}", file=out)
+        print(f"{path}: {training_verdict(trace, verdicts.training)}", file=out)
     if trace.diverged is not None:
         print(f"{path}: training diverged: {divergence_words(trace.diverged)}", file=out)
     if trace.generated:
@@ -96,7 +96,7 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
         print(f"{path}: generated: {said}", file=out)
     print(f"{path}: {ok_mark(totals.ok)} loss and all {len(trace.grads)} parameter gradients vs torch.autograd: "
           f"max abs err {totals.max_abs_err:.1e}" + ("" if totals.ok else f" — worst: {totals.worst}"), file=out)
-    code = EXIT_OK if not bad and totals.ok else EXIT_MISMATCH
+    code = EXIT_OK if not bad and totals.ok and all(c.ok for c in verdicts.training) else EXIT_MISMATCH
     if fd:
         code = max(code, finite_differences(scenario, trace, out))
     return code

@@ -66,13 +66,20 @@ def _build_trace(sc: Scenario) -> Trace:
     loss, cache = model.forward()
     grads = model.backward(cache)
     grads = {name: grads[name] for name in sc.params}  # the order of docs/scenario-format.md's parameter table
-    losses, trained, diverged, generated = [], {}, None, []
+    losses, trained, diverged, generated, training = [], {}, None, [], None
     if sc.optim is not None:
-        from stepper.engine.train import train
+        from stepper.engine.train import record_training
+        from stepper.engine.trainer import fit
 
-        losses, trained, diverged = train(
-            sc.params, grads, loss, sc.optim, lambda p: loss_and_grads(sc, p), rec, model.param_labels,
-            lambda p: first_non_finite(sc, p))
+        training = fit(sc)
+        trained = training.trained
+        # without a data set the curve ends with the loss after the last update (the one example's)
+        final = None if sc.data is not None or training.stopped_at is not None else loss_fn(sc)(trained)
+        losses = record_training(rec, sc, training, model.param_labels, final)
+        if training.stopped_at is not None:
+            from stepper.engine.divergence import locate
+
+            diverged = locate(sc, training)
     if sc.generate is not None:
         from stepper.engine.generate import generate
 
@@ -81,7 +88,7 @@ def _build_trace(sc: Scenario) -> Trace:
     return Trace(scenario=sc.name, title=sc.title, config=sc.config_dict(), steps=rec.steps, loss=loss,
                  logits=model.logits(cache), params=sc.params, grads=grads, tokens=list(sc.tokens),
                  description=sc.description, quiz=list(sc.quiz), overrides=sc.overrides, losses=losses,
-                 trained=trained, diverged=diverged, generated=generated,
+                 trained=trained, diverged=diverged, generated=generated, training=training,
                  # a lesson or question naming no step would never be seen: say so, and where
                  warnings=step_name_warnings(sc, [s.id for s in rec.steps]))
 

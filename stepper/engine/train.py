@@ -1,8 +1,9 @@
-"""Training after the backward pass: optimizer updates, and the loss after each of them.
+"""Training, as the trace shows it: the first update parameter by parameter, then the loss curve.
 
-The first update is recorded parameter by parameter (before, gradient, formula with
-numbers, after); later updates only add their loss to the curve, so a 500-step XOR run
-stays a short trace.
+The trainer (trainer.py) runs every update; this records what a learner steps through. The first
+update is written out per parameter (before, the gradient it steps with, the optimizer's memory,
+after), with the learning rate the schedule gave it, the clipping factor and the weight decay; the
+curve holds the loss of every update's batch; validation, when the scenario has it, its own step.
 """
 
 from __future__ import annotations
@@ -11,77 +12,105 @@ from collections.abc import Callable
 
 import numpy as np
 
-from stepper.engine import optim
+from stepper.engine import clip, optim
 from stepper.engine.record import Recorder, fmt_num, tensor
-from stepper.trace import Divergence, Formula, Step, Tensor
+from stepper.trace import Formula, Tensor, TrainingLog
 
 CURVE_FORMULA = Formula(
     plain="L_k = loss after k updates",
     latex=r"L_k = L(w^{(k)}),\quad k = 0, 1, \dots, N",
     meaning="The loss before training and after every update: a falling curve means the updates help.",
 )
+BATCH_CURVE_FORMULA = Formula(
+    plain="L_k = loss of update k's batch, with the weights after k updates",
+    latex=r"L_k = L_{\text{batch}_k}(w^{(k)}),\quad k = 0, 1, \dots, N-1",
+    meaning="Each update's batch loss, measured just before that update. Batches hold different examples, "
+            "so the curve is noisy; its trend, not each step, says whether training helps.",
+)
+VALIDATION_FORMULA = Formula(
+    plain="V_e = loss over the validation set after epoch e",
+    latex=r"V_e = L_{\text{validation}}(w^{(\text{end of epoch } e)})",
+    meaning="Examples never trained on, measured after each epoch: training loss that falls while this "
+            "rises means the model is memorising its training set.",
+)
 
 
-def train(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], loss0: float, cfg,
-          loss_and_grads: Callable[[dict[str, np.ndarray]], tuple[float, dict[str, np.ndarray]]],
-          rec: Recorder, labels: Callable[[str, np.ndarray], tuple],
-          first_bad_step: Callable[[dict[str, np.ndarray]], Step | None]
-          ) -> tuple[list[float], dict[str, np.ndarray], Divergence | None]:
-    """Run `cfg.steps` updates; returns (losses [N+1], final parameters, where training first overflowed).
+def record_training(rec: Recorder, sc, log: TrainingLog, labels: Callable[[str, np.ndarray], tuple],
+                    final_loss: float | None) -> list[float]:
+    """Records the first update, the curve and validation; returns the curve's losses.
 
-    `first_bad_step(params)` reruns one recorded pass and names the first step whose output is not finite."""
-    diverged = None
-    hyper = {"lr": cfg.lr, "beta": cfg.momentum, "beta1": cfg.beta1, "beta2": cfg.beta2, "eps": cfg.eps}
-    state = optim.init_state(cfg.kind, params, cfg.velocity)
-    losses, current, g = [loss0], dict(params), grads
-    for t in range(1, cfg.steps + 1):
-        new, new_state = {}, {}
-        for name, w in current.items():
-            new[name], new_state[name] = optim.update(cfg.kind, w, g[name], state[name], t, **hyper)
-            if t == 1:
-                _record(rec, cfg, name, w, g[name], state[name], new[name], new_state[name], labels)
-        current, state = new, new_state
-        loss, g = loss_and_grads(current)
-        losses.append(loss)
-        if diverged is None and not _finite(loss, g.values(), current.values()):
-            diverged = _first_overflow(t, cfg, current, first_bad_step)
-    rec.add("upd.curve", "optim", f"The loss over {cfg.steps} update{'s' if cfg.steps > 1 else ''}",
-            CURVE_FORMULA, {}, {"L": tensor("L", np.array(losses), "train.losses", None,
-                                             [str(k) for k in range(len(losses))])},
+    `final_loss` (no `data:`: the one example's loss after the last update; None when training stopped)
+    ends the curve, so it reads "before training, after update 1, …, after update N"."""
+    if log.stopped_at != 0:  # an update that stopped training at once changed nothing to show
+        _first_update(rec, sc, log, labels)
+    cfg = sc.optim
+    losses = [float(x) for x in log.batch_losses] + ([final_loss] if final_loss is not None else [])
+    key, formula = ("train.losses", CURVE_FORMULA) if sc.data is None else \
+        ("train.batch_losses", BATCH_CURVE_FORMULA)
+    n = log.updates
+    rec.add("upd.curve", "optim", f"The loss over {n} update{'s' if n != 1 else ''}", formula, {},
+            {"L": tensor("L", np.array(losses), key, None, [str(k) for k in range(len(losses))])},
             bindings={"optimizer": cfg.kind, "α": fmt_num(cfg.lr), "L_0": fmt_num(losses[0]),
-                      f"L_{cfg.steps}": fmt_num(losses[-1])})
-    return losses, current, diverged
+                      f"L_{len(losses) - 1}": fmt_num(losses[-1])})
+    if log.val_loss.size:
+        after = [f"after {int(t) + 1}" for t in log.val_after]
+        outputs = {"V": tensor("V", log.val_loss, "train.val_loss", None, after)}
+        if log.val_accuracy.size:
+            outputs["acc"] = tensor("acc", log.val_accuracy, "train.val_accuracy", None, after)
+        rec.add("upd.validation", "optim", "Validation after each epoch", VALIDATION_FORMULA, {}, outputs,
+                bindings={"examples": str(len(sc.data.validation)), "V_first": fmt_num(float(log.val_loss[0])),
+                          "V_last": fmt_num(float(log.val_loss[-1]))})
+    return losses
 
 
-def _finite(loss: float, *groups) -> bool:
-    return bool(np.isfinite(loss)) and all(np.all(np.isfinite(a)) for arrays in groups for a in arrays)
+def _first_update(rec: Recorder, sc, log: TrainingLog, labels) -> None:
+    cfg = sc.optim
+    lr = float(log.lr[0])
+    factor = clip.coefficient(float(log.grad_norm[0]), cfg.clip_grad_norm) if cfg.clip_grad_norm is not None else 1.0
+    hyper = {"lr": lr, "beta": cfg.momentum, "beta1": cfg.beta1, "beta2": cfg.beta2, "eps": cfg.eps}
+    state = optim.init_state(cfg.kind, sc.params, cfg.velocity)
+    coupled = cfg.weight_decay > 0 and cfg.kind != "adamw"  # L2: the decay joins the gradient the rule reads
+    formula = _formula(cfg, coupled)
+    for name, w in sc.params.items():
+        g = factor * log.first_grads[name] + (cfg.weight_decay * w if coupled else 0.0)
+        decay = cfg.weight_decay if cfg.kind == "adamw" else 0.0
+        w_new, st_new = optim.update(cfg.kind, w, g, state[name], 1, weight_decay=decay, **hyper)
+        rows, cols = labels(name, w)
+
+        def t(sym, value, key=None, rows=rows, cols=cols):
+            return Tensor(sym, value, rows if value.ndim == 2 else None, cols, key)
+
+        inputs = {"w": t("w", w, name), "g": t("g", g, f"upd1.g:{name}")}
+        outputs = {"w'": t("w'", w_new, f"upd1:{name}")}
+        for s in st_new:
+            inputs[s] = t(s, state[name][s])
+            outputs[f"{s}'"] = t(f"{s}'", st_new[s], f"upd1:{name}:{s}")
+        rec.add(f"upd.{name}", "optim", f"Update {name}", formula, inputs, outputs,
+                bindings=_bindings(cfg, lr, factor, float(log.grad_norm[0])))
 
 
-def _first_overflow(t, cfg, new, first_bad_step) -> Divergence | None:
-    """Did update `t`'s own arithmetic, or the pass on its result `new`, make the first inf or NaN?
-    Asked only at the first update that leaves something non-finite, so the answer is the first overflow."""
-    for name, w in new.items():
-        if not np.all(np.isfinite(w)):
-            return Divergence(t, f"upd.{name}", f"Update {name}", cfg.lr)
-    step = first_bad_step(new)
-    return None if step is None else Divergence(t, step.id, step.title, cfg.lr)
+def _formula(cfg, coupled: bool) -> Formula:
+    rule = optim.FORMULAS[cfg.kind]
+    if not coupled:
+        return rule
+    wd = optim.WEIGHT_DECAY_FORMULA
+    return Formula(plain=f"{wd.plain};  {rule.plain}", latex=f"{wd.latex},\\quad {rule.latex}",
+                   meaning=f"{rule.meaning} {wd.meaning}", roles=rule.roles)
 
 
-def _record(rec, cfg, name, w, g, st, w_new, st_new, labels):
-    rows, cols = labels(name, w)
-
-    def t(sym, value, key=None):
-        return Tensor(sym, value, rows if value.ndim == 2 else None, cols, key)
-
-    inputs = {"w": t("w", w, name), "g": t("g", g, f"d:{name}")}
-    outputs = {"w'": t("w'", w_new, f"upd1:{name}")}
-    for s in st_new:
-        inputs[s] = t(s, st[s])
-        outputs[f"{s}'"] = t(f"{s}'", st_new[s], f"upd1:{name}:{s}")
-    bindings = {"α": fmt_num(cfg.lr)}
+def _bindings(cfg, lr: float, factor: float, norm: float) -> dict[str, str]:
+    out = {"α": fmt_num(lr)}
+    if cfg.schedule.kind != "constant" or cfg.schedule.warmup:
+        out["schedule"] = f"{cfg.schedule.kind}, warm-up {cfg.schedule.warmup}"
     if cfg.kind == "momentum":
-        bindings["β"] = fmt_num(cfg.momentum)
-    elif cfg.kind == "adam":
-        bindings.update({"β₁": fmt_num(cfg.beta1), "β₂": fmt_num(cfg.beta2), "ε": fmt_num(cfg.eps), "t": "1"})
-    rec.add(f"upd.{name}", "optim", f"Update {name}", optim.FORMULAS[cfg.kind], inputs, outputs,
-            bindings=bindings)
+        out["β"] = fmt_num(cfg.momentum)
+    elif cfg.kind in ("adam", "adamw"):
+        out.update({"β₁": fmt_num(cfg.beta1), "β₂": fmt_num(cfg.beta2), "ε": fmt_num(cfg.eps), "t": "1"})
+    if cfg.weight_decay > 0:
+        out["λ"] = fmt_num(cfg.weight_decay)
+        # AdamW shrinks the weight apart from the gradient; the others add λ·w to the g shown
+        out["decay"] = "decoupled" if cfg.kind == "adamw" else "L2, in g"
+    if cfg.clip_grad_norm is not None:
+        out["‖∇L‖"] = fmt_num(norm)
+        out["clip"] = f"×{fmt_num(factor)}"
+    return out

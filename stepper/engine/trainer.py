@@ -70,6 +70,7 @@ def _fit(sc: Scenario, cfg) -> TrainingLog:
     p_drop = sc.model.dropout if sc.model.kind != "mlp" else 0.0
     dropout = _dropout_module() if p_drop > 0 else None
 
+    key_biases = [name for name in sc.params if name.endswith(".attn.b_K")]
     flat = _Flat(sc.params)
     theta, params = flat.theta, flat.views
     history = np.empty((total, theta.size))
@@ -95,6 +96,11 @@ def _fit(sc: Scenario, cfg) -> TrainingLog:
             b, width = batch.ids.shape
             masks = dropout.masks(p_drop, seed, t, sc.model.n_layers, b, sc.model.n_heads, width, sc.model.d_model)
         loss, grads, new_running = model.loss_and_grads(params, batch, masks=masks, running=running)
+        for name in key_biases:
+            # softmax ignores a constant added to a row of scores, and b_K adds q·b_K to every score of a
+            # row alike: the loss does not depend on b_K, its gradient is exactly 0. What the arithmetic
+            # leaves is round-off, which Adam would scale by lr/ε into steps of pure noise.
+            grads[name][...] = 0.0
         if t == 0:
             first_grads = {name: np.array(g, dtype=np.float64) for name, g in grads.items()}
         flat.gather(grads, grad)

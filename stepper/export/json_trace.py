@@ -65,7 +65,7 @@ def step_dict(step: Step, check=None) -> dict:
 def trace_dict(trace: Trace, verdicts=None) -> dict:
     """The trace as JSON-ready data; `verdicts` (step id → Check) adds each step's `check`."""
     verdicts = verdicts or {}
-    return {
+    out = {
         "format": FORMAT,
         "scenario": trace.scenario,
         "title": trace.title,
@@ -77,6 +77,33 @@ def trace_dict(trace: Trace, verdicts=None) -> dict:
         "grads": {name: array(v) for name, v in trace.grads.items()},
         "steps": [step_dict(s, verdicts.get(s.id)) for s in trace.steps],
     }
+    if trace.training is not None:
+        out.update(training_dict(trace, verdicts))
+    return out
+
+
+def training_dict(trace: Trace, verdicts=None) -> dict:
+    """`training`: per update its batch loss (weights before it), learning rate and gradient norm (before
+    clipping); per validation its loss and, for classify, accuracy (weights after that epoch's last update).
+    `trained_params`: every parameter after the last update. BatchNorm's running statistics, which are not
+    parameters, by the norm's name (`layers.0.ln1`)."""
+    log = trace.training
+    training = {"batch_losses": array(log.batch_losses), "lr": array(log.lr), "grad_norm": array(log.grad_norm),
+                "val_loss": array(log.val_loss), "val_accuracy": array(log.val_accuracy),
+                "val_after": [int(t) for t in log.val_after], "updates": log.updates,
+                "stopped_at": log.stopped_at,
+                "batches": [[int(i) for i in rows] for rows in log.batches]}
+    checks = getattr(verdicts, "training", ())
+    if checks:
+        training["check"] = {"reference": "torch.optim", "ok": all(c.ok for c in checks),
+                             "max_abs_err": max(c.max_abs_err for c in checks),
+                             "figures": [{"what": c.reference, "max_abs_err": c.max_abs_err, "tolerance": c.tolerance,
+                                          "ok": c.ok, "worst": c.worst} for c in checks]}
+    out = {"training": training, "trained_params": {name: array(v) for name, v in log.trained.items()}}
+    if log.running:
+        out["running_mean"] = {name: array(stats[0]) for name, stats in log.running.items()}
+        out["running_var"] = {name: array(stats[1]) for name, stats in log.running.items()}
+    return out
 
 
 def render_json(trace: Trace, verdicts=None) -> str:

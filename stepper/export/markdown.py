@@ -135,7 +135,7 @@ def _beyond(trace: Trace, phases: list[str]) -> str:
     """A sentence on what follows the backward pass, so the reader knows the document goes further."""
     out = ""
     if "update" in phases:
-        n = max(len(trace.losses) - 1, 0)
+        n = trace.training.updates if trace.training is not None else 0
         out += (f" Then the optimizer takes {n} updates, the first worked out parameter by parameter."
                 if n > 1 else " Then the optimizer takes one update, worked out parameter by parameter."
                 if n == 1 else " Then the optimizer updates the parameters.")

@@ -23,11 +23,14 @@ SPARK_WIDTH = 60
 def curve_block(step: Step, number: int, trace: Trace, precision: int, found: Findings) -> str:
     losses = np.asarray(step.outputs["L"].value, dtype=np.float64)
     n = losses.size - 1
-    verdict = _diverged(trace, losses, precision) if trace.diverged else _verdict(losses, precision)
+    batches = step.outputs["L"].key == "train.batch_losses"  # a data set: L_k is update k's batch loss
+    verdict = (_diverged(trace, losses, precision) if trace.diverged else
+               _batch_verdict(losses, precision) if batches else _verdict(losses, precision))
     parts = [heading(step, number, 1), code(step.id), math_block(step.formula.latex), verdict]
     keep = list(range(n + 1)) if n + 1 <= 2 * CURVE_EDGE else [*range(CURVE_EDGE), None,
                                                                 *range(n + 1 - CURVE_EDGE, n + 1)]
-    lines = ["| after k updates | L_k | change |", "|---:|---:|---:|"]
+    lines = [("| k: batch of update k, after k updates | L_k | change |" if batches else
+              "| after k updates | L_k | change |"), "|---:|---:|---:|"]
     for k in keep:
         if k is None:
             lines.append("| ⋮ | ⋮ | ⋮ |")
@@ -78,6 +81,43 @@ def _verdict(losses: np.ndarray, precision: int) -> str:
                f"it first got below {NOISE:g} at L_{int(np.argmax(losses < NOISE))}")
         line += f" Not every update helped: the loss went up on {rises} of them, and {low}."
     return line
+
+
+def _batch_verdict(losses: np.ndarray, precision: int) -> str:
+    """Batch losses: each batch holds other examples, so only the trend is read, over the first and last
+    few batches (a quarter of the run each, at most one epoch's worth is not known here: up to 5)."""
+    k = max(1, min(CURVE_EDGE, losses.size // 4))
+    early, late = float(np.mean(losses[:k])), float(np.mean(losses[-k:]))
+    change = "fell" if late < early else "rose" if late > early else "stayed"
+    return (f"**The batch loss {change}: the first {k} batch{'es' * (k != 1)} averaged {table_number(early, precision)}, "
+            f"the last {k} {table_number(late, precision)}.** Single batches jump up and down because each holds "
+            "different examples; the validation step, when there is one, measures the same examples every time.")
+
+
+def validation_block(step: Step, number: int, trace: Trace, precision: int, found: Findings) -> str:
+    """The validation loss (and accuracy) after each epoch, in a table."""
+    v = np.asarray(step.outputs["V"].value, dtype=np.float64)
+    acc = step.outputs.get("acc")
+    after = step.outputs["V"].cols or [str(i) for i in range(v.size)]
+    head = "| epoch | updates done | V_e |" + (" accuracy |" if acc is not None else "")
+    lines = [head, "|---:|---:|---:|" + ("---:|" if acc is not None else "")]
+    for e in range(v.size):
+        row = f"| {e + 1} | {after[e].removeprefix('after ')} | {table_number(v[e], precision)} |"
+        if acc is not None:
+            row += f" {table_number(float(acc.value[e]), precision)} |"
+        lines.append(row)
+    best = int(np.argmax(v <= np.min(v) + NOISE))
+    words = (f"The validation loss went from {table_number(v[0], precision)} after epoch 1 to "
+             f"{table_number(v[-1], precision)} after epoch {v.size}; it was lowest after epoch {best + 1}.")
+    if best + 1 < v.size and v[-1] > v[best] + NOISE:
+        words += " It rose after that while training went on: the model began to fit its training batches " \
+                 "better than examples it never saw."
+    parts = [heading(step, number, 1), code(step.id), math_block(step.formula.latex), words, "\n".join(lines),
+             prose(step.formula.meaning)]
+    if step.lesson:
+        parts.append(lesson_line(step.lesson, trace, whatif=found.whatif))
+    parts.append(check_line(found.check(step), step.phase))
+    return "\n\n".join(parts)
 
 
 def _sparkline(losses: np.ndarray) -> str:

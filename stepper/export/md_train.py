@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stepper.export.md_curve import curve_block
+from stepper.export.md_curve import curve_block, validation_block
 from stepper.export.md_steps import (
     Axes,
     Findings,
@@ -37,6 +37,8 @@ def training_section(trace: Trace, chosen: list[tuple[int, Step]], axes: Axes, p
     for n, step in chosen:
         if step.id == "upd.curve":
             out.append(curve_block(step, n, trace, precision, found))
+        elif step.id == "upd.validation":
+            out.append(validation_block(step, n, trace, precision, found))
         else:
             out.append(update_block(step, n, trace, axes, precision, quiz.get(step.id, ""), found))
     return "\n\n".join(filter(None, out))
@@ -47,9 +49,11 @@ def _hyper(step: Step, skip: tuple[str, ...] = ()) -> str:
 
 
 def _intro(trace: Trace) -> str:
-    updates = [s for s in trace.steps if s.phase == "update" and s.id != "upd.curve"]
+    updates = [s for s in trace.steps if s.phase == "update" and s.part not in ("curve", "validation")]
     curve = next((s for s in trace.steps if s.id == "upd.curve"), None)
-    how, n = "", curve.outputs["L"].value.size - 1 if curve is not None else 0
+    log = trace.training
+    how, n = "", log.updates if log is not None else 0
+    on_data = bool(trace.config.get("data"))
     if curve is not None:
         name = curve.bindings.get("optimizer", "the optimizer")
         hyper = _hyper(updates[0], ("t",)) if updates else ""  # t is the update's own count
@@ -58,10 +62,19 @@ def _intro(trace: Trace) -> str:
     later = (" Later updates repeat the same arithmetic with fresh gradients; the loss curve at the end "
              "shows where they lead." if n > 1 else
              " The loss curve at the end compares the loss before and after." if n == 1 else "")
+    source = ("the gradient of the first batch's loss (not the traced example's alone: the batch is what the "
+              "optimizer steps on)" if on_data else "the gradient from the backward pass")
+    if updates and "clip" in updates[0].bindings:
+        source += ", scaled by the clipping factor"
+    if updates and "λ" in updates[0].bindings and updates[0].bindings.get("decay") != "decoupled":
+        source += ", plus the weight decay λ·w"
+    still = ""
+    if log is not None and log.updates and log.lr[0] == 0:
+        still = (" With warm-up the first update's learning rate is 0, so no weight moves yet; the optimizer's "
+                 "memory is still updated, and later updates grow their step as the schedule rises.")
     return ("With every gradient known, the optimizer moves each parameter a small step downhill." + how +
             f" The {'first ' if n > 1 else ''}update is worked out parameter by parameter: the weights "
-            "before, the gradient from the backward pass, the optimizer's memory before and after, and the "
-            "weights after." + later)
+            f"before, {source}, the optimizer's memory before and after, and the weights after." + still + later)
 
 
 def _kind(step: Step) -> str | None:
@@ -167,10 +180,20 @@ def _worked_entry(step: Step, precision: int) -> str:
 
 def _adam_lines(b: dict, at: dict, n, precision: int) -> list[str]:
     b1, b2, t = float(b["β₁"]), float(b["β₂"]), int(b.get("t", "1"))
-    m_new, s_new, w_new = at["m'"], at["s'"], at["w'"]
+    m_new, s_new = at["m'"], at["s'"]
     m_hat, s_hat = m_new / (1 - b1 ** t), s_new / (1 - b2 ** t)
     return [f"m' = β₁·m + (1 − β₁)·g = {b['β₁']}·{n(at['m'])} + {n(1 - b1)}·{n(at['g'])} = {table_number(m_new, precision)}",
             f"s' = β₂·s + (1 − β₂)·g² = {b['β₂']}·{n(at['s'])} + {n(1 - b2)}·{n(at['g'])}² = {table_number(s_new, precision)}",
             f"m̂ = m' / (1 − β₁^{t}) = {table_number(m_hat, precision)},  ŝ = s' / (1 − β₂^{t}) = {table_number(s_hat, precision)}",
-            f"w' = w − α·m̂ / (√ŝ + ε) = {table_number(at['w'], precision)} − {b['α']}·{n(m_hat)} / ({table_number(np.sqrt(s_hat), precision)} "
-            f"+ {b['ε']}) = {table_number(w_new, precision)}"]
+            _adam_step(b, at, n, m_hat, s_hat, precision)]
+
+
+def _adam_step(b: dict, at: dict, n, m_hat: float, s_hat: float, precision: int) -> str:
+    """w' from the moments; AdamW (its λ recorded, decoupled) first shrinks w by (1 − α·λ)."""
+    w_new = at["w'"]
+    tail = (f"{b['α']}·{n(m_hat)} / ({table_number(np.sqrt(s_hat), precision)} + {b['ε']}) = "
+            f"{table_number(w_new, precision)}")
+    if b.get("decay") == "decoupled":
+        return (f"w' = w·(1 − α·λ) − α·m̂ / (√ŝ + ε) = {table_number(at['w'], precision)}·(1 − {b['α']}·{b['λ']}) − "
+                + tail)
+    return f"w' = w − α·m̂ / (√ŝ + ε) = {table_number(at['w'], precision)} − " + tail

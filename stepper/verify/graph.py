@@ -126,8 +126,11 @@ class _GradHook:
 class Reference:
     """The reference's answers by key: forward values, `d:KEY` and `d:IN<-OUT`."""
 
-    def __init__(self, graph: Graph, loss_key: str = "loss", extra: dict[str, np.ndarray] | None = None) -> None:
+    def __init__(self, graph: Graph, loss_key: str = "loss", extra: dict[str, np.ndarray] | None = None,
+                 training: tuple = ()) -> None:
         self._g = graph
+        # training on a data set: one Check per figure over every update (verify/training_check.py)
+        self.training = tuple(training)
         self._loss_key = loss_key
         # values computed outside the graph, e.g. by torch.optim (`upd1:…`, `train.losses`)
         self._cache: dict[str, np.ndarray] = dict(extra or {})

@@ -61,13 +61,12 @@ def reference_graph(scenario: Scenario, taps: set[tuple[str, str]] = frozenset()
 def finish_reference(g: Graph, scenario: Scenario, given: Trace | None = None) -> Reference:
     """The `Reference` of a graph from `reference_graph`, with torch.optim's training and the
     generation the scenario asks for (see `torch_reference` for `given`)."""
-    extra = {}
+    extra, training = {}, ()
     with torch.enable_grad():
         if scenario.optim is not None:
-            from stepper.verify.reference_train import train_reference
+            from stepper.verify.reference_training import training_reference
 
-            extra, trained = train_reference(scenario, lambda graph: _build(graph, scenario),
-                                             given.grads if given is not None else None)
+            extra, training, trained = training_reference(scenario, given, lambda graph, sc: _build(graph, sc))
             # a model that trains generates with what it learned
             if given is not None and given.trained:
                 trained = given.trained
@@ -76,7 +75,7 @@ def finish_reference(g: Graph, scenario: Scenario, given: Trace | None = None) -
             from stepper.verify.reference_generate import generate_reference
 
             extra.update(generate_reference(scenario))
-    return Reference(g, extra=extra)
+    return Reference(g, extra=extra, training=training)
 
 
 def partial_keys(trace: Trace) -> set[tuple[str, str]]:

@@ -46,6 +46,8 @@ class ReferenceFit:
     stopped_at: int | None  # the update whose loss or gradient was not finite (its parameters unchanged)
     batches: list[np.ndarray] = field(default_factory=list)  # example indices of each update's batch
     first_grads: dict[str, np.ndarray] = field(default_factory=dict)  # update 0's dLoss/dθ, before clipping
+    # the optimizer's memory after update 0, per parameter: "v" (momentum), "m" and "s" (Adam's moments)
+    first_state: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def multiplier(kind: str, warmup: int, total: int, t: int) -> float:
@@ -153,6 +155,7 @@ def fit_reference(sc: Scenario, masks_for: MasksFor | None = None, on_update: On
     masks_for = masks_for if masks_for is not None else default_masks(sc)
 
     names = list(sc.params)
+    key_biases = [n for n in names if n.endswith(".attn.b_K")]
     params = {n: torch.tensor(np.array(v, dtype=np.float64), requires_grad=True) for n, v in sc.params.items()}
     tensors = list(params.values())
     opt = optimizer(cfg, tensors)
@@ -181,6 +184,8 @@ def fit_reference(sc: Scenario, masks_for: MasksFor | None = None, on_update: On
         for p in tensors:  # a parameter the loss does not reach still decays and counts its step
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
+        for name in key_biases:  # the loss does not depend on b_K (softmax is shift-invariant per row):
+            params[name].grad.zero_()  # its computed gradient is round-off, which Adam would magnify
         if t == 0:
             fit.first_grads = {n: p.grad.detach().numpy().copy() for n, p in params.items()}
         finite = bool(torch.isfinite(loss)) and all(bool(torch.isfinite(p.grad).all()) for p in tensors)
@@ -193,13 +198,32 @@ def fit_reference(sc: Scenario, masks_for: MasksFor | None = None, on_update: On
             if on_update is not None:
                 on_update(t, _flat(tensors))
             break
+        before = {n: p.detach().clone() for n, p in params.items()} if t == 0 else {}
         opt.step()
+        if t == 0:
+            fit.first_state = _state(opt, params, cfg, before)
         lr_sched.step()
         if on_update is not None:
             on_update(t, _flat(tensors))
         if held is not None and ((t + 1) % per_epoch == 0 or t == updates - 1):
             _validate(fit, model, params, held, running, t)
     return _finish(fit, params, running)
+
+
+def _state(opt: torch.optim.Optimizer, params: dict[str, torch.Tensor], cfg,
+           before: dict[str, torch.Tensor]) -> dict[str, dict[str, np.ndarray]]:
+    out = {}
+    for name, p in params.items():
+        state, mine = opt.state[p], {}
+        for ours, theirs in (("v", "momentum_buffer"), ("m", "exp_avg"), ("s", "exp_avg_sq")):
+            if state.get(theirs) is not None:
+                mine[ours] = state[theirs].detach().numpy().copy()
+        if cfg.kind == "momentum" and cfg.momentum == 0:
+            # torch's SGD keeps no buffer when β = 0; the velocity it stands for, v = 0·v + g, is the
+            # gradient it stepped with: the clipped gradient plus the L2 decay of the weight before
+            mine["v"] = (p.grad + cfg.weight_decay * before[name]).detach().numpy().copy()
+        out[name] = mine
+    return out
 
 
 def _flat(tensors: list[torch.Tensor]) -> np.ndarray:

@@ -26,7 +26,7 @@ def verify_scenario(scenario, trace: Trace, tol: float = 1e-10) -> Verdicts:
     compared: Compared = {}
     reference = torch_reference(scenario, given=trace, on_grad=compare_grads_as_made(trace, compared, tol))
     checks = verify_trace(trace, reference, tol, compared)
-    return Verdicts(checks, check_totals(trace, reference, tol, compared))
+    return Verdicts(checks, check_totals(trace, reference, tol, compared), reference.training)
 
 
 def verify_against(scenario, trace: Trace, graph, tol: float = 1e-10, compared: Compared | None = None,
@@ -42,7 +42,7 @@ def verify_against(scenario, trace: Trace, graph, tol: float = 1e-10, compared: 
     reference = finish_reference(graph, scenario, given=trace)
     compared = {} if compared is None else compared
     checks = verify_trace(trace, reference, tol, compared, known)
-    return Verdicts(checks, check_totals(trace, reference, tol, compared))
+    return Verdicts(checks, check_totals(trace, reference, tol, compared), reference.training)
 
 
 def forward_checks(trace: Trace, graph, tol: float = 1e-10, compared: Compared | None = None) -> dict[str, Check]:

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from stepper.scenario.types import Scenario
-from stepper.verify.reference_fit import MasksFor, fit_reference
+from stepper.verify.reference_fit import MasksFor, ReferenceFit, fit_reference
 from stepper.verify.verdicts import Check
 
 REFERENCE = "torch training"
@@ -72,6 +72,13 @@ def _num(v: float) -> str:
 
 def check_training(log, sc: Scenario, tol: float = 1e-9, masks_for: MasksFor | None = None) -> list[Check]:
     """Every figure of `log` (a TrainingLog) against torch's own training of `sc`."""
+    return compare_training(log, sc, tol, masks_for)[0]
+
+
+def compare_training(log, sc: Scenario, tol: float = 1e-9, masks_for: MasksFor | None = None
+                     ) -> tuple[list[Check], ReferenceFit, dict[str, np.ndarray]]:
+    """`check_training`'s Checks, torch's run itself, and torch's parameters after update 0 (by name),
+    which the trace's first-update steps are compared with."""
     names = list(log.param_names)
     shapes = [np.shape(sc.params[n]) for n in names]
     sizes = [int(np.prod(s)) for s in shapes]
@@ -81,7 +88,11 @@ def check_training(log, sc: Scenario, tol: float = 1e-9, masks_for: MasksFor | N
     history = np.asarray(log.param_history)
     params = _Finding("parameters after each update", tol)
 
+    first: dict[str, np.ndarray] = {}
+
     def on_update(t: int, flat: np.ndarray) -> None:
+        if t == 0:
+            first.update(unflatten(flat, sc))
         if t >= len(history):
             if t == log.stopped_at:  # the update that stopped changed nothing: a log may leave out its row
                 return
@@ -109,7 +120,16 @@ def check_training(log, sc: Scenario, tol: float = 1e-9, masks_for: MasksFor | N
     if ref.running or getattr(log, "running", None):
         checks.append(_running(log.running or {}, ref.running, tol))
     checks.append(_stopped(log.stopped_at, ref.stopped_at, tol))
-    return checks
+    return checks, ref, first
+
+
+def unflatten(flat: np.ndarray, sc: Scenario) -> dict[str, np.ndarray]:
+    out, at = {}, 0
+    for name, value in sc.params.items():
+        size = int(np.size(value))
+        out[name] = flat[at:at + size].reshape(np.shape(value)).copy()
+        at += size
+    return out
 
 
 def _per_update(what: str, ours, theirs, tol: float) -> Check:

@@ -35,11 +35,15 @@ class Check:
 
 class Verdicts(Mapping[str, Check]):
     """Step id → its Check, in the trace's step order, and `totals`: the Check of the loss and every
-    parameter gradient (a gradient no step shows is verified only there). Read-only."""
+    parameter gradient (a gradient no step shows is verified only there); `training`: the Checks of a
+    training run, update by update. Read-only."""
 
-    def __init__(self, checks: Mapping[str, Check], totals: Check) -> None:
+    def __init__(self, checks: Mapping[str, Check], totals: Check, training: tuple[Check, ...] = ()) -> None:
         self._checks = MappingProxyType(dict(checks))
         self.totals = totals
+        # a scenario that trains: one Check per figure of the whole run, every update compared
+        # (batch losses, learning rates, gradient norms, validation, the parameters after each update…)
+        self.training = tuple(training)
 
     def __getitem__(self, step_id: str) -> Check:
         return self._checks[step_id]
