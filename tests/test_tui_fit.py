@@ -71,3 +71,28 @@ def test_every_try_of_every_step_has_the_height_worked_out(name):
                         assert want == rendered_height(maps, width, 1), (step.id, width, table_width, rows)
                         checked += 1
     assert checked
+
+
+async def test_a_step_draws_each_table_once(monkeypatch):
+    """Textual asks for a widget's lines to measure it and again to paint it; fitting tried sizes by
+    drawing them: every table was drawn several times per key."""
+    from stepper.tui.app import StepperApp
+    from stepper.tui.heatmap import Heatmap as Drawn
+
+    drawn: list[int] = []
+    draw = Drawn.__rich_console__
+
+    def counted(self, console, options):
+        drawn.append(id(self))
+        yield from draw(self, console, options)
+
+    monkeypatch.setattr(Drawn, "__rich_console__", counted)
+    scenario = load_scenario(SCENARIOS / "mini.yaml")
+    app = StepperApp(scenario, build_trace(scenario), verify=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        for _ in range(8):
+            drawn.clear()
+            await pilot.press("n")
+            await pilot.pause()
+            assert drawn and len(drawn) == len(set(drawn)), "a table drawn twice for one key"
