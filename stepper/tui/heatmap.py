@@ -98,6 +98,8 @@ class Heatmap:
         self.show_rows = list(range(n_rows)) if short else elide(n_rows, max(3, max_rows), keep=self.marked)
         self.width = max(self.row_w + sum(self.cell_w + 1 if j is not None else 2
                                           for j in self.show_cols), len(self.title))
+        # the title, the column labels (a column vector has none), a line per row shown
+        self.height = 1 + (0 if column_vector else 1) + len(self.show_rows)
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement(self.width, self.width)

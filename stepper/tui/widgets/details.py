@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from stepper.trace import Step
 from stepper.tui.parts import check_parts, meaning_parts
+from stepper.tui.widgets.in_place import update_in_place
 from stepper.verify.verdicts import Check
 
 
@@ -25,8 +26,8 @@ class Details(VerticalScroll, can_focus=True):
     def show(self, step: Step, check: Check | None, *, asking: bool = False, edited: bool = False,
              stale: str = "") -> None:
         parts = meaning_parts(step, asking=asking, edited=edited, stale=stale)
-        self.query_one("#meaning", Static).update(Content.assemble(*parts))
-        self.query_one("#check", Static).update(Content.assemble(*check_parts(step, check)))
+        update_in_place(self.query_one("#meaning", Static), Content.assemble(*parts))
+        update_in_place(self.query_one("#check", Static), Content.assemble(*check_parts(step, check)))
         self.scroll_home(animate=False)
         self.call_after_refresh(self.mark_more)
 

@@ -6,13 +6,16 @@ import numpy as np
 from rich.columns import Columns
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.rule import Rule
+from rich.segment import Segment
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.widget import Widget
 
 from stepper.present.captions import axis_caption, head_note
 from stepper.present.labels import dims
 from stepper.present.provenance import made_by
 from stepper.trace import Step, Tensor, Trace
+from stepper.tui.columns_fit import columns_height
 from stepper.tui.heatmap import Heatmap, Palette
 from stepper.tui.highlights import looked_up_rows, mask_of
 
@@ -110,39 +113,86 @@ class MatrixLayout:
             parts.append(WHATIF_LEGEND)
         yield Group(*parts)
 
-
     def _fitted(self, console: Console, options: ConsoleOptions, tensors: dict[str, Tensor],
                 changes: dict[str, np.ndarray]) -> RenderableType:
         """The outputs, as large as the room in view allows: fewer rows first, then narrower tables
         (which then stand side by side), so that every output's first rows are on screen."""
         width = options.max_width
-        # measured without the widget's height: given one, render_lines pads (or crops) to it, and
-        # every table would seem to need all the rows there are
-        measure = options.update(height=None)
         # a narrower table is tried only while it keeps room for numbers; a very narrow screen gets
         # its full width, however little that is
         widths = [w for w in (width, width // 2 - 3, width // 3 - 3) if w >= 24] or [width]
         tries = [(w, r) for w in widths for r in range(max(self.max_rows, 3), 2, -1)]  # 3 rows at least
         columns = None
         for max_width, max_rows in tries:
-            columns = Columns(self._maps(tensors, max_width, changes, max_rows), padding=(self.gap, 3))
-            if self.room is None or len(console.render_lines(columns, measure, pad=False)) <= self.room:
+            maps = self._maps(tensors, max_width, changes, max_rows)
+            columns = Columns(maps, padding=(self.gap, 3))
+            if self.room is None or self._height(console, options, columns, maps) <= self.room:
                 break
         return columns
 
+    def _height(self, console: Console, options: ConsoleOptions, columns: Columns,
+                maps: list[RenderableType]) -> int:
+        """The rows `columns` takes: from its tables' sizes, without drawing them; only a table wider
+        than the room (which Rich squeezes) is drawn to count its rows, without the widget's height,
+        which render_lines would pad (or crop) every table to."""
+        sizes = [(m.width, m.height) if isinstance(m, Heatmap) else (m.cell_len, 1) for m in maps]
+        height = columns_height(sizes, options.max_width, row_gap=self.gap, column_gap=3)
+        if height is None:
+            height = len(console.render_lines(columns, options.update(height=None), pad=False))
+        return height
+
+
+class RenderedLines:
+    """A step's matrices drawn once per width, then handed out as lines: Textual asks a renderable
+    for its lines twice per frame (to measure its height, then to paint), and every step's drawing
+    is kept for when the learner comes back to it."""
+
+    def __init__(self, layout: MatrixLayout, cache: LRUCache, key: tuple) -> None:
+        self.layout, self.cache, self.key = layout, cache, key
+
+    def lines(self, console: Console, options: ConsoleOptions) -> list[list[Segment]]:
+        key = (*self.key, options.max_width)
+        lines = self.cache.get(key)
+        if lines is None:  # with no height: render_lines would pad (or crop) to the widget's
+            lines = console.render_lines(self.layout, options.update(height=None), pad=False)
+            self.cache[key] = lines
+        return lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in self.lines(console, options):
+            yield from line
+            yield Segment.line()
+
 
 class MatrixView(Widget):
+    CACHED = 256  # drawings kept: every step of a long scenario at a size or two
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.trace: Trace | None = None
         self.step: Step | None = None
         self.hidden, self.changes = False, None
         self.room: int | None = None  # rows in view below the header (StepPanel measures it)
+        self._drawn: LRUCache = LRUCache(self.CACHED)
 
     def show(self, trace: Trace, step: Step, *, hidden: bool = False,
-             changes: dict[str, dict[str, np.ndarray]] | None = None) -> None:
+             changes: dict[str, dict[str, np.ndarray]] | None = None, room: int | None = None) -> None:
+        """`room`: the rows in view for the outputs, when the panel knows them already."""
         self.trace, self.step, self.hidden, self.changes = trace, step, hidden, changes
-        self.refresh(layout=True)
+        if room is not None:
+            self.room = room
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """A repaint; a layout only when the new drawing's height differs from the one on screen."""
+        width, height = self.content_size
+        if not width:
+            self.refresh(layout=True)
+            return
+        app = self.app
+        options = app.console_options.update_width(width).update(highlight=False)
+        lines = self.render().lines(app.console, options) if self.step is not None else []
+        self.refresh(layout=len(lines) != height)
 
     def render(self) -> RenderableType:
         if self.step is None:
@@ -151,11 +201,29 @@ class MatrixView(Widget):
         # short terminal rows of matrices sit without a blank line between them
         height = self.app.size.height
         max_rows = max(4, (height - 16) // 2)
-        return MatrixLayout(self.trace, self.step, Palette(self.background_colors[1]), max_rows,
-                            gap=0 if height < 30 else 1, hidden=self.hidden, changes=self.changes, room=self.room)
+        palette, gap = Palette(self.background_colors[1]), 0 if height < 30 else 1
+        layout = MatrixLayout(self.trace, self.step, palette, max_rows, gap=gap, hidden=self.hidden,
+                              changes=self.changes, room=self.room)
+        # by the objects themselves, not by ids that a later object may take: a drawing is never another trace's
+        key = (_Same(self.trace), _Same(self.step), self.hidden, _Same(self.changes), self.room, max_rows, gap, palette)
+        return RenderedLines(layout, self._drawn, key)
 
     def fit(self, room: int) -> None:
         """Fit the outputs into `room` rows (less the outputs' own heading)."""
         if room != self.room:
             self.room = room
-            self.refresh(layout=True)
+            self._redraw()
+
+
+class _Same:
+    """Keys a cache by an object's identity (a what-if edit's masks are dicts, unhashable), and
+    holds on to it, so that its id cannot be another object's while the entry lives."""
+
+    def __init__(self, thing: object) -> None:
+        self.thing = thing
+
+    def __hash__(self) -> int:
+        return id(self.thing)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.thing is self.thing

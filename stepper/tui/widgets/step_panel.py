@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from stepper.trace import Trace
 from stepper.tui.plots import legend, plot_kind
+from stepper.tui.widgets.in_place import content_height
 from stepper.tui.widgets.matrices import MatrixView
 from stepper.tui.widgets.quiz_box import QuizBox
 from stepper.tui.widgets.step_header import StepHeader
@@ -51,9 +52,10 @@ class StepPanel(VerticalScroll, inherit_bindings=False):
         hidden = question is not None and verdict is None
         self.query_one(StepHeader).show(trace, index, hidden=hidden)
         self.query_one(QuizBox).show(question, verdict)
-        self.query_one(MatrixView).show(trace, step, hidden=hidden, changes=changes)
+        self.query_one(MatrixView).show(trace, step, hidden=hidden, changes=changes, room=self._room())
         slot = self.query_one("#plot-slot", Vertical)
-        slot.remove_children()
+        if slot.children:
+            slot.remove_children()
         kind = None if hidden else plot_kind(trace, step)  # every picture shows an output
         slot.display = kind is not None
         self.query_one("#step-body").set_class(kind is not None, "-with-plot")
@@ -67,6 +69,16 @@ class StepPanel(VerticalScroll, inherit_bindings=False):
                        StepPlot(trace, step, kind))
         self.scroll_home(animate=False)
         self.call_after_refresh(self.fit_outputs)
+
+    def _room(self) -> int | None:
+        """The rows the outputs will have under the header just updated, worked out before the
+        layout, so that the matrices are fitted in the same frame (`fit_outputs` checks it once
+        laid out); None while a quiz question (an input box) sits above them."""
+        header = self.query_one(StepHeader)
+        width = header.content_size.width
+        if not width or self.query_one(QuizBox).display:
+            return None
+        return self.size.height - content_height(header, width) - header.styles.gutter.height - 2
 
     def fit_outputs(self) -> None:
         """Once the header's height is known: fit the outputs in the rows left under it (the

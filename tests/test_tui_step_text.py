@@ -1,0 +1,69 @@
+"""The screen text of every step, pinned: making the stepper faster must not change what it shows.
+
+Each scenario is walked with `n` from the first step to the last at 120×40, and the settled screen
+after each key is compared with a golden file recorded on the code before the speed work (update
+with `pytest --snapshot-update tests/test_tui_step_text.py`, and read the diff). Nothing on screen
+depends on timing: no check against torch runs (every badge is the unchecked mark) and no keymap
+of the user's is read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tui_helpers import main_screen, screen_text
+
+from stepper.engine import build_trace
+from stepper.scenario import load_scenario
+from stepper.tui.app import StepperApp
+
+ROOT = Path(__file__).resolve().parent
+SCENARIOS = ROOT.parent / "scenarios"
+GOLDEN = ROOT / "__snapshots__" / "test_tui_step_text"
+RULE = "==================== step {} ====================\n"
+
+
+async def settled_text(app, pilot) -> str:
+    """The screen once a key's work is all done: the outputs fitted after the first paint, a plot
+    drawn after mounting. Read until two reads agree, each after the app has gone idle."""
+    text = screen_text(app)
+    for _ in range(50):
+        await pilot.pause()
+        again = screen_text(app)
+        if again == text:
+            return "\n".join(line.rstrip() for line in text.splitlines())
+        text = again
+    raise AssertionError("the screen never settled")
+
+
+async def every_step_text(name: str) -> str:
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml")
+    app = StepperApp(scenario, build_trace(scenario), verify=False)
+    shown = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        steps = main_screen(app).trace.steps
+        for i in range(len(steps)):
+            if i:
+                await pilot.press("n")
+            shown.append(RULE.format(i + 1) + await settled_text(app, pilot) + "\n")
+    return "".join(shown)
+
+
+@pytest.mark.parametrize("name", ["mini", "char_gpt"])
+async def test_every_step_shows_what_it_showed_before(name, request, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # the usual keys, whatever the user's keymap says
+    text = await every_step_text(name)
+    golden = GOLDEN / f"{name}.txt"
+    if request.config.getoption("--snapshot-update", default=False):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    expected = golden.read_text(encoding="utf-8")
+    if text != expected:  # name the first step that differs, and show both screens of it
+        for want, have in zip(pages(expected), pages(text), strict=False):
+            assert have == want
+        assert len(pages(text)) == len(pages(expected))
+
+
+def pages(text: str) -> list[str]:
+    return text.split("==================== step ")
