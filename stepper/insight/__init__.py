@@ -1,0 +1,15 @@
+"""What training did, measured: the trained model on the data set's examples, summarised with numbers.
+
+Numpy only (it runs the engine's recorded pass with the trained weights); the TUI and the export both
+read these summaries, and a pattern is named only when its measured share passes a stated threshold.
+
+- `heads.py`: `head_summaries(sc, params, examples) -> list[HeadSummary]`: per layer and head, the
+  attention map of each example and where its weight goes (previous token, same token, first token,
+  `<pad>`…), with the pattern named when a share passes `PATTERN_THRESHOLD`.
+- `units.py`: `top_units(sc, params, examples, k) -> list[UnitSummary]`: per layer, the FFN units that fire
+  most, and on which example and token.
+- `layers.py`: `layer_work(trace) -> list[LayerWork]`: per layer and token, ‖residual update‖ / ‖stream‖,
+  for the before/after comparison.
+- `before_after.py`: `trained_scenario(sc, trace)` (the traced example with the trained weights) and
+  `changed_entries(before, after)` (which entries of a step's outputs moved, and by how much).
+"""

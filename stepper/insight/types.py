@@ -1,0 +1,43 @@
+"""The summaries `stepper.insight` returns: plain data, numbers first, words made from them by `present`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# a head is said to attend to X only when, averaged over the examples' real (non-<pad>) query rows, at
+# least this share of its attention weight goes to X
+PATTERN_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class HeadSummary:
+    layer: int
+    head: int
+    # the share of attention weight, averaged over every real query row of every example, that goes to:
+    # "previous" (key = query − 1), "same" (key = query), "first" (key 0), "pad" (<pad> keys), "later"
+    # (key > query, encoders only), and per token string in `to_token` (e.g. {"great": 0.41})
+    shares: dict[str, float]
+    to_token: dict[str, float]
+    pattern: str | None  # the share's name ("previous", "same", "first", a token) when ≥ PATTERN_THRESHOLD
+    maps: list[np.ndarray] = field(default_factory=list)  # [T_e, T_e] per example, the trained attention
+    examples: list[list[str]] = field(default_factory=list)  # each example's tokens (the maps' labels)
+
+
+@dataclass(frozen=True)
+class UnitSummary:
+    layer: int
+    unit: int  # the column of the FFN's hidden layer (after the activation)
+    peak: float  # its largest activation over every real token of every example
+    example: int  # where the peak is: the example's index and the token's position
+    position: int
+    token: str
+    mean: float  # its mean activation over every real token
+
+
+@dataclass(frozen=True)
+class LayerWork:
+    layer: int
+    tokens: list[str]
+    ratio: np.ndarray  # [T] ‖what the layer added to each token's vector‖ / ‖the vector it started from‖
