@@ -25,7 +25,8 @@ EVERY_PRESENT_MODULE = ", ".join(f"stepper.present.{m.stem}" for m in sorted(PRE
 
 @pytest.mark.parametrize("module", ["stepper.engine", "stepper.scenario", "stepper.trace", EVERY_PRESENT_MODULE,
                                     "stepper.export.json_trace", "stepper.export.markdown", "stepper.verify.fd",
-                                    "stepper.verify.verdicts"])
+                                    "stepper.verify.verdicts", "stepper.insight", "stepper.insight.types",
+                                    "stepper.engine.trainer", "stepper.export.yaml_scenario"])
 def test_numpy_only_modules_load_neither_torch_nor_textual(module):
     mods = loaded_after(f"import {module}")
     assert "torch" not in mods and "textual" not in mods and "rich" not in mods
@@ -99,7 +100,10 @@ def test_nothing_but_the_cli_and_its_commands_imports_the_app():
     ("verify", ("stepper.present", "stepper.export", "stepper.tui", "stepper.commands")),
     ("export", ("stepper.tui", "stepper.commands")),
     ("present", ("stepper.export", "stepper.tui", "stepper.commands", "stepper.verify.entry")),
-    ("engine", ("stepper.present", "stepper.verify", "stepper.export", "stepper.tui", "stepper.commands")),
+    ("engine", ("stepper.present", "stepper.verify", "stepper.export", "stepper.tui", "stepper.commands",
+                "stepper.insight")),
+    # what training did is measured from the engine's numbers; words and views of it come downstream
+    ("insight", ("stepper.present", "stepper.verify", "stepper.export", "stepper.tui", "stepper.commands")),
     ("scenario", ("stepper.engine", "stepper.present", "stepper.verify", "stepper.export", "stepper.tui",
                   "stepper.commands")),
 ])
