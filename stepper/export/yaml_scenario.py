@@ -28,6 +28,8 @@ def model_section(sc: Scenario) -> dict:
     if sc.model.kind == "mlp":
         return {key: config[key] for key in MLP_MODEL_KEYS}
     out = {key: value for key, value in config.items() if key not in NOT_WRITTEN and key != "sizes"}
+    if sc.model.kind != "seq2seq":
+        del out["n_dec_layers"]
     if out.get("norm_type") == "layer":  # the default: files written before BatchNorm read the same
         del out["norm_type"]
     return out

@@ -11,7 +11,7 @@ PAD = "<pad>"
 
 @dataclass(frozen=True)
 class ModelConfig:
-    kind: str = "encoder"  # encoder | decoder | mlp
+    kind: str = "encoder"  # encoder | decoder | seq2seq | mlp
     d_model: int = 4
     n_heads: int = 1
     n_layers: int = 1
@@ -28,6 +28,7 @@ class ModelConfig:
     pooling: str = "mean"  # mean | first | last
     attention_scale: bool = True  # divide scores by sqrt(d_k)
     sizes: tuple[int, ...] = ()  # mlp: layer widths, input first
+    n_dec_layers: int = 0  # seq2seq: decoder layers (resolved: n_layers when the file does not say); else 0
     norm_type: str = "layer"  # layer | batch: what ln1 / ln2 / ln_f are (BatchNorm: statistics over the batch)
     dropout: float = 0.0  # training only: on attention weights and on each sublayer's output before its residual add
 
@@ -43,7 +44,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TaskConfig:
-    kind: str = "classify"  # classify | next_token | regress
+    kind: str = "classify"  # classify | next_token | regress | seq2seq (teacher forcing)
     classes: tuple[str, ...] = ()
     label: str | None = None
     # regress: [n_out] for one example, or one row of n_out per example ([B, n_out]) for a batch
@@ -106,7 +107,8 @@ class OptimConfig:
 class Example:
     """One example of `data:`: tokens (transformers) or features (mlp), and what it should give."""
 
-    tokens: tuple[str, ...] = ()  # encoder / decoder, already tokenized
+    tokens: tuple[str, ...] = ()  # encoder / decoder, already tokenized; seq2seq: the target (<bos> … <eos>)
+    source: tuple[str, ...] = ()  # seq2seq: the source sequence the encoder reads
     label: str | None = None  # classify
     features: tuple[float, ...] = ()  # mlp
     target: tuple[float, ...] = ()  # mlp regress
@@ -114,6 +116,8 @@ class Example:
 
     def as_dict(self) -> dict:
         out: dict = {"tokens": list(self.tokens)} if self.tokens else {"features": list(self.features)}
+        if self.source:
+            out["source"] = list(self.source)
         if self.label is not None:
             out["label"] = self.label
         if self.target:
@@ -158,7 +162,7 @@ class Scenario:
     model: ModelConfig
     task: TaskConfig
     vocab: list[str]
-    tokens: list[str]
+    tokens: list[str]  # seq2seq: the target sequence, <bos> first; the decoder reads [:-1] and predicts [1:]
     params: dict[str, np.ndarray]
     title: str = ""
     description: str = ""
@@ -173,6 +177,8 @@ class Scenario:
     overrides: str = ""
     # the author's own questions: {step, ask, answer, tolerance, why} each, in file order
     quiz: tuple[dict, ...] = ()
+    # seq2seq: the source sequence the encoder reads (`input.source`; one vocab for source and target)
+    source_tokens: list[str] = field(default_factory=list)
     # where some keys stand in the file ("generate.top_p" → (line, col)), for errors found after loading
     marks: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -189,6 +195,8 @@ class Scenario:
     def config_dict(self) -> dict:
         out = {"model": self.model.as_dict(), "task": self.task.as_dict(),
                "vocab": list(self.vocab), "tokens": list(self.tokens)}
+        if self.source_tokens:
+            out["source"] = list(self.source_tokens)
         if self.optim is not None:
             out["optim"] = self.optim.as_dict()
         if self.data is not None:
