@@ -130,6 +130,14 @@ def test_fast_erf_is_math_erf():
     assert np.max(np.abs(batched_gelu.erf(xs) - want)) <= 1e-14
 
 
+def test_fast_erf_of_a_non_finite_input_is_what_math_erf_gives_without_warnings():
+    # a diverging run feeds inf and NaN to the activation; the piece index must not be cast from them
+    xs = np.array([np.nan, np.inf, -np.inf, 7.0, -0.3])
+    with np.errstate(all="raise"):
+        got = batched_gelu.erf(xs)
+    np.testing.assert_array_equal(got, [np.nan, 1.0, -1.0, 1.0, batched_gelu.erf(np.array([-0.3]))[0]])
+
+
 @pytest.mark.parametrize("config", [{}, {"kind": "decoder", "norm": "pre", "final_norm": True}])
 def test_recorded_pass_with_batchnorm_is_verified_by_the_reference(tmp_path, config):
     """The traced example's steps: BatchNorm over its own non-<pad> rows, each step checked by torch."""

@@ -4,7 +4,7 @@
 erf here is a piecewise polynomial: on each quarter of [0, 6) a degree-10 polynomial around the
 piece's centre, its coefficients fitted once, at import, to math.erf at Chebyshev points: within 1e-14 of math.erf
 everywhere (tests/test_batchnorm_dropout.py), which is all Φ(x) = ½(1 + erf(x/√2)) needs. erf(x) = 1 in
-float64 for x ≥ 6, and erf is odd.
+float64 for x ≥ 6 (inf included), erf is odd, and erf(NaN) is NaN.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ _COEFFS = _fit()
 
 def erf(x: np.ndarray) -> np.ndarray:
     a = np.abs(x)
-    piece = np.minimum((a * (1.0 / _WIDTH)).astype(np.intp), _PIECES - 1)  # which quarter
-    u = a - _CENTRES[piece]
+    # which quarter: fmin sends NaN and inf to the last piece before the cast (a diverging run makes them)
+    piece = np.fmin(a * (1.0 / _WIDTH), _PIECES - 1).astype(np.intp)
+    u = np.minimum(a, _PIECES * _WIDTH) - _CENTRES[piece]  # inf → the piece's edge; NaN stays NaN
     acc = np.take(_COEFFS[_DEGREE], piece)
     for k in range(_DEGREE - 1, -1, -1):  # Horner
         acc *= u

@@ -54,18 +54,18 @@ def check_line(step: Step, c: Check | None) -> str:
 
 
 def divergence_words(d: Divergence) -> str:
-    """Where training first overflowed, and what to try instead."""
+    """Where training first overflowed, and what to try instead. Updates count from 0, as everywhere:
+    update t reads its batch with the weights after update t − 1."""
     when = "the scenario's own weights" if d.update == 0 else f"update {d.update}"
+    weights = "the scenario's own weights" if d.update == 0 else f"the weights after update {d.update - 1}"
     if d.example is not None:
         where = f"example {d.example}" + (f" (line {d.line})" if d.line else "")
-        what = (f"With the weights after {when}, {where} of the next batch made the first number that is not "
-                f"finite (inf or NaN), at step {d.step_id} ({d.step_title})") if d.update else (
-                f"With the scenario's own weights, {where} of the first batch made the first number that is not "
-                f"finite (inf or NaN), at step {d.step_id} ({d.step_title})")
-        return (f"{what}; training stopped there. Try a lower lr than {d.lr:g}, or set clip_grad_norm.")
+        return (f"In update {d.update}, with {weights}, {where} of its batch made the first number that is not "
+                f"finite (inf or NaN), at step {d.step_id} ({d.step_title}); training stopped there. "
+                f"Try a lower lr than {d.lr:g}, or set clip_grad_norm.")
     if not d.step_id:
-        return (f"{when[0].upper()}{when[1:]} led to a batch whose loss or gradient is not finite (inf or NaN), "
-                f"though no example alone makes one; training stopped there. Try a lower lr than {d.lr:g}, "
+        return (f"In update {d.update}, with {weights}, the loss or gradient of its batch is not finite (inf or "
+                f"NaN), though no example alone makes one; training stopped there. Try a lower lr than {d.lr:g}, "
                 "or set clip_grad_norm.")
     return (f"{when[0].upper()}{when[1:]} led to the first number that is not finite (inf or NaN), made at step {d.step_id} "
             f"({d.step_title}); every loss after it is meaningless. Try a lower lr than {d.lr:g}, "
