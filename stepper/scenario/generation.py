@@ -68,10 +68,14 @@ def rules(model: ModelConfig, task: TaskConfig, n_prompt: int, cfg: GenerateConf
             lower = f"use {fix('max_new_tokens', fits)} or less, or " if fits >= 1 else ""
             # when no count fits, the prompt already fills max_len: that is the key to change
             return (*G, "max_new_tokens") if fits >= 1 else ("model", "max_len"), (
-                f"the prompt has {plural(n_prompt, 'token')} and {name('max_new_tokens', n)}, so the model reads "
+                f"{_start(model, n_prompt)} and {name('max_new_tokens', n)}, so the model reads "
                 f"{n_prompt} + {n} − 1 = {reach} positions, but `model.max_len` is {model.max_len} — learned "
                 f"positions have one row per position; {lower}set `model.max_len: {reach}` or more")
     return None
+
+
+def _start(model: ModelConfig, n_prompt: int) -> str:
+    return "the decoder starts from `<bos>`" if model.kind == "seq2seq" else f"the prompt has {plural(n_prompt, 'token')}"
 
 
 def with_generation(scenario: Scenario, **overrides) -> Scenario:
