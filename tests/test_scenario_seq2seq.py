@@ -242,3 +242,15 @@ def test_seq2seq_sizes_count_both_stacks_and_blame_the_longer_sequence():
     assert "target × (target + source)" in message and blame[0] == ("input", "target")
     assert training_over_limit(sc.model, 9, 9, 5, 1, 10, n_source=3) is None
     assert training_over_limit(sc.model, 9, 9, 5, 1, 10, n_source=10**6, work_limit=10**9) is not None
+
+
+def test_the_doc_names_every_seq2seq_parameter_and_its_example_means_what_it_says():
+    doc = (Path(__file__).parent.parent / "docs" / "scenario-format.md").read_text(encoding="utf-8")
+    for name in ["encoder.layers.{i}.attn.W_Q", "encoder.layers.{i}.ln1.gamma", "encoder.layers.{i}.ffn.W_1",
+                 "encoder.ln_f.gamma", "decoder.layers.{i}.self_attn.W_Q", "decoder.layers.{i}.cross_attn.W_Q",
+                 "decoder.layers.{i}.ln1", "ln3", "decoder.layers.{i}.ffn.W_1", "decoder.ln_f.gamma"]:
+        assert f"`{name}" in doc, name
+    section = doc.split("## An encoder-decoder (seq2seq)", 1)[1]
+    sc = parse_scenario(section.split("```yaml\n", 1)[1].split("```", 1)[0], "doc.yaml")
+    assert sc.vocab[:3] == ["<pad>", "<bos>", "<eos>"] and sc.model.n_dec_layers == 1 and sc.generate.greedy
+    assert sc.tokens[0] == "<bos>" and sc.source_tokens == ["I", "love", "pizza"]
