@@ -254,3 +254,8 @@ def test_the_doc_names_every_seq2seq_parameter_and_its_example_means_what_it_say
     sc = parse_scenario(section.split("```yaml\n", 1)[1].split("```", 1)[0], "doc.yaml")
     assert sc.vocab[:3] == ["<pad>", "<bos>", "<eos>"] and sc.model.n_dec_layers == 1 and sc.generate.greedy
     assert sc.tokens[0] == "<bos>" and sc.source_tokens == ["I", "love", "pizza"]
+
+
+def test_a_char_split_bos_is_explained():
+    err = refused({"input": '  source_text: "ab"\n  target_text: "<bos>ba"\n  tokenizer: char'})
+    assert err.line == 10 and "splits `<bos>` in `target_text` into characters" in err.message

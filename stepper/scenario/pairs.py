@@ -88,7 +88,7 @@ def check_pair(doc: Located, model: ModelConfig, path: tuple, name: str, vocab: 
         raise doc.error(where(doc, path, "target", 0), f"the target{of} starts with `{target[0]}`, but a target "
                                                        "starts with `<bos>`: the decoder reads target[:-1] from "
                                                        "`<bos>` on and predicts target[1:] — write `<bos>` first, "
-                                                       f"e.g. [\"<bos>\", {target[0]}, …]")
+                                                       f"e.g. [\"<bos>\", {target[0]}, …]{_split(target)}")
     known = set(vocab)
     for side, tokens in zip(SIDES, (source, target), strict=True):
         for j, tok in enumerate(tokens):
@@ -117,3 +117,10 @@ def check_pair(doc: Located, model: ModelConfig, path: tuple, name: str, vocab: 
                                                     f"max_len is {model.max_len} — learned positions have one row per "
                                                     "position (source and target each count from 0); set "
                                                     f"`model.max_len: {n}` or more")
+
+
+def _split(target: list[str]) -> str:
+    """`tokenizer: char` makes `<bos>` written in a text five tokens; say so, since it reads as written."""
+    if "".join(target[:len(BOS)]) == BOS:
+        return " (`tokenizer: char` splits `<bos>` in `target_text` into characters: write `target:` as a list)"
+    return ""
