@@ -11,6 +11,7 @@ import os
 import sys
 
 from stepper.commands import EXIT_INVALID, EXIT_OK
+from stepper.scenario.starter import KINDS as STARTER_KINDS
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (~12 ms) before the fork
 
@@ -111,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
 
     new = sub.add_parser("new", help="write a commented starter scenario")
     new.add_argument("name")
-    new.add_argument("--kind", choices=["encoder", "decoder", "mlp"], default="encoder")
+    new.add_argument("--kind", choices=STARTER_KINDS, default="encoder")
     new.add_argument("--force", action="store_true", help="overwrite an existing file")
     return ap
 

@@ -65,6 +65,15 @@ LINES = {
     "optim_epochs_and_steps.yaml": 8, "optim_schedule_bad_kind.yaml": 7, "optim_weight_decay_negative.yaml": 7,
     "optim_clip_zero.yaml": 7, "model_batchnorm_without_norm.yaml": 6, "model_dropout_mlp.yaml": 5,
     "model_dropout_one.yaml": 5, "train_too_big.yaml": 6,
+    # the encoder-decoder: its keys on other kinds, source and target, its task, data, weights and generation
+    "seq2seq_data_example_no_source.yaml": 6, "seq2seq_data_target_number.yaml": 6, "seq2seq_data_target_without_bos.yaml": 6,
+    "seq2seq_data_vocab_without_pad.yaml": 4, "seq2seq_generate_past_max_len.yaml": 7, "seq2seq_missing_target.yaml": 6,
+    "seq2seq_n_dec_layers_on_encoder.yaml": 5, "seq2seq_pooling.yaml": 5, "seq2seq_source_and_source_text.yaml": 7,
+    "seq2seq_source_first_pad.yaml": 6, "seq2seq_source_longer_than_max_len.yaml": 8, "seq2seq_source_on_decoder.yaml": 7,
+    "seq2seq_target_all_pad.yaml": 7, "seq2seq_target_bos_only.yaml": 7, "seq2seq_target_without_bos.yaml": 7,
+    "seq2seq_task_classify.yaml": 9, "seq2seq_task_on_encoder.yaml": 8, "seq2seq_task_target.yaml": 10,
+    "seq2seq_token_not_in_vocab.yaml": 8, "seq2seq_tokenizer_without_text.yaml": 8, "seq2seq_tokens.yaml": 6,
+    "seq2seq_weight_unknown_name.yaml": 8, "seq2seq_weight_wrong_shape.yaml": 8,
 }
 
 

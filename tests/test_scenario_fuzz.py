@@ -93,21 +93,41 @@ MLP_DATA = {
              "batch_size": 1},
     "optim": {"kind": "momentum", "epochs": 2},
 }
+SEQ2SEQ = {
+    "name": "fuzz-s2s",
+    "model": {"kind": "seq2seq", "d_model": 4, "n_heads": 2, "n_layers": 1, "n_dec_layers": 2, "d_ff": 4,
+              "norm": "pre", "final_norm": True, "positional": "learned", "max_len": 4, "tie_embeddings": True},
+    "input": {"vocab": ["<pad>", "<bos>", "<eos>", "I", "love", "pizza", "me", "gusta"],
+              "source": ["I", "love", "pizza"], "target": ["<bos>", "me", "gusta", "<eos>"]},
+    "task": {"kind": "seq2seq"},
+    "generate": {"max_new_tokens": 3, "greedy": True},
+    "weights": {"values": {"decoder.layers.1.cross_attn.b_K": [0.1, 0.2, 0.3, 0.4],
+                           "encoder.ln_f.gamma": [1.0, 1.0, 1.0, 1.0]}},
+}
+SEQ2SEQ_DATA = {
+    "name": "fuzz-s2s-data",
+    "model": {"kind": "seq2seq", "d_model": 4, "norm_type": "batch"},
+    "input": {"tokenizer": "char"},
+    "data": {"examples": [{"source_text": "ab", "target": ["<bos>", "b", "a", "<eos>"]},
+                          {"source_text": "cab", "target": ["<bos>", "b", "a"]}],
+             "validation": [{"source": ["a", "b"], "target": ["<bos>", "c"]}], "batch_size": 2},
+    "optim": {"kind": "adamw", "epochs": 2},
+}
 # YAML counts all of these as line ends, so its line numbers do too
 LINE_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
-BASES = [ENCODER, DECODER, MLP, BATCH, XOR, TRAIN, LM, MLP_DATA]
+BASES = [ENCODER, DECODER, MLP, BATCH, XOR, TRAIN, LM, MLP_DATA, SEQ2SEQ, SEQ2SEQ_DATA]
 TEXTS = [yaml.safe_dump(b, sort_keys=False) for b in BASES] + \
-    [template(k).replace("__NAME__", "fuzz") for k in ("encoder", "decoder", "mlp")]
+    [template(k).replace("__NAME__", "fuzz") for k in ("encoder", "decoder", "seq2seq", "mlp")]
 
 # what a learner might type where a value goes, plus what a fuzzer would
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-3, 70), st.integers(), st.sampled_from([2**64, -(2**70), 10**400]),
     st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["", "4", "yes", "<pad>", "gelu", "mlp",
-                                                                    "decoder", "next_token", "regress", "I",
+                                                                    "decoder", "next_token", "regress", "I", "seq2seq", "<bos>",
                                                                     "adamw", "cosine", "batch", "pos"]),
     st.text(max_size=8))
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
-    st.text(max_size=6) | st.sampled_from(["kind", "d_model", "tokens", "std", "text", "label", "epochs"]), inner, max_size=3), max_leaves=12)
+    st.text(max_size=6) | st.sampled_from(["kind", "d_model", "tokens", "std", "text", "label", "epochs", "source", "target"]), inner, max_size=3), max_leaves=12)
 
 
 def paths(node, prefix=()):
@@ -160,6 +180,10 @@ def loads_or_refuses(text: str) -> None:
         assert sc.params[name].shape == shape and sc.params[name].dtype == np.float64
         assert np.isfinite(sc.params[name]).all()
     assert all(t in sc.vocab for t in sc.tokens)
+    if sc.model.kind == "seq2seq":
+        _pair_is_sound(sc, sc.source_tokens, sc.tokens)
+    else:
+        assert sc.model.n_dec_layers == 0 and not sc.source_tokens
     if sc.optim is not None:
         o = sc.optim
         assert o.kind in ("sgd", "momentum", "adam", "adamw") and o.lr > 0 and 1 <= o.steps <= 10000
@@ -175,9 +199,11 @@ def loads_or_refuses(text: str) -> None:
             assert sc.optim.kind == "momentum" and v.shape == specs[name][0] and np.isfinite(v).all()
     if sc.generate is not None:
         g = sc.generate
-        assert sc.model.kind == "decoder" and sc.task.kind == "next_token" and 0 < g.top_p <= 1
+        assert (sc.model.kind, sc.task.kind) in (("decoder", "next_token"), ("seq2seq", "seq2seq"))
+        assert 0 < g.top_p <= 1
+        prompt = 1 if sc.model.kind == "seq2seq" else len(sc.tokens)  # a seq2seq decodes from <bos>
         if sc.model.positional == "learned":
-            assert len(sc.tokens) + g.max_new_tokens - 1 <= sc.model.max_len
+            assert prompt + g.max_new_tokens - 1 <= sc.model.max_len
     for item in sc.quiz:
         assert set(item) == {"step", "ask", "answer", "tolerance", "why"} and item["step"][:4] in (
             "fwd.", "bwd.", "upd.", "gen.")
@@ -187,6 +213,18 @@ def loads_or_refuses(text: str) -> None:
             assert np.shape(sc.task.target) == (sc.batch, sc.model.sizes[-1])
         else:
             assert len(sc.task.labels) == sc.batch and set(sc.task.labels) <= set(sc.task.classes)
+
+
+def _pair_is_sound(sc, source, target) -> None:
+    """What the seq2seq engine relies on: a source that starts with a real token, `<bos>` first in the target
+    and a scored token after it, every token in the one vocab, each side within max_len."""
+    assert sc.task.kind == "seq2seq" and 1 <= sc.model.n_dec_layers <= 48
+    assert ("head.W" in sc.params) != sc.model.tie_embeddings
+    assert f"decoder.layers.{sc.model.n_dec_layers - 1}.cross_attn.W_Q" in sc.params
+    assert source and source[0] != "<pad>" and target[0] == "<bos>" and len(target) >= 2
+    assert any(t != "<pad>" for t in target[1:]) and set(source) | set(target) <= set(sc.vocab)
+    if sc.model.positional == "learned":
+        assert len(source) <= sc.model.max_len and len(target) - 1 <= sc.model.max_len
 
 
 def _data_is_sound(sc) -> None:
@@ -202,7 +240,10 @@ def _data_is_sound(sc) -> None:
             assert ex.label in sc.task.classes
         if sc.task.kind == "next_token":
             assert len(ex.tokens) >= 2
-    if sc.model.kind != "mlp" and len({len(ex.tokens) for ex in data.examples}) > 1 and data.batch_size > 1:
+        if sc.task.kind == "seq2seq":
+            _pair_is_sound(sc, ex.source, ex.tokens)
+    lengths = {(len(ex.tokens), len(ex.source)) for ex in data.examples}
+    if sc.model.kind != "mlp" and len(lengths) > 1 and data.batch_size > 1:
         assert "<pad>" in sc.vocab
     json.dumps(sc.config_dict())
 

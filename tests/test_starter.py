@@ -24,9 +24,16 @@ def test_each_starter_loads_with_its_name(kind, tmp_path):
         assert sc.task.kind == "regress" and sc.features and sc.model.sizes[0] == len(sc.features)
     else:
         assert sc.tokens and sc.vocab[0] == "<pad>"
+    if kind == "seq2seq":
+        assert sc.task.kind == "seq2seq" and sc.source_tokens and sc.tokens[0] == "<bos>"
 
 
-@pytest.mark.parametrize("kind", KINDS)
+# the seq2seq engine and reference land separately from its scenario layer (issue #20)
+CHECKED = [pytest.param(k, marks=pytest.mark.xfail(reason="seq2seq engine not merged yet", strict=False))
+           if k == "seq2seq" else k for k in KINDS]
+
+
+@pytest.mark.parametrize("kind", CHECKED)
 def test_each_starter_passes_stepper_check(kind, tmp_path):
     path = write_starter("starter", kind, tmp_path)
     r = subprocess.run([sys.executable, "-m", "stepper", "check", "-q", str(path)], capture_output=True,
@@ -62,6 +69,12 @@ def test_refuses_a_name_a_scenario_could_not_have(name, tmp_path):
         write_starter(name, "encoder", tmp_path)
     assert "may use only a-z, 0-9" in str(err.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_new_seq2seq(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["new", "translate", "--kind", "seq2seq"]) == 0
+    assert load_scenario(tmp_path / "translate.yaml").model.kind == "seq2seq"
 
 
 def test_cli_new(tmp_path, monkeypatch, capsys):

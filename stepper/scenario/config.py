@@ -9,7 +9,9 @@ from stepper.scenario.yamlread import Located
 
 M, T = ("model",), ("task",)
 MAX_WIDTH, MAX_MLP_LAYERS, DEFAULT_MAX_LEN, MAX_LEN = 16384, 48, 8, 4096
-DEFAULT_TASK = {"encoder": "classify", "decoder": "next_token", "mlp": "regress"}
+DEFAULT_TASK = {"encoder": "classify", "decoder": "next_token", "mlp": "regress", "seq2seq": "seq2seq"}
+# the tasks whose head scores every vocabulary entry, so it may reuse embed.tok (tie_embeddings)
+VOCAB_TASKS = {"decoder": "next_token", "seq2seq": "seq2seq"}
 TASK_KEYS = {"classes": "classify", "label": "classify", "labels": "classify", "target": "regress"}
 
 
@@ -36,15 +38,17 @@ def model_config(doc: Located, raw: dict, values: dict) -> ModelConfig:
         if raw["activation"] == "none":
             raise doc.error((*M, "activation"), "`activation: none` is only for `kind: mlp` — a transformer's "
                                                 "FFN needs one of: `relu`, `gelu`, `gelu_tanh`")
-        if raw["tie_embeddings"] and kind != "decoder":
-            raise doc.error((*M, "tie_embeddings"), "tied embeddings need `kind: decoder` (the head reuses "
-                                                    "embed.tok to score every vocabulary entry) — remove it")
+        if raw["tie_embeddings"] and kind not in VOCAB_TASKS:
+            raise doc.error((*M, "tie_embeddings"), "tied embeddings need `kind: decoder` or `seq2seq` (the head "
+                                                    "reuses embed.tok to score every vocabulary entry) — remove it")
         if raw["norm_type"] == "batch" and raw["norm"] == "none" and not raw["final_norm"]:
             raise doc.error((*M, "norm_type"), "`norm_type: batch` chooses what ln1, ln2 and ln_f are, and with "
                                                "`norm: none` and no `final_norm` there are none — set `norm: post` "
                                                "or `pre`, or remove `norm_type`")
-    return ModelConfig(**{k: v for k, v in raw.items() if k not in ("max_len", "sizes")},
-                       max_len=_max_len(doc, raw, values), sizes=sizes)
+    # seq2seq: as many decoder layers as encoder layers unless told; the other kinds have none
+    n_dec = (raw["n_dec_layers"] or raw["n_layers"]) if kind == "seq2seq" else 0
+    return ModelConfig(**{k: v for k, v in raw.items() if k not in ("max_len", "sizes", "n_dec_layers")},
+                       max_len=_max_len(doc, raw, values), sizes=sizes, n_dec_layers=n_dec)
 
 
 def _max_len(doc: Located, raw: dict, values: dict) -> int:
@@ -61,14 +65,20 @@ def task_config(doc: Located, model: ModelConfig, raw: dict, tokens: list[str],
                 batch: int | None = None) -> TaskConfig:
     """`batch`: the number of examples when an mlp's features are a batch, else None."""
     kind = task_kind(doc, model, raw)
-    if model.tie_embeddings and kind != "next_token":
+    if model.tie_embeddings and kind != VOCAB_TASKS[model.kind]:
         raise doc.error((*M, "tie_embeddings"), "tied embeddings score every vocabulary entry, so they need "
-                                                f"`task.kind: next_token` (this task is `{kind}`) — remove "
-                                                "`tie_embeddings`")
+                                                f"`task.kind: {VOCAB_TASKS[model.kind]}` (this task is `{kind}`) — "
+                                                "remove `tie_embeddings`")
     for key, owner in TASK_KEYS.items():
+        if raw[key] is not None and kind == "seq2seq":
+            raise doc.error((*T, key), f"`{key}` is for `task.kind: {owner}`; a seq2seq's answer is its target "
+                                       "sequence, `input.target` (or `target_text`) — remove `task."
+                                       f"{key}`", key=True)
         if raw[key] is not None and kind != owner:
             raise doc.error((*T, key), f"`{key}` is for `task.kind: {owner}`, but this task is `{kind}` — "
                                        f"remove `{key}`, or set `task.kind: {owner}`", key=True)
+    if kind == "seq2seq":  # its sequences were checked with the input (pairs.py)
+        return TaskConfig(kind="seq2seq")
     if kind == "next_token":
         return _next_token(doc, model, tokens)
     if kind == "regress":
@@ -85,6 +95,10 @@ def task_kind(doc: Located, model: ModelConfig, raw: dict) -> str:
 
 def _compatible(doc: Located, model_kind: str, kind: str) -> None:
     """Checked before the task's other keys: a wrong kind is the likelier mistake than a wrong key."""
+    if (kind == "seq2seq") != (model_kind == "seq2seq"):
+        raise doc.error((*T, "kind"), f"`{kind}` is not a task of `model.kind: {model_kind}` — a seq2seq model does "
+                                      "`task.kind: seq2seq` (the decoder predicts the target from the source), and "
+                                      "only a seq2seq model does; remove `task.kind`, or change `model.kind`")
     if kind == "regress" and model_kind != "mlp":
         raise doc.error((*T, "kind"), "`regress` is for `model.kind: mlp` — a transformer here does "
                                       "`classify` or `next_token`")

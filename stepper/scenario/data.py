@@ -8,13 +8,14 @@ is read, so the examples are read in two passes: their form first, then their to
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stepper.scenario import schema
 from stepper.scenario.config import check_label, class_names, task_kind
 from stepper.scenario.errors import plural
 from stepper.scenario.fields import got, numbers, section, words
 from stepper.scenario.inputs import features, tokens_and_vocab
+from stepper.scenario.pairs import check_pair, pair_inputs, side_tokens
 from stepper.scenario.types import PAD, DataConfig, Example, ModelConfig
 from stepper.scenario.yamlread import Located
 
@@ -31,12 +32,16 @@ class Inputs:
     features: tuple
     task_raw: dict  # the `task:` section, with the traced example's label or target when it is data's first
     data: DataConfig | None
+    source: list[str] = field(default_factory=list)  # seq2seq: the traced example's source (tokens: its target)
 
 
 def model_inputs(doc: Located, model: ModelConfig, input_raw: dict, task_raw: dict, data_raw) -> Inputs:
     if data_raw is None:
         if model.kind == "mlp":
             return Inputs([], [], features(doc, model, input_raw), task_raw, None)
+        if model.kind == "seq2seq":
+            vocab, source, target = pair_inputs(doc, model, input_raw)
+            return Inputs(vocab, target, (), task_raw, None, source)
         vocab, tokens = tokens_and_vocab(doc, input_raw)
         if model.norm_type == "batch" and len(tokens) - (task_kind(doc, model, task_raw) == "next_token") < 2:
             where = ("input", "tokens") if doc.has(("input", "tokens")) else ("input", "text")
@@ -52,9 +57,17 @@ def model_inputs(doc: Located, model: ModelConfig, input_raw: dict, task_raw: di
         classes = class_names(doc, model, task_raw)
         for ex in train + val:
             check_label(doc, (*ex.path, "label"), ex.label, classes, f"the label of {_name(ex)}")
+    source: list[str] = []
     if model.kind == "mlp":
         vocab, tokens, feats = [], [], features(doc, model, input_raw, required=False)
         traced = bool(feats)
+    elif model.kind == "seq2seq":
+        texts = any(doc.has((*ex.path, k)) for ex in train + val for k in ("source_text", "target_text"))
+        vocab, source, tokens = pair_inputs(doc, model, input_raw, [(ex.source, ex.tokens) for ex in train + val],
+                                            texts)
+        for ex in train + val:
+            check_pair(doc, model, ex.path, _name(ex), vocab, ex.source, ex.tokens)
+        feats, traced = (), bool(tokens)
     else:
         texts = any(doc.has((*ex.path, "text")) for ex in train + val)
         vocab, tokens = tokens_and_vocab(doc, input_raw, [ex.tokens for ex in train + val], texts)
@@ -65,9 +78,10 @@ def model_inputs(doc: Located, model: ModelConfig, input_raw: dict, task_raw: di
     _check_batchnorm(doc, model, kind, train, batch_size)
     if not traced:
         tokens, feats, task_raw = list(train[0].tokens), train[0].features, _traced_task(doc, kind, task_raw, train[0])
+        source = list(train[0].source)
     data = DataConfig(examples=tuple(map(_plain, train)), validation=tuple(map(_plain, val)), batch_size=batch_size,
                       shuffle=raw["shuffle"], seed=raw["seed"])
-    return Inputs(vocab, tokens, feats, task_raw, data)
+    return Inputs(vocab, tokens, feats, task_raw, data, source)
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,8 @@ class _Read(Example):
 
 
 def _plain(ex: _Read) -> Example:
-    return Example(tokens=ex.tokens, label=ex.label, features=ex.features, target=ex.target, line=ex.line)
+    return Example(tokens=ex.tokens, source=ex.source, label=ex.label, features=ex.features, target=ex.target,
+                   line=ex.line)
 
 
 def _name(ex: _Read) -> str:
@@ -96,11 +111,15 @@ def _example(doc: Located, model: ModelConfig, kind: str, path: tuple, item, tok
     answer = "label" if kind == "classify" else "target" if kind == "regress" else None
     eg = "{features: [1.0, -1.0], " if model.kind == "mlp" else "{text: I am happy"
     eg += {"label": ", label: positive}", "target": ", target: [0.5]}", None: "}"}[answer]
+    if model.kind == "seq2seq":
+        eg = "{source_text: I love pizza, target_text: <bos> me gusta la pizza <eos>}"
     if not isinstance(item, dict):
         raise doc.error(path, f"{name} is {got(doc, path, item)}, not a mapping — write each example like "
                               f"`- {eg}`")
     raw = section(doc, path, item, schema.EXAMPLE, model.kind)
     for key, owner in OWNER.items():
+        if key == "target" and model.kind == "seq2seq":  # there it is the target sequence, not a regress answer
+            continue
         if raw[key] is not None and kind != owner:
             raise doc.error((*path, key), f"{name} has `{key}`, which is for `task.kind: {owner}`, but this task is "
                                           f"`{kind}` — remove `{key}`", key=True)
@@ -110,6 +129,12 @@ def _example(doc: Located, model: ModelConfig, kind: str, path: tuple, item, tok
     if model.kind == "mlp":
         feats, target = _numbers(doc, model, path, name, raw)
         return _Read(label=raw["label"], features=feats, target=target, line=line, path=path)
+    if model.kind == "seq2seq":
+        source, target = (side_tokens(doc, path, raw, side, tokenizer, name) for side in ("source", "target"))
+        for side, tokens in (("source", source), ("target", target)):
+            if tokens is None:
+                raise doc.error(path, f"{name} has no {side} — give `{side}:` or `{side}_text:`, e.g. `- {eg}`")
+        return _Read(tokens=tuple(target), source=tuple(source), line=line, path=path)
     return _Read(tokens=tuple(_tokens(doc, path, name, raw, tokenizer)), label=raw["label"], line=line, path=path)
 
 
@@ -179,8 +204,8 @@ def _check_padding(doc: Located, input_raw: dict, vocab: list[str], train: list[
     """A written vocab must hold `<pad>` when examples of different lengths may share a batch."""
     if PAD in vocab or input_raw["vocab"] is None:
         return
-    ragged = [ex for ex in train if len(ex.tokens) != len(train[0].tokens)] if batch_size > 1 else []
-    ragged = ragged or [ex for ex in val if len(ex.tokens) != len(val[0].tokens)]
+    ragged = [ex for ex in train if _lengths(ex) != _lengths(train[0])] if batch_size > 1 else []
+    ragged = ragged or [ex for ex in val if _lengths(ex) != _lengths(val[0])]
     if ragged:
         raise doc.error(("input", "vocab"), f"{_name(ragged[0])} is not as long as the examples it may share a "
                                             "batch with, and batches are right-padded with `<pad>`, which the vocab "
@@ -192,12 +217,25 @@ def _check_batchnorm(doc: Located, model: ModelConfig, kind: str, train: list[_R
     if model.norm_type != "batch" or min(batch_size, len(train) % batch_size or batch_size) > 1:
         return
     for ex in train:
-        if len(ex.tokens) - (kind == "next_token") < 2:
-            where = (*ex.path, "text") if doc.has((*ex.path, "text")) else (*ex.path, "tokens")
+        if _rows(ex, kind) < 2:
+            where = next((p for k in ("text", "tokens", "source", "source_text") if doc.has(p := (*ex.path, k))),
+                         ex.path)
             raise doc.error(where, f"{_name(ex)} gives the model one position, and a batch of one example "
                                    "(batch_size 1, or the last batch) then has a single row, whose variance "
                                    "BatchNorm cannot estimate — lengthen it, use a batch_size that leaves no batch of "
                                    "one, or `norm_type: layer`")
+
+
+def _lengths(ex: _Read) -> tuple[int, int]:
+    """What padding evens out: the tokens (a seq2seq's target) and a seq2seq's source."""
+    return len(ex.tokens), len(ex.source)
+
+
+def _rows(ex: _Read, kind: str) -> int:
+    """The fewest positions any stack of the model reads of this example."""
+    if kind == "seq2seq":
+        return min(len(ex.source), len(ex.tokens) - 1)
+    return len(ex.tokens) - (kind == "next_token")
 
 
 def _traced_task(doc: Located, kind: str, task_raw: dict, first: _Read) -> dict:

@@ -14,7 +14,14 @@ _NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or 
 _WIDTHS = ("d_model", "n_heads", "n_layers", "d_ff", "max_len")
 _ONLY_FIX = {("model", "mlp"): "an mlp's widths are `model.sizes`", ("input", "mlp"): "an mlp reads `input.features`",
              ("task", "encoder"): "a transformer reads one sequence: give its class as `label:`",
-             ("task", "decoder"): "a transformer reads one sequence: give its class as `label:`"}
+             ("task", "decoder"): "a transformer reads one sequence: give its class as `label:`",
+             ("input", "seq2seq"): "a seq2seq reads two sequences: use `source:` (or `source_text:`) and "
+                                   "`target:` (or `target_text:`)",
+             ("data", "seq2seq"): "a seq2seq example gives `source:` (or `source_text:`) and `target:` "
+                                  "(or `target_text:`)",
+             ("task", "seq2seq"): "a seq2seq's answer is its `target:` sequence"}
+# why one key does not apply to one kind, when the section's reason above does not say it
+_KEY_FIX = {("pooling", "seq2seq"): "a seq2seq predicts a token at every target position; nothing is pooled"}
 
 
 def dotted(path) -> str:
@@ -36,6 +43,7 @@ def section(doc: Located, path: tuple, raw, keys: dict[str, schema.Key], kind: s
             fix = f"it is for `kind: {' or '.join(only)}`"
             if path[:1] != ("model",) or key in _WIDTHS:
                 fix = _ONLY_FIX.get((path[0], kind), fix)
+            fix = _KEY_FIX.get((key, kind), fix)
             raise doc.error((*path, key), f"`{key}` does not apply to `kind: {kind}` — remove it ({fix})",
                             key=True)
     out = {}

@@ -20,11 +20,17 @@ FLAGS = {key: "--" + key.replace("_", "-") for key in schema.GENERATE}  # max_ne
 _TYPES = {"max_new_tokens": int, "top_k": int, "seed": int, "temperature": float, "top_p": float, "greedy": bool}
 _WHY_NOT = {"encoder": "an encoder reads the whole sequence at once and has no next token to add",
             "mlp": "an mlp has no tokens to continue"}
+GENERATES = {"decoder": "next_token", "seq2seq": "seq2seq"}  # the models that generate, with the task they need
 
 
 def not_a_decoder(kind: str) -> str:
     """Why generation needs a decoder, for `generate:` and for the flags alike."""
-    return f"{_WHY_NOT.get(kind, f'a {kind} cannot generate')}; generation needs `model.kind: decoder`"
+    return f"{_WHY_NOT.get(kind, f'a {kind} cannot generate')}; generation needs `model.kind: decoder` or `seq2seq`"
+
+
+def prompt_length(model: ModelConfig, tokens: list[str]) -> int:
+    """The tokens generation starts from: a decoder's whole input; a seq2seq decodes from `<bos>` alone."""
+    return 1 if model.kind == "seq2seq" else len(tokens)
 
 
 def generate_config(doc: Located, raw: dict, model: ModelConfig, task: TaskConfig, tokens: list[str]) -> GenerateConfig:
@@ -34,7 +40,7 @@ def generate_config(doc: Located, raw: dict, model: ModelConfig, task: TaskConfi
     def name(key: str, value) -> str:
         return f"`{key}: {value}`" if doc.has((*G, key)) else f"`{key}` {value} (the default)"
 
-    problem = rules(model, task, len(tokens), cfg, name, lambda key, value: f"`{key}: {value}`")
+    problem = rules(model, task, prompt_length(model, tokens), cfg, name, lambda key, value: f"`{key}: {value}`")
     if problem:
         path, message = problem
         raise doc.error(path, message, key=path == G)
@@ -48,24 +54,28 @@ def rules(model: ModelConfig, task: TaskConfig, n_prompt: int, cfg: GenerateConf
     `name(key, value)` writes a setting as the learner gave it (`max_new_tokens: 9`, `--max-new-tokens 9`,
     or the default), `fix(key, value)` the way to change it.
     """
-    if model.kind != "decoder":
+    if model.kind not in GENERATES:
         return G, f"cannot generate with `model.kind: {model.kind}` — {not_a_decoder(model.kind)}"
-    if task.kind != "next_token":
+    if task.kind != GENERATES[model.kind]:
         return G, (f"generation picks each new token from the vocab, so it needs `task.kind: next_token` "
                       f"(this task is `{task.kind}`, whose head scores classes) — set `task.kind: next_token`, "
                       "or remove `generate`")
     if model.positional == "learned":
         n = cfg.max_new_tokens
-        reach = n_prompt + n - 1  # the last new token is chosen, never fed back in
+        reach = n_prompt + n - 1  # the last new token is chosen, never fed back in (a seq2seq's prompt: `<bos>`)
         if reach > model.max_len:
             fits = model.max_len - n_prompt + 1
             lower = f"use {fix('max_new_tokens', fits)} or less, or " if fits >= 1 else ""
             # when no count fits, the prompt already fills max_len: that is the key to change
             return (*G, "max_new_tokens") if fits >= 1 else ("model", "max_len"), (
-                f"the prompt has {plural(n_prompt, 'token')} and {name('max_new_tokens', n)}, so the model reads "
+                f"{_start(model, n_prompt)} and {name('max_new_tokens', n)}, so the model reads "
                 f"{n_prompt} + {n} − 1 = {reach} positions, but `model.max_len` is {model.max_len} — learned "
                 f"positions have one row per position; {lower}set `model.max_len: {reach}` or more")
     return None
+
+
+def _start(model: ModelConfig, n_prompt: int) -> str:
+    return "the decoder starts from `<bos>`" if model.kind == "seq2seq" else f"the prompt has {plural(n_prompt, 'token')}"
 
 
 def with_generation(scenario: Scenario, **overrides) -> Scenario:
@@ -84,7 +94,7 @@ def with_generation(scenario: Scenario, **overrides) -> Scenario:
         return ScenarioError(scenario.source, line, col, message)
 
     flags = ", ".join(FLAGS[k] for k in given) or "generation"
-    if scenario.model.kind != "decoder":
+    if scenario.model.kind not in GENERATES:
         raise fail("model.kind", f"{flags}: cannot generate with `model.kind: {scenario.model.kind}` — "
                                  f"{not_a_decoder(scenario.model.kind)}")
     for key, value in given.items():
@@ -97,7 +107,7 @@ def with_generation(scenario: Scenario, **overrides) -> Scenario:
             return f"{FLAGS[key]} {value}"
         return f"`{key}: {value}`" if key in in_file else f"`{key}` {value} (the default)"
 
-    problem = rules(scenario.model, scenario.task, len(scenario.tokens), cfg, name,
+    problem = rules(scenario.model, scenario.task, prompt_length(scenario.model, scenario.tokens), cfg, name,
                     lambda key, value: f"{FLAGS[key]} {value}")
     if problem:
         raise fail(None, problem[1])

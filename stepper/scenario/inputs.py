@@ -61,7 +61,7 @@ def tokens_and_vocab(doc: Located, raw: dict, examples: list[list[str]] | None =
         raise doc.error((*IN, "tokenizer"), "`tokenizer` splits `text:`, and there is no `text:` — "
                                             "add `text:` or remove `tokenizer`", key=True)
     if raw["tokens"] is None and raw["text"] is None and examples is not None:
-        return _vocab(doc, raw, [t for ex in examples for t in ex]), []
+        return vocab_list(doc, raw, [t for ex in examples for t in ex]), []
     if raw["tokens"] is not None:
         tokens = words(doc, (*IN, "tokens"), raw["tokens"], "token")
         if not tokens:
@@ -74,7 +74,7 @@ def tokens_and_vocab(doc: Located, raw: dict, examples: list[list[str]] | None =
     else:
         raise doc.error(IN, "no input: give `input.tokens:` (a list, e.g. [I, am]) or `input.text:` "
                             "(e.g. `text: I am`)")
-    vocab = _vocab(doc, raw, tokens + [t for ex in examples or () for t in ex])
+    vocab = vocab_list(doc, raw, tokens + [t for ex in examples or () for t in ex])
     where = "tokens" if raw["tokens"] is not None else "text"
     known = set(vocab)  # a set: a long text against a long vocab must not be quadratic
     for i, tok in enumerate(tokens):
@@ -90,9 +90,10 @@ def tokens_and_vocab(doc: Located, raw: dict, examples: list[list[str]] | None =
     return vocab, tokens
 
 
-def _vocab(doc: Located, raw: dict, tokens: list[str]) -> list[str]:
+def vocab_list(doc: Located, raw: dict, tokens: list[str], specials: tuple[str, ...] = (PAD,)) -> list[str]:
+    """`input.vocab` as written (checked), or derived: `specials` first, then the sorted distinct `tokens`."""
     if raw["vocab"] is None:  # derived: deterministic, and `<pad>` keeps id 0 as it does by habit
-        return [PAD, *sorted(set(tokens) - {PAD})]
+        return [*specials, *sorted(set(tokens) - set(specials))]
     vocab = words(doc, (*IN, "vocab"), raw["vocab"], "vocab entry")
     if not vocab:
         raise doc.error((*IN, "vocab"), "`vocab` is empty — list every token, e.g. [\"<pad>\", I, am], or "
@@ -108,7 +109,7 @@ def _vocab(doc: Located, raw: dict, tokens: list[str]) -> list[str]:
 
 def check_length(doc: Located, model: ModelConfig, task: TaskConfig, tokens: list[str]) -> None:
     """Learned positions have one row per position: the model's input must fit in max_len."""
-    if model.kind == "mlp" or model.positional != "learned":
+    if model.kind in ("mlp", "seq2seq") or model.positional != "learned":  # seq2seq: checked with its pair
         return
     n = len(tokens) - (task.kind == "next_token")  # next_token feeds all but the last token
     if n > model.max_len:

@@ -33,8 +33,11 @@ def memory_limit() -> int:
 MEMORY_LIMIT = memory_limit()
 
 
-def _terms(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int) -> list[tuple[str, str, int, int]]:
+def _terms(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int,
+           n_source: int = 0) -> list[tuple[str, str, int, int]]:
     """(formula, figures, count, kind) per part of the model; kind is PARAMS or ACTS."""
+    if model.kind == "seq2seq":
+        return _seq2seq_terms(model, vocab_size, n_out, n_tokens, n_source)
     if model.kind == "mlp":  # n_tokens: the examples of a batch (1 for one input vector)
         s, b = model.sizes, max(n_tokens, 1)
         i = max(range(len(s) - 1), key=lambda j: s[j] * s[j + 1])
@@ -57,6 +60,28 @@ def _terms(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int) -> li
     ]
 
 
+def _seq2seq_terms(model: ModelConfig, vocab_size: int, n_out: int, t: int, s: int) -> list[tuple[str, str, int, int]]:
+    """`t`: the positions the decoder reads, `s`: the source's. A decoder layer has two attentions (self and
+    cross, whose scores are [target, source]) and a third norm, so it weighs more than an encoder layer."""
+    d, f, h, n, m = model.d_model, model.d_ff, model.n_heads, model.n_layers, model.n_dec_layers
+    pos = model.max_len * d if model.positional == "learned" else 0
+    return [
+        ("(n_layers + n_dec_layers) × 2 × d_model × d_ff", f"({n} + {m}) × 2 × {d} × {f}", (n + m) * 2 * d * f,
+         PARAMS),
+        ("(n_layers + 2 × n_dec_layers) × 4 × d_model²", f"({n} + 2 × {m}) × 4 × {d}²", (n + 2 * m) * 4 * d * d,
+         PARAMS),
+        ("vocab × d_model", f"{vocab_size} × {d}", vocab_size * d, PARAMS),
+        ("max_len × d_model", f"{model.max_len} × {d}", pos, PARAMS),
+        ("d_model × outputs", f"{d} × {n_out}", d * n_out, PARAMS),
+        ("n_layers × 5 × n_heads × source²", f"{n} × 5 × {h} × {s}²", n * 5 * h * s * s, ACTS),
+        ("n_dec_layers × 5 × n_heads × target × (target + source)", f"{m} × 5 × {h} × {t} × ({t} + {s})",
+         m * 5 * h * t * (t + s), ACTS),
+        ("(n_layers × source + n_dec_layers × target) × (24 × d_model + 3 × d_ff)",
+         f"({n} × {s} + {m} × {t}) × (24 × {d} + 3 × {f})", (n * s + m * t) * (24 * d + 3 * f), ACTS),
+        ("3 × target × outputs", f"3 × {t} × {max(n_out, d)}", 3 * t * max(n_out, d), ACTS),
+    ]
+
+
 # the key to point at when a term is the biggest: the first one the file actually has
 BLAME = {"n_layers × 2 × d_model × d_ff": [("model", "d_ff"), ("model", "d_model")],
          "n_layers × 4 × d_model²": [("model", "d_model")],
@@ -64,30 +89,38 @@ BLAME = {"n_layers × 2 × d_model × d_ff": [("model", "d_ff"), ("model", "d_mo
          "max_len × d_model": [("model", "max_len"), ("model", "d_model")],
          "n_layers × 5 × n_heads × tokens²": [("input", "tokens"), ("input", "text"), ("model", "n_heads")],
          "n_layers × tokens × (16 × d_model + 3 × d_ff)": [("input", "tokens"), ("input", "text")],
-         "4 × examples × sum(sizes)": [("input", "features"), ("model", "sizes")]}
+         "4 × examples × sum(sizes)": [("input", "features"), ("model", "sizes")],
+         "(n_layers + n_dec_layers) × 2 × d_model × d_ff": [("model", "d_ff"), ("model", "d_model")],
+         "(n_layers + 2 × n_dec_layers) × 4 × d_model²": [("model", "d_model")],
+         "n_layers × 5 × n_heads × source²": [("input", "source"), ("input", "source_text"), ("model", "n_heads")],
+         "n_dec_layers × 5 × n_heads × target × (target + source)": [("input", "target"), ("input", "target_text"),
+                                                                     ("model", "n_heads")],
+         "(n_layers × source + n_dec_layers × target) × (24 × d_model + 3 × d_ff)": [
+             ("input", "source"), ("input", "source_text"), ("input", "target"), ("input", "target_text")]}
 
 
-def estimate_bytes(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int) -> tuple[int, int, int]:
+def estimate_bytes(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int,
+                   n_source: int = 0) -> tuple[int, int, int]:
     """(parameter count, activation floats, estimated bytes) for one verified forward+backward.
 
-    `n_tokens`: the positions a transformer reads at most (its tokens, plus what generation appends);
-    for an mlp, the examples of its batch.
+    `n_tokens`: the positions a transformer reads at most (its tokens, plus what generation appends; a
+    seq2seq's decoder); for an mlp, the examples of its batch. `n_source`: a seq2seq's source positions.
     """
     n_params = count(param_specs(model, vocab_size, n_out))
-    terms = _terms(model, vocab_size, n_out, n_tokens)
+    terms = _terms(model, vocab_size, n_out, n_tokens, n_source)
     acts = sum(v for _, _, v, kind in terms if kind == ACTS)
     return n_params, acts, BYTES * (PARAM_COPIES * n_params + ACT_COPIES * acts)
 
 
 def over_limit(model: ModelConfig, vocab_size: int, task_kind: str, n_classes: int, n_tokens: int,
-               limit: int | None = None) -> tuple[str, list[tuple]] | None:
+               limit: int | None = None, *, n_source: int = 0) -> tuple[str, list[tuple]] | None:
     """None when it fits; else (one-line message, keys to blame, best first)."""
     limit = MEMORY_LIMIT if limit is None else limit
     n_out = n_outputs(model, task_kind, n_classes, vocab_size)
-    n_params, acts, total = estimate_bytes(model, vocab_size, n_out, n_tokens)
+    n_params, acts, total = estimate_bytes(model, vocab_size, n_out, n_tokens, n_source)
     if total <= limit:
         return None
-    formula, figures, values, what = max(_terms(model, vocab_size, n_out, n_tokens),
+    formula, figures, values, what = max(_terms(model, vocab_size, n_out, n_tokens, n_source),
                                          key=lambda term: term[2] * COPIES[term[3]])
     blame = BLAME.get(formula, [("model", "sizes")] if model.kind == "mlp" else [("model",)])
     return (f"too big to step through: {formula} = {figures} = {values:,} {what}; in all ≈ {_size(total)} "
@@ -106,16 +139,22 @@ SYNC_BUILD_LIMIT = 20_000_000
 
 def build_cost(scenario) -> int:
     """The multiply-adds of a scenario's forward and backward pass, roughly."""
-    return pass_cost(scenario.model, max(len(scenario.tokens), 1), max(len(scenario.vocab), 1))
+    return pass_cost(scenario.model, max(len(scenario.tokens), 1), max(len(scenario.vocab), 1),
+                     len(scenario.source_tokens))
 
 
-def pass_cost(model: ModelConfig, t: int, n_out: int) -> int:
-    """Multiply-adds of one example's forward and backward pass: `t` positions, `n_out` scores per row."""
+def pass_cost(model: ModelConfig, t: int, n_out: int, s: int = 0) -> int:
+    """Multiply-adds of one example's forward and backward pass: `t` positions (a seq2seq's target), `n_out`
+    scores per row, `s` a seq2seq's source positions."""
     if model.kind == "mlp":
         return 3 * sum(a * b for a, b in zip(model.sizes, model.sizes[1:], strict=False))
     d, f = model.d_model, model.d_ff
     per_layer = t * d * d * 4 + 2 * t * t * d + 2 * t * d * f
-    return 3 * (model.n_layers * per_layer + t * d * n_out)  # forward plus roughly twice that backward
+    if model.kind != "seq2seq":
+        return 3 * (model.n_layers * per_layer + t * d * n_out)  # forward plus roughly twice that backward
+    encoder = s * d * d * 4 + 2 * s * s * d + 2 * s * d * f
+    cross = 2 * t * d * d + 2 * s * d * d + 2 * t * s * d  # queries and output from the target, keys and values from the source
+    return 3 * (model.n_layers * encoder + model.n_dec_layers * (per_layer + cross) + t * d * n_out)
 
 
 # A whole training run: the multiply-adds of every update (a few minutes of numpy and the reference's torch
@@ -125,9 +164,10 @@ TRAIN_BLAME = [("optim", "epochs"), ("optim", "steps"), ("data", "batch_size"), 
 
 
 def training_over_limit(model: ModelConfig, vocab_size: int, n_out: int, rows: int, batch_size: int, updates: int,
-                        *, limit: int | None = None, work_limit: int = TRAIN_WORK_LIMIT) -> tuple[str, list] | None:
+                        *, limit: int | None = None, work_limit: int = TRAIN_WORK_LIMIT,
+                        n_source: int = 0) -> tuple[str, list] | None:
     """None when training fits; else (one-line message, keys to blame, best first). `rows`: the positions of
-    the longest example (1 for an mlp)."""
+    the longest example (1 for an mlp; a seq2seq's target), `n_source`: of the longest seq2seq source."""
     limit = MEMORY_LIMIT if limit is None else limit
     n_params = count(param_specs(model, vocab_size, n_out))
     history = updates * n_params * BYTES
@@ -135,7 +175,7 @@ def training_over_limit(model: ModelConfig, vocab_size: int, n_out: int, rows: i
     if history > limit:
         return (f"too big to train: updates × parameters = {updates:,} × {n_params:,} float64 kept after every "
                 f"update ≈ {_size(history)}, over the limit of {_size(limit)} — {fix}", TRAIN_BLAME)
-    per_example = pass_cost(model, rows, n_out)
+    per_example = pass_cost(model, rows, n_out, n_source)
     work = updates * batch_size * per_example
     if work > work_limit:
         return (f"too slow to train: updates × batch_size × multiply-adds per example = {updates:,} × {batch_size} "

@@ -122,7 +122,10 @@ def parse_scenario(text: str, file: str = "<scenario>", *, force: bool = False) 
 
     # what the model reads at its longest: the tokens (and what generation appends), or the examples
     n_rows = (batch or 1) if model.kind == "mlp" else len(tokens) + (generate.max_new_tokens - 1 if generate else 0)
-    too_big = over_limit(model, len(vocab), task.kind, len(task.classes), n_rows)
+    if model.kind == "seq2seq":  # the decoder reads the target but its last, or what generation feeds back
+        n_rows = max(len(tokens) - 1, generate.max_new_tokens if generate else 0)
+    n_source = len(inputs.source)
+    too_big = over_limit(model, len(vocab), task.kind, len(task.classes), n_rows, n_source=n_source)
     if too_big and not force:
         message, blame = too_big
         raise doc.error(next((p for p in blame if doc.has(p)), ("model",)), message)
@@ -131,22 +134,25 @@ def parse_scenario(text: str, file: str = "<scenario>", *, force: bool = False) 
     params = make_params(doc, model, specs, values, weights_raw["seed"], init_raw)
     optim = None if optim_raw is None else optim_config(doc, optim_raw, specs, model, inputs.data)
     if optim is not None and not force:
-        _training_limit(doc, model, (len(vocab), n_out), optim, inputs.data, n_rows)
+        _training_limit(doc, model, (len(vocab), n_out), optim, inputs.data, (n_rows, n_source))
     quiz_ = quiz(doc, quiz_raw, {k for k in ("optim", "generate") if top[k] is not None})
     return Scenario(name=top["name"], model=model, task=task, vocab=vocab, tokens=tokens, params=params,
                     title=top["title"], description=top["description"], lessons=lessons,
                     features=feats, source=file, optim=optim, data=inputs.data, generate=generate, quiz=quiz_,
-                    marks=_marks(doc))
+                    source_tokens=list(inputs.source), marks=_marks(doc))
 
 
-def _training_limit(doc: Located, model, sizes: tuple[int, int], optim, data, n_rows: int) -> None:
+def _training_limit(doc: Located, model, sizes: tuple[int, int], optim, data, n_rows: tuple[int, int]) -> None:
     """Refused up front when the whole training run is too big. `sizes`: (vocab, outputs); `n_rows`: the
-    traced example's rows (an mlp: its batch), which is the data set when there is no `data:`."""
+    traced example's rows (an mlp: its batch), which is the data set when there is no `data:`, and its
+    source's (a seq2seq's encoder)."""
+    (n_rows, n_source), every = n_rows, () if data is None else data.examples + data.validation
     if data is None:
         rows, batch = (1, n_rows) if model.kind == "mlp" else (n_rows, 1)
     else:
-        rows, batch = max(len(ex.tokens) for ex in data.examples + data.validation) or 1, data.batch_size
-    too_big = training_over_limit(model, *sizes, rows, batch, optim.steps)
+        rows, batch = max(len(ex.tokens) for ex in every) or 1, data.batch_size
+        n_source = max(len(ex.source) for ex in every)
+    too_big = training_over_limit(model, *sizes, rows, batch, optim.steps, n_source=n_source)
     if too_big:
         message, blame = too_big
         raise doc.error(next(p for p in blame if doc.has(p) or p == ("optim",)), message)

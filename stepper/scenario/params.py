@@ -13,7 +13,7 @@ NORMAL, ZEROS, ONES = "normal", "zeros", "ones"
 
 
 def n_outputs(model: ModelConfig, task_kind: str, n_classes: int, vocab_size: int) -> int:
-    if task_kind == "next_token":
+    if task_kind in ("next_token", "seq2seq"):  # a score for every vocabulary entry
         return vocab_size
     if task_kind == "regress":
         return model.sizes[-1] if model.sizes else 1
@@ -30,42 +30,57 @@ def param_specs(model: ModelConfig, vocab_size: int, n_out: int) -> dict[str, tu
                 specs[f"layers.{i}.b"] = ((fan_out,), ZEROS)
         return specs
 
-    d, f = model.d_model, model.d_ff
+    d = model.d_model
     specs["embed.tok"] = ((vocab_size, d), NORMAL)
     if model.positional == "learned":
         specs["embed.pos"] = ((model.max_len, d), NORMAL)
-    for i in range(model.n_layers):
-        p = f"layers.{i}"
-        # in the order the data meets them: pre-norm normalises before each sublayer, post-norm after
-        if model.norm == "pre":
-            _norm(specs, f"{p}.ln1", d)
-        for m in "QKV":
-            specs[f"{p}.attn.W_{m}"] = ((d, d), NORMAL)
-            if model.bias:
-                specs[f"{p}.attn.b_{m}"] = ((d,), ZEROS)
-        specs[f"{p}.attn.W_O"] = ((d, d), NORMAL)
-        if model.bias:
-            specs[f"{p}.attn.b_O"] = ((d,), ZEROS)
-        if model.norm == "post":
-            _norm(specs, f"{p}.ln1", d)
-        elif model.norm == "pre":
-            _norm(specs, f"{p}.ln2", d)
-        specs[f"{p}.ffn.W_1"] = ((d, f), NORMAL)
-        if model.bias:
-            specs[f"{p}.ffn.b_1"] = ((f,), ZEROS)
-        specs[f"{p}.ffn.W_2"] = ((f, d), NORMAL)
-        if model.bias:
-            specs[f"{p}.ffn.b_2"] = ((d,), ZEROS)
-        if model.norm == "post":
-            _norm(specs, f"{p}.ln2", d)
-    if model.final_norm:
-        specs["ln_f.gamma"] = ((d,), ONES)
-        specs["ln_f.beta"] = ((d,), ZEROS)
+    if model.kind == "seq2seq":
+        # the encoder stack, its ln_f, then the decoder stack (self-attention, cross-attention, FFN), its ln_f
+        _stack(specs, model, "encoder.", model.n_layers, ("attn",))
+        _stack(specs, model, "decoder.", model.n_dec_layers, ("self_attn", "cross_attn"))
+    else:
+        _stack(specs, model, "", model.n_layers, ("attn",))
     if not model.tie_embeddings:
         specs["head.W"] = ((d, n_out), NORMAL)
         if model.head_bias:
             specs["head.b"] = ((n_out,), ZEROS)
     return specs
+
+
+def _stack(specs: dict, model: ModelConfig, prefix: str, n_layers: int, attentions: tuple[str, ...]) -> None:
+    """`n_layers` blocks under `prefix` (each: its attentions, then the FFN; sublayer k wrapped by ln{k+1}),
+    then `ln_f` when `final_norm`."""
+    d = model.d_model
+    for i in range(n_layers):
+        p = f"{prefix}layers.{i}"
+        sublayers = [*(f"{p}.{a}" for a in attentions), f"{p}.ffn"]
+        for k, sub in enumerate(sublayers, start=1):
+            # in the order the data meets them: pre-norm normalises before each sublayer, post-norm after
+            if model.norm == "pre":
+                _norm(specs, f"{p}.ln{k}", d)
+            (_ffn if sub.endswith(".ffn") else _attention)(specs, model, sub)
+            if model.norm == "post":
+                _norm(specs, f"{p}.ln{k}", d)
+    if model.final_norm:
+        _norm(specs, f"{prefix}ln_f", d)
+
+
+def _attention(specs: dict, model: ModelConfig, p: str) -> None:
+    d = model.d_model
+    for m in "QKVO":
+        specs[f"{p}.W_{m}"] = ((d, d), NORMAL)
+        if model.bias:
+            specs[f"{p}.b_{m}"] = ((d,), ZEROS)
+
+
+def _ffn(specs: dict, model: ModelConfig, p: str) -> None:
+    d, f = model.d_model, model.d_ff
+    specs[f"{p}.W_1"] = ((d, f), NORMAL)
+    if model.bias:
+        specs[f"{p}.b_1"] = ((f,), ZEROS)
+    specs[f"{p}.W_2"] = ((f, d), NORMAL)
+    if model.bias:
+        specs[f"{p}.b_2"] = ((d,), ZEROS)
 
 
 def _norm(specs: dict, name: str, d: int) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TRANSFORMER = ("encoder", "decoder")
+TRANSFORMER = ("encoder", "decoder", "seq2seq")
+ONE_SEQUENCE = ("encoder", "decoder")  # the transformers that read one sequence (seq2seq reads two)
 MAX_SEED = 2**32 - 1
 
 
@@ -80,17 +81,20 @@ TOP = {
                  example="kind: sgd"),
     "data": Key(dict, None, doc="a training set (and validation set) of examples, read in batches",
                 example="examples: [{text: I am happy, label: positive}]"),
-    "generate": Key(dict, None, doc="decoder only: continue the tokens, one sampled token at a time",
-                    example="max_new_tokens: 5", only=("decoder",)),
+    "generate": Key(dict, None, doc="decoder or seq2seq: continue the tokens, one sampled token at a time",
+                    example="max_new_tokens: 5", only=("decoder", "seq2seq")),
     "quiz": Key(list, (), doc="your own questions, asked before the steps they name",
                 example='[{step: fwd.loss, ask: "What is the loss?", answer: 0.69, tolerance: 0.01}]'),
 }
 
 MODEL = {
-    "kind": Key(str, "encoder", ("encoder", "decoder", "mlp"), doc="decoder = causal self-attention"),
+    "kind": Key(str, "encoder", ("encoder", "decoder", "seq2seq", "mlp"),
+                doc="decoder = causal self-attention; seq2seq = an encoder, then a decoder with cross-attention"),
     "d_model": Key(int, 4, low=1, high=4096, doc="width of every token vector", only=TRANSFORMER),
     "n_heads": Key(int, 1, low=1, high=64, doc="attention heads; must divide d_model", only=TRANSFORMER),
-    "n_layers": Key(int, 1, low=1, high=48, doc="transformer blocks", only=TRANSFORMER),
+    "n_layers": Key(int, 1, low=1, high=48, doc="transformer blocks (seq2seq: encoder layers)", only=TRANSFORMER),
+    "n_dec_layers": Key(int, None, low=1, high=48, example="2", only=("seq2seq",),
+                        doc="seq2seq: decoder layers; default: n_layers"),
     "d_ff": Key(int, 16, low=1, high=16384, doc="hidden width of the feed-forward network", only=TRANSFORMER),
     "activation": Key(str, "gelu", ("relu", "gelu", "gelu_tanh", "none"),
                       doc="non-linearity of the FFN, or between mlp layers (`none` only for mlp)"),
@@ -104,9 +108,10 @@ MODEL = {
                    doc="rows of embed.pos (learned positions); default: rows given for embed.pos, else 8"),
     "bias": Key(bool, True, doc="biases in attention and FFN linears (mlp: in every layer)"),
     "head_bias": Key(bool, True, doc="bias of the output head", only=TRANSFORMER),
-    "tie_embeddings": Key(bool, False, doc="decoder: logits = h · embed.tokᵀ, no head.W", only=TRANSFORMER),
+    "tie_embeddings": Key(bool, False, doc="decoder, seq2seq: logits = h · embed.tokᵀ, no head.W",
+                          only=TRANSFORMER),
     "pooling": Key(str, "mean", ("mean", "first", "last"), doc="how classification pools the token vectors",
-                   only=TRANSFORMER),
+                   only=ONE_SEQUENCE),
     "attention_scale": Key(bool, True, doc="divide scores by √d_k", only=TRANSFORMER),
     "sizes": Key(list, None, doc="mlp: layer widths, input first", example="[2, 2, 1]", only=("mlp",)),
     "norm_type": Key(str, "layer", ("layer", "batch"), only=TRANSFORMER,
@@ -118,9 +123,17 @@ MODEL = {
 INPUT = {
     "vocab": Key(list, None, doc="token strings; default: `<pad>` then the sorted distinct tokens",
                  example='["<pad>", "I", "am"]', only=TRANSFORMER),
-    "tokens": Key(list, None, doc="the sequence, as vocab entries", example='["I", "am"]', only=TRANSFORMER),
+    "tokens": Key(list, None, doc="the sequence, as vocab entries", example='["I", "am"]', only=ONE_SEQUENCE),
     "text": Key(Word, None, doc="instead of tokens: text split by `tokenizer`", example='"I am happy"',
-                only=TRANSFORMER),
+                only=ONE_SEQUENCE),
+    "source": Key(list, None, doc="seq2seq: the sequence the encoder reads", example="[I, love, pizza]",
+                  only=("seq2seq",)),
+    "source_text": Key(Word, None, doc="seq2seq: instead of source, text split by `tokenizer`",
+                       example='"I love pizza"', only=("seq2seq",)),
+    "target": Key(list, None, doc="seq2seq: the sequence the decoder produces, `<bos>` first",
+                  example='["<bos>", me, gusta, "<eos>"]', only=("seq2seq",)),
+    "target_text": Key(Word, None, doc="seq2seq: instead of target, text split by `tokenizer`",
+                       example='"<bos> me gusta <eos>"', only=("seq2seq",)),
     "tokenizer": Key(str, "word", ("word", "char"), doc="how `text` is split: at spaces, or per character",
                      only=TRANSFORMER),
     "features": Key(list, None, doc="mlp: the input vector, sizes[0] numbers; or a batch, one such row per example",
@@ -128,8 +141,8 @@ INPUT = {
 }
 
 TASK = {
-    "kind": Key(str, None, ("classify", "next_token", "regress"),
-                doc="the loss; default: classify (encoder), next_token (decoder), regress (mlp)"),
+    "kind": Key(str, None, ("classify", "next_token", "regress", "seq2seq"),
+                doc="the loss; default: classify (encoder), next_token (decoder), regress (mlp), seq2seq (seq2seq)"),
     "classes": Key(list, None, doc="classify: class names", example="[negative, positive]"),
     "label": Key(Word, None, doc="classify: the true class, by name", example="positive"),
     "labels": Key(list, None, doc="classify an mlp batch: the true class of each example, by name",
@@ -194,12 +207,20 @@ DATA = {
 
 # one example of data.examples / data.validation
 EXAMPLE = {
-    "tokens": Key(list, None, doc="the sequence, as vocab entries", example="[I, am]", only=TRANSFORMER),
+    "tokens": Key(list, None, doc="the sequence, as vocab entries", example="[I, am]", only=ONE_SEQUENCE),
     "text": Key(Word, None, doc="instead of tokens: text split by `input.tokenizer`", example='"I am happy"',
-                only=TRANSFORMER),
+                only=ONE_SEQUENCE),
+    "source": Key(list, None, doc="seq2seq: the source, as `input.source`", example="[I, love, pizza]",
+                  only=("seq2seq",)),
+    "source_text": Key(Word, None, doc="seq2seq: instead of source, text split by `input.tokenizer`",
+                       example='"I love pizza"', only=("seq2seq",)),
     "label": Key(Word, None, doc="classify: the true class, by name", example="positive"),
     "features": Key(list, None, doc="mlp: the input vector, sizes[0] numbers", example="[1.0, -1.0]", only=("mlp",)),
-    "target": Key((list, float), None, doc="mlp regress: one number per output", example="[0.5]", only=("mlp",)),
+    # one key, two meanings: an mlp's target numbers, or a seq2seq's target tokens (as `input.target`)
+    "target": Key((list, float), None, doc="mlp regress: one number per output; seq2seq: the target tokens",
+                  example="[0.5]", only=("mlp", "seq2seq")),
+    "target_text": Key(Word, None, doc="seq2seq: instead of target, text split by `input.tokenizer`",
+                       example='"<bos> me gusta <eos>"', only=("seq2seq",)),
 }
 
 GENERATE = {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stepper.scenario.errors import ScenarioError
 
-KINDS = ("encoder", "decoder", "mlp")
+KINDS = ("encoder", "decoder", "seq2seq", "mlp")
 _NAME = re.compile(r"[a-z0-9_-]{1,64}")
 _PLACEHOLDER = "__NAME__"
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 PAD = "<pad>"
+BOS, EOS = "<bos>", "<eos>"  # seq2seq: the target starts with BOS; EOS marks where it ends
 
 
 @dataclass(frozen=True)

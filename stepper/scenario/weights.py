@@ -37,8 +37,9 @@ def make_params(doc: Located, model: ModelConfig, specs: dict, values: dict, see
 
 def explicit(doc: Located, path: tuple, name: str, given, specs: dict, model: ModelConfig) -> np.ndarray:
     if name not in specs:
-        raise doc.error(path, f"this model has no parameter `{name}`"
-                        + did_you_mean(name, specs, what="its parameters are"), key=True)
+        other = _renamed(name, specs)
+        hint = f" — did you mean `{other}`?" if other else did_you_mean(name, specs, what="its parameters are")
+        raise doc.error(path, f"this model has no parameter `{name}`{hint}", key=True)
     shape = specs[name][0]
     want = f"[{', '.join(map(str, shape))}]" + _dim_names(name, model, shape)
     if not isinstance(given, list):
@@ -49,6 +50,15 @@ def explicit(doc: Located, path: tuple, name: str, given, specs: dict, model: Mo
         raise doc.error(path, f"`{name}` has the wrong shape: expected {want}, got "
                               f"[{', '.join(map(str, got))}] — {_how(shape)}")
     return np.array(given, dtype=np.float64)
+
+
+def _renamed(name: str, specs: dict) -> str | None:
+    """The parameter of this model that `name` is in another kind of transformer: a seq2seq prefixes its
+    stacks (`encoder.`, `decoder.`) and calls a decoder layer's attentions `self_attn` and `cross_attn`."""
+    bare = re.sub(r"^(encoder|decoder)\.", "", name)
+    tries = [name.replace(".attn.", ".self_attn."), f"encoder.{bare}", f"decoder.{bare}", bare,
+             re.sub(r"\.(self|cross)_attn\.", ".attn.", bare)]
+    return next((t for t in tries if t in specs and t != name), None)
 
 
 def _dim_names(name: str, model: ModelConfig, shape: tuple) -> str:
