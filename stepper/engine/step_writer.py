@@ -22,6 +22,11 @@ class StepWriter:
         self.rec, self.lab, self.params = rec, labels, params
         self.outputs = outputs  # what the head scores: the vocabulary, or the classes
 
+    def for_tokens(self, tokens: list[str]) -> StepWriter:
+        """A writer into the same trace whose rows are another sequence's tokens (the source of an
+        encoder–decoder, read by the decoder's cross-attention as keys and values)."""
+        return StepWriter(self.rec, self.lab.with_tokens(tokens), self.params, self.outputs)
+
     @property
     def recording(self) -> bool:
         return self.rec is not None
