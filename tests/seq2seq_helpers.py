@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from stepper.scenario.types import ModelConfig, Scenario, TaskConfig
 
@@ -66,3 +67,43 @@ def seq2seq_scenario(source=SOURCE, target=TARGET, vocab=VOCAB, seed: int = 0, *
     m = ModelConfig(**fields)
     return Scenario(name="s2s", model=m, task=TaskConfig(kind="seq2seq"), vocab=list(vocab), tokens=list(target),
                     source_tokens=list(source), params=seq2seq_params(m, len(vocab), seed))
+
+
+# -- our names for torch.nn's transformer layers' parameters -------------------------------------------
+def attention_params(prefix: str, mha: torch.nn.MultiheadAttention):
+    """(our name, torch parameter, its rows that hold it, transposed?) for one attention block:
+    nn.MultiheadAttention stacks W_Q, W_K, W_V out×in in one [3D, D] `in_proj_weight`; ours are [in, out]."""
+    d = mha.embed_dim
+    for j, m in enumerate("QKV"):
+        yield f"{prefix}.W_{m}", mha.in_proj_weight, slice(j * d, (j + 1) * d), True
+        yield f"{prefix}.b_{m}", mha.in_proj_bias, slice(j * d, (j + 1) * d), False
+    yield f"{prefix}.W_O", mha.out_proj.weight, slice(None), True
+    yield f"{prefix}.b_O", mha.out_proj.bias, slice(None), False
+
+
+def layer_params(prefix: str, layer, attentions: dict[str, str], norms: int):
+    """The same for an nn.TransformerEncoderLayer / DecoderLayer: `attentions` maps our block names to its."""
+    for ours, theirs in attentions.items():
+        yield from attention_params(f"{prefix}.{ours}", getattr(layer, theirs))
+    for n, lin in (("1", layer.linear1), ("2", layer.linear2)):
+        yield f"{prefix}.ffn.W_{n}", lin.weight, slice(None), True
+        yield f"{prefix}.ffn.b_{n}", lin.bias, slice(None), False
+    for n in range(1, norms + 1):
+        norm = getattr(layer, f"norm{n}")
+        yield f"{prefix}.ln{n}.gamma", norm.weight, slice(None), False
+        yield f"{prefix}.ln{n}.beta", norm.bias, slice(None), False
+
+
+def copy_into(pairs, params: dict[str, np.ndarray]) -> None:
+    with torch.no_grad():
+        for name, param, rows, transposed in pairs:
+            value = torch.from_numpy(params[name])
+            param[rows].copy_(value.T if transposed else value)
+
+
+def grads_of(pairs) -> dict[str, np.ndarray]:
+    out = {}
+    for name, param, rows, transposed in pairs:
+        g = param.grad[rows]
+        out[name] = (g.T if transposed else g).numpy()
+    return out
