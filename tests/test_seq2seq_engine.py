@@ -3,6 +3,8 @@ trace: step ids, labels, masks, and the two sums (the memory's gradient, the sha
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -168,3 +170,12 @@ def test_the_loss_skips_pad_targets():
     padded = build_trace(seq2seq_scenario(target=["<bos>", "me", "encanta", "la", "pizza", "<eos>", "<pad>"], seed=5))
     assert abs(plain.loss - padded.loss) < 1e-12
     assert padded.steps[[s.id for s in padded.steps].index("fwd.loss")].bindings["N"] == "5"
+
+
+def test_every_forward_key_names_its_stack():
+    """docs/trace-keys.md: an encoder–decoder's quantities live under `enc.` or `dec.`, but for the head's."""
+    trace = build_trace(seq2seq_scenario(final_norm=True))
+    keys = {t.key for s in trace.steps if s.phase == "forward" for t in s.outputs.values() if t.key}
+    assert {k for k in keys if not k.startswith(("enc.", "dec."))} == {"logits", "probs", "loss"}
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "trace-keys.md").read_text()
+    assert all(f"`{step}`" in doc for step in ("bwd.enc.memory.merge", "bwd.embed.merge", "bwd.pos.merge"))
