@@ -131,17 +131,20 @@ class FFNKeys(ProjectionKeys):
 
 @dataclass(frozen=True)
 class LayerKeys:
-    """Layer i: its sublayers' keys under `L{i}`, their parameters under `layers.{i}`."""
+    """Layer i: its sublayers' keys under `L{i}`, their parameters under `layers.{i}`; in a stack of an
+    encoder–decoder, under `enc.L{i}` / `encoder.layers.{i}` (`stack`, `param_stack`)."""
 
     index: int
+    stack: str = ""  # "enc" or "dec" in a seq2seq model
+    param_stack: str = ""  # "encoder" or "decoder" in a seq2seq model
 
     @property
     def at(self) -> str:
-        return f"L{self.index}"
+        return f"{self.stack}.L{self.index}" if self.stack else f"L{self.index}"
 
     @property
     def params(self) -> str:
-        return f"layers.{self.index}"
+        return f"{self.param_stack}.layers.{self.index}" if self.param_stack else f"layers.{self.index}"
 
     @property
     def attn(self) -> AttentionKeys:
@@ -160,3 +163,58 @@ class LayerKeys:
 
 
 FINAL_NORM = NormKeys(out="ln_f", params="ln_f")
+
+
+# -- the encoder–decoder (`kind: seq2seq`, contract §7) ----------------------------------------------
+ENCODER, DECODER = "enc", "dec"  # the two stacks' prefixes in keys and step ids
+ENCODER_NORM = NormKeys(out="enc.ln_f", params="encoder.ln_f")
+DECODER_NORM = NormKeys(out="dec.ln_f", params="decoder.ln_f")
+
+
+@dataclass(frozen=True)
+class EmbedKeys:
+    """One sequence's way in: its token rows, positions and their sum, under `stack` (`enc.x0`); the
+    one-sequence kinds have no prefix (`x0`)."""
+
+    stack: str = ""
+
+    def _at(self, name: str) -> str:
+        return f"{self.stack}.{name}" if self.stack else name
+
+    @property
+    def tok_emb(self) -> str:
+        return self._at(TOK_EMB)
+
+    @property
+    def pos(self) -> str:
+        return self._at(POS)
+
+    @property
+    def x0(self) -> str:
+        return self._at(X0)
+
+
+SOURCE_EMBED, TARGET_EMBED = EmbedKeys(ENCODER), EmbedKeys(DECODER)
+
+
+def encoder_layer(i: int) -> LayerKeys:
+    """Encoder layer i of a seq2seq model: `enc.L{i}.attn.Q`, parameters `encoder.layers.{i}.attn.W_Q`."""
+    return LayerKeys(i, ENCODER, "encoder")
+
+
+@dataclass(frozen=True)
+class DecoderLayerKeys(LayerKeys):
+    """Decoder layer i: causal self-attention (`dec.L{i}.self`, res1/ln1), cross-attention (`dec.L{i}.cross`,
+    res2/ln2), the FFN (res3/ln3); parameters `decoder.layers.{i}.self_attn`, `.cross_attn`, `.ffn`."""
+
+    @property
+    def self_attn(self) -> AttentionKeys:
+        return AttentionKeys(params=f"{self.params}.self_attn", at=f"{self.at}.self")
+
+    @property
+    def cross_attn(self) -> AttentionKeys:
+        return AttentionKeys(params=f"{self.params}.cross_attn", at=f"{self.at}.cross")
+
+
+def decoder_layer(i: int) -> DecoderLayerKeys:
+    return DecoderLayerKeys(i, DECODER, "decoder")

@@ -37,23 +37,26 @@ class AttentionCache:
     ok: np.ndarray  # [T, T] may query i see key j
     scale: float | None  # 1/√d_k, or None when the scores are not scaled
     m: ModelConfig
+    w_kv: StepWriter  # labels the key/value stream's rows (its own tokens in cross-attention)
 
 
 def forward(w: StepWriter, keys: AttentionKeys, x_q: Keyed, x_kv: Keyed, ok: np.ndarray, m: ModelConfig, *,
-            layer: int, mask_name: str) -> tuple[Keyed, AttentionCache]:
+            layer: int, mask_name: str, w_kv: StepWriter | None = None) -> tuple[Keyed, AttentionCache]:
+    """`w_kv` writes the key/value stream's rows (cross-attention: the source tokens); default `w`'s."""
     at, linears, full = keys.at, {}, {}
+    w_kv = w if w_kv is None else w_kv
     for mat in "QKV":
-        src = x_q if mat == "Q" else x_kv
+        src, wm = (x_q, w) if mat == "Q" else (x_kv, w_kv)
         full[mat], linears[mat] = linear_forward(
-            w, f"fwd.{at}.{mat.lower()}", f"{mat} projection", w.td("X", src.value, src.key), keys, mat, mat,
-            getattr(keys, mat), w.td, layer=layer, bindings={"d_model": str(m.d_model)})  # [T, D]
+            w, f"fwd.{at}.{mat.lower()}", f"{mat} projection", wm.td("X", src.value, src.key), keys, mat, mat,
+            getattr(keys, mat), wm.td, layer=layer, bindings={"d_model": str(m.d_model)})  # [T, D]
     q, k, v = (heads.split(full[n], m.n_heads) for n in "QKV")  # [H, T, d_k] each
     s_raw, _ = scores.forward(q, k)  # [H, T, T]
     s, factor = scale.forward(s_raw, m.d_k) if m.attention_scale else (s_raw, None)  # [H, T, T]
     s_masked, _ = mask.forward(s, ok)  # [H, T, T]
     a, _ = softmax.forward(s_masked)  # [H, T, T]
     z, _ = weighted_sum.forward(a, v)  # [H, T, d_k]
-    c = AttentionCache(keys, layer, x_q, x_kv, linears, q, k, v, s_raw, s, s_masked, a, z, ok, factor, m)
+    c = AttentionCache(keys, layer, x_q, x_kv, linears, q, k, v, s_raw, s, s_masked, a, z, ok, factor, m, w_kv)
     if w.recording:
         attention_heads.record_forward(w, c, full, mask_name)
     concat = heads.concat(z)  # [T, D]
@@ -97,10 +100,10 @@ def backward(w: StepWriter, d_out: np.ndarray, c: AttentionCache, grads: dict[st
                                                                         d_q, d_k))
     paths = []
     for mat, d_heads in (("V", d_v), ("K", d_k), ("Q", d_q)):
-        src, src_shared = (c.x_q, q_shared) if mat == "Q" else (c.x_kv, kv_shared)
+        src, src_shared, wm = (c.x_q, q_shared, w) if mat == "Q" else (c.x_kv, kv_shared, c.w_kv)
         d_full = heads.concat(d_heads)  # [T, D]
         into = grad_into(src.key, getattr(keys, mat), src_shared)
         dx = linear_backward(w, f"bwd.{at}.{mat.lower()}", f"Through W_{mat}",
-                             w.td(f"d{mat}", d_full, grad(getattr(keys, mat))), c.linears[mat], into, grads)
+                             wm.td(f"d{mat}", d_full, grad(getattr(keys, mat))), c.linears[mat], into, grads)
         paths.append(Path(f"dX_{mat}", dx, into))
     return paths[::-1]

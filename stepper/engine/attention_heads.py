@@ -35,10 +35,11 @@ class HeadGrads(NamedTuple):
 
 
 class _Head:
-    """Tensor builders for head h: `tt` an [H, T, T] array's slice, `th` an [H, T, d_k] one's."""
+    """Tensor builders for head h: `tt` an [H, T_q, T_k] array's slice, `th` an [H, T, d_k] one's. Rows are
+    the queries' tokens, columns the keys' (in cross-attention: target rows, source columns)."""
 
     def __init__(self, w: StepWriter, c: AttentionCache, h: int):
-        self.h, self.rows, self.cols = h, w.lab.tokens, w.lab.tokens
+        self.h, self.rows, self.cols = h, w.lab.tokens, c.w_kv.lab.tokens
         self.dims, self.columns = w.lab.head_dims(h), heads.columns(h, c.m.d_k)
         self.step_at = f"{c.keys.at}.h{h}" if c.m.n_heads > 1 else c.keys.at
         self.where = {"layer": c.layer, "head": h}
@@ -49,11 +50,15 @@ class _Head:
     def th(self, symbol: str, arr: np.ndarray, key: str) -> Tensor:
         # Q, K, V are [T, D] quantities (the head's columns); Z is [H, T, d_k] (the head's index)
         index = self.columns if key.endswith(("Q", "K", "V")) else (self.h,)
-        return tensor(symbol, arr[self.h], key, self.rows, self.dims, index)
+        return tensor(symbol, arr[self.h], key, self._rows(key), self.dims, index)
 
     def cut(self, symbol: str, full: np.ndarray, key: str) -> Tensor:
         """The head's columns of a [T, D] array."""
-        return tensor(symbol, full[self.columns], key, self.rows, self.dims, self.columns)
+        return tensor(symbol, full[self.columns], key, self._rows(key), self.dims, self.columns)
+
+    def _rows(self, key: str) -> list[str]:
+        """K and V (and their gradients) have a row per key token; the rest a row per query token."""
+        return self.cols if key.endswith(("K", "V")) else self.rows
 
 
 def record_forward(w: StepWriter, c: AttentionCache, full: dict[str, np.ndarray], mask_name: str) -> None:

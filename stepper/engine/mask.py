@@ -23,12 +23,14 @@ def additive(ok: np.ndarray) -> np.ndarray:
     return np.where(ok, 0.0, -np.inf)  # [T, T]
 
 
-def allowed(pad_keys: np.ndarray, causal: bool) -> np.ndarray:
-    """[T, T] boolean: may query i look at key j?"""
+def allowed(pad_keys: np.ndarray, causal: bool, n_queries: int | None = None) -> np.ndarray:
+    """[T_q, T_k] boolean: may query i look at key j? The queries are the keys' own positions (T_q = T_k),
+    unless `n_queries` says they come from another sequence (cross-attention: only <pad> keys masked)."""
     t = pad_keys.shape[0]
-    ok = np.broadcast_to(~pad_keys[None, :], (t, t)).copy()  # [T, T]
+    tq = t if n_queries is None else n_queries
+    ok = np.broadcast_to(~pad_keys[None, :], (tq, t)).copy()  # [T_q, T_k]
     if causal:
-        ok &= np.tril(np.ones((t, t), dtype=bool))  # [T, T] j ≤ i
+        ok &= np.tril(np.ones((tq, t), dtype=bool))  # [T, T] j ≤ i
     return ok
 
 

@@ -24,6 +24,10 @@ class Labels:
         self.ff = [f"f{j}" for j in range(d_ff)]
         self.d_k = d_model // max(n_heads, 1)
 
+    def with_tokens(self, tokens: list[str]) -> Labels:
+        """The same axes for another sequence (an encoder–decoder's source beside its target)."""
+        return Labels(tokens, self.vocab, self.classes, len(self.dims), len(self.ff), len(self.dims) // self.d_k)
+
     def head_dims(self, h: int) -> list[str]:
         return self.dims[h * self.d_k:(h + 1) * self.d_k]
 

@@ -18,6 +18,10 @@ def _pass(sc: Scenario, params: dict[str, np.ndarray], rec: Recorder | None):
         from stepper.engine.mlp import MLPPass
 
         return MLPPass(sc, params, rec)
+    if sc.model.kind == "seq2seq":
+        from stepper.engine.seq2seq import Seq2SeqPass
+
+        return Seq2SeqPass(sc, params, rec)
     from stepper.engine.transformer import TransformerPass
 
     return TransformerPass(sc, params, rec)

@@ -18,9 +18,19 @@ from stepper.trace_keys import EMBED_POS, EMBED_TOK
 
 class StepWriter:
     def __init__(self, rec: Recorder | None, labels: Labels, params: dict[str, np.ndarray],
-                 outputs: list[str]):
+                 outputs: list[str], title_prefix: str = ""):
         self.rec, self.lab, self.params = rec, labels, params
         self.outputs = outputs  # what the head scores: the vocabulary, or the classes
+        self.title_prefix = title_prefix  # where in the model its steps are ("Encoder: "), before each title
+
+    def for_tokens(self, tokens: list[str]) -> StepWriter:
+        """A writer into the same trace whose rows are another sequence's tokens (the source of an
+        encoder–decoder, read by the decoder's cross-attention as keys and values)."""
+        return StepWriter(self.rec, self.lab.with_tokens(tokens), self.params, self.outputs, self.title_prefix)
+
+    def titled(self, prefix: str) -> StepWriter:
+        """A writer whose step titles say where they are (`Decoder cross-attention: Scores Q·Kᵀ`)."""
+        return StepWriter(self.rec, self.lab, self.params, self.outputs, prefix)
 
     @property
     def recording(self) -> bool:
@@ -31,7 +41,7 @@ class StepWriter:
              **where) -> None:
         """Record one step; `where` is its layer, head and bindings (Recorder.add)."""
         if self.rec is not None:
-            self.rec.add(step_id, stage, title, formula, _named(inputs), _named(outputs), **where)
+            self.rec.add(step_id, stage, self.title_prefix + title, formula, _named(inputs), _named(outputs), **where)
 
     # -- labelled tensors ------------------------------------------------------
     def td(self, symbol: str, value: np.ndarray, key: str | None = None, index=()) -> Tensor:

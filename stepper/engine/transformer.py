@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stepper.engine import embedding, mask, output_head, positional, residual
+from stepper.engine import embed_steps, mask, output_head
 from stepper.engine.layer import LayerCache, LayerNorms, encoder_layer_forward, layer_backward
-from stepper.engine.record import Labels, Recorder, fmt_num, tensor
+from stepper.engine.record import Labels, Recorder, fmt_num
 from stepper.engine.recorded import Keyed, NormCache, norm_backward, norm_forward
 from stepper.engine.step_writer import StepWriter
 from stepper.scenario.types import PAD, Scenario
@@ -23,9 +23,8 @@ from stepper.trace_keys import (
     EMBED_TOK,
     FINAL_NORM,
     LOGITS,
-    POS,
     TOK_EMB,
-    X0,
+    EmbedKeys,
     LayerKeys,
     grad,
     grad_through,
@@ -36,7 +35,7 @@ from stepper.trace_keys import (
 class PassCache:
     """What the backward pass needs of the forward one."""
 
-    embed: tuple  # embedding.forward's cache
+    embed: embed_steps.EmbedCache
     layers: list[LayerCache]
     final_norm: NormCache | None
     head: output_head.HeadCache
@@ -94,49 +93,22 @@ class TransformerPass:
         return grads
 
     # -- the ends ----------------------------------------------------------------
-    def embed(self) -> tuple[Keyed, tuple]:
+    def embed(self) -> tuple[Keyed, embed_steps.EmbedCache]:
         """x0 = embed.tok[ids] (+ the positions): the stream entering layer 0."""
-        m, w, lab = self.m, self.w, self.w.lab
-        e, cache = embedding.forward(self.ids, w.params[EMBED_TOK])  # [T, D]
-        w.step("fwd.embed", "embedding", "Token embedding", embedding.FORMULA,
-               {"ids": tensor("ids", self.ids.astype(float), None, lab.tokens, None),
-                EMBED_TOK: w.param("W_tok", EMBED_TOK)}, [w.td("E", e, TOK_EMB)])
-        if m.positional == "none":
-            return Keyed(e, X0), cache
-        t = len(self.ids)
-        pe = positional.sinusoidal(t, m.d_model) if m.positional == "sinusoidal" else w.params[EMBED_POS][:t]
-        x, _ = positional.forward(e, pe)  # [T, D]
-        formula = positional.FORMULA if m.positional == "sinusoidal" else positional.LEARNED_FORMULA
-        w.step("fwd.pos", "positional", "Positional encoding", formula, [w.td("E", e, TOK_EMB)],
-               [w.td("PE", pe, POS), w.td("X", x, X0)], bindings={"d": str(m.d_model)})
-        return Keyed(x, X0), cache
+        return embed_steps.forward(self.w, self.ids, EmbedKeys(), self.m)
 
-    def embed_backward(self, dx: np.ndarray, cache: tuple, grads: dict[str, np.ndarray]) -> None:
+    def embed_backward(self, dx: np.ndarray, cache: embed_steps.EmbedCache, grads: dict[str, np.ndarray]) -> None:
         m, w, lab = self.m, self.w, self.w.lab
-        if m.positional != "none":
-            d_e, d_pos = positional.backward(dx, None, m.max_len if m.positional == "learned" else None)
-            outs = [w.td("dE", d_e, grad(TOK_EMB))]
-            if d_pos is not None:
-                grads[EMBED_POS] = d_pos
-                outs.append(tensor("dW_pos", d_pos, grad(EMBED_POS), [f"p{i}" for i in range(m.max_len)], lab.dims))
-            formula = positional.GRAD_FORMULA if m.positional == "learned" else positional.SINUSOIDAL_GRAD_FORMULA
-            w.step("bwd.pos", "positional", "Through the positions", formula, [w.td("dX", dx, grad(X0))], outs)
-            dx = d_e
-        d_table = embedding.backward(dx, cache)  # [V, D]
         tied = m.tie_embeddings
         lookup = grad_through(EMBED_TOK, TOK_EMB) if tied else grad(EMBED_TOK)
-        w.step("bwd.embed", "embedding", "Into the embedding table", embedding.GRAD_FORMULA,
-               [w.td("dE", dx, grad(TOK_EMB)), tensor("ids", self.ids.astype(float), None, lab.tokens)],
-               [tensor("dW_tok", d_table, lookup, lab.vocab, lab.dims)])
+        d_table, d_pos = embed_steps.backward(w, dx, cache, m, lookup, grad(EMBED_POS))
+        if d_pos is not None:
+            grads[EMBED_POS] = d_pos
         if tied:  # the table also scored the outputs: its gradient is the head's part plus the lookup's
-            head_part = grads[EMBED_TOK]
-            total = head_part + d_table  # [V, D]
-            w.step("bwd.embed.merge", "merge", "Tied table: head + lookup", residual.MERGE_FORMULA,
-                   [tensor("dW_head", head_part, grad_through(EMBED_TOK, LOGITS), lab.vocab, lab.dims),
-                    tensor("dW_lookup", d_table, lookup, lab.vocab, lab.dims)],
-                   [tensor("dW_tok", total, grad(EMBED_TOK), lab.vocab, lab.dims)],
-                   bindings={"paths": "dW_head + dW_lookup"})
-            d_table = total
+            d_table = embed_steps.merge_table(
+                w, "bwd.embed.merge", "Tied table: head + lookup", EMBED_TOK,
+                [("dW_head", grads[EMBED_TOK], grad_through(EMBED_TOK, LOGITS)), ("dW_lookup", d_table, lookup)],
+                lab.vocab)
         grads[EMBED_TOK] = d_table
 
     def task(self) -> dict:

@@ -90,6 +90,10 @@ def _build(g: Graph, scenario: Scenario) -> None:
         out = build_mlp(g, scenario)
         if scenario.task.kind != "regress":
             out = g.alias("logits", out)
+    elif scenario.model.kind == "seq2seq":
+        from stepper.verify.reference_seq2seq import build_seq2seq
+
+        out = build_seq2seq(g, scenario)
     else:
         out = build_transformer(g, scenario)
     _loss(g, scenario, out)
@@ -105,7 +109,7 @@ def _loss(g: Graph, scenario: Scenario, out: str) -> None:
     g.op("probs", lambda z: torch.softmax(z, dim=-1), out)
     # the loss is torch's cross_entropy on the logits (its log-softmax), not a log of `probs`: where
     # a probability underflows to 0, log(p) is −∞ and its gradient NaN, though the loss is finite
-    if task.kind == "next_token":
+    if task.kind in ("next_token", "seq2seq"):  # seq2seq: the decoder reads target[:-1], predicts target[1:]
         targets = torch.tensor(scenario.token_ids[1:], dtype=torch.long)
         pad = pad_id(scenario)
         ignore = pad if pad is not None else -100

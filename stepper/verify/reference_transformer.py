@@ -25,6 +25,8 @@ from stepper.trace_keys import (
     POS,
     TOK_EMB,
     X0,
+    AttentionKeys,
+    FFNKeys,
     LayerKeys,
     NormKeys,
 )
@@ -85,9 +87,9 @@ def build_transformer(g: Graph, scenario: Scenario) -> str:
     mask = attention_mask(scenario, ids)
     stream = X0
     for i in range(m.n_layers):
-        stream = _layer(g, scenario, LayerKeys(i), stream, mask)
+        stream = encoder_layer(g, scenario, LayerKeys(i), stream, mask)
     if m.final_norm:
-        stream = _norm(g, scenario, FINAL_NORM, stream)
+        stream = norm(g, scenario, FINAL_NORM, stream)
 
     if scenario.task.kind == "next_token":
         features = stream
@@ -97,7 +99,7 @@ def build_transformer(g: Graph, scenario: Scenario) -> str:
         if scenario.task.kind != "next_token":
             raise ValueError("tie_embeddings scores the vocabulary, so it needs task.kind: next_token")
         return g.op(LOGITS, lambda h, e: F.linear(h, e), features, EMBED_TOK)  # tied: scores = h · Eᵀ
-    return _linear(g, LOGITS, features, HEAD_W, HEAD_B)
+    return linear(g, LOGITS, features, HEAD_W, HEAD_B)
 
 
 def _pool(g: Graph, scenario: Scenario, stream: str, ids: list[int]) -> str:
@@ -112,15 +114,16 @@ def _pool(g: Graph, scenario: Scenario, stream: str, ids: list[int]) -> str:
     return g.op(POOLED, lambda x: x[keep].mean(dim=0), stream)
 
 
-def _norm(g: Graph, scenario: Scenario, norm: NormKeys, x: str) -> str:
+def norm(g: Graph, scenario: Scenario, keys: NormKeys, x: str, ids: list[int] | None = None) -> str:
     """The norm: LayerNorm, or BatchNorm in training mode over the rows that are not <pad> (the one example is the
-    batch); a <pad> row is normalised with those rows' statistics too."""
+    batch); a <pad> row is normalised with those rows' statistics too. `ids`: the rows' tokens (default: the
+    scenario's input; an encoder–decoder's source or target)."""
     m = scenario.model
     eps = m.norm_eps
     if m.norm_type != "batch":
-        return g.op(norm.out, lambda v, w, b: F.layer_norm(v, (v.shape[-1],), w, b, eps), x, norm.gamma, norm.beta)
+        return g.op(keys.out, lambda v, w, b: F.layer_norm(v, (v.shape[-1],), w, b, eps), x, keys.gamma, keys.beta)
     pad = pad_id(scenario)
-    ids = input_ids(scenario)
+    ids = input_ids(scenario) if ids is None else ids
     kept = torch.tensor([k for k, i in enumerate(ids) if i != pad], dtype=torch.long)
     others = torch.tensor([k for k, i in enumerate(ids) if i == pad], dtype=torch.long)
 
@@ -135,51 +138,63 @@ def _norm(g: Graph, scenario: Scenario, norm: NormKeys, x: str) -> str:
             out = out.index_put((others,), (v[others] - mean) / torch.sqrt(var + eps) * w + b)
         return out
 
-    return g.op(norm.out, batch_norm, x, norm.gamma, norm.beta)
+    return g.op(keys.out, batch_norm, x, keys.gamma, keys.beta)
 
 
-def _linear(g: Graph, key: str, x: str, w: str, b: str) -> str:
+def linear(g: Graph, key: str, x: str, w: str, b: str) -> str:
     # F.linear wants the weight [out, in]; stepper stores W [in, out] (docs/scenario-format.md), so it gets the transposed view
     if b in g.nodes:
         return g.op(key, lambda v, wt, bias: F.linear(v, wt.t(), bias), x, w, b)
     return g.op(key, lambda v, wt: F.linear(v, wt.t()), x, w)
 
 
-def _layer(g: Graph, scenario: Scenario, keys: LayerKeys, x: str, mask: torch.Tensor) -> str:
+def attention(g: Graph, scenario: Scenario, keys: AttentionKeys, q_src: str, kv_src: str,
+              mask: torch.Tensor) -> str:
+    """Multi-head attention with queries from `q_src` and keys and values from `kv_src` (one stream for
+    self-attention); `mask` [T_q, T_k] is True where a query may NOT see a key. Returns its output's key."""
     m = scenario.model
     h, dk = m.n_heads, m.d_k
-    attn, ffn = keys.attn, keys.ffn
-
-    a = _norm(g, scenario, keys.norm(1), x) if m.norm == "pre" else x
     for name in "QKV":
-        _linear(g, getattr(attn, name), a, attn.weight(name), attn.bias(name))
+        linear(g, getattr(keys, name), q_src if name == "Q" else kv_src, keys.weight(name), keys.bias(name))
 
     def heads(v: torch.Tensor) -> torch.Tensor:  # [T, D] -> [H, T, d_k]
         return v.reshape(v.shape[0], h, dk).transpose(0, 1)
 
-    g.op(attn.S_raw, lambda q, k: heads(q) @ heads(k).transpose(-1, -2), attn.Q, attn.K)
-    scores = attn.S_raw
+    g.op(keys.S_raw, lambda q, k: heads(q) @ heads(k).transpose(-1, -2), keys.Q, keys.K)
+    scores = keys.S_raw
     if m.attention_scale:
-        scores = g.op(attn.S, lambda s: s / math.sqrt(dk), scores)
-    g.op(attn.S_masked, lambda s: s.masked_fill(mask, float("-inf")), scores)
-    g.op(attn.A, lambda s: torch.softmax(s, dim=-1), attn.S_masked)
-    g.op(attn.Z, lambda p, v: p @ heads(v), attn.A, attn.V)
-    g.op(attn.concat, lambda z: z.transpose(0, 1).reshape(z.shape[1], h * dk), attn.Z)
-    _linear(g, attn.out, attn.concat, attn.weight("O"), attn.bias("O"))
-    g.op(keys.residual(1), torch.add, x, attn.out)
+        scores = g.op(keys.S, lambda s: s / math.sqrt(dk), scores)
+    g.op(keys.S_masked, lambda s: s.masked_fill(mask, float("-inf")), scores)
+    g.op(keys.A, lambda s: torch.softmax(s, dim=-1), keys.S_masked)
+    g.op(keys.Z, lambda p, v: p @ heads(v), keys.A, keys.V)
+    g.op(keys.concat, lambda z: z.transpose(0, 1).reshape(z.shape[1], h * dk), keys.Z)
+    return linear(g, keys.out, keys.concat, keys.weight("O"), keys.bias("O"))
+
+
+def feed_forward(g: Graph, scenario: Scenario, keys: FFNKeys, x: str) -> str:
+    linear(g, keys.H, x, keys.weight("1"), keys.bias("1"))
+    g.op(keys.G, ACTIVATIONS[scenario.model.activation], keys.H)
+    return linear(g, keys.out, keys.G, keys.weight("2"), keys.bias("2"))
+
+
+def encoder_layer(g: Graph, scenario: Scenario, keys: LayerKeys, x: str, mask: torch.Tensor,
+                  ids: list[int] | None = None) -> str:
+    """Self-attention then the FFN, each with its residual and norm; `ids` the rows' tokens (see `norm`)."""
+    m = scenario.model
+    a = norm(g, scenario, keys.norm(1), x, ids) if m.norm == "pre" else x
+    attention(g, scenario, keys.attn, a, a, mask)
+    g.op(keys.residual(1), torch.add, x, keys.attn.out)
 
     if m.norm == "post":
-        f = _norm(g, scenario, keys.norm(1), keys.residual(1))
+        f = norm(g, scenario, keys.norm(1), keys.residual(1), ids)
         stream = f
     elif m.norm == "pre":
-        f = _norm(g, scenario, keys.norm(2), keys.residual(1))
+        f = norm(g, scenario, keys.norm(2), keys.residual(1), ids)
         stream = keys.residual(1)
     else:
         f = stream = keys.residual(1)
-    _linear(g, ffn.H, f, ffn.weight("1"), ffn.bias("1"))
-    g.op(ffn.G, ACTIVATIONS[m.activation], ffn.H)
-    _linear(g, ffn.out, ffn.G, ffn.weight("2"), ffn.bias("2"))
-    g.op(keys.residual(2), torch.add, stream, ffn.out)
+    feed_forward(g, scenario, keys.ffn, f)
+    g.op(keys.residual(2), torch.add, stream, keys.ffn.out)
     if m.norm == "post":
-        return _norm(g, scenario, keys.norm(2), keys.residual(2))
+        return norm(g, scenario, keys.norm(2), keys.residual(2), ids)
     return keys.residual(2)
