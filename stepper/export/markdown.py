@@ -10,7 +10,10 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping
 
+import numpy as np
+
 from stepper.export.md_generate import generation_section
+from stepper.export.md_insight import insight_section
 from stepper.export.md_outcome import outcome_section
 from stepper.export.md_params import param_section
 from stepper.export.md_quiz import quiz_note, quiz_section, results_by_step
@@ -74,6 +77,8 @@ def render_markdown(trace: Trace, *, verdicts: Mapping[str, Check] | None = None
     for phase in shown:
         chosen = [(n, s) for n, s in numbered if s.phase == phase]
         (parts if phase in BEFORE_PREDICTION else later).append(_phase(trace, phase, chosen, axes, precision, quiz, found))
+        if phase == "update":  # what the updates did follows them
+            later.append(insight_section(trace, precision))
     if not numbered:
         parts.append("No step matches the filter" + (f" `{steps}`" if steps else "") + ".")
     parts += [outcome_section(trace, precision), *later, quiz_section(trace, answers, elsewhere),
@@ -102,7 +107,7 @@ def _intro(trace: Trace, precision: int, phases: list[str], found: Findings, qui
     early = [p for p in phases if p in BEFORE_PREDICTION]
     contents = [("Setup", "Setup"), ("Parameters", "Parameters"), ("Dimension journey", "The dimension journey"),
                 *[(_title(p), _title(p)) for p in early], ("Prediction", "What the model predicted"),
-                *[(_title(p), _title(p)) for p in phases if p not in early],
+                *[item for p in phases if p not in early for item in _contents_after(trace, p)],
                 *([("Quiz", "Quiz")] if quizzed else []), ("Summary", "Summary")]
     check = ("Every step was also computed independently with PyTorch autograd and compared entry by "
              "entry; the verdict closes each step and the summary table collects them."
@@ -129,6 +134,12 @@ def _intro(trace: Trace, precision: int, phases: list[str], found: Findings, qui
          "round-off, and would differ from machine to machine."),
         " · ".join(f"[{name}]({_anchor(heading)})" for name, heading in contents),
     ]))
+
+
+def _contents_after(trace: Trace, phase: str) -> list[tuple[str, str]]:
+    """A later phase's link, and after Training the link to what it did (when it is shown)."""
+    shown = phase == "update" and trace.trained and all(np.all(np.isfinite(v)) for v in trace.trained.values())
+    return [(_title(phase), _title(phase))] + ([("What training did", "What training did")] if shown else [])
 
 
 def _beyond(trace: Trace, phases: list[str]) -> str:

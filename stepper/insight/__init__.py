@@ -12,4 +12,8 @@ read these summaries, and a pattern is named only when its measured share passes
   for the before/after comparison.
 - `before_after.py`: `trained_scenario(sc, trace)` (the traced example with the trained weights) and
   `changed_entries(before, after)` (which entries of a step's outputs moved, and by how much).
+- `passes.py`: one recorded forward pass per example (unpadded), and the default examples (the data
+  set's first MAX_EXAMPLES = 24 training examples; the traced example without `data:`).
+- `from_trace.py`: `scenario_of(trace)`, the scenario rebuilt from a trace's config and weights, for a
+  view that holds only the Trace (the markdown export's "What training did").
 """

@@ -23,6 +23,15 @@ class HeadSummary:
     pattern: str | None  # the share's name ("previous", "same", "first", a token) when ≥ PATTERN_THRESHOLD
     maps: list[np.ndarray] = field(default_factory=list)  # [T_e, T_e] per example, the trained attention
     examples: list[list[str]] = field(default_factory=list)  # each example's tokens (the maps' labels)
+    # the largest share whether or not it passes the threshold (ties: position shares first, in the
+    # order above, then tokens in vocabulary order), read without its round-off; `top_is_token` says
+    # whether `top` names a token string (a vocabulary may hold a token spelt "same")
+    top: str = ""
+    top_share: float = 0.0
+    top_is_token: bool = False
+    # per token string s: the mean weight on s over only the query rows that can see a key holding s
+    to_token_when_seen: dict[str, float] = field(default_factory=dict)
+    rows: int = 0  # the real query rows averaged over
 
 
 @dataclass(frozen=True)
@@ -41,3 +50,6 @@ class LayerWork:
     layer: int
     tokens: list[str]
     ratio: np.ndarray  # [T] ‖what the layer added to each token's vector‖ / ‖the vector it started from‖
+    # the same for each sublayer alone: ‖what it adds at its residual step‖ / ‖what it is added to‖
+    attn: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ffn: np.ndarray = field(default_factory=lambda: np.zeros(0))
