@@ -40,11 +40,13 @@ def head_summaries(sc: Scenario, params: dict[str, np.ndarray],
     if not passes:
         return []
     order = {t: i for i, t in enumerate(sc.vocab)}
-    return [_summary(i, h, passes, order) for i in range(sc.model.n_layers) for h in range(sc.model.n_heads)]
+    heads = sc.model.n_heads
+    return [_summary(i, h, heads, passes, order) for i in range(sc.model.n_layers) for h in range(heads)]
 
 
-def _summary(layer: int, head: int, passes: list[dict[str, Step]], order: dict[str, int]) -> HeadSummary:
-    at = f"fwd.L{layer}.attn.h{head}"
+def _summary(layer: int, head: int, heads: int, passes: list[dict[str, Step]], order: dict[str, int]) -> HeadSummary:
+    # a one-head model's steps carry no head in their ids (fwd.L0.attn.softmax), as the engine writes them
+    at = f"fwd.L{layer}.attn" + (f".h{head}" if heads > 1 else "")
     totals = dict.fromkeys(POSITION_SHARES, 0.0)
     to_token: dict[str, float] = {}
     seen_weight: dict[str, float] = {}

@@ -45,6 +45,7 @@ def _value(t) -> np.ndarray:
 
 def _ratio(moved: np.ndarray, base: np.ndarray) -> np.ndarray:
     """Row norms of `moved` over row norms of `base`: 0 where both are 0, ∞ where only `base` is."""
-    top, bottom = np.linalg.norm(moved, axis=-1), np.linalg.norm(base, axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # a diverged run's streams overflow: their norms are inf, said as such, with no numpy warning
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        top, bottom = np.linalg.norm(moved, axis=-1), np.linalg.norm(base, axis=-1)
         return np.where(top == 0, 0.0, top / bottom)
