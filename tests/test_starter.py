@@ -28,12 +28,7 @@ def test_each_starter_loads_with_its_name(kind, tmp_path):
         assert sc.task.kind == "seq2seq" and sc.source_tokens and sc.tokens[0] == "<bos>"
 
 
-# the seq2seq engine and reference land separately from its scenario layer (issue #20)
-CHECKED = [pytest.param(k, marks=pytest.mark.xfail(reason="seq2seq engine not merged yet", strict=False))
-           if k == "seq2seq" else k for k in KINDS]
-
-
-@pytest.mark.parametrize("kind", CHECKED)
+@pytest.mark.parametrize("kind", KINDS)
 def test_each_starter_passes_stepper_check(kind, tmp_path):
     path = write_starter("starter", kind, tmp_path)
     r = subprocess.run([sys.executable, "-m", "stepper", "check", "-q", str(path)], capture_output=True,
