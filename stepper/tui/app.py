@@ -120,7 +120,9 @@ class StepperApp(App[int]):
     def action_help(self) -> None:
         from stepper.tui.screens.help import HelpScreen
 
-        if not isinstance(self.screen, HelpScreen):
+        if hasattr(self.screen, "action_help"):  # a screen with keys of its own says them itself
+            self.screen.action_help()
+        elif not isinstance(self.screen, HelpScreen):
             description = self.scenario.description.strip() if self.scenario is not None else ""
             self.push_screen(HelpScreen(self.COMMAND_PALETTE_BINDING, description))
 
