@@ -8,13 +8,11 @@ checked against torch in the verifier process like any other; the screen shows o
 
 from __future__ import annotations
 
-import dataclasses
 from functools import partial
 
 from textual.message import Message
 
-from stepper.present.training_view import UpdateView
-from stepper.scenario import Scenario
+from stepper.present.training_view import UpdateView, trained_scenario
 from stepper.trace import Trace
 from stepper.tui.screens.error import ErrorScreen
 from stepper.tui.whatif_view import Edited
@@ -30,12 +28,6 @@ class TrainedReady(Message):
     def __init__(self, after: Edited | None, views: list[UpdateView] | None = None, error: str | None = None) -> None:
         super().__init__()
         self.after, self.views, self.error = after, views, error
-
-
-def trained_scenario(scenario: Scenario, trace: Trace) -> Scenario:
-    """The traced example with the trained weights, and nothing left to train.
-    (The one place this is made: `stepper.insight.before_after.trained_scenario` can take its place.)"""
-    return dataclasses.replace(scenario, params=dict(trace.trained), optim=None, data=None)
 
 
 def trains(trace: Trace) -> bool:
