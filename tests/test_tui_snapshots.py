@@ -64,8 +64,8 @@ async def steady_cursor(pilot) -> None:
 
 async def edit_token_2(pilot) -> None:
     """What if the decoder read "hate" instead of "love" at position 2? Rows 0 and 1 cannot see it."""
-    from stepper.tui.screens.main import EditRecomputed
     from stepper.tui.whatif_view import EditRequest, apply, recompute
+    from stepper.tui.whatif_work import EditRecomputed
 
     screen = pilot.app.screen
     scenario, label = apply(screen.scenario, EditRequest("token", position=2, token="hate"), {})
