@@ -127,3 +127,15 @@ def test_diff_trained_pairs_the_example_before_and_after_training(capsys):
     assert re.search(r"loss: A \S+ +B \S+ +Δ -", text)  # training lowered the traced example's loss
     assert main(["diff", str(SCENARIOS / "mini.yaml"), "--trained"]) == 2
     assert "needs a scenario that trains" in capsys.readouterr().err
+
+
+async def test_help_on_the_training_screen_lists_its_own_keys():
+    app = sentiment_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: screen.update_views is not None)
+        await pilot.press("T")
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: "update-next" in screen_text(app), what="the training screen's help")
+        assert "cyan line is the cursor" in screen_text(app)

@@ -36,9 +36,9 @@ MODE_BINDINGS = [
     Binding("o", "toggle_edit", "original/edited", id="original-edited",
             tooltip="flip between the original and the edited numbers"),
     Binding("t", "toggle_trained", "before/after", id="before-after",
-            tooltip="the traced example before training / after it (the trained weights), on the same step"),
+            tooltip="before/after training: the same step with the trained weights"),
     Binding("T", "training", "training", id="training",
-            tooltip="the training screen: loss, learning rate and gradient norm per update, and each batch"),
+            tooltip="the training screen: loss, lr, gradient norm, each batch"),
     Binding("escape", "leave_question", "answer later", key_display="esc", id="leave-question",
             tooltip="leave the quiz question for later (the keys step again)"),
 ]

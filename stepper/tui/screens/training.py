@@ -30,6 +30,7 @@ attention and left out of the loss)."""
 
 class TrainingScreen(Screen):
     BINDINGS = TRAINING_BINDINGS
+    HELP = (TRAINING_BINDINGS, READING)  # what `?` lists and says here
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (170, "-wide")]
 
     def __init__(self, trace: Trace, views: list[UpdateView], cursor: int = 0) -> None:
@@ -94,9 +95,3 @@ class TrainingScreen(Screen):
 
     def action_close(self) -> None:
         self.dismiss((self.cursor, False))
-
-    def action_help(self) -> None:
-        from stepper.tui.screens.help import HelpScreen
-
-        self.app.push_screen(HelpScreen(self.app.COMMAND_PALETTE_BINDING, keys=TRAINING_BINDINGS,
-                                        reading=READING))
