@@ -57,7 +57,7 @@ TRAINING_BINDINGS = [
     Binding("pagedown", "move_epoch(1)", "next epoch", key_display="pgdn", id="epoch-next", priority=True),
     Binding("pageup", "move_epoch(-1)", "previous epoch", key_display="pgup", id="epoch-previous", priority=True),
     Binding("enter", "first_update_steps", "update 1's steps", id="update-steps",
-            tooltip="the first update, step by step and checked against torch, in the main screen"),
+            tooltip="update 1 step by step, checked, in the main screen"),
     Binding("escape,T", "close", "back", key_display="esc", id="close-training"),
 ]
 
