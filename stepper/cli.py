@@ -100,9 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     quiz.add_argument("--export", metavar="OUT.md", help="write the trace with the quiz results as markdown")
     quiz.add_argument("--force", action="store_true", help="overwrite OUT.md; try a scenario over the limits")
 
-    diff = sub.add_parser("diff", help="compare two scenarios step by step")
+    diff = sub.add_parser("diff", help="compare two scenarios step by step (or one, before and after training)")
     diff.add_argument("a")
-    diff.add_argument("b")
+    diff.add_argument("b", nargs="?", help="the second scenario (not with --trained)")
+    diff.add_argument("--trained", action="store_true",
+                      help="B is A's traced example with A's trained weights: before vs after training")
     diff.add_argument("--all", action="store_true", help="list every paired step, not only those that differ")
     diff.add_argument("--format", choices=["text", "md"], default="text", help="text (default) or a markdown report")
     diff.add_argument("-o", "--output", help="write to this file instead of stdout")
@@ -117,18 +119,33 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _diff_app(args) -> int:
+    from stepper.scenario import load_scenario
+    from stepper.scenario.shown import shown_scenario
+    from stepper.tui.diff_app import run_diff_app
+
+    if args.trained:
+        from stepper.commands.diff import NoTraining, trained_pair
+
+        try:
+            a, b = trained_pair(args.a)
+        except NoTraining as exc:
+            print(f"stepper: error: {exc}", file=sys.stderr)
+            return 2
+        return run_diff_app(shown_scenario(a), shown_scenario(b))
+    return run_diff_app(shown_scenario(load_scenario(args.a)), shown_scenario(load_scenario(args.b)))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["run"]:
         return _run(argv)
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "diff" and (args.b is None) != args.trained:
+        parser.error("diff needs two scenarios A B, or one scenario and --trained")
     if args.command == "diff" and args.tui:  # the terminal is Textual's: nothing printed to wrap
-        from stepper.scenario import load_scenario
-        from stepper.scenario.shown import shown_scenario
-        from stepper.tui.diff_app import run_diff_app
-
-        return _invalid_or(lambda: run_diff_app(shown_scenario(load_scenario(args.a)),
-                                                shown_scenario(load_scenario(args.b))))
+        return _invalid_or(lambda: _diff_app(args))
     from stepper.commands.output import guarded
 
     return guarded(lambda: _invalid_or(lambda: _command(args)))
@@ -166,7 +183,7 @@ def _command(args: argparse.Namespace) -> int:
         from stepper.commands.diff import run_diff
 
         return run_diff(args.a, args.b, show_all=args.all, fmt=args.format, output=args.output,
-                        precision=args.precision, force=args.force)
+                        precision=args.precision, force=args.force, trained=args.trained)
     if args.command == "new":
         from pathlib import Path
 

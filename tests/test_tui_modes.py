@@ -317,7 +317,7 @@ def test_a_lesson_comes_with_the_general_meaning_and_a_question_hides_both():
     assert "Token 2 may not see token 3." in text and "−∞ (not 0)" in text
     asking = "".join(p if isinstance(p, str) else p[0] for p in meaning_parts(step, asking=True))
     assert "token 3" not in asking and "−∞" not in asking and "follows your answer" in asking
-    edited = "".join(p if isinstance(p, str) else p[0] for p in meaning_parts(step, edited=True))
+    edited = "".join(p if isinstance(p, str) else p[0] for p in meaning_parts(step, shown="edited"))
     assert "written for the original numbers" in edited and "−∞ (not 0)" in edited
 
 

@@ -64,8 +64,8 @@ async def steady_cursor(pilot) -> None:
 
 async def edit_token_2(pilot) -> None:
     """What if the decoder read "hate" instead of "love" at position 2? Rows 0 and 1 cannot see it."""
-    from stepper.tui.screens.main import EditRecomputed
     from stepper.tui.whatif_view import EditRequest, apply, recompute
+    from stepper.tui.whatif_work import EditRecomputed
 
     screen = pilot.app.screen
     scenario, label = apply(screen.scenario, EditRequest("token", position=2, token="hate"), {})
@@ -80,3 +80,37 @@ async def edit_token_2(pilot) -> None:
 ], ids=["quiz-question", "whatif-causal"])
 def test_mode_snapshot(snap_compare, make, run_before):
     assert snap_compare(make(), terminal_size=(120, 40), run_before=run_before)
+
+
+def sentiment_app() -> StepperApp:
+    """The sentiment scenario, verified up front; the trace after training is built by the app's worker."""
+    return verified_app("tiny_sentiment_train")
+
+
+async def after_training_softmax(pilot) -> None:
+    """Head 0's attention weights after training: every entry moved (•), by up to how much."""
+    from tests.tui_helpers import wait_for
+
+    screen = pilot.app.screen
+    await wait_for(pilot, lambda: screen.after is not None)
+    screen.go_to(screen.trace.index_of("fwd.L0.attn.h0.softmax"))
+    await pilot.press("t")
+    await pilot.pause(0.2)
+
+
+async def training_screen_on_update_8(pilot) -> None:
+    """The training screen with its cursor on update 8, whose batch pads three reviews to a fourth's length."""
+    from tests.tui_helpers import wait_for
+
+    screen = pilot.app.screen
+    await wait_for(pilot, lambda: screen.update_views is not None)
+    await pilot.press("T")
+    await wait_for(pilot, lambda: "update 1 of" in "".join(str(w.render()) for w in pilot.app.screen.query("#update")))
+    pilot.app.screen.move_to(7)
+    await pilot.pause(0.3)
+
+
+@pytest.mark.parametrize("run_before", [after_training_softmax, training_screen_on_update_8],
+                         ids=["after-training-softmax", "training-screen"])
+def test_training_snapshot(snap_compare, run_before):
+    assert snap_compare(sentiment_app(), terminal_size=(120, 40), run_before=run_before)

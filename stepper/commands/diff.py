@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from stepper.commands import EXIT_IO, EXIT_OK
+from stepper.commands import EXIT_INVALID, EXIT_IO, EXIT_OK
 from stepper.diff import TraceDiff, diff_traces
 from stepper.engine import build_trace
 from stepper.scenario import load_scenario
@@ -33,11 +33,36 @@ def diff_text(d: TraceDiff, path_a: str, path_b: str, *, show_all: bool = False)
     return "\n".join(lines) + "\n"
 
 
-def run_diff(path_a: str, path_b: str, *, show_all: bool = False, fmt: str = "text", output: str | None = None,
-             precision: int = 4, force: bool = False, out=None) -> int:
-    """Text (the default) or markdown, to `out`/stdout or to the file `output`."""
+def trained_pair(path: str):
+    """(the scenario, the same example with its trained weights): `stepper diff FILE --trained`."""
+    from stepper.present.training_view import trained_scenario
+
+    scenario = load_scenario(path)
+    trace = build_trace(scenario)
+    if trace.training is None or not trace.trained:
+        raise NoTraining(f"{path}: --trained needs a scenario that trains (an `optim:` section)")
+    return scenario, trained_scenario(scenario, trace)
+
+
+class NoTraining(ValueError):
+    pass
+
+
+def run_diff(path_a: str, path_b: str | None, *, show_all: bool = False, fmt: str = "text", output: str | None = None,
+             precision: int = 4, force: bool = False, out=None, trained: bool = False) -> int:
+    """Text (the default) or markdown, to `out`/stdout or to the file `output`. `trained`: B is A's example
+    after training (`path_b` is None)."""
     out = out or sys.stdout
-    ta, tb = build_trace(load_scenario(path_a)), build_trace(load_scenario(path_b))
+    if trained:
+        try:
+            a, b = trained_pair(path_a)
+        except NoTraining as exc:
+            print(f"stepper: error: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        path_b = f"{path_a} after training"
+        ta, tb = build_trace(a), build_trace(b)
+    else:
+        ta, tb = build_trace(load_scenario(path_a)), build_trace(load_scenario(path_b))
     d = diff_traces(ta, tb)
     if fmt == "md":
         from stepper.export.md_diff import render_diff_markdown

@@ -120,7 +120,10 @@ class StepperApp(App[int]):
     def action_help(self) -> None:
         from stepper.tui.screens.help import HelpScreen
 
-        if not isinstance(self.screen, HelpScreen):
+        own = getattr(self.screen, "HELP", None)  # (keys, how to read it) of a screen with keys of its own
+        if own is not None:
+            self.push_screen(HelpScreen(self.COMMAND_PALETTE_BINDING, keys=own[0], reading=own[1]))
+        elif not isinstance(self.screen, HelpScreen):
             description = self.scenario.description.strip() if self.scenario is not None else ""
             self.push_screen(HelpScreen(self.COMMAND_PALETTE_BINDING, description))
 

@@ -35,6 +35,10 @@ MODE_BINDINGS = [
             tooltip="what-if: change a weight or a token, recompute, see what moved"),
     Binding("o", "toggle_edit", "original/edited", id="original-edited",
             tooltip="flip between the original and the edited numbers"),
+    Binding("t", "toggle_trained", "before/after", id="before-after",
+            tooltip="before/after training: the same step with the trained weights"),
+    Binding("T", "training", "training", id="training",
+            tooltip="the training screen: loss, lr, gradient norm, each batch"),
     Binding("escape", "leave_question", "answer later", key_display="esc", id="leave-question",
             tooltip="leave the quiz question for later (the keys step again)"),
 ]
@@ -42,6 +46,20 @@ MODE_BINDINGS = [
 # The diff view steps through the paired steps with the same keys as the stepper.
 DIFF_BINDINGS = [b for b in STEP_BINDINGS if b.id in {"next", "previous", "first", "last", "scroll-down",
                                                       "scroll-up"}]
+
+# The training screen: a cursor on one update; Enter goes to the traced first update's steps.
+TRAINING_BINDINGS = [
+    Binding("right,n", "move(1)", "next update", key_display="→", id="update-next", priority=True, group=_STEP),
+    Binding("left,p", "move(-1)", "previous update", key_display="←", id="update-previous", priority=True,
+            group=_STEP),
+    Binding("home", "move_to(0)", "first update", id="update-first", priority=True, group=_ENDS),
+    Binding("end", "move_to(-1)", "last update", id="update-last", priority=True, group=_ENDS),
+    Binding("pagedown", "move_epoch(1)", "next epoch", key_display="pgdn", id="epoch-next", priority=True),
+    Binding("pageup", "move_epoch(-1)", "previous epoch", key_display="pgup", id="epoch-previous", priority=True),
+    Binding("enter", "first_update_steps", "update 1's steps", id="update-steps",
+            tooltip="update 1 step by step, checked, in the main screen"),
+    Binding("escape,T", "close", "back", key_display="esc", id="close-training"),
+]
 
 # The step lists (pipeline, diff) keep only their own movement keys: the inherited Home/End and
 # paging belong to the screen's stepping bindings, and would otherwise shadow and reorder them.
@@ -68,4 +86,4 @@ def keys_text(binding: Binding) -> str:
 
 def every_binding_id() -> set[str]:
     """The ids a keymap file may name."""
-    return {b.id for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS) if b.id}
+    return {b.id for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS, *TRAINING_BINDINGS) if b.id}

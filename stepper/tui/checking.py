@@ -17,7 +17,8 @@ from stepper.verify.verdicts import Check
 # verdicts wait this long in the worker before going out together: one repaint for many steps
 BATCH_SECONDS = 0.1
 # what an error dialog calls the failed work
-WORK_NAMES = {"original": "verification", "edited": "verification of the edit"}
+WORK_NAMES = {"original": "verification", "edited": "verification of the edit",
+              "trained": "verification after training"}
 
 
 class StepsVerified(Message):
@@ -47,7 +48,7 @@ class TorchChecks:
     """Which checks run for which trace, and what they said: `verdicts[role][step id]`."""
 
     def __init__(self, verdicts: dict[str, Check] | None = None) -> None:
-        self.verdicts: dict[str, dict[str, Check]] = {"original": dict(verdicts or {}), "edited": {}}
+        self.verdicts: dict[str, dict[str, Check]] = {"original": dict(verdicts or {}), "edited": {}, "trained": {}}
         self.runs: dict[str, RoleChecks] = {}
         self._count = 0
 

@@ -69,11 +69,17 @@ def header_parts(trace: Trace, index: int, *, hidden: bool = False) -> Parts:
     return parts
 
 
-def meaning_parts(step: Step, *, asking: bool = False, edited: bool = False, stale: str = "") -> Parts:
+# a lesson quotes the original numbers: said above it when other numbers are on screen
+OTHER_NUMBERS = {"edited": "(written for the original numbers; press o to see them)  ",
+                 "trained": "(written for the numbers before training; press t to see them)  "}
+
+
+def meaning_parts(step: Step, *, asking: bool = False, shown: str = "original", stale: str = "") -> Parts:
     """The scenario's lesson for this step, if it has one, then what the step means in general.
 
     `asking`: a quiz is asking about this step; both often work the answer out, so they wait.
-    `edited`: the numbers on screen come from a what-if edit, and a lesson quotes the original ones.
+    `shown`: whose numbers are on screen: after a what-if edit ("edited") or training ("trained") a
+    lesson, which quotes the original ones, says so.
     `stale`: why else the lesson may quote other numbers (present.provenance.stale_lesson), e.g. generation flags.
     """
     if asking:
@@ -84,7 +90,7 @@ def meaning_parts(step: Step, *, asking: bool = False, edited: bool = False, sta
         return general
     # the general meaning too: a scenario's lesson is about its numbers, and may leave out the why
     # (a causal mask's lesson need not say why −∞ rather than 0)
-    note = [("(written for the original numbers; press o to see them)  ", "italic $text-warning")] if edited else (
+    note = [(OTHER_NUMBERS[shown], "italic $text-warning")] if shown in OTHER_NUMBERS else (
         [(f"({stale})  ", "italic $text-warning")] if stale else [])
     return [("Lesson  ", "bold $text-primary"), *note, step.lesson.strip(), "\n", *general]
 

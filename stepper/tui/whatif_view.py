@@ -7,7 +7,7 @@ step shows the edit arriving (its inputs) as well as what it did (its outputs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,8 +15,27 @@ from stepper.present.numbers import lone_number
 from stepper.scenario import Scenario
 from stepper.trace import Trace
 
-# {step id: {"inputs": {name: mask}, "outputs": {name: mask}}}, True where the edit moved a cell
-Changes = dict[str, dict[str, dict[str, np.ndarray]]]
+
+@dataclass(frozen=True)
+class StepChanges:
+    """What moved in one step between two traces of the same steps (an edit's, or training's):
+    per input and output, a mask (True where the entry moved beyond round-off) and the largest
+    |after − before| among the moved entries, so a table can say how far its numbers went."""
+
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    largest: dict[tuple[str, str], float] = field(default_factory=dict)  # (side, name) → max |Δ|
+
+    def side(self, side: str) -> dict[str, np.ndarray]:
+        return self.inputs if side == "inputs" else self.outputs
+
+    @property
+    def any(self) -> bool:
+        return any(m.any() for masks in (self.inputs, self.outputs) for m in masks.values())
+
+
+# {step id: what moved in it}
+Changes = dict[str, StepChanges]
 
 
 @dataclass(frozen=True)
@@ -38,8 +57,7 @@ class Edited:
 
     @property
     def changed_steps(self) -> set[int]:
-        return {i for i, s in enumerate(self.trace.steps)
-                if any(m.any() for side in self.changes.get(s.id, {}).values() for m in side.values())}
+        return {i for i, s in enumerate(self.trace.steps) if s.id in self.changes and self.changes[s.id].any}
 
 
 def apply(scenario: Scenario, request: EditRequest, labels: dict[str, tuple]) -> tuple[Scenario, str]:
@@ -68,19 +86,35 @@ def recompute(original: Trace, scenario: Scenario, label: str) -> Edited:
 
 
 def step_changes(orig: Trace, edited: Trace) -> Changes:
-    from stepper.whatif import changed_cells, ripple
+    """Per step id found in both traces: which entries moved, and by how much at most."""
+    from stepper.whatif import changed_cells
 
-    outputs = ripple(orig, edited)
     edited_steps = {s.id: s for s in edited.steps}
     out: Changes = {}
     for step in orig.steps:
         after = edited_steps.get(step.id)  # the same step, recomputed after the edit
         if after is None:
             continue
-        inputs = {name: changed_cells(t.value, after.inputs[name].value) for name, t in step.inputs.items()
-                  if name in after.inputs and after.inputs[name].shape == t.shape}
-        out[step.id] = {"inputs": inputs, "outputs": outputs.get(step.id, {})}
+        masks: dict[str, dict[str, np.ndarray]] = {"inputs": {}, "outputs": {}}
+        largest: dict[tuple[str, str], float] = {}
+        for side, tensors, twins in (("inputs", step.inputs, after.inputs), ("outputs", step.outputs, after.outputs)):
+            for name, t in tensors.items():
+                twin = twins.get(name)
+                if twin is None or twin.shape != t.shape:
+                    continue
+                mask = masks[side][name] = changed_cells(t.value, twin.value)
+                if mask.any():
+                    largest[(side, name)] = largest_change(t.value, twin.value, mask)
+        out[step.id] = StepChanges(masks["inputs"], masks["outputs"], largest)
     return out
+
+
+def largest_change(a: np.ndarray, b: np.ndarray, moved: np.ndarray) -> float:
+    """The largest |b − a| among the `moved` entries (inf where one became or stopped being finite)."""
+    from stepper.diff import delta
+
+    d = np.abs(delta(a, b))[moved]
+    return float(np.nan_to_num(d, nan=np.inf).max()) if d.size else 0.0
 
 
 def param_labels(trace: Trace) -> dict[str, tuple[list[str] | None, list[str] | None]]:

@@ -38,7 +38,12 @@ What-if (w): change one number of a parameter, or one token, and the whole trace
 and checked again. ◆ in the list marks every step the change reached; in the tables • marks
 each changed cell and unchanged cells fade. o flips between the original and the edited
 numbers. In a decoder, change a later token and watch the rows before it stay untouched:
-no query may look ahead."""
+no query may look ahead.
+
+Training (t, T): a scenario that trains has two traces of its example: before training and after it
+(the trained weights). t flips between them on the same step; the top bar says which is shown, ◆ marks
+the steps training changed and • the cells, each table saying by how much at most. T opens the training
+screen: batch loss, validation, learning rate and gradient norm per update; ←/→ move its cursor."""
 
 
 class KeyTable(Widget):

@@ -1,12 +1,11 @@
 """The stepper: pipeline on the left, the current step in the middle, its meaning and check beside.
 
-Two learning modes live here too: the quiz (`z`: predict a step's output before it is shown) and
-what-if edits (`w`: change a number, see everything downstream move; `o`: original/edited).
-Workers answer with typed messages: verdicts (checking.py), an edit (whatif_work.py), an export."""
+Learning modes live here too: the quiz (`z`: predict a step's output before it is shown), what-if edits
+(`w`: change a number, see everything downstream move; `o`: original/edited), before/after training (`t`)
+and the training screen (`T`); comparing.py holds the comparisons. Workers answer with typed messages:
+verdicts (checking.py), an edit (whatif_work.py), the trace after training (comparing.py), an export."""
 
 from __future__ import annotations
-
-from functools import partial
 
 from textual import on
 from textual.app import ComposeResult
@@ -25,14 +24,14 @@ from stepper.tui.exporting import ExportDone, start_export
 from stepper.tui.goto_provider import StepCommands
 from stepper.tui.palette import open_palette
 from stepper.tui.quizzing import QuizState
+from stepper.tui.screens.comparing import Comparisons, trains
 from stepper.tui.screens.error import ErrorScreen
 from stepper.tui.whatif_view import Edited
-from stepper.tui.whatif_work import EditRecomputed, apply_edit
 from stepper.tui.widgets.details import Details
 from stepper.tui.widgets.pipeline import PipelineList
 from stepper.tui.widgets.quiz_box import QuizBox
 from stepper.tui.widgets.step_panel import StepPanel
-from stepper.tui.widgets.title_bar import TitleBar
+from stepper.tui.widgets.title_bar import AFTER_TRAINING, BEFORE_TRAINING, TitleBar
 from stepper.verify.verdicts import Check
 
 VERIFY_DELAY = 0.25
@@ -40,7 +39,7 @@ VERIFY_DELAY = 0.25
 TYPING_BLOCKS = frozenset(b.action.split("(")[0] for b in STEP_BINDINGS)
 
 
-class MainScreen(Screen):
+class MainScreen(Comparisons, Screen):
     BINDINGS = [*STEP_BINDINGS, *MODE_BINDINGS]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (170, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall"), (50, "-very-tall")]
@@ -53,8 +52,11 @@ class MainScreen(Screen):
         super().__init__()
         self.scenario, self.verify = scenario, verify
         self.original = self.trace = trace  # `trace` is the one on screen: the original or the edit's
-        self.role = "original"  # or "edited": whose trace is on screen
+        self.role = "original"  # or "edited", "trained": whose trace is on screen
         self.edited: Edited | None = None
+        self.after: Edited | None = None  # the traced example after training, once a worker has built it
+        self.update_views: list | None = None  # the training screen's updates, made by the same worker
+        self.training_cursor = 0  # the update the training screen's cursor was left on
         # every edit's label, by id(trace) (the quiz keeps those traces alive): what the export calls them
         self.whatif_labels: dict[int, str] = {}
         self.checks = TorchChecks(verdicts)
@@ -76,6 +78,8 @@ class MainScreen(Screen):
             self.query_one(PipelineList).use(self.trace, self.verdicts, title=spoiler_free)
         self._show(self.index)
         self._show_modes()
+        if trains(self.original):  # once the first frame is out: it never waits for this
+            self.call_after_refresh(self.start_after_training)
         if len(self.verdicts) < len(self.trace.steps) and self.verify:
             self.query_one(TitleBar).set_status("checking against torch…")
             # torch takes a second or more to import and holds the GIL while it does: start
@@ -108,6 +112,8 @@ class MainScreen(Screen):
             return False  # the key goes on to the answer box
         if action == "toggle_edit":
             return self.edited is not None  # in the Footer only once there is an edit to flip to
+        if action in ("toggle_trained", "training"):
+            return trains(self.original)  # a scenario that does not train has no before/after
         return True
 
     # ---- navigation -------------------------------------------------------------------
@@ -122,9 +128,11 @@ class MainScreen(Screen):
         step = self.trace.steps[index]
         question, verdict = self.quiz.item(self.trace, index)
         asking = question is not None and verdict is None
-        changes = self.edited.changes.get(step.id) if self.edited is not None else None
+        compared = self.compared()
+        changes = compared.changes.get(step.id) if compared is not None else None
         self.query_one(PipelineList).show_step(index)
-        self.query_one(StepPanel).show(self.trace, index, question=question, verdict=verdict, changes=changes)
+        self.query_one(StepPanel).show(self.trace, index, question=question, verdict=verdict, changes=changes,
+                                       moved_by="training" if self.role == "trained" else "edit")
         self._show_details(index, asking=asking)
         self._answer_wanted = index if asking else None
         if asking:  # once the box is displayed; unless the learner has left it (Esc) or the step meanwhile
@@ -149,6 +157,8 @@ class MainScreen(Screen):
         if not self.checks.end(event):
             return
         self.summarise_checks()
+        if event.role == "original":
+            self.check_after_training()
         if event.error is not None:
             self.app.push_screen(ErrorScreen(f"The {WORK_NAMES[event.role]} failed", event.error))
 
@@ -160,7 +170,7 @@ class MainScreen(Screen):
 
     def _show_details(self, index: int, *, asking: bool) -> None:
         step = self.trace.steps[index]
-        self.query_one(Details).show(step, self.verdicts.get(step.id), asking=asking, edited=self.role == "edited",
+        self.query_one(Details).show(step, self.verdicts.get(step.id), asking=asking, shown=self.role,
                                      stale=stale_lesson(self.trace, step))
 
     def on_pipeline_list_step_chosen(self, event: PipelineList.StepChosen) -> None:
@@ -234,58 +244,11 @@ class MainScreen(Screen):
         if self.edited is not None:
             view = "edited" if self.role == "edited" else "ORIGINAL"
             whatif = f"what-if {self.edited.label} · {view} (o)"
-        self.query_one(TitleBar).set_mode(quiz, whatif)
+        training = None
+        if trains(self.original):  # which of the two the numbers are, whenever there are two
+            training = AFTER_TRAINING if self.role == "trained" else BEFORE_TRAINING
+        self.query_one(TitleBar).set_mode(quiz, whatif, training)
         self.summarise_checks()  # the verdict beside a mode takes its short words
-
-    # ---- what-if: `w` edits a copy of the scenario (whatif_work.py), `o` flips original/edited
-
-    def action_edit(self) -> None:
-        from stepper.tui.screens.edit import EditScreen
-
-        scenario = self.edited.scenario if self.edited is not None else self.scenario
-        self.app.push_screen(EditScreen(scenario, self.original, self.trace.steps[self.index],
-                                        has_edits=self.edited is not None), partial(apply_edit, self))
-
-    def undo_edits(self) -> None:
-        self.edited = None
-        self.checks.stop("edited")
-        self._use(self.original, "original")
-        self.notify("Back to the original scenario: every edit undone.", timeout=3)
-
-    def action_toggle_edit(self) -> None:
-        if self.edited is None:
-            self.notify("No what-if edit yet: press w to make one.", timeout=3)
-        else:
-            self._use(self.original if self.role == "edited" else self.edited.trace,
-                      "original" if self.role == "edited" else "edited")
-
-    def _changed_steps(self) -> set[int] | None:  # the steps the edit on hand reached
-        return self.edited.changed_steps if self.edited is not None else None
-
-    def _use(self, trace: Trace, role: str) -> None:
-        """Put another trace of the same steps on screen, at the same step."""
-        self.trace, self.role = trace, role
-        self.query_one(PipelineList).use(trace, self.verdicts, changed=self._changed_steps())
-        self._show(self.index)
-        self._show_modes()
-        self.refresh_bindings()
-
-    @on(EditRecomputed)
-    def show_edit(self, event: EditRecomputed) -> None:
-        if event.edited is None:
-            self._show_modes()
-            self.app.push_screen(ErrorScreen("The what-if recompute failed", event.error))
-            return
-        edited = self.edited = event.edited
-        self.whatif_labels[id(edited.trace)] = edited.label
-        if self.verify:
-            self.checks.start(self, "edited", edited.scenario)
-        else:
-            self.checks.stop("edited")  # the last edit's verdicts are not this one's
-        self._use(edited.trace, "edited")
-        reached = len(edited.changed_steps)
-        self.notify(f"{reached} of {len(edited.trace.steps)} steps changed (◆); • marks the cells. "
-                    "o flips between original and edited.", title="what-if", timeout=5)
 
     # ---- export ------------------------------------------------------------------------
 

@@ -18,4 +18,6 @@ def first_frame(trace: Trace) -> dict:
         "highlight": next(n for n, row in enumerate(rows) if row.step == 0),
         "header": header_parts(trace, 0), "meaning": meaning_parts(trace.steps[0]),
         "check": check_parts(trace.steps[0], None),  # nothing is checked yet when it is painted
+        "trains": trace.training is not None and bool(trace.trained),  # then t and T are keys, and the top
+        # bar says "before training"
     }

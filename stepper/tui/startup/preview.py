@@ -19,10 +19,11 @@ from stepper.tui.bindings import APP_BINDINGS, MODE_BINDINGS, STEP_BINDINGS
 from stepper.tui.keymap import remapped
 from stepper.tui.startup.footer_preview import FooterPreview
 from stepper.tui.startup.pipeline_preview import PipelinePreview
-from stepper.tui.widgets.title_bar import TitleBar
+from stepper.tui.widgets.title_bar import BEFORE_TRAINING, TitleBar
 
 # the main screen's Footer shows these only in a state the first frame is never in
 HIDDEN_AT_FIRST = frozenset({"toggle_edit", "leave_question"})
+TRAINING_ACTIONS = frozenset({"toggle_trained", "training"})  # shown only for a scenario that trains
 
 
 class PreviewScreen(Screen):
@@ -51,17 +52,21 @@ class PreviewScreen(Screen):
                 with Vertical(id="details"):
                     yield Static(Content.assemble(*f["meaning"]), id="meaning")
                     yield Static(Content.assemble(*f["check"]), id="check")
-        shown = [b for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS) if b.action not in HIDDEN_AT_FIRST]
+        shown = [b for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS) if self.check_action(b.action, ())]
         shown = remapped(shown, getattr(self.app, "keymap_in_use", {}))
         palette = Binding(self.app.COMMAND_PALETTE_BINDING, "command_palette", "palette",
                           key_display=self.app.COMMAND_PALETTE_DISPLAY)
         yield FooterPreview(shown, palette)
 
+    def on_mount(self) -> None:
+        if self.frame.get("trains"):
+            self.query_one(TitleBar).set_mode(training=BEFORE_TRAINING)
+
     def on_resize(self) -> None:
         self.query_one(FooterPreview).set_class(self.size.width < 100, "-no-palette")  # as the main screen
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return action not in HIDDEN_AT_FIRST
+        return action not in HIDDEN_AT_FIRST and (action not in TRAINING_ACTIONS or bool(self.frame.get("trains")))
 
 
 # kept for the main screen: `n n` pressed while the trace loads still steps twice. Not the keys

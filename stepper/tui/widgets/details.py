@@ -23,9 +23,10 @@ class Details(VerticalScroll, can_focus=True):
         yield Static(id="meaning")
         yield Static(id="check")
 
-    def show(self, step: Step, check: Check | None, *, asking: bool = False, edited: bool = False,
+    def show(self, step: Step, check: Check | None, *, asking: bool = False, shown: str = "original",
              stale: str = "") -> None:
-        parts = meaning_parts(step, asking=asking, edited=edited, stale=stale)
+        """`shown`: whose numbers are on screen ("original", "edited", "trained")."""
+        parts = meaning_parts(step, asking=asking, shown=shown, stale=stale)
         update_in_place(self.query_one("#meaning", Static), Content.assemble(*parts))
         update_in_place(self.query_one("#check", Static), Content.assemble(*check_parts(step, check)))
         self.scroll_home(animate=False)

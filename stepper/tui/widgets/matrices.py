@@ -14,10 +14,12 @@ from textual.widget import Widget
 from stepper.present.captions import axis_caption, head_note
 from stepper.present.labels import dims
 from stepper.present.provenance import made_by
+from stepper.present.training_view import moved_words
 from stepper.trace import Step, Tensor, Trace
 from stepper.tui.columns_fit import columns_height
 from stepper.tui.heatmap import Heatmap, Palette
 from stepper.tui.highlights import looked_up_rows, mask_of
+from stepper.tui.whatif_view import StepChanges
 
 MAX_SLICES = 4  # a [H, T, d_k] tensor shows this many heads at most
 LEGEND = Text.assemble(
@@ -25,35 +27,40 @@ LEGEND = Text.assemble(
     ("■ ", "#2ea86a"), ("all ≥ 0  ", "dim"), ("■ ", "#8a8a8a"), ("masked  ", "dim"),
     ("· stronger = larger |value|", "dim"),
 )
-WHATIF_LEGEND = Text.assemble(("•", "bold underline"), (" changed by the what-if edit; faded: unchanged", "dim"))
+# what the marked cells are compared with: the original numbers (a what-if edit) or those before training
+MOVED_BY = {"edit": "the what-if edit", "training": "training"}
+
+
+def moved_legend(by: str) -> Text:
+    return Text.assemble(("•", "bold underline"), (f" changed by {MOVED_BY[by]}; faded: unchanged", "dim"))
 
 
 class MatrixLayout:
     """Builds the heatmaps only once the width is known, so elision always fits the panel."""
 
     def __init__(self, trace: Trace, step: Step, palette: Palette, max_rows: int, gap: int, *,
-                 hidden: bool = False, changes: dict[str, dict[str, np.ndarray]] | None = None,
+                 hidden: bool = False, changes: StepChanges | None = None, moved_by: str = "edit",
                  room: int | None = None):
-        """`hidden`: a quiz is asking about the outputs; `changes`: a what-if edit's cell masks,
-        {"inputs": {name: mask}, "outputs": {name: mask}}; `room`: the rows in view for the
+        """`hidden`: a quiz is asking about the outputs; `changes`: what moved in this step against the
+        original (a what-if edit's, or training's: `moved_by`); `room`: the rows in view for the
         outputs, which are then cut down (fewer rows, narrower tables side by side) to fit it."""
         self.trace, self.step, self.palette, self.max_rows, self.gap = trace, step, palette, max_rows, gap
-        self.hidden, self.changes, self.room = hidden, changes, room
+        self.hidden, self.changes, self.moved_by, self.room = hidden, changes, moved_by, room
         self.index = next((i for i, s in enumerate(trace.steps) if s is step), None)  # where inputs come from
         # fitting the outputs builds their tables several times: what does not depend on the size, once
         self.masked = mask_of(trace, step)
         self._titles: dict[tuple[str, int], str] = {}
 
-    def _title(self, name: str, tensor: Tensor, changed: np.ndarray | None) -> str:
+    def _title(self, name: str, tensor: Tensor, changed: np.ndarray | None, largest: float | None) -> str:
         key = (name, id(tensor))  # an input and an output may share a name, not a title
         if key not in self._titles:
-            self._titles[key] = self._make_title(name, tensor, changed)
+            self._titles[key] = self._make_title(name, tensor, changed, largest)
         return self._titles[key]
 
-    def _make_title(self, name: str, tensor: Tensor, changed: np.ndarray | None) -> str:
+    def _make_title(self, name: str, tensor: Tensor, changed: np.ndarray | None, largest: float | None) -> str:
         parts = [f"{name} {dims(tensor.shape)}"]
         if changed is not None:
-            parts.append(f"{int(changed.sum())} changed" if changed.any() else "unchanged")
+            parts.append(moved_words(int(changed.sum()), largest))
         if tensor.is_param:
             parts.append("parameter")
         elif name in self.step.inputs and self.index is not None and (
@@ -66,16 +73,19 @@ class MatrixLayout:
                 parts.append(extra)
         return " · ".join(parts)
 
-    def _maps(self, tensors: dict[str, Tensor], width: int, changes: dict[str, np.ndarray],
+    def _maps(self, tensors: dict[str, Tensor], width: int, side: str,
               max_rows: int | None = None) -> list[RenderableType]:
         max_rows = self.max_rows if max_rows is None else max_rows
+        changes = self.changes.side(side) if self.changes is not None else {}
+        largest = self.changes.largest if self.changes is not None else {}
         out: list[RenderableType] = []
         for name, tensor in tensors.items():
             value = tensor.value
             changed = changes.get(name)
             if value.ndim <= 2:
                 out.append(Heatmap(value, rows=tensor.rows, cols=tensor.cols,
-                                   title=self._title(name, tensor, changed), palette=self.palette,
+                                   title=self._title(name, tensor, changed, largest.get((side, name))),
+                                   palette=self.palette,
                                    max_width=width, max_rows=max_rows, masked=self.masked,
                                    marked_rows=looked_up_rows(self.step, tensor), changed=changed))
                 continue
@@ -103,18 +113,16 @@ class MatrixLayout:
             if label == "outputs" and self.hidden:
                 parts.append(Text("hidden until you answer the question", style="italic dim"))
                 continue
-            changes = (self.changes or {}).get(label, {})
             if label == "outputs":
-                parts.append(self._fitted(console, options, tensors, changes))
+                parts.append(self._fitted(console, options, tensors))
             else:
-                parts.append(Columns(self._maps(tensors, width, changes), padding=(self.gap, 3)))
+                parts.append(Columns(self._maps(tensors, width, label), padding=(self.gap, 3)))
         parts.append(LEGEND)
         if self.changes is not None:
-            parts.append(WHATIF_LEGEND)
+            parts.append(moved_legend(self.moved_by))
         yield Group(*parts)
 
-    def _fitted(self, console: Console, options: ConsoleOptions, tensors: dict[str, Tensor],
-                changes: dict[str, np.ndarray]) -> RenderableType:
+    def _fitted(self, console: Console, options: ConsoleOptions, tensors: dict[str, Tensor]) -> RenderableType:
         """The outputs, as large as the room in view allows: fewer rows first, then narrower tables
         (which then stand side by side), so that every output's first rows are on screen."""
         width = options.max_width
@@ -124,7 +132,7 @@ class MatrixLayout:
         tries = [(w, r) for w in widths for r in range(max(self.max_rows, 3), 2, -1)]  # 3 rows at least
         columns = None
         for max_width, max_rows in tries:
-            maps = self._maps(tensors, max_width, changes, max_rows)
+            maps = self._maps(tensors, max_width, "outputs", max_rows)
             columns = Columns(maps, padding=(self.gap, 3))
             if self.room is None or self._height(console, options, columns, maps) <= self.room:
                 break
@@ -171,14 +179,14 @@ class MatrixView(Widget):
         super().__init__(**kwargs)
         self.trace: Trace | None = None
         self.step: Step | None = None
-        self.hidden, self.changes = False, None
+        self.hidden, self.changes, self.moved_by = False, None, "edit"
         self.room: int | None = None  # rows in view below the header (StepPanel measures it)
         self._drawn: LRUCache = LRUCache(self.CACHED)
 
-    def show(self, trace: Trace, step: Step, *, hidden: bool = False,
-             changes: dict[str, dict[str, np.ndarray]] | None = None, room: int | None = None) -> None:
+    def show(self, trace: Trace, step: Step, *, hidden: bool = False, changes: StepChanges | None = None,
+             moved_by: str = "edit", room: int | None = None) -> None:
         """`room`: the rows in view for the outputs, when the panel knows them already."""
-        self.trace, self.step, self.hidden, self.changes = trace, step, hidden, changes
+        self.trace, self.step, self.hidden, self.changes, self.moved_by = trace, step, hidden, changes, moved_by
         if room is not None:
             self.room = room
         self._redraw()
@@ -203,9 +211,10 @@ class MatrixView(Widget):
         max_rows = max(4, (height - 16) // 2)
         palette, gap = Palette(self.background_colors[1]), 0 if height < 30 else 1
         layout = MatrixLayout(self.trace, self.step, palette, max_rows, gap=gap, hidden=self.hidden,
-                              changes=self.changes, room=self.room)
+                              changes=self.changes, moved_by=self.moved_by, room=self.room)
         # by the objects themselves, not by ids that a later object may take: a drawing is never another trace's
-        key = (_Same(self.trace), _Same(self.step), self.hidden, _Same(self.changes), self.room, max_rows, gap, palette)
+        key = (_Same(self.trace), _Same(self.step), self.hidden, _Same(self.changes), self.moved_by, self.room,
+               max_rows, gap, palette)
         return RenderedLines(layout, self._drawn, key)
 
     def fit(self, room: int) -> None:

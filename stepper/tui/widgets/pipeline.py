@@ -38,13 +38,20 @@ class PipelineList(OptionList, inherit_bindings=False):
 
     def use(self, trace: Trace, verdicts: dict[str, Check], *, changed: set[int] | None = None,
             title=None) -> None:
-        """Show another trace of the same steps (a what-if edit's), or hold back titles (quiz mode).
+        """Show another trace (a what-if edit's, or the one after training, which has no training
+        steps), or hold back titles (quiz mode).
 
-        `changed`: the steps an edit reached, marked ◆; `title`: how each step is named.
+        `changed`: the steps an edit or training moved, marked ◆; `title`: how each step is named.
         """
+        same = [s.id for s in trace.steps] == [s.id for s in self.trace.steps]
         self.trace, self.verdicts, self.changed = trace, verdicts, changed
         self.title = title or self.title
         self.rows = outline(trace, self.title)
+        if not same:  # other steps: other options (the prompts alone would not line up)
+            self._option_of = {row.step: n for n, row in enumerate(self.rows) if row.step is not None}
+            with self.prevent(OptionList.OptionHighlighted):
+                self.set_options(self._option(row) for row in self.rows)
+            return
         for n, row in enumerate(self.rows):
             self.replace_option_prompt_at_index(n, self._prompt(row))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -13,6 +12,7 @@ from textual.widgets import Static
 
 from stepper.trace import Trace
 from stepper.tui.plots import legend, plot_kind
+from stepper.tui.whatif_view import StepChanges
 from stepper.tui.widgets.in_place import content_height
 from stepper.tui.widgets.matrices import MatrixView
 from stepper.tui.widgets.quiz_box import QuizBox
@@ -44,15 +44,17 @@ class StepPanel(VerticalScroll, inherit_bindings=False):
         yield Static(Content.styled("↓ more below: PgDn (or scroll)", "$text-muted"), id="more-below")
 
     def show(self, trace: Trace, index: int, *, question: Question | None = None, verdict: Verdict | None = None,
-             changes: dict[str, dict[str, np.ndarray]] | None = None) -> None:
+             changes: StepChanges | None = None, moved_by: str = "edit") -> None:
         """`question` without `verdict`: quiz mode is asking, so the outputs stay hidden.
-        `changes`: what a what-if edit moved in this step's inputs and outputs."""
+        `changes`: what moved in this step's inputs and outputs against the original, by a what-if
+        edit or by training (`moved_by`)."""
         self.index = index
         step = trace.steps[index]
         hidden = question is not None and verdict is None
         self.query_one(StepHeader).show(trace, index, hidden=hidden)
         self.query_one(QuizBox).show(question, verdict)
-        self.query_one(MatrixView).show(trace, step, hidden=hidden, changes=changes, room=self._room())
+        self.query_one(MatrixView).show(trace, step, hidden=hidden, changes=changes, moved_by=moved_by,
+                                         room=self._room())
         slot = self.query_one("#plot-slot", Vertical)
         if slot.children:
             slot.remove_children()

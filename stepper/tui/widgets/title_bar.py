@@ -12,6 +12,8 @@ from textual.widgets import Static
 
 NAME_ROOM = 24  # columns kept for "stepper · NAME" when the modes would crowd it out
 GAP = 2  # the padding-left of #mode and #status (stepper.tcss)
+# which numbers are on screen, for a scenario that trains (t flips them)
+BEFORE_TRAINING, AFTER_TRAINING = "before training (t)", "after training (t)"
 
 
 class TitleBar(Horizontal):
@@ -33,9 +35,12 @@ class TitleBar(Horizontal):
         self.query_one("#status", Static).update(self._status)
         self._fit_mode()
 
-    def set_mode(self, quiz: str | None = None, whatif: str | None = None) -> None:
-        """The learning modes in use: the quiz score, the what-if edit on screen."""
-        parts = []  # the edit first: when room is short, that the numbers are edited matters most
+    def set_mode(self, quiz: str | None = None, whatif: str | None = None, training: str | None = None) -> None:
+        """The learning modes in use: before or after training, the quiz score, the what-if edit on screen."""
+        parts = []  # which numbers these are first: when room is short, that matters most
+        if training:
+            parts.append(Content.styled(training, "bold $text-success" if training == AFTER_TRAINING
+                                        else "bold $text-secondary"))
         if whatif:
             parts.append(Content.styled(whatif, "bold $text-accent"))
         if quiz:
