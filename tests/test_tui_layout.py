@@ -60,7 +60,10 @@ async def test_every_steps_outputs_are_in_view_at_120x40(path):
             lines = screen_lines(app)
             text = "\n".join(lines)
             assert f"Step {i + 1}/{len(trace.steps)}" in text, step.id
-            assert "-inf" not in text and not re.search(r"\bnan\b", text), step.id
+            assert "-inf" not in text, step.id
+            # a run that diverged (lr_too_high_noclip) is meant to show the NaN loss of the update that stopped it
+            if not (trace.diverged is not None and step.id == "upd.curve"):
+                assert not re.search(r"\bnan\b", text), step.id
             missing = hidden_outputs(step, visible_rows(app, lines))
             if missing:
                 below[f"{i + 1} {step.id}"] = missing
