@@ -113,7 +113,7 @@ def test_training_section_reads_like_a_worked_example():
     trace = train_trace()
     md = render(trace)
     assert md.index("## What the model predicted") < md.index("## Training") < md.index("## Summary")
-    assert "[Prediction](#what-the-model-predicted) · [Training](#training) · [Summary](#summary)" in md
+    assert "[Prediction](#what-the-model-predicted) · [Training](#training) · [What training did](#what-training-did) · [Summary](#summary)" in md
     assert "| training | momentum (α = 0.1, β = 0.9), 12 updates |" in md
     block = blocks(md)["upd.layers.1.b"]
     worked = worked_line(trace.steps[trace.index_of("upd.layers.1.b")])

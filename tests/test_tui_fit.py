@@ -64,7 +64,7 @@ def test_every_try_of_every_step_has_the_height_worked_out(name):
         for width in (30, 60, 87):
             for table_width in {width, width // 2 - 3, width // 3 - 3}:
                 for rows in (12, 5, 3):
-                    maps = layout._maps(step.outputs, table_width, {}, rows)
+                    maps = layout._maps(step.outputs, table_width, "outputs", rows)
                     sizes = [(m.width, m.height) if isinstance(m, Heatmap) else (m.cell_len, 1) for m in maps]
                     want = columns_height(sizes, width, row_gap=1, column_gap=3)
                     if want is not None:

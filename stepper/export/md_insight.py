@@ -30,6 +30,11 @@ def insight_section(trace: Trace, precision: int) -> str:
     """The section, or "" when the scenario does not train or its trained weights are not finite."""
     if not trace.trained or not all(np.all(np.isfinite(v)) for v in trace.trained.values()):
         return ""
+    log = trace.training
+    if log is not None and log.stopped_at is not None:  # what the overflowing weights compute is round-off's
+        return (f"## What training did\n\nTraining stopped at update {log.stopped_at}: with the weights it had "
+                "reached, that update's pass made a number that is not finite (see the loss curve above), so "
+                "there is no trained model to set beside the untrained one.")
     from stepper.engine.run import build_trace
 
     sc = scenario_of(trace)
