@@ -35,7 +35,7 @@ def diff_text(d: TraceDiff, path_a: str, path_b: str, *, show_all: bool = False)
 
 def trained_pair(path: str):
     """(the scenario, the same example with its trained weights): `stepper diff FILE --trained`."""
-    from stepper.present.training_view import trained_scenario
+    from stepper.insight.before_after import trained_scenario
 
     scenario = load_scenario(path)
     trace = build_trace(scenario)

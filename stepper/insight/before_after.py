@@ -17,12 +17,15 @@ from stepper.trace import Step, Trace
 
 
 def trained_scenario(sc: Scenario, trace: Trace) -> Scenario:
-    """The traced example with `trace.trained` as its weights and no optimizer or data set. Lessons
-    and quiz questions are left out: they were written about the untrained numbers. Generation
-    stays (it already used the trained weights in `trace`)."""
+    """The traced example with `trace.trained` as its weights and no optimizer or data set, named as
+    such: what the app's `t`, `stepper diff FILE --trained` and the export's "What training did" set
+    beside the trace before training. Lessons stay (the app says they were written for the numbers
+    before training); quiz questions go, they ask for the untrained numbers. Generation stays (it
+    already used the trained weights in `trace`)."""
     if not trace.trained:
         raise ValueError(f"{sc.name}: the scenario does not train, so there is no 'after training'")
-    return dataclasses.replace(sc, params=dict(trace.trained), optim=None, data=None, lessons={}, quiz=())
+    return dataclasses.replace(sc, name=f"{sc.name} after training", params=dict(trace.trained), optim=None,
+                               data=None, quiz=())
 
 
 def changed_entries(before: Step, after: Step) -> dict[str, np.ndarray]:

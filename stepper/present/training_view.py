@@ -5,25 +5,15 @@ the before/after marks' "how far it moved". Computed once per run (`training_row
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
 from stepper.present.labels import visible_token
 from stepper.present.numbers import lone_number
 from stepper.roundoff import steady
-from stepper.scenario.types import Scenario
-from stepper.trace import Trace, TrainingLog
+from stepper.trace import TrainingLog
 
 PAD = "<pad>"
-
-
-def trained_scenario(scenario: Scenario, trace: Trace) -> Scenario:
-    """The traced example with the trained weights and nothing left to train, named as such: what the
-    app's `t` and `stepper diff FILE --trained` compare with the trace before training. (The one place
-    this is made: `stepper.insight.before_after.trained_scenario` can take its place.)"""
-    return dataclasses.replace(scenario, name=f"{scenario.name} after training", params=dict(trace.trained),
-                               optim=None, data=None)
 
 
 @dataclass(frozen=True)

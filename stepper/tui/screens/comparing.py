@@ -12,7 +12,8 @@ from functools import partial
 
 from textual.message import Message
 
-from stepper.present.training_view import UpdateView, trained_scenario
+from stepper.insight.before_after import trained_scenario
+from stepper.present.training_view import UpdateView
 from stepper.trace import Trace
 from stepper.tui.screens.error import ErrorScreen
 from stepper.tui.whatif_view import Edited
