@@ -9,13 +9,12 @@ must agree to 1e-9.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from fit_helpers import TOL, VOCAB, assert_same_run, data, optim, pad_rows, plain_loop, scenario, sentences
+from third_party_nets import sinusoidal
 
 from stepper.scenario.types import ModelConfig, TaskConfig
 from stepper.verify.reference_fit import fit_reference
@@ -43,16 +42,6 @@ def layer_params(rng, d: int, f: int, n_layers: int) -> dict:
         p[f"{pre}.ffn.W_1"], p[f"{pre}.ffn.b_1"] = rng.normal(size=(d, f)) * 0.5, rng.normal(size=f) * 0.1
         p[f"{pre}.ffn.W_2"], p[f"{pre}.ffn.b_2"] = rng.normal(size=(f, d)) * 0.5, rng.normal(size=d) * 0.1
     return p
-
-
-def sinusoidal(t: int, d: int) -> torch.Tensor:
-    pe = torch.zeros(t, d, dtype=torch.float64)
-    for pos in range(t):
-        for i in range(0, d, 2):
-            pe[pos, i] = math.sin(pos / 10000 ** (i / d))
-            if i + 1 < d:
-                pe[pos, i + 1] = math.cos(pos / 10000 ** (i / d))
-    return pe
 
 
 # --- torch.nn.TransformerEncoder, classify, mean pooling -------------------------------------------
