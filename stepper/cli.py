@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
+from stepper.bundled import DOCS, scenario_path
 from stepper.commands import EXIT_INVALID, EXIT_OK
 from stepper.scenario.starter import KINDS as STARTER_KINDS
 
@@ -17,18 +18,6 @@ TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (~12 
 
 if TYPE_CHECKING:
     import argparse
-    from pathlib import Path
-
-
-def bundled(name: str) -> Path:
-    """A scenario shipped with stepper: inside the wheel, or beside the package in a checkout."""
-    from pathlib import Path
-
-    here = Path(__file__).parent
-    for folder in (here / "scenarios", here.parent / "scenarios"):
-        if (folder / f"{name}.yaml").exists():
-            return folder / f"{name}.yaml"
-    return here.parent / "scenarios" / f"{name}.yaml"
 
 
 GEN_FLAGS = ("max_new_tokens", "temperature", "top_k", "top_p", "seed", "greedy")
@@ -67,13 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="open the TUI on a scenario")
-    run.add_argument("file", nargs="?", help="scenario file (default: the bundled mini scenario)")
+    run.add_argument("file", nargs="?", help="scenario file, or a bundled scenario's name (default: mini)")
     run.add_argument("--quiz", action="store_true", help="ask before revealing each output")
     run.add_argument("--force", action="store_true", help="try a scenario over the size limits anyway")
     _generation_flags(run)
 
     check = sub.add_parser("check", help="compute and verify every step against PyTorch autograd")
-    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("files", nargs="+", metavar="FILE", help="scenario files, or bundled scenarios' names")
     check.add_argument("--fd", action="store_true", help="also check every gradient by finite differences")
     check.add_argument("--tol", type=float, default=1e-10, help="max error allowed per entry, times the entry's size where that is over 1 (default 1e-10)")
     check.add_argument("--quiet", "-q", action="store_true", help="print only the summary line per file")
@@ -81,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     _generation_flags(check)
 
     export = sub.add_parser("export", help="write the whole trace as markdown or JSON, or the model as a scenario")
-    export.add_argument("file")
+    export.add_argument("file", help="scenario file, or a bundled scenario's name (stepper list)")
     export.add_argument("--format", choices=["md", "json", "yaml"], default="md",
                         help="md or json: the trace; yaml: the (trained) model as a new scenario, every weight explicit")
     export.add_argument("-o", "--output", help="output file (default: stdout)")
@@ -112,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     diff.add_argument("--tui", action="store_true", help="open A and B side by side in the terminal app")
 
+    sub.add_parser("list", help="the bundled scenarios, each with its title and what it teaches")
+    docs = sub.add_parser("docs", help="print a document that ships with stepper (markdown)")
+    docs.add_argument("topic", nargs="?", choices=list(DOCS), default="format",
+                      help="format: every scenario key (default) · trace-keys: how each number is named")
+
     new = sub.add_parser("new", help="write a commented starter scenario")
     new.add_argument("name")
     new.add_argument("--kind", choices=STARTER_KINDS, default="encoder")
@@ -141,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["run"]:
         return _run(argv)
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = by_name(parser.parse_args(argv))
     if args.command == "diff" and (args.b is None) != args.trained:
         parser.error("diff needs two scenarios A B, or one scenario and --trained")
     if args.command == "diff" and args.tui:  # the terminal is Textual's: nothing printed to wrap
@@ -149,6 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     from stepper.commands.output import guarded
 
     return guarded(lambda: _invalid_or(lambda: _command(args)))
+
+
+def by_name(args: argparse.Namespace) -> argparse.Namespace:
+    """Every scenario argument that is no file but a bundled scenario's name, as that scenario's path."""
+    for key in ("file", "a", "b"):
+        if getattr(args, key, None) is not None:
+            setattr(args, key, scenario_path(getattr(args, key)))
+    if getattr(args, "files", None) is not None:
+        args.files = [scenario_path(f) for f in args.files]
+    return args
 
 
 def _invalid_or(command) -> int:
@@ -184,6 +188,14 @@ def _command(args: argparse.Namespace) -> int:
 
         return run_diff(args.a, args.b, show_all=args.all, fmt=args.format, output=args.output,
                         precision=args.precision, force=args.force, trained=args.trained)
+    if args.command == "list":
+        from stepper.commands.library import list_scenarios
+
+        return list_scenarios()
+    if args.command == "docs":
+        from stepper.commands.library import print_document
+
+        return print_document(args.topic)
     if args.command == "new":
         from pathlib import Path
 
@@ -225,4 +237,4 @@ def _run(argv: list[str]) -> int:
 def _run_request(argv: list[str]) -> tuple:
     """(scenario path, force, generation overrides, quiz) from `run`'s arguments."""
     args = _parser().parse_args(argv)
-    return args.file or bundled("mini"), args.force, generation_overrides(args), args.quiz
+    return scenario_path(args.file or "mini"), args.force, generation_overrides(args), args.quiz

@@ -41,7 +41,7 @@ def test_each_starter_passes_stepper_check(kind, tmp_path):
 def test_starters_explain_themselves(kind):
     text = template(kind)
     comments = [ln for ln in text.splitlines() if "#" in ln]
-    assert len(comments) >= 12 and "docs/scenario-format.md" in text and "stepper check" in text
+    assert len(comments) >= 12 and "stepper docs format" in text and "stepper check" in text
     assert "__NAME__" in text
 
 
