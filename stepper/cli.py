@@ -104,7 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="the bundled scenarios, each with its title and what it teaches")
     docs = sub.add_parser("docs", help="print a document that ships with stepper (markdown)")
     docs.add_argument("topic", nargs="?", choices=list(DOCS), default="format",
-                      help="format: every scenario key (default) · trace-keys: how each number is named")
+                      help="format: every scenario key (default) · trace-keys: how each number is named · "
+                           "python: the Python API")
 
     new = sub.add_parser("new", help="write a commented starter scenario")
     new.add_argument("name")

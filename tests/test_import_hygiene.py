@@ -150,3 +150,11 @@ def test_no_module_of_stepper_is_over_300_lines():
     long = {path.relative_to(STEPPER).as_posix(): n for path in STEPPER.rglob("*.py")
             if (n := len(path.read_text(encoding="utf-8").splitlines())) > 300}
     assert not long
+
+
+def test_importing_stepper_is_cheap_and_its_api_never_loads_textual():
+    """The CLI imports `stepper` first thing (before `run` forks): the API's imports wait for its first call."""
+    assert not {"numpy", "torch", "textual", "rich"} & loaded_after("import stepper")
+    mods = loaded_after("import stepper\nt = stepper.trace('scenarios/mini.yaml', verify=False)\n"
+                        "t.to_markdown(); t.to_json(); repr(t.step(0)); t.step(0)._repr_html_()")
+    assert "textual" not in mods and "torch" not in mods
