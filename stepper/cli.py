@@ -49,6 +49,14 @@ def _positive(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    import argparse
+
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is no port — use a number from 1 to 65535")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
@@ -100,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--precision", type=_positive, default=4, help="markdown: significant digits (default 4)")
     diff.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     diff.add_argument("--tui", action="store_true", help="open A and B side by side in the terminal app")
+
+    serve = sub.add_parser("serve", help="serve the app as a web page (textual-serve), on localhost by default")
+    serve.add_argument("file", nargs="?", default="mini", help="scenario file or bundled name (default: mini)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--host", default="localhost",
+                       help="address to listen on (default localhost; another lets anyone on the network in)")
 
     sub.add_parser("list", help="the bundled scenarios, each with its title and what it teaches")
     docs = sub.add_parser("docs", help="print a document that ships with stepper (markdown)")
@@ -189,6 +203,10 @@ def _command(args: argparse.Namespace) -> int:
 
         return run_diff(args.a, args.b, show_all=args.all, fmt=args.format, output=args.output,
                         precision=args.precision, force=args.force, trained=args.trained)
+    if args.command == "serve":
+        from stepper.commands.serve import serve
+
+        return serve(args.file, host=args.host, port=args.port)
     if args.command == "list":
         from stepper.commands.library import list_scenarios
 
