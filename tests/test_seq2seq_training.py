@@ -244,3 +244,69 @@ def test_dropout_changes_a_seq2seqs_updates():
     dropped = dataclasses.replace(base, model=dataclasses.replace(base.model, dropout=0.5))
     assert fit(base).batch_losses[0] != fit(dropped).batch_losses[0]
 
+
+
+# --- the command line -------------------------------------------------------------------------------------
+
+TRAINING_FILE = """\
+name: s2s-train
+model: {kind: seq2seq, d_model: 4, n_heads: 2, n_layers: 1, d_ff: 8, dropout: 0.1}
+data:
+  examples:
+    - {source: [I, love, pizza], target: ["<bos>", me, gusta, la, pizza, "<eos>"]}
+    - {source: [I, eat], target: ["<bos>", yo, como, "<eos>"]}
+    - {source_text: "you eat pizza", target_text: "<bos> tu comes pizza <eos>"}
+  validation:
+    - {source: [you, love, pizza], target: ["<bos>", tu, pizza, "<eos>"]}
+  batch_size: 2
+optim: {kind: adamw, lr: 0.01, epochs: 2, clip_grad_norm: 1.0, schedule: {kind: linear, warmup: 1}}
+"""
+
+
+def test_stepper_check_verifies_every_update_of_a_seq2seq(tmp_path):
+    from cli_training import stepper
+
+    path = tmp_path / "s2s.yaml"
+    path.write_text(TRAINING_FILE)
+    r = stepper("check", path, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "training: 4 updates on 3 examples in batches of 2" in r.stdout
+    assert "✓ 4 updates vs torch.optim" in r.stdout
+
+
+def test_the_json_export_of_a_trained_seq2seq(tmp_path):
+    from cli_training import export_json
+
+    path = tmp_path / "s2s.yaml"
+    path.write_text(TRAINING_FILE)
+    doc = export_json(path)
+    training = doc["training"]
+    assert len(training["batch_losses"]) == len(training["lr"]) == len(training["grad_norm"]) == 4
+    assert training["lr"][0] == 0.0 and training["val_after"] == [1, 3] and training["val_accuracy"] == []
+    assert training["batches"] == [[0, 1], [2], [0, 1], [2]] and training["check"]["ok"]
+    assert set(doc["trained_params"]) == set(doc["params"])
+    assert "decoder.layers.0.cross_attn.W_Q" in doc["trained_params"]
+    moved = np.asarray(doc["trained_params"]["decoder.layers.0.cross_attn.W_Q"])
+    assert moved.shape == (4, 4) and not np.array_equal(moved, doc["params"]["decoder.layers.0.cross_attn.W_Q"])
+
+
+def test_the_trained_seq2seq_feeds_diff_markdown_and_yaml(tmp_path):
+    """The trained weights run the traced pair again: `diff --trained` pairs its steps, the markdown's "What
+    training did" sets the trained cross-attention beside the untrained, and the yaml export is a seq2seq
+    scenario whose pass is the trained one."""
+    from cli_training import export_json, stepper
+
+    path = tmp_path / "s2s.yaml"
+    path.write_text(TRAINING_FILE)
+    r = stepper("diff", path, "--trained", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "fwd.dec.L0.cross.h0.softmax" in r.stdout
+    r = stepper("export", path, "--format", "md", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "## What training did" in r.stdout and "`fwd.dec.L0.cross.h1.softmax`" in r.stdout
+    r = stepper("export", path, "--format", "yaml", "-o", tmp_path / "trained.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    trained, before = export_json(tmp_path / "trained.yaml"), export_json(path)
+    assert trained["config"]["source"] == ["I", "love", "pizza"]
+    for name, value in before["trained_params"].items():
+        np.testing.assert_array_equal(trained["params"][name], value, err_msg=name)
