@@ -310,3 +310,26 @@ def test_the_trained_seq2seq_feeds_diff_markdown_and_yaml(tmp_path):
     assert trained["config"]["source"] == ["I", "love", "pizza"]
     for name, value in before["trained_params"].items():
         np.testing.assert_array_equal(trained["params"][name], value, err_msg=name)
+
+
+async def test_t_in_the_app_shows_the_trained_cross_attention():
+    from pathlib import Path
+
+    from stepper.engine import build_trace
+    from stepper.scenario import load_scenario
+    from stepper.tui.app import StepperApp
+    from tests.tui_helpers import main_screen, screen_text, wait_for
+
+    step = "fwd.dec.L0.cross.softmax"
+    scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "word_order_train.yaml")
+    app = StepperApp(scenario, build_trace(scenario), verify=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: screen.after is not None, what="the trace after training")
+        screen.go_to(screen.trace.index_of(step))
+        await pilot.pause()
+        await pilot.press("t")
+        assert screen.role == "trained" and screen.trace.steps[screen.index].id == step
+        a = screen.trace.steps[screen.index].outputs["A"].value  # rows <bos>, coche, verde; columns green, car
+        assert a[0, 1] > 0.99 and a[1, 0] > 0.99
+        assert "after training (t)" in screen_text(app)
