@@ -304,6 +304,8 @@ def test_the_trained_seq2seq_feeds_diff_markdown_and_yaml(tmp_path):
     r = stepper("export", path, "--format", "md", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "## What training did" in r.stdout and "`fwd.dec.L0.cross.h1.softmax`" in r.stdout
+    # the per-head, per-unit and per-layer summaries read one stack's steps: not shown empty for two stacks
+    assert "### Where each head looks" not in r.stdout and "### How far each layer moves" not in r.stdout
     r = stepper("export", path, "--format", "yaml", "-o", tmp_path / "trained.yaml", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     trained, before = export_json(tmp_path / "trained.yaml"), export_json(path)
