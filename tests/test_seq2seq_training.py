@@ -335,3 +335,15 @@ async def test_t_in_the_app_shows_the_trained_cross_attention():
         a = screen.trace.steps[screen.index].outputs["A"].value  # rows <bos>, coche, verde; columns green, car
         assert a[0, 1] > 0.99 and a[1, 0] > 0.99
         assert "after training (t)" in screen_text(app)
+
+
+def test_a_seq2seq_that_overflows_names_the_update_the_pair_and_the_step():
+    from stepper.engine import build_trace
+    from stepper.engine.divergence import example_scenario
+
+    sc = trained_scenario(OptimConfig(kind="sgd", lr=1e3, steps=8), norm="none", shuffle=False)
+    pair = example_scenario(sc, sc.data.examples[4])  # the pair's own source and target are traced
+    assert (pair.source_tokens, pair.tokens) == (["you", "love", "pizza"], "<bos> te gusta la pizza <eos>".split())
+    trace = build_trace(sc)
+    assert trace.training.stopped_at == 2 and trace.diverged.update == 2
+    assert trace.diverged.example == 4 and trace.diverged.step_id.startswith("fwd.enc.L0.")
