@@ -74,6 +74,11 @@ LINES = {
     "seq2seq_task_classify.yaml": 9, "seq2seq_task_on_encoder.yaml": 8, "seq2seq_task_target.yaml": 10,
     "seq2seq_token_not_in_vocab.yaml": 8, "seq2seq_tokenizer_without_text.yaml": 8, "seq2seq_tokens.yaml": 6,
     "seq2seq_weight_unknown_name.yaml": 8, "seq2seq_weight_wrong_shape.yaml": 8,
+    # a seq2seq trained on data: each example's source and target where they are written
+    "seq2seq_data_token_not_in_vocab.yaml": 8, "seq2seq_data_label.yaml": 6, "seq2seq_data_example_no_target.yaml": 6,
+    "seq2seq_data_tokens.yaml": 6, "seq2seq_validation_target_without_bos.yaml": 7,
+    "seq2seq_data_without_optim.yaml": 3, "seq2seq_data_target_pad_only.yaml": 8,
+    "seq2seq_data_batchnorm_one_row.yaml": 6,
 }
 
 

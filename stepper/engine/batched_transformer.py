@@ -65,12 +65,7 @@ class BatchedTransformer:
         s = Shape(b, t, m.n_heads, m.d_k)
         rows = None if not pad.any() else ~pad.reshape(-1)  # [N] the rows BatchNorm counts
         norms = Norms(m.norm_type, m.norm_eps, rows, running, train)
-        x = params["embed.tok"][ids]  # [B, T, D]
-        if m.positional == "sinusoidal":
-            x = x + self._sinusoid(t)
-        elif m.positional == "learned":
-            x = x + params["embed.pos"][:t]
-        x = x.reshape(b * t, m.d_model)  # [N, D]
+        x = self._embed(params, ids)  # [N, D]
         ok = ~pad[:, None, None, :]  # [B, 1, 1, T] may a query see this key
         if m.kind == "decoder":
             ok = ok & np.tri(t, dtype=bool)  # [B, 1, T, T]
@@ -90,6 +85,16 @@ class BatchedTransformer:
         cache = {"shape": s, "ids": ids, "layers": layers, "final": final, "h": x}
         loss = self._head(params, x, batch, s, cache)
         return loss, cache, norms
+
+    def _embed(self, params, ids: np.ndarray) -> np.ndarray:
+        """Token rows plus positions (from 0) of ids [B, T], flattened to [B·T, D]."""
+        m, (b, t) = self.m, ids.shape
+        x = params["embed.tok"][ids]  # [B, T, D]
+        if m.positional == "sinusoidal":
+            x = x + self._sinusoid(t)
+        elif m.positional == "learned":
+            x = x + params["embed.pos"][:t]
+        return x.reshape(b * t, m.d_model)
 
     def _sublayer(self, x, params, norms: Norms, norm_at: str, keep, block):
         """Pre-norm x + F(N(x)), post-norm N(x + F(x)), or x + F(x); F's output dropped out by `keep`."""
@@ -135,19 +140,7 @@ class BatchedTransformer:
     # -- backward ----------------------------------------------------------------
     def _backward(self, params, c, norms: Norms) -> dict[str, np.ndarray]:
         m, s, grads = self.m, c["shape"], {}
-        rows, picked = c["rows"], c["picked"]
-        dz = np.zeros_like(c["logits"])  # [rows, C]
-        dz[rows] = np.exp(c["logp"][rows])
-        dz[rows, picked] -= 1.0
-        dz /= len(rows)
-        read = c["read"]
-        d_table = None
-        if m.tie_embeddings:
-            d_read, d_table = dz @ params["embed.tok"], dz.T @ read
-        else:
-            grads["head.W"], d_read = read.T @ dz, dz @ params["head.W"].T
-            if "head.b" in params:
-                grads["head.b"] = dz.sum(axis=0)
+        d_read = self._head_backward(params, c, grads)
         if self.next_token:
             dx = d_read  # [N, D]
         else:
@@ -161,15 +154,36 @@ class BatchedTransformer:
                 ffn_backward(d, bc, params, f"{at}.ffn", grads)))
             dx = self._sublayer_backward(dx, attn, norms, f"{at}.ln1", grads, lambda d, bc, at=at: (
                 attention_backward(d, bc, params, f"{at}.attn", s, self.factor, grads)))
-        dx3 = dx.reshape(s.b, s.t, -1)  # [B, T, D]
-        if m.positional == "learned":
-            d_pos = np.zeros_like(params["embed.pos"])
-            d_pos[:s.t] = dx3.sum(axis=0)
-            grads["embed.pos"] = d_pos
-        lookup = np.zeros((self.n_vocab, s.b * s.t))  # [V, N]: which row read which token
-        lookup[c["ids"].reshape(-1), np.arange(s.b * s.t)] = 1.0
-        grads["embed.tok"] = lookup @ dx if d_table is None else lookup @ dx + d_table
+        self._embed_backward(params, dx, c["ids"], grads)
         return grads
+
+    def _head_backward(self, params, c, grads: dict) -> np.ndarray:
+        """The cross-entropy's gradient through the head: dLoss/d(the rows it read); a tied head's part
+        of the table's gradient goes into grads["embed.tok"]."""
+        rows, picked = c["rows"], c["picked"]
+        dz = np.zeros_like(c["logits"])  # [rows, C]
+        dz[rows] = np.exp(c["logp"][rows])
+        dz[rows, picked] -= 1.0
+        dz /= len(rows)
+        read = c["read"]
+        if self.m.tie_embeddings:
+            grads["embed.tok"] = dz.T @ read
+            return dz @ params["embed.tok"]
+        grads["head.W"] = read.T @ dz
+        if "head.b" in params:
+            grads["head.b"] = dz.sum(axis=0)
+        return dz @ params["head.W"].T
+
+    def _embed_backward(self, params, dx: np.ndarray, ids: np.ndarray, grads: dict) -> None:
+        """dx [B·T, D] of the embedded ids [B, T] added into the table's (and learned positions') gradient."""
+        b, t = ids.shape
+        if self.m.positional == "learned":
+            d_pos = grads.setdefault("embed.pos", np.zeros_like(params["embed.pos"]))
+            d_pos[:t] += dx.reshape(b, t, -1).sum(axis=0)
+        lookup = np.zeros((self.n_vocab, b * t))  # [V, N]: which row read which token
+        lookup[ids.reshape(-1), np.arange(b * t)] = 1.0
+        part = lookup @ dx
+        grads["embed.tok"] = part if "embed.tok" not in grads else grads["embed.tok"] + part
 
     @staticmethod
     def _sublayer_backward(dout, cache, norms: Norms, norm_at: str, grads, block_backward):

@@ -25,6 +25,8 @@ class Batch:
     labels: np.ndarray | None = None  # classify [B] int: each example's class index
     features: np.ndarray | None = None  # mlp [B, n_in]
     target: np.ndarray | None = None  # mlp regress [B, n_out]
+    source: np.ndarray | None = None  # seq2seq [B, T_s] int: the source ids the encoder reads, right-padded
+    source_pad: np.ndarray | None = None  # seq2seq [B, T_s] bool: True where source is <pad>
 
     @property
     def size(self) -> int:
@@ -37,8 +39,10 @@ class BatchMaker:
 
     Transformers: next_token splits each example into input tokens[:-1] and targets tokens[1:], then
     right-pads both to the batch's longest input (a target that is `<pad>`, or lies in the padding, is -1:
-    ignored by the loss); classify keeps the tokens whole and gives each example's class index. An mlp
-    stacks the examples' features, with class indices (classify) or target rows (regress)."""
+    ignored by the loss); classify keeps the tokens whole and gives each example's class index. A
+    seq2seq's target is split as next_token's (the decoder reads target[:-1]: `ids`), and its source is
+    right-padded on its own, to the batch's longest source. An mlp stacks the examples' features, with
+    class indices (classify) or target rows (regress)."""
 
     def __init__(self, sc: Scenario, examples: Sequence[Example]):
         self.mlp = sc.model.kind == "mlp"
@@ -53,7 +57,9 @@ class BatchMaker:
         index = {tok: i for i, tok in enumerate(sc.vocab)}
         self.pad_id = index.get(PAD)
         seqs = [np.array([index[tok] for tok in e.tokens], dtype=np.int64) for e in examples]
-        if sc.task.kind == "next_token":
+        self.sources = [np.array([index[tok] for tok in e.source], dtype=np.int64) for e in examples] \
+            if sc.model.kind == "seq2seq" else None
+        if sc.task.kind in ("next_token", "seq2seq"):
             self.inputs = [s[:-1] for s in seqs]
             self.next = [np.where(s[1:] == self.pad_id, -1, s[1:]) if self.pad_id is not None else s[1:]
                          for s in seqs]
@@ -66,18 +72,28 @@ class BatchMaker:
         if self.mlp:
             return Batch(features=self.features[rows], labels=labels,
                          target=None if self.target is None else self.target[rows])
-        lengths = [len(self.inputs[r]) for r in rows]
+        ids, pad = self._padded(self.inputs, rows)
+        targets = None
+        if self.next is not None:
+            targets = np.full(ids.shape, -1, dtype=np.int64)
+            for b, r in enumerate(rows):
+                targets[b, :len(self.next[r])] = self.next[r]
+        if self.sources is None:
+            return Batch(ids=ids, pad=pad, targets=targets, labels=labels)
+        source, source_pad = self._padded(self.sources, rows)
+        return Batch(ids=ids, pad=pad, targets=targets, source=source, source_pad=source_pad)
+
+    def _padded(self, seqs: list[np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sequences at `rows` right-padded with <pad> to the longest: (ids [B, T], is-<pad> [B, T])."""
+        lengths = [len(seqs[r]) for r in rows]
         width = max(lengths)
         if self.pad_id is None and min(lengths) < width:
             raise ValueError("examples of different lengths need <pad> in the vocab to share a batch")
         ids = np.full((len(rows), width), -1 if self.pad_id is None else self.pad_id, dtype=np.int64)
-        targets = np.full((len(rows), width), -1, dtype=np.int64) if self.next is not None else None
         for b, (r, n) in enumerate(zip(rows, lengths, strict=True)):
-            ids[b, :n] = self.inputs[r]
-            if targets is not None:
-                targets[b, :n] = self.next[r]
+            ids[b, :n] = seqs[r]
         pad = ids == self.pad_id if self.pad_id is not None else np.zeros(ids.shape, dtype=bool)
-        return Batch(ids=ids, pad=pad, targets=targets, labels=labels)
+        return ids, pad
 
 
 def make_batch(sc: Scenario, examples: Sequence[Example]) -> Batch:
@@ -86,11 +102,11 @@ def make_batch(sc: Scenario, examples: Sequence[Example]) -> Batch:
 
 
 def traced_examples(sc: Scenario) -> tuple[Example, ...]:
-    """The scenario's own example(s) as a data set: `input` (+ task.label) for a transformer; for an mlp
-    its features, one example or one per row of a batch, with task.label(s) or task.target (rows)."""
+    """The scenario's own example(s) as a data set: `input` (+ task.label, or a seq2seq's source) for a
+    transformer; for an mlp its features, one example or one per row of a batch, with task.label(s) or task.target (rows)."""
     task = sc.task
     if sc.model.kind != "mlp":
-        return (Example(tokens=tuple(sc.tokens), label=task.label),)
+        return (Example(tokens=tuple(sc.tokens), source=tuple(sc.source_tokens), label=task.label),)
     if sc.batch is None:
         return (Example(features=tuple(sc.features), label=task.label, target=tuple(task.target)),)
     if task.kind == "classify":

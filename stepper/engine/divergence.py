@@ -17,14 +17,14 @@ from stepper.trace import Divergence, TrainingLog
 
 
 def example_scenario(sc: Scenario, ex: Example) -> Scenario:
-    """The scenario with `ex` as its one traced example."""
+    """The scenario with `ex` as its one traced example (a seq2seq's: its source and target)."""
     task = sc.task
     if sc.model.kind == "mlp":
         task = dataclasses.replace(task, label=ex.label, labels=(), target=tuple(ex.target))
         return dataclasses.replace(sc, features=tuple(ex.features), task=task)
     if task.kind == "classify":
         task = dataclasses.replace(task, label=ex.label)
-    return dataclasses.replace(sc, tokens=list(ex.tokens), task=task)
+    return dataclasses.replace(sc, tokens=list(ex.tokens), source_tokens=list(ex.source), task=task)
 
 
 def locate(sc: Scenario, log: TrainingLog) -> Divergence:

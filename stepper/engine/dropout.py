@@ -48,6 +48,39 @@ def masks(p: float, seed: int, t: int, n_layers: int, b: int, h: int, n_tok: int
     return out
 
 
+class DecoderMasks(NamedTuple):
+    """One seq2seq decoder layer's keep-masks for one update (True: kept): the self-attention's, the
+    cross-attention's, then the FFN output's, each sublayer's output before its residual add."""
+
+    self_attn: np.ndarray  # [B, H, T_t, T_t] the self-attention weights
+    self_out: np.ndarray  # [B, T_t, D]
+    cross_attn: np.ndarray  # [B, H, T_t, T_s] the cross-attention weights
+    cross_out: np.ndarray  # [B, T_t, D]
+    ffn_out: np.ndarray  # [B, T_t, D]
+
+
+class Seq2SeqMasks(NamedTuple):
+    encoder: list[LayerMasks]  # per encoder layer, over the source positions T_s
+    decoder: list[DecoderMasks]
+
+
+def seq2seq_masks(p: float, seed: int, t: int, m, b: int, t_src: int, t_tgt: int) -> Seq2SeqMasks | None:
+    """A seq2seq's keep-masks of update `t`, from the same default_rng([seed, t]): every encoder layer as
+    `masks` draws them (over the T_s source positions), then every decoder layer in the order self-attention
+    weights, self-attention output, cross-attention weights, cross-attention output, FFN output.
+    `m`: the ModelConfig. p = 0: None."""
+    if p <= 0.0:
+        return None
+    rng = np.random.default_rng([seed, t])
+    h, d = m.n_heads, m.d_model
+    encoder = [LayerMasks(rng.random((b, h, t_src, t_src)) >= p, rng.random((b, t_src, d)) >= p,
+                          rng.random((b, t_src, d)) >= p) for _ in range(m.n_layers)]
+    decoder = [DecoderMasks(rng.random((b, h, t_tgt, t_tgt)) >= p, rng.random((b, t_tgt, d)) >= p,
+                            rng.random((b, h, t_tgt, t_src)) >= p, rng.random((b, t_tgt, d)) >= p,
+                            rng.random((b, t_tgt, d)) >= p) for _ in range(m.n_dec_layers)]
+    return Seq2SeqMasks(encoder, decoder)
+
+
 def forward(x: np.ndarray, keep: np.ndarray, p: float):
     scale = keep * (1.0 / (1.0 - p))  # [like x]: 0 where dropped, 1/(1−p) where kept
     return x * scale, scale

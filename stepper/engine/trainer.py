@@ -28,6 +28,9 @@ def batched_model(sc: Scenario):
     """The model that computes a batch's loss and gradients: the mlp's here, the transformer's when asked for."""
     if sc.model.kind == "mlp":
         return BatchedMLP(sc)
+    if sc.model.kind == "seq2seq":
+        from stepper.engine.batched_seq2seq import BatchedSeq2Seq  # only an encoder–decoder needs it
+        return BatchedSeq2Seq(sc)
     from stepper.engine.batched_transformer import BatchedTransformer  # only transformers need it
     return BatchedTransformer(sc)
 
@@ -70,7 +73,7 @@ def _fit(sc: Scenario, cfg) -> TrainingLog:
     p_drop = sc.model.dropout if sc.model.kind != "mlp" else 0.0
     dropout = _dropout_module() if p_drop > 0 else None
 
-    key_biases = [name for name in sc.params if name.endswith(".attn.b_K")]
+    key_biases = [name for name in sc.params if name.endswith("attn.b_K")]  # attn, self_attn, cross_attn
     flat = _Flat(sc.params)
     theta, params = flat.theta, flat.views
     history = np.empty((total, theta.size))
@@ -92,7 +95,10 @@ def _fit(sc: Scenario, cfg) -> TrainingLog:
             if not shuffle:
                 cached[j] = batch
         masks = None
-        if dropout is not None:
+        if dropout is not None and batch.source is not None:  # a seq2seq: two stacks, two lengths
+            masks = dropout.seq2seq_masks(p_drop, seed, t, sc.model, batch.size, batch.source.shape[1],
+                                          batch.ids.shape[1])
+        elif dropout is not None:
             b, width = batch.ids.shape
             masks = dropout.masks(p_drop, seed, t, sc.model.n_layers, b, sc.model.n_heads, width, sc.model.d_model)
         loss, grads, new_running = model.loss_and_grads(params, batch, masks=masks, running=running)

@@ -23,6 +23,7 @@ from stepper.roundoff import first_largest, steady_array
 from stepper.trace import Trace
 
 UNITS_PER_LAYER = 3
+ONE_STACK = ("encoder", "decoder")  # the kinds whose heads, units and layers are summarised
 MAX_MAP = 12  # an attention map with more rows than this is summarised by its largest change alone
 
 
@@ -41,8 +42,10 @@ def insight_section(trace: Trace, precision: int) -> str:
     after = build_trace(trained_scenario(sc, trace))
     parts = ["## What training did", _intro(trace, sc), _example_block(trace, after, precision)]
     if sc.model.kind != "mlp":
-        parts += [_attention_block(trace, after, precision), _heads_block(sc, trace, precision),
-                  _units_block(sc, trace, precision), _layers_block(trace, after, precision)]
+        parts.append(_attention_block(trace, after, precision))
+    if sc.model.kind in ONE_STACK:  # the summaries read one stack's steps (fwd.L{i}…); a seq2seq has two
+        parts += [_heads_block(sc, trace, precision), _units_block(sc, trace, precision),
+                  _layers_block(trace, after, precision)]
     return "\n\n".join(filter(None, parts))
 
 
@@ -50,7 +53,7 @@ def _intro(trace: Trace, sc) -> str:
     n = trace.training.updates if trace.training is not None else len(trace.losses) - 1
     where = ("the first " + str(min(MAX_EXAMPLES, len(sc.data.examples))) + " training examples"
              if sc.data is not None else "the traced example")
-    transformer = sc.model.kind != "mlp"
+    transformer = sc.model.kind in ONE_STACK
     return ("The traced example again, run with the weights training ended with "
             f"({n} update{'s' * (n != 1)}): *before* is the pass above, *after* the same steps with the trained "
             "weights." + (f" Where each head looks and which FFN units fire are measured over {where}, with "

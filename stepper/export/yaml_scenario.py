@@ -30,6 +30,8 @@ def model_section(sc: Scenario) -> dict:
     out = {key: value for key, value in config.items() if key not in NOT_WRITTEN and key != "sizes"}
     if sc.model.kind != "seq2seq":
         del out["n_dec_layers"]
+    else:  # a seq2seq predicts a token at every target position: nothing is pooled
+        del out["pooling"]
     if out.get("norm_type") == "layer":  # the default: files written before BatchNorm read the same
         del out["norm_type"]
     return out
@@ -52,6 +54,8 @@ def task_section(sc: Scenario) -> dict:
 def input_section(sc: Scenario) -> dict:
     if sc.model.kind == "mlp":
         return {"features": [list(row) if isinstance(row, tuple) else row for row in sc.features]}
+    if sc.model.kind == "seq2seq":
+        return {"vocab": list(sc.vocab), "source": list(sc.source_tokens), "target": list(sc.tokens)}
     return {"vocab": list(sc.vocab), "tokens": list(sc.tokens)}
 
 

@@ -2,7 +2,7 @@
 so that a view holding only the Trace (the markdown export) can run the insight passes itself.
 
 Enough to run the model: model, task, vocabulary, tokens (an mlp's features from its first step's
-input `x`), weights and data set. The optimizer is left out (the rebuilt scenario is never trained),
+input `x`; a seq2seq's source), weights and data set. The optimizer is left out (the rebuilt scenario is never trained),
 as are lessons and quiz questions.
 """
 
@@ -24,7 +24,7 @@ def scenario_of(trace: Trace) -> Scenario:
                     vocab=list(config.get("vocab") or []), tokens=list(config.get("tokens") or []),
                     params=dict(trace.params), title=trace.title, description=trace.description,
                     features=_features(trace) if model.get("kind") == "mlp" else (),
-                    data=_data(config.get("data")))
+                    data=_data(config.get("data")), source_tokens=list(config.get("source") or []))
 
 
 def _tuple(value):
@@ -38,7 +38,7 @@ def _features(trace: Trace) -> tuple:
 
 
 def _example(raw: dict) -> Example:
-    return Example(tokens=tuple(raw.get("tokens") or ()), label=raw.get("label"),
+    return Example(tokens=tuple(raw.get("tokens") or ()), source=tuple(raw.get("source") or ()), label=raw.get("label"),
                    features=tuple(raw.get("features") or ()), target=tuple(raw.get("target") or ()))
 
 

@@ -22,9 +22,10 @@ from stepper.trace import Trace
 
 
 def layer_work(trace: Trace) -> list[LayerWork]:
-    """Per layer, the ratios of every token of the traced example; empty for an mlp."""
+    """Per layer, the ratios of every token of the traced example; empty for an mlp, and for a seq2seq
+    (its two stacks' steps are `fwd.enc.L{i}…` / `fwd.dec.L{i}…`, not one stack's `fwd.L{i}…`)."""
     model = trace.config.get("model") or {}
-    if model.get("kind") == "mlp":
+    if model.get("kind") in ("mlp", "seq2seq"):
         return []
     steps = {s.id: s for s in trace.steps if s.phase == "forward"}
     out = []

@@ -25,7 +25,7 @@ def default_examples(sc: Scenario) -> list[Example]:
     """The data set's first MAX_EXAMPLES training examples; without `data:`, the traced example alone."""
     if sc.data is not None:
         return list(sc.data.examples[:MAX_EXAMPLES])
-    return [Example(tokens=tuple(sc.tokens), label=sc.task.label)]
+    return [Example(tokens=tuple(sc.tokens), source=tuple(sc.source_tokens), label=sc.task.label)]
 
 
 def example_scenario(sc: Scenario, params: dict[str, np.ndarray], example: Example) -> Scenario:
@@ -33,8 +33,8 @@ def example_scenario(sc: Scenario, params: dict[str, np.ndarray], example: Examp
     task = sc.task
     if task.kind == "classify" and example.label is not None:
         task = dataclasses.replace(task, label=example.label, labels=())
-    return dataclasses.replace(sc, tokens=list(example.tokens), task=task, params=params, optim=None, data=None,
-                               generate=None, lessons={}, quiz=())
+    return dataclasses.replace(sc, tokens=list(example.tokens), source_tokens=list(example.source), task=task,
+                               params=params, optim=None, data=None, generate=None, lessons={}, quiz=())
 
 
 def forward_steps(sc: Scenario) -> dict[str, Step]:
@@ -50,8 +50,9 @@ def forward_steps(sc: Scenario) -> dict[str, Step]:
 
 def example_passes(sc: Scenario, params: dict[str, np.ndarray],
                    examples: Sequence[Example] | None) -> list[dict[str, Step]]:
-    """`forward_steps` of each example (default: `default_examples`); none for an mlp (no attention)."""
-    if sc.model.kind == "mlp":
+    """`forward_steps` of each example (default: `default_examples`); none for an mlp (no attention), nor
+    for a seq2seq, whose two stacks have none of the one-stack step ids (`fwd.L{i}…`) the summaries read."""
+    if sc.model.kind in ("mlp", "seq2seq"):
         return []
     chosen = default_examples(sc) if examples is None else list(examples)
     return [forward_steps(example_scenario(sc, params, ex)) for ex in chosen]

@@ -163,7 +163,6 @@ def _training_limit(doc: Located, model, sizes: tuple[int, int], optim, data, n_
 
 
 SEQ2SEQ_NOT_YET = {
-    "optim": "a seq2seq is stepped and verified for one pass; training it (batched, on `data:`) is not built yet",
     "generate": "a seq2seq's decoding from `<bos>` (with its key/value caches) is not built yet",
 }
 

@@ -25,9 +25,17 @@ from stepper.verify.reference_fit_model import (
     start_running,
     token_batch,
 )
+from stepper.verify.reference_fit_seq2seq import (
+    TorchSeq2Seq,
+    keep_seq2seq,
+    seq2seq_batch,
+    start_running_seq2seq,
+)
 
 OnUpdate = Callable[[int, np.ndarray], None]  # (update t, every parameter after it, flat in sc.params order)
-MasksFor = Callable[[int, int, int], list | None]  # (update t, B, T) -> that update's LayerMasks per layer
+# (update t, B, T) -> that update's LayerMasks per layer; a seq2seq's T is (T_source, T_target) and its
+# masks a dropout.Seq2SeqMasks
+MasksFor = Callable[[int, int, int | tuple[int, int]], list | None]
 
 
 @dataclass
@@ -82,6 +90,7 @@ class _Examples:
         self.sc = sc
         task, index = sc.task, {tok: i for i, tok in enumerate(sc.vocab)}
         self.seqs = [[index[tok] for tok in e.tokens] for e in examples]
+        self.sources = [[index[tok] for tok in e.source] for e in examples]  # seq2seq
         self.features = [list(e.features) for e in examples]
         self.labels = [task.classes.index(e.label) for e in examples] if task.kind == "classify" else []
         self.targets = [list(e.target) for e in examples]
@@ -97,6 +106,8 @@ class _Examples:
                 self.targets = np.atleast_2d(np.array(task.target, dtype=np.float64)).tolist()
         else:
             self.seqs = [sc.token_ids]
+            index = {tok: i for i, tok in enumerate(sc.vocab)}
+            self.sources = [[index[tok] for tok in sc.source_tokens]]
         if task.kind == "classify":
             self.labels = task.label_indices if task.labels else [task.label_index]
         return self
@@ -106,6 +117,8 @@ class _Examples:
 
     def batch(self, rows) -> TorchBatch:
         labels = [self.labels[i] for i in rows] if self.labels else None
+        if self.sc.model.kind == "seq2seq":
+            return seq2seq_batch(self.sc, [self.sources[i] for i in rows], [self.seqs[i] for i in rows])
         if self.sc.model.kind != "mlp":
             return token_batch(self.sc, [self.seqs[i] for i in rows], labels)
         x = torch.tensor([self.features[i] for i in rows], dtype=torch.float64)
@@ -132,6 +145,10 @@ def default_masks(sc: Scenario) -> MasksFor | None:
     from stepper.engine.dropout import masks
 
     seed = sc.data.seed if sc.data is not None else 0
+    if m.kind == "seq2seq":
+        from stepper.engine.dropout import seq2seq_masks
+
+        return lambda t, b, lengths: seq2seq_masks(m.dropout, seed, t, m, b, *lengths)
     return lambda t, b, length: masks(m.dropout, seed, t, m.n_layers, b, m.n_heads, length, m.d_model)
 
 
@@ -155,7 +172,7 @@ def fit_reference(sc: Scenario, masks_for: MasksFor | None = None, on_update: On
     masks_for = masks_for if masks_for is not None else default_masks(sc)
 
     names = list(sc.params)
-    key_biases = [n for n in names if n.endswith(".attn.b_K")]
+    key_biases = [n for n in names if n.endswith("attn.b_K")]  # attn, self_attn, cross_attn
     params = {n: torch.tensor(np.array(v, dtype=np.float64), requires_grad=True) for n, v in sc.params.items()}
     tensors = list(params.values())
     opt = optimizer(cfg, tensors)
@@ -167,14 +184,18 @@ def fit_reference(sc: Scenario, masks_for: MasksFor | None = None, on_update: On
                                                else torch.zeros_like(p))
     sched = cfg.schedule
     lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: multiplier(sched.kind, sched.warmup, updates, t))
-    model, running = TorchModel(sc), start_running(sc)
+    seq2seq = sc.model.kind == "seq2seq"
+    model, running = (TorchSeq2Seq(sc), start_running_seq2seq(sc)) if seq2seq else (TorchModel(sc), start_running(sc))
     max_norm = cfg.clip_grad_norm if cfg.clip_grad_norm is not None else math.inf
     fit = ReferenceFit(names, *([] for _ in range(6)), trained={}, running={}, stopped_at=None, batches=plan)
 
     for t, rows in enumerate(plan):
         batch = train.batch(rows)
         keep = None
-        if masks_for is not None and batch.ids is not None:
+        if masks_for is not None and seq2seq:
+            lengths = (batch.source.shape[1], batch.ids.shape[1])
+            keep = keep_seq2seq(masks_for(t, batch.size, lengths), sc.model.dropout)
+        elif masks_for is not None and batch.ids is not None:
             keep = keep_tensors(masks_for(t, batch.size, batch.ids.shape[1]), sc.model.dropout)
         fit.lr.append(opt.param_groups[0]["lr"])
         opt.zero_grad()

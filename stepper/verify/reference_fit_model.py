@@ -35,6 +35,8 @@ class TorchBatch:
     labels: torch.Tensor | None = None  # classify [B] long
     features: torch.Tensor | None = None  # mlp [B, n_in]
     target: torch.Tensor | None = None  # mlp regress [B, n_out]
+    source: torch.Tensor | None = None  # seq2seq [B, T_s] long, the encoder's ids, right-padded with <pad>
+    source_pad: torch.Tensor | None = None  # seq2seq [B, T_s] bool
 
     @property
     def size(self) -> int:
@@ -128,7 +130,7 @@ class TorchModel:
         blocked = b.pad[:, None, None, :]  # [B, 1, 1, T]: no query sees a pad key
         if m.kind == "decoder":
             blocked = blocked | torch.ones(t, t, dtype=torch.bool).triu(1)
-        norm = _Norm(p, m, b.pad, training, running)
+        norm = Norms(p, m, b.pad, training, running)
         for i in range(m.n_layers):
             k = keep[i] if keep is not None else {}
             x = self._layer(p, f"layers.{i}", x, blocked, norm, k)
@@ -187,7 +189,7 @@ class TorchModel:
         return out * keep["ffn_out"] if "ffn_out" in keep else out
 
 
-class _Norm:
+class Norms:
     """ln1 / ln2 / ln_f: LayerNorm, or BatchNorm over the non-pad rows of the whole batch."""
 
     def __init__(self, p: Params, m, pad: torch.Tensor, training: bool, running: Running | None) -> None:
