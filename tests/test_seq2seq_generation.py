@@ -6,6 +6,7 @@ torch.nn.Transformer's own greedy decoding with the same weights."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -125,3 +126,14 @@ def test_the_source_decides_the_decoding():
     assert np.abs(engine_logits(one)[0] - engine_logits(other)[0]).min() > 1e-6
     padded = build_trace(generating(gen, source=["I", "love", "pizza", "<pad>", "<pad>"]))
     assert np.abs(engine_logits(padded)[1] - engine_logits(one)[1]).max() < 1e-12  # <pad> changes nothing
+
+
+def test_every_generation_key_is_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "trace-keys.md").read_text(encoding="utf-8")
+    trace = build_trace(generating(GenerateConfig(max_new_tokens=2, top_k=3)))
+    keys = {t.key for s in trace.steps if s.phase == "generate" for t in s.outputs.values() if t.key}
+    written = {re.sub(r"\.L\d+\.", ".L{i}.", re.sub(r"^gen\d+\.", "gen{n}.", k)) for k in keys}
+    assert "gen{n}.dec.L{i}.cross.A" in written and "gen.memory" in written
+    assert [k for k in sorted(written) if f"`{k}`" not in doc] == []
