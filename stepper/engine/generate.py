@@ -55,7 +55,7 @@ def generate(sc: Scenario, rec: Recorder) -> list[str]:
         decode = ("one new row vs the cache", DECODE_FORMULA)
     z, infos = cache.feed([vocab.index(t) for t in prompt])
     _record_logits(rec, "gen.prefill", *prefill, 1, z, infos, sc, prompt,  # the prefill's logits are token 1's
-                   memory=getattr(cache, "memory", None))
+                   memory=cache.memory if m.kind == "seq2seq" else None)
     out: list[str] = []
     for n in range(1, g.max_new_tokens + 1):
         if n > 1:
