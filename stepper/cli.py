@@ -24,7 +24,7 @@ GEN_FLAGS = ("max_new_tokens", "temperature", "top_k", "top_p", "seed", "greedy"
 
 
 def _generation_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("generation (decoder scenarios; overrides the scenario's `generate:`)")
+    g = p.add_argument_group("generation (decoder and seq2seq scenarios; overrides the scenario's `generate:`)")
     g.add_argument("--max-new-tokens", type=int, metavar="N", help="tokens to generate after the prompt")
     g.add_argument("--temperature", type=float, metavar="T", help="divide the logits by T (0 = greedy)")
     g.add_argument("--top-k", type=int, metavar="K", help="keep only the K most likely tokens (0 = off)")

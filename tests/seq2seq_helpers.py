@@ -1,11 +1,14 @@
-"""Seq2seq scenarios built directly (no YAML): seeded weights under exactly contract §7's names and shapes."""
+"""Seq2seq scenarios built directly (no YAML): seeded weights under exactly contract §7's names and shapes;
+and torch.nn.Transformer holding the same weights (`nn_transformer`, `model_params`, `copy_into`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from stepper.scenario.types import ModelConfig, Scenario, TaskConfig
+from stepper.verify.reference_transformer import sinusoidal
 
 VOCAB = ["<pad>", "<bos>", "<eos>", "I", "love", "pizza", "me", "encanta", "la"]
 SOURCE = ["I", "love", "pizza"]
@@ -107,3 +110,90 @@ def grads_of(pairs) -> dict[str, np.ndarray]:
         g = param.grad[rows]
         out[name] = (g.T if transposed else g).numpy()
     return out
+
+
+def model_params(model: torch.nn.Transformer):
+    """(our name, torch parameter, its rows, transposed?) for every layer and final norm of `model`."""
+    enc, dec = model.encoder, model.decoder
+    for i, layer in enumerate(enc.layers):
+        yield from layer_params(f"encoder.layers.{i}", layer, {"attn": "self_attn"}, 2)
+    for i, layer in enumerate(dec.layers):
+        yield from layer_params(f"decoder.layers.{i}", layer, {"self_attn": "self_attn", "cross_attn": "multihead_attn"},
+                                3)
+    for name, norm in (("encoder.ln_f", enc.norm), ("decoder.ln_f", dec.norm)):
+        if norm is not None:
+            yield f"{name}.gamma", norm.weight, slice(None), False
+            yield f"{name}.beta", norm.bias, slice(None), False
+
+
+def nn_transformer(sc) -> torch.nn.Transformer:
+    """nn.Transformer of the scenario's shape (dropout 0, batch first, float64), weights not yet copied in;
+    without final norms, the same layers as custom_encoder / custom_decoder with no norm at the end."""
+    m = sc.model
+    act = {"relu": "relu", "gelu": "gelu", "gelu_tanh": lambda x: F.gelu(x, approximate="tanh")}[m.activation]
+    kw = {"dropout": 0.0, "activation": act, "batch_first": True, "norm_first": m.norm == "pre",
+          "dtype": torch.float64}
+    if m.final_norm:
+        return torch.nn.Transformer(m.d_model, m.n_heads, m.n_layers, m.n_dec_layers, m.d_ff, **kw)
+    enc = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(m.d_model, m.n_heads, m.d_ff, **kw),
+                                      m.n_layers, norm=None, enable_nested_tensor=False)
+    dec = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(m.d_model, m.n_heads, m.d_ff, **kw),
+                                      m.n_dec_layers, norm=None)
+    return torch.nn.Transformer(m.d_model, m.n_heads, custom_encoder=enc, custom_decoder=dec, **kw)
+
+
+def torch_run(sc):
+    """nn.Transformer with the scenario's weights: (loss, logits, every parameter's gradient by our name)."""
+    m, model = sc.model, nn_transformer(sc)
+    pairs = list(model_params(model))
+    copy_into(pairs, sc.params)
+    leaves = {k: torch.from_numpy(sc.params[k]).requires_grad_(True) for k in ("embed.tok", "embed.pos", "head.W",
+                                                                             "head.b") if k in sc.params}
+    index = {t: i for i, t in enumerate(sc.vocab)}
+    src = torch.tensor([index[t] for t in sc.source_tokens])
+    ids = torch.tensor(sc.token_ids)
+    tgt, targets, pad = ids[:-1], ids[1:], index["<pad>"]
+
+    def embed(x):
+        e = F.embedding(x, leaves["embed.tok"])
+        if m.positional == "sinusoidal":
+            return e + sinusoidal(len(x), m.d_model)
+        return e + leaves["embed.pos"][:len(x)] if m.positional == "learned" else e
+
+    t = len(tgt)
+    out = model(embed(src)[None], embed(tgt)[None], tgt_mask=torch.ones(t, t, dtype=torch.bool).triu(1),
+                src_key_padding_mask=(src == pad)[None], tgt_key_padding_mask=(tgt == pad)[None],
+                memory_key_padding_mask=(src == pad)[None])[0]
+    logits = out @ leaves["embed.tok"].T if m.tie_embeddings else out @ leaves["head.W"] + leaves.get("head.b", 0)
+    loss = F.cross_entropy(logits, targets, ignore_index=pad)
+    loss.backward()
+    return loss.item(), logits.detach().numpy(), {k: v.grad.numpy() for k, v in leaves.items()} | grads_of(pairs)
+
+
+def torch_greedy(sc, n: int) -> tuple[list[str], list[np.ndarray]]:
+    """nn.Transformer's encoder once, then its decoder rerun over the whole target for each token; the
+    most likely token that is not <pad> each time. Returns (tokens, each step's logits)."""
+    m, model = sc.model, nn_transformer(sc)
+    copy_into(list(model_params(model)), sc.params)
+    p = {k: torch.from_numpy(v) for k, v in sc.params.items()}
+    index = {t: i for i, t in enumerate(sc.vocab)}
+    pad = index["<pad>"]
+
+    def embed(ids: torch.Tensor) -> torch.Tensor:
+        e = F.embedding(ids, p["embed.tok"])
+        if m.positional == "sinusoidal":
+            return e + sinusoidal(len(ids), m.d_model)
+        return e + p["embed.pos"][:len(ids)] if m.positional == "learned" else e
+
+    src = torch.tensor([index[t] for t in sc.source_tokens])
+    ids, logits = [index["<bos>"]], []
+    with torch.no_grad():
+        memory = model.encoder(embed(src)[None], src_key_padding_mask=(src == pad)[None])
+        for _ in range(n):
+            tgt, t = torch.tensor(ids), len(ids)
+            out = model.decoder(embed(tgt)[None], memory, tgt_mask=torch.ones(t, t, dtype=torch.bool).triu(1),
+                                memory_key_padding_mask=(src == pad)[None])[0, -1]
+            z = out @ p["embed.tok"].T if m.tie_embeddings else out @ p["head.W"] + p.get("head.b", 0)
+            logits.append(z.numpy())
+            ids.append(int(z.masked_fill(torch.arange(len(z)) == pad, float("-inf")).argmax()))
+    return [sc.vocab[i] for i in ids[1:]], logits

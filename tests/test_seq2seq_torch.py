@@ -11,72 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from seq2seq_helpers import VOCAB, copy_into, grads_of, layer_params, seq2seq_scenario
+from seq2seq_helpers import VOCAB, seq2seq_scenario, torch_run
 
 from stepper.engine import build_trace
 from stepper.verify.entry import checked
-from stepper.verify.reference_transformer import sinusoidal
 
 TOL = 1e-9
 SOURCE_PADDED = ["I", "love", "pizza", "<pad>"]
 TARGET_PADDED = ["<bos>", "me", "encanta", "la", "pizza", "<eos>", "<pad>"]
-
-
-def model_params(model: torch.nn.Transformer):
-    enc, dec = model.encoder, model.decoder
-    for i, layer in enumerate(enc.layers):
-        yield from layer_params(f"encoder.layers.{i}", layer, {"attn": "self_attn"}, 2)
-    for i, layer in enumerate(dec.layers):
-        yield from layer_params(f"decoder.layers.{i}", layer, {"self_attn": "self_attn", "cross_attn": "multihead_attn"},
-                                3)
-    for name, norm in (("encoder.ln_f", enc.norm), ("decoder.ln_f", dec.norm)):
-        if norm is not None:
-            yield f"{name}.gamma", norm.weight, slice(None), False
-            yield f"{name}.beta", norm.bias, slice(None), False
-
-
-def nn_transformer(sc) -> torch.nn.Transformer:
-    m = sc.model
-    act = {"relu": "relu", "gelu": "gelu", "gelu_tanh": lambda x: F.gelu(x, approximate="tanh")}[m.activation]
-    kw = {"dropout": 0.0, "activation": act, "batch_first": True, "norm_first": m.norm == "pre",
-          "dtype": torch.float64}
-    if m.final_norm:
-        return torch.nn.Transformer(m.d_model, m.n_heads, m.n_layers, m.n_dec_layers, m.d_ff, **kw)
-    enc = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(m.d_model, m.n_heads, m.d_ff, **kw),
-                                      m.n_layers, norm=None, enable_nested_tensor=False)
-    dec = torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(m.d_model, m.n_heads, m.d_ff, **kw),
-                                      m.n_dec_layers, norm=None)
-    return torch.nn.Transformer(m.d_model, m.n_heads, custom_encoder=enc, custom_decoder=dec, **kw)
-
-
-def torch_run(sc):
-    """nn.Transformer with the scenario's weights: (loss, logits, every parameter's gradient by our name)."""
-    m, model = sc.model, nn_transformer(sc)
-    pairs = list(model_params(model))
-    copy_into(pairs, sc.params)
-    leaves = {k: torch.from_numpy(sc.params[k]).requires_grad_(True) for k in ("embed.tok", "embed.pos", "head.W",
-                                                                             "head.b") if k in sc.params}
-    index = {t: i for i, t in enumerate(sc.vocab)}
-    src = torch.tensor([index[t] for t in sc.source_tokens])
-    ids = torch.tensor(sc.token_ids)
-    tgt, targets, pad = ids[:-1], ids[1:], index["<pad>"]
-
-    def embed(x):
-        e = F.embedding(x, leaves["embed.tok"])
-        if m.positional == "sinusoidal":
-            return e + sinusoidal(len(x), m.d_model)
-        return e + leaves["embed.pos"][:len(x)] if m.positional == "learned" else e
-
-    t = len(tgt)
-    out = model(embed(src)[None], embed(tgt)[None], tgt_mask=torch.ones(t, t, dtype=torch.bool).triu(1),
-                src_key_padding_mask=(src == pad)[None], tgt_key_padding_mask=(tgt == pad)[None],
-                memory_key_padding_mask=(src == pad)[None])[0]
-    logits = out @ leaves["embed.tok"].T if m.tie_embeddings else out @ leaves["head.W"] + leaves.get("head.b", 0)
-    loss = F.cross_entropy(logits, targets, ignore_index=pad)
-    loss.backward()
-    return loss.item(), logits.detach().numpy(), {k: v.grad.numpy() for k, v in leaves.items()} | grads_of(pairs)
 
 
 @pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")  # norm_first: torch's fast path is off

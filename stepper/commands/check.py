@@ -92,7 +92,7 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
         print(f"{path}: training diverged: {divergence_words(trace.diverged)}", file=out)
     if trace.generated:
         # one line, whatever the tokens hold (a newline token of a character model, say)
-        said = visible(f"{' '.join(trace.tokens)} ⟶ {' '.join(trace.generated)}", keep="")
+        said = visible(_generation_line(trace), keep="")
         print(f"{path}: generated: {said}", file=out)
     print(f"{path}: {ok_mark(totals.ok)} loss and all {len(trace.grads)} parameter gradients vs torch.autograd: "
           f"max abs err {totals.max_abs_err:.1e}" + ("" if totals.ok else f" — worst: {totals.worst}"), file=out)
@@ -120,3 +120,11 @@ def check_files(paths: list[str], *, fd: bool = False, tol: float = 1e-10, quiet
     if len(paths) > 1:  # one file's own last line is already its summary
         print(tally.line(code))
     return code
+
+
+def _generation_line(trace: Trace) -> str:
+    """A decoder's input ⟶ what it added; a seq2seq's source ⟶ the target it decoded from `<bos>`."""
+    text = trace.steps[trace.index_of("gen.text")].bindings
+    if "source" in text:
+        return f"{text['source']} ⟶ {text['prompt']} {text['generated']}"
+    return f"{' '.join(trace.tokens)} ⟶ {' '.join(trace.generated)}"

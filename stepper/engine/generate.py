@@ -7,17 +7,23 @@ Recorded steps (phase "generate"), for token n = 1, 2, …:
   gen.{n}.softmax               the distribution drawn from
   gen.{n}.sample                the chosen token
 and gen.text at the end. Keys (`gen{n}.…`) let the reference recompute each from scratch.
+
+A seq2seq (seq2seq_cache.py) decodes its target from `<bos>`, its "prompt": the source is what it
+reads, through the encoder once. Its cache steps show, per decoder layer, the self-attention K/V
+(growing, rows = target tokens) and the cross-attention K/V (rows = source tokens, computed once), with
+the new token's attention row over each; gen.text shows the source and the generated target.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from stepper.engine import sampling, softmax
+from stepper.engine import sampling, seq2seq_cache, softmax
 from stepper.engine.kv_cache import KVCache
 from stepper.engine.record import Recorder, fmt_num, tensor
 from stepper.scenario.types import PAD, Scenario
 from stepper.trace import Formula
+from stepper.trace_keys import decoder_layer
 
 PREFILL_FORMULA = Formula(
     plain="run the prompt once; cache K, V of every position in every layer; z = logits of the last position",
@@ -36,42 +42,75 @@ TEXT_FORMULA = Formula(plain="text = prompt + generated tokens", latex=r"\text{p
 def generate(sc: Scenario, rec: Recorder) -> list[str]:
     g, m, vocab = sc.generate, sc.model, sc.vocab
     pad_id = vocab.index(PAD) if PAD in vocab else None
-    cache = KVCache(m, sc.params, pad_id)
     rng = np.random.default_rng(g.seed)
     greedy = g.greedy or g.temperature == 0
-    prompt = list(sc.tokens)
-    z, infos = cache.feed(sc.token_ids)
-    _record_logits(rec, "gen.prefill", "Prefill: the prompt fills the cache", PREFILL_FORMULA, 1, z, infos, sc,
-                   prompt)  # the prefill's logits are token 1's
+    if m.kind == "seq2seq":  # the decoder starts from the target's first token, <bos>, given the source
+        source = [vocab.index(t) for t in sc.source_tokens]
+        cache, prompt = seq2seq_cache.Seq2SeqKVCache(m, sc.params, source, pad_id), list(sc.tokens[:1])
+        prefill = ("Prefill: encode the source once, then <bos>", seq2seq_cache.PREFILL_FORMULA)
+        decode = ("one new row vs the caches", seq2seq_cache.DECODE_FORMULA)
+    else:
+        cache, prompt = KVCache(m, sc.params, pad_id), list(sc.tokens)
+        prefill = ("Prefill: the prompt fills the cache", PREFILL_FORMULA)
+        decode = ("one new row vs the cache", DECODE_FORMULA)
+    z, infos = cache.feed([vocab.index(t) for t in prompt])
+    _record_logits(rec, "gen.prefill", *prefill, 1, z, infos, sc, prompt,  # the prefill's logits are token 1's
+                   memory=cache.memory if m.kind == "seq2seq" else None)
     out: list[str] = []
     for n in range(1, g.max_new_tokens + 1):
         if n > 1:
             z, infos = cache.feed([vocab.index(out[-1])])
-            _record_logits(rec, f"gen.{n}.decode", f"Token {n}: one new row vs the cache",
-                           DECODE_FORMULA, n, z, infos, sc, prompt + out)
+            _record_logits(rec, f"gen.{n}.decode", f"Token {n}: {decode[0]}", decode[1], n, z, infos, sc,
+                           prompt + out)
         tok = _choose(rec, n, z, g, greedy, rng, vocab)
         out.append(vocab[tok])
-    text_tokens = prompt + out
-    rec.add("gen.text", "generate", "The generated text", TEXT_FORMULA, {},
-            {"ids": tensor("ids", np.array([vocab.index(t) for t in text_tokens], dtype=float), None, None,
-                           text_tokens)},
-            bindings={"prompt": " ".join(prompt), "generated": " ".join(out)})
+    _record_text(rec, sc, prompt, out)
     return out
 
 
-def _record_logits(rec, step_id, title, formula, n, z, infos, sc, seq):
+def _ids(vocab: list[str], tokens: list[str], name: str, labels: list[str]):
+    return tensor(name, np.array([vocab.index(t) for t in tokens], dtype=float), None, None, labels)
+
+
+def _record_text(rec: Recorder, sc: Scenario, prompt: list[str], out: list[str]) -> None:
+    text_tokens, outputs = prompt + out, {}
+    bindings = {"prompt": " ".join(prompt), "generated": " ".join(out)}
+    if sc.model.kind == "seq2seq":  # what was translated, beside what it became
+        outputs["source"] = _ids(sc.vocab, sc.source_tokens, "source", list(sc.source_tokens))
+        bindings = {"source": " ".join(sc.source_tokens)} | bindings
+    outputs["ids"] = _ids(sc.vocab, text_tokens, "ids", text_tokens)
+    rec.add("gen.text", "generate", "The generated text", TEXT_FORMULA, {}, outputs, bindings=bindings)
+
+
+def _record_logits(rec, step_id, title, formula, n, z, infos, sc, seq, memory=None):
     vocab, pos = sc.vocab, [f"{t}@{i}" for i, t in enumerate(seq)]
-    outputs = {}
+    hs = [f"h{h}" for h in range(sc.model.n_heads)]
+    src = [f"{t}@{i}" for i, t in enumerate(sc.source_tokens)]
+    outputs = {} if memory is None else {"M": tensor("M (memory)", memory, "gen.memory", src, None)}
+    bindings = {"cache length": str(len(seq)), "new": seq[-1] if n > 1 else " ".join(seq),
+                "d_k": str(sc.model.d_k)}
     for i, info in enumerate(infos):
-        outputs[f"K_L{i}"] = tensor(f"K (layer {i})", info["K"], f"gen{n}.L{i}.K", pos, None)
-        outputs[f"V_L{i}"] = tensor(f"V (layer {i})", info["V"], f"gen{n}.L{i}.V", pos, None)
-        outputs[f"A_L{i}"] = tensor(f"a (layer {i}, last row)", info["A"][:, -1, :], f"gen{n}.L{i}.A",
-                                    [f"h{h}" for h in range(sc.model.n_heads)], pos)
+        # a decoder's keys are gen{n}.L{i}.K; a seq2seq's name the block: gen{n}.dec.L{i}.self.K, ….cross.K
+        at = f"gen{n}.{decoder_layer(i).self_attn.at}" if "Kx" in info else f"gen{n}.L{i}"
+        which = " self-attention" if "Kx" in info else ""
+        outputs[f"K_L{i}"] = tensor(f"K (layer {i}{which})", info["K"], f"{at}.K", pos, None)
+        outputs[f"V_L{i}"] = tensor(f"V (layer {i}{which})", info["V"], f"{at}.V", pos, None)
+        outputs[f"A_L{i}"] = tensor(f"a (layer {i}{which}, last row)", info["A"][:, -1, :], f"{at}.A", hs, pos)
+        if "Kx" in info:  # the same arrays at every token: computed once, from the memory
+            at = f"gen{n}.{decoder_layer(i).cross_attn.at}"
+            outputs[f"Kx_L{i}"] = tensor(f"K_x (layer {i} cross-attention, computed once)", info["Kx"], f"{at}.K",
+                                         src, None)
+            outputs[f"Vx_L{i}"] = tensor(f"V_x (layer {i} cross-attention, computed once)", info["Vx"], f"{at}.V",
+                                         src, None)
+            outputs[f"Ax_L{i}"] = tensor(f"a_x (layer {i} cross-attention, last row)", info["Ax"][:, -1, :],
+                                         f"{at}.A", hs, src)
+    if sc.model.kind == "seq2seq":
+        bindings |= {"source": " ".join(sc.source_tokens),
+                     "cross K, V": f"computed once from the memory: {len(src)} rows (the source tokens) "
+                                   "in every decoder layer, the same for every token"}
     outputs["z"] = tensor("z", z, f"gen{n}.logits", None, vocab)
-    new = seq[-1] if n > 1 else " ".join(seq)
-    rec.add(step_id, "generate", title, formula,
-            {"tokens": tensor("tokens", np.array([sc.vocab.index(t) for t in seq], dtype=float), None, None, pos)},
-            outputs, bindings={"cache length": str(len(seq)), "new": new, "d_k": str(sc.model.d_k)}, token=n)
+    rec.add(step_id, "generate", title, formula, {"tokens": _ids(vocab, seq, "tokens", pos)}, outputs,
+            bindings=bindings, token=n)
 
 
 def _choose(rec, n, z, g, greedy, rng, vocab) -> int:

@@ -55,10 +55,6 @@ def load_scenario(path: str | Path, *, force: bool = False, generation: dict | N
             message = f"{exc} — {_HINTS[exc.kind]}"
         raise ScenarioError(file, 1, 1, message) from None
     scenario = parse_scenario(decode(raw, file), file, force=force)
-    not_built_yet(scenario)
-    if generation and scenario.model.kind == "seq2seq":
-        raise ScenarioError(file, 1, 1, "the generation flags with `model.kind: seq2seq` — "
-                                        f"{SEQ2SEQ_NOT_YET['generate']}")
     return with_generation(scenario, **generation) if generation else scenario
 
 
@@ -160,24 +156,6 @@ def _training_limit(doc: Located, model, sizes: tuple[int, int], optim, data, n_
     if too_big:
         message, blame = too_big
         raise doc.error(next(p for p in blame if doc.has(p) or p == ("optim",)), message)
-
-
-SEQ2SEQ_NOT_YET = {
-    "generate": "a seq2seq's decoding from `<bos>` (with its key/value caches) is not built yet",
-}
-
-
-def not_built_yet(sc: Scenario) -> None:
-    """What a file may say for a seq2seq but the engine cannot do yet, said where it stands: the loader
-    (`load_scenario`, every command's and the app's) refuses it once the section itself was checked, so
-    its own mistakes are named first; `parse_scenario` reads it, for tests of what it will mean."""
-    if sc.model.kind != "seq2seq":
-        return
-    for key, why in SEQ2SEQ_NOT_YET.items():
-        if getattr(sc, key) is not None:
-            line, col = sc.marks.get(key, (1, 1))
-            raise ScenarioError(sc.source, line, col, f"`{key}` with `model.kind: seq2seq` — {why}; "
-                                                      f"remove `{key}` for now")
 
 
 def _top_keys_for(doc: Located, kind: str) -> None:

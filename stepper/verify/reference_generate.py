@@ -3,6 +3,9 @@
 If the engine's cached decode gives the same logits, keys, values and attention rows as a
 from-scratch torch forward over the sequence so far, the cache is right. Filtering and
 sampling use torch's own topk / sort / cumsum / searchsorted, and the same seeded draws.
+
+A seq2seq is recomputed the same way: for every token, the whole nn.Transformer-style pass over the
+source (encoder, memory) and the target so far, from `<bos>` (reference_seq2seq.py), nothing kept.
 """
 
 from __future__ import annotations
@@ -13,18 +16,42 @@ import numpy as np
 import torch
 
 from stepper.scenario.types import PAD, TaskConfig
+from stepper.trace_keys import decoder_layer
 from stepper.verify.graph import Graph
+from stepper.verify.reference_seq2seq import build_decoder, build_encoder
 from stepper.verify.reference_transformer import build_transformer
 
 
-def _full_forward(scenario, seq: list[str]) -> Graph:
-    # next_token reads all tokens but the last: append a dummy so the whole `seq` is read
-    view = dataclasses.replace(scenario, tokens=seq + seq[-1:], task=TaskConfig(kind="next_token"))
-    g = Graph()
+def _full_forward(scenario, seq: list[str]) -> tuple[Graph, str | None]:
+    """The graph of a pass that reads all of `seq` (and, for a seq2seq, the source: the memory's key)."""
+    # next_token (and seq2seq's decoder) reads all tokens but the last: append a dummy so the whole `seq` is read
+    g, memory = Graph(), None
     for name, value in scenario.params.items():
         g.param(name, value)
-    build_transformer(g, view)  # with autograd on: the graph keeps gradients, though none are asked for
-    return g
+    # with autograd on: the graph keeps gradients, though none are asked for
+    if scenario.model.kind == "seq2seq":
+        view = dataclasses.replace(scenario, tokens=seq + seq[-1:])
+        memory = build_encoder(g, view)
+        build_decoder(g, view, memory)
+    else:
+        build_transformer(g, dataclasses.replace(scenario, tokens=seq + seq[-1:], task=TaskConfig(kind="next_token")))
+    return g, memory
+
+
+def _caches(n: int, g: Graph, scenario, memory: str | None) -> dict[str, np.ndarray]:
+    """Token n's keys, values and last attention rows of every layer, by the engine's keys."""
+    def value(key: str, last_row: bool = False) -> np.ndarray:
+        v = g.nodes[key].detach()
+        return (v[:, -1, :] if last_row else v).numpy()
+
+    if memory is None:
+        return {f"gen{n}.L{i}.{q}": value(f"L{i}.attn.{q}", q == "A")
+                for i in range(scenario.model.n_layers) for q in "KVA"}
+    out = {"gen.memory": value(memory)} if n == 1 else {}
+    for i in range(scenario.model.n_dec_layers):
+        for keys in (decoder_layer(i).self_attn, decoder_layer(i).cross_attn):
+            out |= {f"gen{n}.{keys.at}.{q}": value(getattr(keys, q), q == "A") for q in "KVA"}
+    return out
 
 
 def _filtered(z: torch.Tensor, top_k: int, top_p: float, banned: list[int]) -> torch.Tensor:
@@ -46,15 +73,13 @@ def generate_reference(scenario) -> dict[str, np.ndarray]:
     g_cfg, vocab, m = scenario.generate, scenario.vocab, scenario.model
     greedy = g_cfg.greedy or g_cfg.temperature == 0
     rng = np.random.default_rng(g_cfg.seed)
-    seq, out = list(scenario.tokens), {}
+    # a seq2seq decodes from its target's first token, <bos>; a decoder continues its whole input
+    seq, out = list(scenario.tokens[:1] if m.kind == "seq2seq" else scenario.tokens), {}
     for n in range(1, g_cfg.max_new_tokens + 1):
-        g = _full_forward(scenario, seq)
+        g, memory = _full_forward(scenario, seq)
         z = g.nodes["logits"][-1].detach()
         out[f"gen{n}.logits"] = z.numpy()
-        for i in range(m.n_layers):
-            out[f"gen{n}.L{i}.K"] = g.nodes[f"L{i}.attn.K"].detach().numpy()
-            out[f"gen{n}.L{i}.V"] = g.nodes[f"L{i}.attn.V"].detach().numpy()
-            out[f"gen{n}.L{i}.A"] = g.nodes[f"L{i}.attn.A"][:, -1, :].detach().numpy()
+        out |= _caches(n, g, scenario, memory)
         banned = [i for i, v in enumerate(vocab) if v == PAD]
         drawable = torch.ones_like(z, dtype=torch.bool)
         drawable[banned] = False

@@ -42,22 +42,34 @@ def source_ids(scenario: Scenario) -> list[int]:
 
 def build_seq2seq(g: Graph, scenario: Scenario) -> str:
     """Adds both stacks and the head; returns the logits' key ([T_target − 1, V])."""
-    m = scenario.model
-    src, tgt = source_ids(scenario), scenario.token_ids[:-1]
-    pad = pad_id(scenario)
-    src_pad = torch.tensor([i == pad for i in src], dtype=torch.bool)
-    tgt_pad = torch.tensor([i == pad for i in tgt], dtype=torch.bool)
-    # True where a query may NOT see a key: <pad> keys everywhere, and the decoder's future
-    enc_mask = src_pad[None, :].expand(len(src), len(src))
-    self_mask = tgt_pad[None, :].expand(len(tgt), len(tgt)) | torch.ones(len(tgt), len(tgt), dtype=torch.bool).triu(1)
-    cross_mask = src_pad[None, :].expand(len(tgt), len(src))
+    return build_decoder(g, scenario, build_encoder(g, scenario))
 
+
+def _pad_mask(scenario: Scenario, ids: list[int]) -> torch.Tensor:
+    pad = pad_id(scenario)
+    return torch.tensor([i == pad for i in ids], dtype=torch.bool)
+
+
+def build_encoder(g: Graph, scenario: Scenario) -> str:
+    """The encoder stack over the source (and encoder.ln_f); returns the memory's key ([T_source, D])."""
+    m, src = scenario.model, source_ids(scenario)
+    # True where a query may NOT see a key: <pad> keys
+    enc_mask = _pad_mask(scenario, src)[None, :].expand(len(src), len(src))
     memory = _embed(g, scenario, SOURCE_EMBED, src)
     for i in range(m.n_layers):
         memory = encoder_layer_of(g, scenario, encoder_layer(i), memory, enc_mask, src)
     if m.final_norm:
         memory = norm(g, scenario, ENCODER_NORM, memory, src)
+    return memory
 
+
+def build_decoder(g: Graph, scenario: Scenario, memory: str) -> str:
+    """The decoder stack over target[:-1], reading `memory`, and the head; returns the logits' key."""
+    m, src, tgt = scenario.model, source_ids(scenario), scenario.token_ids[:-1]
+    src_pad, tgt_pad = _pad_mask(scenario, src), _pad_mask(scenario, tgt)
+    # True where a query may NOT see a key: <pad> keys everywhere, and the decoder's future
+    self_mask = tgt_pad[None, :].expand(len(tgt), len(tgt)) | torch.ones(len(tgt), len(tgt), dtype=torch.bool).triu(1)
+    cross_mask = src_pad[None, :].expand(len(tgt), len(src))
     y = _embed(g, scenario, TARGET_EMBED, tgt)
     for i in range(m.n_dec_layers):
         y = _decoder_layer(g, scenario, decoder_layer(i), y, memory, (self_mask, cross_mask), tgt)
