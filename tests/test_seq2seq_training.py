@@ -16,8 +16,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from fit_helpers import TOL, assert_same_run, plain_loop
-from seq2seq_helpers import copy_into, seq2seq_scenario
-from test_seq2seq_torch import model_params, nn_transformer
+from seq2seq_helpers import copy_into, model_params, nn_transformer, seq2seq_scenario
 
 from stepper.engine import dropout
 from stepper.engine.batched_seq2seq import BatchedSeq2Seq
