@@ -39,18 +39,20 @@ TEXT_FORMULA = Formula(plain="text = prompt + generated tokens", latex=r"\text{p
                        meaning="The sequence as it grew, one sampled token at a time.")
 
 
-def generate(sc: Scenario, rec: Recorder) -> list[str]:
+def generate(sc: Scenario, rec: Recorder, running: dict | None = None) -> list[str]:
+    """Decode `sc.generate.max_new_tokens` tokens; `running`: BatchNorm's statistics from training (decoding
+    is evaluation: BatchNorm uses them, or torch's starting ones)."""
     g, m, vocab = sc.generate, sc.model, sc.vocab
     pad_id = vocab.index(PAD) if PAD in vocab else None
     rng = np.random.default_rng(g.seed)
     greedy = g.greedy or g.temperature == 0
     if m.kind == "seq2seq":  # the decoder starts from the target's first token, <bos>, given the source
         source = [vocab.index(t) for t in sc.source_tokens]
-        cache, prompt = seq2seq_cache.Seq2SeqKVCache(m, sc.params, source, pad_id), list(sc.tokens[:1])
+        cache, prompt = seq2seq_cache.Seq2SeqKVCache(m, sc.params, source, pad_id, running), list(sc.tokens[:1])
         prefill = ("Prefill: encode the source once, then <bos>", seq2seq_cache.PREFILL_FORMULA)
         decode = ("one new row vs the caches", seq2seq_cache.DECODE_FORMULA)
     else:
-        cache, prompt = KVCache(m, sc.params, pad_id), list(sc.tokens)
+        cache, prompt = KVCache(m, sc.params, pad_id, running), list(sc.tokens)
         prefill = ("Prefill: the prompt fills the cache", PREFILL_FORMULA)
         decode = ("one new row vs the cache", DECODE_FORMULA)
     z, infos = cache.feed([vocab.index(t) for t in prompt])

@@ -14,6 +14,7 @@ import numpy as np
 
 from stepper.engine import (
     activation,
+    batchnorm,
     heads,
     layernorm,
     linear,
@@ -28,9 +29,21 @@ from stepper.engine import (
 from stepper.scenario.types import ModelConfig
 
 
+def eval_norm(m: ModelConfig, p: dict[str, np.ndarray], running: dict | None, name: str, x: np.ndarray) -> np.ndarray:
+    """The norm `name` (e.g. "layers.0.ln1") in evaluation: LayerNorm, or BatchNorm with its running
+    statistics — those training left, else torch's start (mean 0, variance 1). Decoding is evaluation:
+    the few rows decoded so far are no batch to take statistics from."""
+    gamma, beta = p[f"{name}.gamma"], p[f"{name}.beta"]
+    if m.norm_type != "batch":
+        return layernorm.forward(x, gamma, beta, m.norm_eps)[0]
+    stats = (running or {}).get(name) or batchnorm.initial(x.shape[-1])
+    return batchnorm.evaluate(x, gamma, beta, m.norm_eps, batchnorm.Stats(*stats))
+
+
 class KVCache:
-    def __init__(self, m: ModelConfig, params: dict[str, np.ndarray], pad_id: int | None):
-        self.m, self.p, self.pad_id = m, params, pad_id
+    def __init__(self, m: ModelConfig, params: dict[str, np.ndarray], pad_id: int | None,
+                 running: dict | None = None):
+        self.m, self.p, self.pad_id, self.running = m, params, pad_id, running  # running: BatchNorm's statistics
         self.K = [np.zeros((0, m.d_model)) for _ in range(m.n_layers)]  # per layer [t, D]
         self.V = [np.zeros((0, m.d_model)) for _ in range(m.n_layers)]  # per layer [t, D]
         self.ids: list[int] = []
@@ -55,15 +68,14 @@ class KVCache:
             x, info = self._layer(i, x, start)
             infos.append(info)
         if m.final_norm:
-            x, _ = layernorm.forward(x, self.p["ln_f.gamma"], self.p["ln_f.beta"], m.norm_eps)  # [n, D]
+            x = eval_norm(m, self.p, self.running, "ln_f", x)  # [n, D]
         last = x[-1]  # [D]: only the last position predicts the next token
         if m.tie_embeddings:
             return tied_head.forward(last, self.p["embed.tok"])[0], infos  # [V]
         return linear.forward(last, self.p["head.W"], self.p.get("head.b"))[0], infos  # [V]
 
     def _norm(self, i: int, which: int, x: np.ndarray) -> np.ndarray:
-        name = f"layers.{i}.ln{which}"
-        return layernorm.forward(x, self.p[f"{name}.gamma"], self.p[f"{name}.beta"], self.m.norm_eps)[0]
+        return eval_norm(self.m, self.p, self.running, f"layers.{i}.ln{which}", x)
 
     def _lin(self, x: np.ndarray, name: str, which: str) -> np.ndarray:
         return linear.forward(x, self.p[f"{name}.W_{which}"], self.p.get(f"{name}.b_{which}"))[0]

@@ -88,7 +88,8 @@ def _build_trace(sc: Scenario) -> Trace:
         from stepper.engine.generate import generate
 
         # a model that trains generates with what it learned
-        generated = generate(dataclasses.replace(sc, params=trained) if trained else sc, rec)
+        generated = generate(dataclasses.replace(sc, params=trained) if trained else sc, rec,
+                             training.running if training is not None else None)
     return Trace(scenario=sc.name, title=sc.title, config=sc.config_dict(), steps=rec.steps, loss=loss,
                  logits=model.logits(cache), params=sc.params, grads=grads, tokens=list(sc.tokens),
                  description=sc.description, quiz=list(sc.quiz), overrides=sc.overrides, losses=losses,

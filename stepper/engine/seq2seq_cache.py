@@ -16,7 +16,6 @@ import numpy as np
 from stepper.engine import (
     activation,
     heads,
-    layernorm,
     linear,
     mask,
     positional,
@@ -26,6 +25,7 @@ from stepper.engine import (
     tied_head,
     weighted_sum,
 )
+from stepper.engine.kv_cache import eval_norm
 from stepper.scenario.types import ModelConfig
 from stepper.trace import Formula
 
@@ -63,11 +63,11 @@ def embed(m: ModelConfig, p: dict[str, np.ndarray], ids: list[int], start: int) 
 class Blocks:
     """The sublayers of torch.nn.Transformer's layers, on plain arrays."""
 
-    def __init__(self, m: ModelConfig, p: dict[str, np.ndarray]):
-        self.m, self.p = m, p
+    def __init__(self, m: ModelConfig, p: dict[str, np.ndarray], running: dict | None = None):
+        self.m, self.p, self.running = m, p, running  # running: BatchNorm's statistics
 
     def norm(self, name: str, x: np.ndarray) -> np.ndarray:
-        return layernorm.forward(x, self.p[f"{name}.gamma"], self.p[f"{name}.beta"], self.m.norm_eps)[0]
+        return eval_norm(self.m, self.p, self.running, name, x)
 
     def lin(self, x: np.ndarray, block: str, which: str) -> np.ndarray:
         return linear.forward(x, self.p[f"{block}.W_{which}"], self.p.get(f"{block}.b_{which}"))[0]
@@ -102,8 +102,9 @@ class Blocks:
 class Seq2SeqKVCache:
     """Decoding of one source: `feed(ids)` appends target tokens and returns the last one's logits."""
 
-    def __init__(self, m: ModelConfig, params: dict[str, np.ndarray], source_ids: list[int], pad_id: int | None):
-        self.m, self.b = m, Blocks(m, params)
+    def __init__(self, m: ModelConfig, params: dict[str, np.ndarray], source_ids: list[int], pad_id: int | None,
+                 running: dict | None = None):
+        self.m, self.b = m, Blocks(m, params, running)
         keys_ok = np.array([i != pad_id for i in source_ids], dtype=bool)  # [T_s]: <pad> is never a key
         self.memory = self._encode(source_ids, keys_ok)  # [T_s, D]
         self.cross_ok = keys_ok

@@ -29,7 +29,8 @@ OnGrad = Callable[[str, np.ndarray], bool]  # (parameter, its finished gradient)
 
 class Graph:
     def __init__(self, taps: set[tuple[str, str]] = frozenset(), on_grad: OnGrad | None = None,
-                 tap_shared: bool = False, interrupt: Callable[[], None] | None = None) -> None:
+                 tap_shared: bool = False, interrupt: Callable[[], None] | None = None,
+                 norm_statistics: dict | None = None) -> None:
         """`taps`: (IN, OUT) edges whose share of dLoss/dIN the one backward should capture.
 
         `tap_shared`: also every edge out of a quantity used by more than one operation (the
@@ -40,6 +41,9 @@ class Graph:
 
         `interrupt`: called before each operation; it may raise to abandon the graph (see
         `verify.side_by_side`, whose thread must leave torch when the engine's side fails).
+
+        `norm_statistics`: a graph in evaluation mode (generation): BatchNorm normalises with these
+        running statistics by norm ("layers.0.ln1" → (mean, var); a norm not named: mean 0, variance 1).
         """
         self.nodes: dict[str, torch.Tensor] = {}
         self.ops: dict[str, tuple[Callable[..., torch.Tensor], tuple[str, ...]]] = {}
@@ -50,6 +54,7 @@ class Graph:
         self.edges: dict[tuple[str, str], torch.Tensor] = {}  # the tapped ones, with their gradients
         self.grad_hook = _GradHook(on_grad) if on_grad is not None else None
         self.interrupt = interrupt
+        self.norm_statistics = norm_statistics
 
     @property
     def let_go(self) -> set[str]:

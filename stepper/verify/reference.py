@@ -61,20 +61,22 @@ def reference_graph(scenario: Scenario, taps: set[tuple[str, str]] = frozenset()
 def finish_reference(g: Graph, scenario: Scenario, given: Trace | None = None) -> Reference:
     """The `Reference` of a graph from `reference_graph`, with torch.optim's training and the
     generation the scenario asks for (see `torch_reference` for `given`)."""
-    extra, training = {}, ()
+    extra, training, running = {}, (), None
     with torch.enable_grad():
         if scenario.optim is not None:
             from stepper.verify.reference_training import training_reference
 
-            extra, training, trained = training_reference(scenario, given, lambda graph, sc: _build(graph, sc))
-            # a model that trains generates with what it learned
+            extra, training, trained, running = training_reference(scenario, given,
+                                                                   lambda graph, sc: _build(graph, sc))
+            # a model that trains generates with what it learned (weights and BatchNorm statistics), each
+            # checked against torch's run above; the engine's are used so that decoding is compared alone
             if given is not None and given.trained:
-                trained = given.trained
+                trained, running = given.trained, given.training.running
             scenario = dataclasses.replace(scenario, params=trained)
         if scenario.generate is not None:
             from stepper.verify.reference_generate import generate_reference
 
-            extra.update(generate_reference(scenario))
+            extra.update(generate_reference(scenario, running))
     return Reference(g, extra=extra, training=training)
 
 

@@ -22,10 +22,11 @@ from stepper.verify.reference_seq2seq import build_decoder, build_encoder
 from stepper.verify.reference_transformer import build_transformer
 
 
-def _full_forward(scenario, seq: list[str]) -> tuple[Graph, str | None]:
-    """The graph of a pass that reads all of `seq` (and, for a seq2seq, the source: the memory's key)."""
+def _full_forward(scenario, seq: list[str], running: dict) -> tuple[Graph, str | None]:
+    """The graph of a pass that reads all of `seq` (and, for a seq2seq, the source: the memory's key), in
+    evaluation mode: BatchNorm normalises with `running`, the running statistics."""
     # next_token (and seq2seq's decoder) reads all tokens but the last: append a dummy so the whole `seq` is read
-    g, memory = Graph(), None
+    g, memory = Graph(norm_statistics=running), None
     for name, value in scenario.params.items():
         g.param(name, value)
     # with autograd on: the graph keeps gradients, though none are asked for
@@ -69,14 +70,16 @@ def _filtered(z: torch.Tensor, top_k: int, top_p: float, banned: list[int]) -> t
     return z.masked_fill(~keep, float("-inf"))
 
 
-def generate_reference(scenario) -> dict[str, np.ndarray]:
+def generate_reference(scenario, running: dict | None = None) -> dict[str, np.ndarray]:
+    """Every generation key, recomputed from scratch per token; `running`: BatchNorm's statistics after
+    training (none: torch's starting ones)."""
     g_cfg, vocab, m = scenario.generate, scenario.vocab, scenario.model
     greedy = g_cfg.greedy or g_cfg.temperature == 0
     rng = np.random.default_rng(g_cfg.seed)
     # a seq2seq decodes from its target's first token, <bos>; a decoder continues its whole input
     seq, out = list(scenario.tokens[:1] if m.kind == "seq2seq" else scenario.tokens), {}
     for n in range(1, g_cfg.max_new_tokens + 1):
-        g, memory = _full_forward(scenario, seq)
+        g, memory = _full_forward(scenario, seq, running or {})
         z = g.nodes["logits"][-1].detach()
         out[f"gen{n}.logits"] = z.numpy()
         out |= _caches(n, g, scenario, memory)

@@ -22,8 +22,9 @@ TRAINING_TOL = 1e-9  # many updates compound round-off: each figure within 1e-9 
 
 
 def training_reference(sc: Scenario, given, build: Callable[[Graph, Scenario], None]
-                       ) -> tuple[dict[str, np.ndarray], tuple, dict[str, np.ndarray]]:
-    """(keyed values for the trace's training steps, the Checks of every update, torch's trained weights).
+                       ) -> tuple[dict[str, np.ndarray], tuple, dict[str, np.ndarray], dict]:
+    """(keyed values for the trace's training steps, the Checks of every update, torch's trained weights,
+    torch's BatchNorm running statistics by norm).
 
     `given` is the engine's Trace; without it (or without its training log) there is nothing to check
     update by update, and torch's run only supplies the keyed values."""
@@ -54,7 +55,7 @@ def _training_reference(sc: Scenario, log, build):
         extra["train.batch_losses"] = ref.batch_losses
         extra["train.val_loss"] = ref.val_loss
         extra["train.val_accuracy"] = ref.val_accuracy
-    return extra, tuple(checks), ref.trained
+    return extra, tuple(checks), ref.trained, ref.running
 
 
 SMALL = 1_000_000  # parameters: below this, an update's tensors are too small to share among threads

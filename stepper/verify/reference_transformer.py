@@ -122,6 +122,17 @@ def norm(g: Graph, scenario: Scenario, keys: NormKeys, x: str, ids: list[int] | 
     eps = m.norm_eps
     if m.norm_type != "batch":
         return g.op(keys.out, lambda v, w, b: F.layer_norm(v, (v.shape[-1],), w, b, eps), x, keys.gamma, keys.beta)
+    if g.norm_statistics is not None:  # evaluation: torch's BatchNorm1d in eval mode, the running statistics
+        prefix = keys.gamma.rsplit(".", 1)[0]
+        stats = g.norm_statistics.get(prefix)
+
+        def eval_norm(v: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            d = v.shape[-1]
+            mean, var = ((torch.as_tensor(s, dtype=v.dtype) for s in stats) if stats is not None
+                         else (torch.zeros(d, dtype=v.dtype), torch.ones(d, dtype=v.dtype)))
+            return F.batch_norm(v, mean, var, w, b, training=False, eps=eps)
+
+        return g.op(keys.out, eval_norm, x, keys.gamma, keys.beta)
     pad = pad_id(scenario)
     ids = input_ids(scenario) if ids is None else ids
     kept = torch.tensor([k for k, i in enumerate(ids) if i != pad], dtype=torch.long)
