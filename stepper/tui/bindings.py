@@ -38,7 +38,8 @@ MODE_BINDINGS = [
     Binding("t", "toggle_trained", "before/after", id="before-after",
             tooltip="before/after training: the same step with the trained weights"),
     Binding("T", "training", "training", id="training",
-            tooltip="the training screen: loss, lr, gradient norm, each batch"),
+            tooltip="the training screen: loss, lr, gradient norm (in total and per layer), each batch"),
+    Binding("H", "heads", "heads", id="heads", tooltip="the trained heads and FFN units, over the examples"),
     Binding("escape", "leave_question", "answer later", key_display="esc", id="leave-question",
             tooltip="leave the quiz question for later (the keys step again)"),
 ]
@@ -58,7 +59,22 @@ TRAINING_BINDINGS = [
     Binding("pageup", "move_epoch(-1)", "previous epoch", key_display="pgup", id="epoch-previous", priority=True),
     Binding("enter", "first_update_steps", "update 1's steps", id="update-steps",
             tooltip="update 1 step by step, checked, in the main screen"),
+    Binding("v", "next_plot", "next picture", id="next-picture",
+            tooltip="the next picture, when they show one at a time"),
+    Binding("H", "heads", "heads", id="training-heads", tooltip="the trained heads and FFN units"),
     Binding("escape,T", "close", "back", key_display="esc", id="close-training"),
+]
+
+# The heads view: a cursor on one head (layer-major) and one example of the data set.
+HEADS_BINDINGS = [
+    Binding("down,j", "move_head(1)", "next head", key_display="↓", id="head-next", priority=True, group=_STEP),
+    Binding("up,k", "move_head(-1)", "previous head", key_display="↑", id="head-previous", priority=True,
+            group=_STEP),
+    Binding("right,n", "move_example(1)", "next example", key_display="→", id="example-next", priority=True,
+            group=_JUMP),
+    Binding("left,p", "move_example(-1)", "previous example", key_display="←", id="example-previous",
+            priority=True, group=_JUMP),
+    Binding("escape,H", "close", "back", key_display="esc", id="close-heads"),
 ]
 
 # The step lists (pipeline, diff) keep only their own movement keys: the inherited Home/End and
@@ -86,4 +102,5 @@ def keys_text(binding: Binding) -> str:
 
 def every_binding_id() -> set[str]:
     """The ids a keymap file may name."""
-    return {b.id for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS, *TRAINING_BINDINGS) if b.id}
+    return {b.id for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS, *TRAINING_BINDINGS, *HEADS_BINDINGS)
+            if b.id}
