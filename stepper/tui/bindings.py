@@ -7,6 +7,8 @@ from textual.binding import Binding
 _STEP = Binding.Group("step", compact=False)
 _ENDS = Binding.Group("ends", compact=False)
 _JUMP = Binding.Group("fwd/bwd", compact=False)
+_HEADS = Binding.Group("head", compact=False)
+_EXAMPLES = Binding.Group("example", compact=False)
 
 # Stepping keys are priority bindings so they act the same wherever focus is (the
 # pipeline list would otherwise take Home/End and the arrows for itself).
@@ -67,13 +69,13 @@ TRAINING_BINDINGS = [
 
 # The heads view: a cursor on one head (layer-major) and one example of the data set.
 HEADS_BINDINGS = [
-    Binding("down,j", "move_head(1)", "next head", key_display="↓", id="head-next", priority=True, group=_STEP),
+    Binding("down,j", "move_head(1)", "next head", key_display="↓", id="head-next", priority=True, group=_HEADS),
     Binding("up,k", "move_head(-1)", "previous head", key_display="↑", id="head-previous", priority=True,
-            group=_STEP),
+            group=_HEADS),
     Binding("right,n", "move_example(1)", "next example", key_display="→", id="example-next", priority=True,
-            group=_JUMP),
+            group=_EXAMPLES),
     Binding("left,p", "move_example(-1)", "previous example", key_display="←", id="example-previous",
-            priority=True, group=_JUMP),
+            priority=True, group=_EXAMPLES),
     Binding("escape,H", "close", "back", key_display="esc", id="close-heads"),
 ]
 

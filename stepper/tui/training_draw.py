@@ -39,6 +39,23 @@ def _layer_colour(k: int) -> str:
     return LAYER_COLOURS[k % len(LAYER_COLOURS)]
 
 
+def _layers(plt, log: TrainingLog, xs: list[int]) -> None:
+    """log10 of each norm on a linear axis, ticked at the powers of 10 in their own numbers: plotext's
+    own log scale rewrites its data in place, so a second draw of the same figure (a resize) fails."""
+    lows, highs = [], []
+    for k, values in enumerate(log.layer_grad_norm.values()):
+        keep = [(x, math.log10(y)) for x, y in zip(*_finite(xs, values), strict=True) if y > 0]
+        if keep:
+            colour = _layer_colour(k)
+            plt.plot(*zip(*keep, strict=True), color=colour.replace("bright_", "") + "+" * colour.startswith(
+                "bright_"), marker="braille")
+            lows.append(min(y for _, y in keep))
+            highs.append(max(y for _, y in keep))
+    if lows:
+        powers = list(range(math.floor(min(lows)), math.ceil(max(highs)) + 1))
+        plt.yticks(powers, [f"{10.0 ** p:g}" for p in powers])
+
+
 def _finite(xs: list[int], ys: np.ndarray) -> tuple[list[int], list[float]]:
     keep = [(x, float(y)) for x, y in zip(xs, ys, strict=True) if math.isfinite(float(y))]
     return [x for x, _ in keep], [y for _, y in keep]
@@ -65,13 +82,7 @@ def draw(plt, log: TrainingLog, kind: str, cursor: int, clip: float | None) -> N
             plt.ylim(0, 1.05, yside="right")
         plt.ylim(0, None)
     elif kind == "layers":
-        for k, values in enumerate(log.layer_grad_norm.values()):
-            keep = [(x, y) for x, y in zip(*_finite(xs, values), strict=True) if y > 0]  # log scale: > 0 only
-            if keep:
-                colour = _layer_colour(k)
-                plt.plot(*zip(*keep, strict=True), color=colour.replace("bright_", "") + "+" * colour.startswith(
-                    "bright_"), marker="braille")
-        plt.yscale("log")
+        _layers(plt, log, xs)
     elif kind == "lr":
         plt.plot(*_finite(xs, log.lr), color="magenta", marker="braille")
         plt.ylim(0, None)
