@@ -20,9 +20,12 @@ def layer_norm_block(trace: Trace, precision: int) -> str:
     per_epoch = max(1, math.ceil(n / data.get("batch_size", n)))
     groups = list(log.layer_grad_norm)
     rows = sampled_updates(log, per_epoch)
+    named = [said for group, said in (("embed", "embed: the embeddings"),
+                                      ("head", "head: what follows the last layer, its final norm and output head"))
+             if group in groups]
     lines = ["### The gradient norm of each layer", "",
-             "The L2 norm of dLoss/dθ over each layer's parameters alone, before weight decay and clipping (embed: "
-             "the embeddings; L*i*: layer *i*; head: the final norm and the output head), at the last update of "
+             "The L2 norm of dLoss/dθ over each layer's parameters alone, before weight decay and clipping ("
+             + "; ".join(["L*i*: layer *i*", *named]) + "), at the last update of "
              + ("each epoch" if len(rows) == -(-log.updates // per_epoch) else "some of the epochs")
              + ". Their squares add up to the square of the total gradient norm. The JSON export has every update "
              "(`training.layer_grad_norm`); torch's own training run checks each one.", "",
