@@ -40,8 +40,8 @@ MODE_BINDINGS = [
     Binding("t", "toggle_trained", "before/after", id="before-after",
             tooltip="before/after training: the same step with the trained weights"),
     Binding("T", "training", "training", id="training",
-            tooltip="the training screen: loss, lr, gradient norm (in total and per layer), each batch"),
-    Binding("H", "heads", "heads", id="heads", tooltip="the trained heads and FFN units, over the examples"),
+            tooltip="the training screen: loss, lr, gradient norms, each batch"),
+    Binding("H", "heads", "heads", id="heads", tooltip="the trained heads and FFN units"),
     Binding("escape", "leave_question", "answer later", key_display="esc", id="leave-question",
             tooltip="leave the quiz question for later (the keys step again)"),
 ]
