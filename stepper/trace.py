@@ -158,7 +158,9 @@ class TrainingLog:
 
     Per update t (0-based; n = the updates that ran: all of them, or up to and including the one that
     stopped training): the loss of its batch with the weights before it, the learning rate it used, the
-    total gradient L2 norm before clipping, its batch's example indices, and every parameter after it.
+    total gradient L2 norm before clipping and the same norm per layer (trace_keys.layer_group: `embed`,
+    `layers.{i}`, `head`; the per-layer norms' squares add up to the total's), its batch's example
+    indices, and every parameter after it.
     Per validation (after each epoch's last update, and after the last update when that ends part-way
     through an epoch; none after an update that stopped training): the loss over the whole validation set
     and, for classify, the fraction right. An update that stopped training changed nothing: its row of
@@ -178,6 +180,9 @@ class TrainingLog:
     stopped_at: int | None  # the update whose loss or gradient was not finite; its parameters are unchanged
     batches: list[np.ndarray]  # [n] each update's example indices, in batch order
     dropout_seed: int  # masks of update t come from numpy.random.default_rng([dropout_seed, t])
+    # per group of parameters (trace_keys.layer_group), in parameter order: [n] the L2 norm of that
+    # group's dLoss/dθ before weight decay and clipping
+    layer_grad_norm: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def updates(self) -> int:

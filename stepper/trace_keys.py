@@ -7,6 +7,7 @@ never the formulas, and the checker pairs them by name. Parameter names are cont
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 TOK_EMB, POS, X0 = "tok_emb", "pos", "x0"
@@ -218,3 +219,27 @@ class DecoderLayerKeys(LayerKeys):
 
 def decoder_layer(i: int) -> DecoderLayerKeys:
     return DecoderLayerKeys(i, DECODER, "decoder")
+
+
+# ---- parameter groups: what "a layer" is when training measures its gradient norm per layer
+EMBED_GROUP, OUTPUT_GROUP = "embed", "head"
+_LAYER_PARAM = re.compile(r"^((?:encoder\.|decoder\.)?layers\.\d+)\.")
+
+
+def layer_group(param: str) -> str:
+    """The group a parameter's gradient norm is counted in: `layers.{i}` (`encoder.layers.{i}`,
+    `decoder.layers.{i}` in a seq2seq model; an mlp's layers too) for a layer's own parameters,
+    `embed` for the embeddings (`embed.*`), and `head` for everything after the last layer (the
+    final norms `ln_f`, `encoder.ln_f`, `decoder.ln_f` and the output head `head.*`)."""
+    found = _LAYER_PARAM.match(param)
+    if found:
+        return found.group(1)
+    return EMBED_GROUP if param.startswith("embed.") else OUTPUT_GROUP
+
+
+def layer_groups(params) -> dict[str, list[str]]:
+    """The parameter names of each group, groups in the order their first parameter comes."""
+    out: dict[str, list[str]] = {}
+    for name in params:
+        out.setdefault(layer_group(name), []).append(name)
+    return out

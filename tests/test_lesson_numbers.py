@@ -3,7 +3,8 @@
 A lesson that says "the gradient shrinks 350-fold" or "(5, 15) reads 3.646" makes a claim about the numbers
 the learner sees beside it; this test holds each such claim to the trace. Each numeric literal of each lesson
 is matched against every value the trace holds: each step's input and output entries, its bindings and
-worked lines, the parameters and gradients, the loss and the losses of training, the settings of the
+worked lines, the parameters and gradients, the loss and the losses of training, each update's figures
+(batch loss, learning rate, gradient norm in total and per layer, validation), the settings of the
 scenario (d_model, lr, …), every shape dimension and index, and the step numbers. "3.646" matches a value in
 [3.6455, 3.6465]; "−0.959" only a negative one; "20,000" any value that rounds to it at its last non-zero
 digit. What is not data (a formula's constants, an epsilon) is in ALLOWED, each with its reason.
@@ -84,6 +85,10 @@ def trace_values(name: str) -> tuple[np.ndarray, object]:
     arrays: list[np.ndarray] = []
     # positions (PE[5], row 3) run over the sentence; step numbers are matched apart, after the word "step"
     loose: list[float] = [tr.loss, *tr.losses, *range(len(tr.tokens) + 1)]
+    log = tr.training
+    if log is not None:  # every update's figures, as the training screen and the JSON show them
+        arrays += [log.batch_losses, log.lr, log.grad_norm, log.val_loss, log.val_accuracy,
+                   *log.layer_grad_norm.values()]
     _walk(tr.config, loose)
     for group in (tr.params, tr.grads, tr.trained):
         arrays.extend(np.ravel(a) for a in group.values())

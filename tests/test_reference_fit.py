@@ -181,7 +181,7 @@ def test_a_non_finite_loss_stops_training_with_the_parameters_unchanged():
     assert [t for t, _ in seen] == [0, 1] and seen[1][1][0] == seen[0][1][0]
     log = SimpleNamespace(batch_losses=fit.batch_losses, lr=fit.lr, grad_norm=fit.grad_norm, val_loss=[],
                           val_accuracy=[], val_after=[], param_names=["layers.0.W"], trained=fit.trained,
-                          running={}, stopped_at=1)
+                          running={}, stopped_at=1, layer_grad_norm=fit.layer_grad_norm)
     for rows in ([seen[0][1]], [seen[0][1], seen[1][1]]):  # the stopped update's row may be left out
         log.param_history = np.array(rows)
         assert all(c.ok for c in check_training(log, sc)), rows
@@ -209,7 +209,8 @@ def logged():
     history = []
     fit = fit_reference(sc, masks_for=masks_for, on_update=lambda t, flat: history.append(flat.copy()))
     log = SimpleNamespace(**{k: getattr(fit, k) for k in ("batch_losses", "lr", "grad_norm", "val_loss",
-                                                          "val_accuracy", "val_after", "trained", "stopped_at")})
+                                                          "val_accuracy", "val_after", "trained", "stopped_at",
+                                                          "layer_grad_norm")})
     log.param_names, log.param_history, log.running = list(sc.params), np.array(history), fit.running
     return sc, log
 
@@ -218,6 +219,7 @@ def copy_of(log, **changes):
     fields = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(log).items()}
     fields["trained"] = {n: v.copy() for n, v in log.trained.items()}
     fields["running"] = dict(log.running)
+    fields["layer_grad_norm"] = {g: v.copy() for g, v in log.layer_grad_norm.items()}
     return SimpleNamespace(**(fields | changes))
 
 
@@ -228,7 +230,7 @@ def failures(sc, log) -> list[str]:
 def test_the_reference_agrees_with_its_own_log(logged):
     sc, log = logged
     checks = check_training(log, sc, masks_for=masks_for)
-    assert all(c.ok for c in checks) and len(checks) == 9
+    assert all(c.ok for c in checks) and len(checks) == 10
     assert all(c.reference.startswith("torch training: ") for c in checks)
 
 
@@ -258,6 +260,22 @@ def test_each_figure_names_its_update_or_validation(logged):
     assert msgs[3].startswith("head.b[1] is ")
     assert msgs[4].startswith("layers.0.ln2.running_var[2] is ")
     assert len(msgs) == 5
+
+
+def test_each_layers_gradient_norm_is_checked_update_by_update(logged):
+    sc, log = logged
+    assert list(log.layer_grad_norm) == ["embed", "layers.0", "head"]
+    # the groups' norms make up the total: their squares add up to its square
+    squares = sum(v ** 2 for v in log.layer_grad_norm.values())
+    np.testing.assert_allclose(squares, log.grad_norm ** 2, rtol=1e-12)
+    bad = copy_of(log)
+    bad.layer_grad_norm["layers.0"][3] *= 1 + 1e-8
+    (msg,) = failures(sc, bad)
+    assert msg.startswith("update 3: the gradient norm of layers.0 is ") and "in torch" in msg
+    missing = copy_of(log)
+    del missing.layer_grad_norm["head"]
+    (msg,) = failures(sc, missing)
+    assert msg == "gradient norms per embed, layers.0 here, per embed, layers.0, head in torch"
 
 
 def test_where_training_stopped_and_when_it_validated(logged):

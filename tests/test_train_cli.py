@@ -144,3 +144,16 @@ def test_training_too_big_is_refused_with_the_figure_unless_forced(tmp_path):
                      r"example = 9 × 2 × [\d,]+ ≈ [\d.e+]+, over the limit of 1e\+05", refused.stderr), refused.stderr
     forced = lowered("check", small, "--force")
     assert forced.returncode == 0 and "✓ 9 updates vs torch.optim" in forced.stdout, forced.stdout + forced.stderr
+
+
+def test_the_json_holds_each_layers_gradient_norm_per_update(tmp_path):
+    """`training.layer_grad_norm`: per group (embed, layers.0, head), per update, the engine's figures, whose
+    squares add up to the total norm's."""
+    path = write(tmp_path)
+    out = json.loads(stepper("export", path, "--format", "json", cwd=tmp_path).stdout)["training"]
+    log = fit(load_scenario(str(path)))
+    assert list(out["layer_grad_norm"]) == ["embed", "layers.0", "head"]
+    for group, values in out["layer_grad_norm"].items():
+        assert values == log.layer_grad_norm[group].tolist()
+    squares = sum(np.array(v) ** 2 for v in out["layer_grad_norm"].values())
+    np.testing.assert_allclose(squares, np.array(out["grad_norm"]) ** 2, rtol=1e-12)

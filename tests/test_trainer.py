@@ -219,3 +219,21 @@ def test_without_data_the_traced_example_is_the_data_set(name):
         np.testing.assert_allclose(log.trained[n], trace.trained[n], rtol=1e-13, atol=1e-15)
         np.testing.assert_allclose(log.first_grads[n], trace.grads[n], rtol=1e-13, atol=1e-15)
     assert all(len(b) == log.batches[0].size for b in log.batches) and log.val_loss.size == 0
+
+
+def test_each_layers_gradient_norm_is_its_share_of_the_total():
+    """Per update, one norm per group of parameters (embed, each layer, head), computed before clipping:
+    the squares add up to the total's square, and each is the norm of that group's own gradient."""
+    from stepper.trace_keys import layer_group, layer_groups
+
+    sc = load_scenario("scenarios/warmup_postnorm_train.yaml")
+    log = trainer.fit(sc)
+    assert list(log.layer_grad_norm) == ["embed", *(f"layers.{i}" for i in range(8)), "head"]
+    squares = sum(v ** 2 for v in log.layer_grad_norm.values())
+    np.testing.assert_allclose(squares, log.grad_norm ** 2, rtol=1e-12)
+    first = {g: math.sqrt(sum(float((log.first_grads[n] ** 2).sum()) for n in names))
+             for g, names in layer_groups(sc.params).items()}
+    assert {g: v[0] for g, v in log.layer_grad_norm.items()} == pytest.approx(first, rel=1e-13)
+    assert [layer_group(n) for n in ("encoder.layers.2.self_attn.W_Q", "decoder.layers.0.ffn.b_1",
+                                     "decoder.ln_f.gamma", "embed.pos", "ln_f.beta", "layers.1.W")] == [
+        "encoder.layers.2", "decoder.layers.0", "head", "embed", "head", "layers.1"]

@@ -17,21 +17,21 @@ from tui_helpers import burst
 from stepper.engine import build_trace
 from stepper.scenario import load_scenario
 from stepper.tui.app import StepperApp
-from stepper.tui.bindings import APP_BINDINGS, MODE_BINDINGS, STEP_BINDINGS, TRAINING_BINDINGS
+from stepper.tui.bindings import APP_BINDINGS, HEADS_BINDINGS, MODE_BINDINGS, STEP_BINDINGS, TRAINING_BINDINGS
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 SEED = int(os.environ.get("STEPPER_FUZZ_SEED", "20261122"))
 KEYS_PER_SCENARIO = 450
 QUITS = {"q", "ctrl+q", "ctrl+c"}  # keys that end the app on purpose (the palette's Quit is caught below)
 
-BOUND = {key.strip() for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS, *TRAINING_BINDINGS)
+BOUND = {key.strip() for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS, *TRAINING_BINDINGS, *HEADS_BINDINGS)
          for key in b.key.split(",")}
 KEYS = sorted(({*string.ascii_lowercase, *string.digits, *BOUND, "ctrl+p", "question_mark", "enter", "escape",
                 "tab", "shift+tab", "up", "down", "left", "right", "pageup", "pagedown", "home", "end",
                 "backspace", "delete", "space", "minus", "full_stop", "ctrl+d", "ctrl+u"}) - QUITS)
 # the keys that open something, and the ones that act in it: drawn more often than single letters
 BUSY = ["g", "ctrl+p", "e", "w", "z", "o", "question_mark", "enter", "enter", "escape", "tab", "down", "up",
-        "pagedown", "pageup", "n", "p", "b", "t", "T"]
+        "pagedown", "pageup", "n", "p", "b", "t", "T", "H", "v", "j", "k"]
 
 
 def _sequence(rng: random.Random, count: int) -> list[tuple[str, ...]]:

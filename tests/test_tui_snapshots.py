@@ -110,7 +110,17 @@ async def training_screen_on_update_8(pilot) -> None:
     await pilot.pause(0.3)
 
 
-@pytest.mark.parametrize("run_before", [after_training_softmax, training_screen_on_update_8],
-                         ids=["after-training-softmax", "training-screen"])
+async def heads_view_on_head_1(pilot) -> None:
+    """The heads view on layer 0's head 1 and the second review: its map, its shares, the FFN units."""
+    from tests.tui_helpers import screen_text, wait_for
+
+    await pilot.press("H")
+    await wait_for(pilot, lambda: "FFN units of layer 0" in screen_text(pilot.app))
+    await pilot.press("down", "right")
+    await pilot.pause(0.3)
+
+
+@pytest.mark.parametrize("run_before", [after_training_softmax, training_screen_on_update_8, heads_view_on_head_1],
+                         ids=["after-training-softmax", "training-screen", "heads-view"])
 def test_training_snapshot(snap_compare, run_before):
     assert snap_compare(sentiment_app(), terminal_size=(120, 40), run_before=run_before)

@@ -137,6 +137,6 @@ async def test_help_on_the_training_screen_lists_its_own_keys():
         await pilot.press("T")
         await pilot.pause()
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: "previous epoch" in screen_text(app), what="the training screen's help")
+        await wait_for(pilot, lambda: "update-next" in screen_text(app), what="the training screen's help")
         text = screen_text(app)
         assert "next update" in text and "update-next" in text and "cyan line is the" in text

@@ -2,7 +2,7 @@
 
 Update t takes its batch from the plan (stepper/engine/batches.py), asks the batched model for the
 loss and dLoss/dθ (in training mode: dropout masks, BatchNorm's batch statistics), measures the total
-gradient norm, clips, and lets the optimizer move the weights with the schedule's learning rate.
+gradient norm (and each layer's: trace_keys.layer_group), clips, and lets the optimizer move the weights with the schedule's learning rate.
 Validation runs in eval mode after each epoch. A loss or gradient that is not finite ends training at
 that update without touching the weights. Without `data:` the data set is the scenario's own example(s),
 one batch of all of them, so every training run goes through here.
@@ -22,6 +22,7 @@ from stepper.engine.batched_mlp import BatchedMLP
 from stepper.engine.batches import BatchMaker, plan, traced_examples
 from stepper.scenario.types import Scenario
 from stepper.trace import TrainingLog
+from stepper.trace_keys import layer_groups
 
 
 def batched_model(sc: Scenario):
@@ -46,6 +47,14 @@ class _Flat:
             size = int(np.size(params[n]))
             self.views[n] = self.theta[start:start + size].reshape(np.shape(params[n]))
             start += size
+        # each layer's stretches of the flat vector (trace_keys.layer_group), to measure its gradient alone
+        spans = dict(zip(self.names, np.cumsum([0] + [int(np.size(params[n])) for n in self.names]), strict=False))
+        self.groups = {group: [(int(spans[n]), int(spans[n]) + int(np.size(params[n]))) for n in names]
+                       for group, names in layer_groups(self.names).items()}
+
+    def layer_norms(self, grad: np.ndarray) -> dict[str, float]:
+        """The L2 norm of each group's part of the flat gradient `grad`."""
+        return {group: clip.total_norm([grad[a:b] for a, b in spans]) for group, spans in self.groups.items()}
 
     def gather(self, grads: dict[str, np.ndarray], out: np.ndarray) -> np.ndarray:
         return np.concatenate([grads[n].ravel() for n in self.names], out=out)
@@ -78,6 +87,7 @@ def _fit(sc: Scenario, cfg) -> TrainingLog:
     theta, params = flat.theta, flat.views
     history = np.empty((total, theta.size))
     losses, norms = np.empty(total), np.empty(total)
+    layer_norms = {group: np.empty(total) for group in flat.groups}
     rates = np.array(schedule.learning_rates(cfg.lr, cfg.schedule.kind, cfg.schedule.warmup, total))
     velocity = {"θ": _Flat({k: cfg.velocity.get(k, np.zeros_like(v)) for k, v in sc.params.items()}).theta}
     state = optim.init_state(cfg.kind, {"θ": theta}, velocity)["θ"]
@@ -112,6 +122,8 @@ def _fit(sc: Scenario, cfg) -> TrainingLog:
         flat.gather(grads, grad)
         norm = clip.total_norm(grad)
         losses[t], norms[t] = loss, norm
+        for group, value in flat.layer_norms(grad).items():
+            layer_norms[group][t] = value
         if not math.isfinite(loss) or not (math.isfinite(norm) or np.isfinite(grad).all()):
             history[t] = theta
             stopped = t
@@ -133,7 +145,8 @@ def _fit(sc: Scenario, cfg) -> TrainingLog:
         val_loss=np.array(val_loss, dtype=np.float64), val_accuracy=np.array(val_acc, dtype=np.float64),
         val_after=np.array(val_after, dtype=np.int64), param_names=flat.names, param_history=history[:ran],
         trained={name: v.copy() for name, v in params.items()}, running=dict(running or {}),
-        first_grads=first_grads, stopped_at=stopped, batches=order[:ran], dropout_seed=seed)
+        first_grads=first_grads, stopped_at=stopped, batches=order[:ran], dropout_seed=seed,
+        layer_grad_norm={group: v[:ran] for group, v in layer_norms.items()})
 
 
 def _dropout_module():

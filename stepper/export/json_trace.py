@@ -84,11 +84,12 @@ def trace_dict(trace: Trace, verdicts=None) -> dict:
 
 def training_dict(trace: Trace, verdicts=None) -> dict:
     """`training`: per update its batch loss (weights before it), learning rate and gradient norm (before
-    clipping); per validation its loss and, for classify, accuracy (weights after that epoch's last update).
+    clipping), in total and per layer (`layer_grad_norm`, by trace_keys.layer_group); per validation its loss and, for classify, accuracy (weights after that epoch's last update).
     `trained_params`: every parameter after the last update. BatchNorm's running statistics, which are not
     parameters, by the norm's name (`layers.0.ln1`)."""
     log = trace.training
     training = {"batch_losses": array(log.batch_losses), "lr": array(log.lr), "grad_norm": array(log.grad_norm),
+                "layer_grad_norm": {group: array(v) for group, v in log.layer_grad_norm.items()},
                 "val_loss": array(log.val_loss), "val_accuracy": array(log.val_accuracy),
                 "val_after": [int(t) for t in log.val_after], "updates": log.updates,
                 "stopped_at": log.stopped_at,

@@ -1,8 +1,9 @@
 """The export's "What training did": the traced example before and after training, where each head
 looks, the FFN units that fire most, and how far each layer moves each token.
 
-A pure function of the Trace: the "after" pass and the summaries are computed here from the trace's
-own config and trained weights (stepper.insight), the same on every call. Numbers print through
+A pure function of the Trace: the "after" pass and the summaries come from
+`stepper.insight.trained.trained_insight` (the app's heads view calls the same function), computed once
+per export from the trace's own config and trained weights, the same on every call. Numbers print through
 `table_number`; every choice (the largest change, a top guess) goes through `stepper.roundoff`.
 """
 
@@ -11,18 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from stepper.export.md_tables import label, text, token
-from stepper.insight.before_after import changed_entries, trained_scenario
-from stepper.insight.from_trace import scenario_of
-from stepper.insight.heads import POSITION_SHARES, head_summaries
-from stepper.insight.layers import layer_work
-from stepper.insight.passes import MAX_EXAMPLES, default_examples
-from stepper.insight.units import top_units
+from stepper.insight.before_after import changed_entries
+from stepper.insight.heads import POSITION_SHARES
+from stepper.insight.passes import MAX_EXAMPLES
+from stepper.insight.trained import UNITS_PER_LAYER, TrainedInsight, has_trained_model, trained_insight
 from stepper.present import insight_words as words
 from stepper.present.numbers import table_number
 from stepper.roundoff import first_largest, steady_array
 from stepper.trace import Trace
 
-UNITS_PER_LAYER = 3
 ONE_STACK = ("encoder", "decoder")  # the kinds whose heads, units and layers are summarised
 MAX_MAP = 12  # an attention map with more rows than this is summarised by its largest change alone
 
@@ -32,20 +30,17 @@ def insight_section(trace: Trace, precision: int) -> str:
     if not trace.trained or not all(np.all(np.isfinite(v)) for v in trace.trained.values()):
         return ""
     log = trace.training
-    if log is not None and log.stopped_at is not None:  # what the overflowing weights compute is round-off's
+    if not has_trained_model(trace):  # what the overflowing weights compute is round-off's
         return (f"## What training did\n\nTraining stopped at update {log.stopped_at}: with the weights it had "
                 "reached, that update's pass made a number that is not finite (see the loss curve above), so "
                 "there is no trained model to set beside the untrained one.")
-    from stepper.engine.run import build_trace
-
-    sc = scenario_of(trace)
-    after = build_trace(trained_scenario(sc, trace))
+    seen = trained_insight(trace)
+    sc, after = seen.scenario, seen.after
     parts = ["## What training did", _intro(trace, sc), _example_block(trace, after, precision)]
     if sc.model.kind != "mlp":
         parts.append(_attention_block(trace, after, precision))
     if sc.model.kind in ONE_STACK:  # the summaries read one stack's steps (fwd.L{i}…); a seq2seq has two
-        parts += [_heads_block(sc, trace, precision), _units_block(sc, trace, precision),
-                  _layers_block(trace, after, precision)]
+        parts += [_heads_block(seen, precision), _units_block(seen, precision), _layers_block(seen, trace, precision)]
     return "\n\n".join(filter(None, parts))
 
 
@@ -136,9 +131,8 @@ def _attention_block(trace: Trace, after: Trace, precision: int) -> str:
     return "\n\n".join(out)
 
 
-def _heads_block(sc, trace: Trace, precision: int) -> str:
-    examples = default_examples(sc)
-    before, after = (head_summaries(sc, w, examples) for w in (trace.params, trace.trained))
+def _heads_block(seen: TrainedInsight, precision: int) -> str:
+    examples, before, after = seen.examples, seen.heads_before, seen.heads_after
     lines = [f"### Where each head looks, over {len(examples)} example{'s' * (len(examples) != 1)}", "",
              "The mean share of each head's attention weight, over every real query row of the examples, "
              "that goes to each place (before → after training): the previous token, the query's own token, "
@@ -154,9 +148,8 @@ def _heads_block(sc, trace: Trace, precision: int) -> str:
     return "\n".join(lines)
 
 
-def _units_block(sc, trace: Trace, precision: int) -> str:
-    examples = default_examples(sc)
-    units = top_units(sc, trace.trained, examples, UNITS_PER_LAYER)
+def _units_block(seen: TrainedInsight, precision: int) -> str:
+    examples, units = seen.examples, seen.units
     lines = ["### The FFN units that fire most (after training)", "",
              f"Per layer, the {UNITS_PER_LAYER} hidden units (after the activation) with the largest activation on "
              "any real token of the examples, where that is, and the unit's mean over every real token.", "",
@@ -168,14 +161,14 @@ def _units_block(sc, trace: Trace, precision: int) -> str:
     return "\n".join(lines)
 
 
-def _layers_block(trace: Trace, after: Trace, precision: int) -> str:
+def _layers_block(seen: TrainedInsight, trace: Trace, precision: int) -> str:
     norm = (trace.config.get("model") or {}).get("norm")
     leaving = "its LayerNorm ln2" if norm == "post" else "its second residual add"
     lines = ["### How far each layer moves each token, before → after", "",
              f"For each token: ‖what the layer changed‖ / ‖the vector entering the layer‖ (leaving it: after "
              f"{leaving}), and for each sublayer ‖what it adds‖ / ‖what it is added to‖.", "",
              "| layer | token | whole layer | attention | FFN |", "|:---|:---|---:|---:|---:|"]
-    pairs = list(zip(layer_work(trace), layer_work(after), strict=True))
+    pairs = list(zip(seen.layers_before, seen.layers_after, strict=True))
     for b, a in pairs:
         lines += [f"| {b.layer} | {token(tok)} | {_cell(b.ratio[t], a.ratio[t], precision)} | "
                   f"{_cell(b.attn[t], a.attn[t], precision)} | {_cell(b.ffn[t], a.ffn[t], precision)} |"

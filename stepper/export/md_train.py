@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from stepper.export.md_curve import curve_block, validation_block
+from stepper.export.md_layer_norms import layer_norm_block
 from stepper.export.md_steps import (
     Axes,
     Findings,
@@ -36,7 +37,7 @@ def training_section(trace: Trace, chosen: list[tuple[int, Step]], axes: Axes, p
     out = ["## Training", _intro(trace)]
     for n, step in chosen:
         if step.id == "upd.curve":
-            out.append(curve_block(step, n, trace, precision, found))
+            out += [curve_block(step, n, trace, precision, found), layer_norm_block(trace, precision)]
         elif step.id == "upd.validation":
             out.append(validation_block(step, n, trace, precision, found))
         else:

@@ -83,3 +83,15 @@ def layer_sentence(layer: int, before: np.ndarray, after: np.ndarray, precision:
     change = "as much as" if how == "as much" else f"{how} than"
     return (f"Layer {layer} moves a token's vector by {a} of its length on average after training, "
             f"{change} before ({b}).")
+
+
+def share_rows(before: HeadSummary, after: HeadSummary, precision: int) -> list[tuple[str, str, str]]:
+    """(where, share before training, share after) for each position share, in POSITION_SHARES' order
+    (the heads view's table; the export's has the same numbers in columns)."""
+    return [(SHARE_WORDS.get(name, name), table_number(before.shares[name], precision),
+             table_number(after.shares[name], precision)) for name in after.shares]
+
+
+def rows_words(s: HeadSummary) -> str:
+    n = len(s.examples)
+    return f"over {s.rows} real query rows of {n} example{'s' * (n != 1)}"

@@ -62,7 +62,7 @@ def training_verdict(trace: Trace, checks) -> str:
         return "training not compared (no reference run)"
     ok = all(c.ok for c in checks)
     worst = max(c.max_abs_err for c in checks)
-    what = "batch losses, learning rates, gradient norms, " + ("validation, " if log.val_loss.size else "") + \
+    what = "batch losses, learning rates, gradient norms (total and per layer), " + ("validation, " if log.val_loss.size else "") + \
         "every parameter after each update"
     line = (f"{ok_mark(ok)} {_plural(log.updates, 'update')} vs torch.optim ({what}): max abs err {worst:.1e}")
     if not ok:

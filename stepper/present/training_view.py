@@ -98,5 +98,5 @@ def moved_words(count: int, largest: float | None) -> str:
 def plotted_words(log: TrainingLog) -> str:
     """What the plots show, and what they do not."""
     validation = ", validation after each epoch" if log.val_loss.size else ""
-    return (f"Per update: the batch's loss{validation}, the learning rate, the gradient norm (per-layer norms "
-            "are not recorded). ←/→ move the cursor; Enter: update 1's steps.")
+    return (f"Per update: the batch's loss{validation}, the learning rate, the gradient norm in total and per "
+            "layer. ←/→ move the cursor; Enter: update 1's steps; H: the heads.")

@@ -7,6 +7,8 @@ from textual.binding import Binding
 _STEP = Binding.Group("step", compact=False)
 _ENDS = Binding.Group("ends", compact=False)
 _JUMP = Binding.Group("fwd/bwd", compact=False)
+_HEADS = Binding.Group("head", compact=False)
+_EXAMPLES = Binding.Group("example", compact=False)
 
 # Stepping keys are priority bindings so they act the same wherever focus is (the
 # pipeline list would otherwise take Home/End and the arrows for itself).
@@ -38,7 +40,8 @@ MODE_BINDINGS = [
     Binding("t", "toggle_trained", "before/after", id="before-after",
             tooltip="before/after training: the same step with the trained weights"),
     Binding("T", "training", "training", id="training",
-            tooltip="the training screen: loss, lr, gradient norm, each batch"),
+            tooltip="the training screen: loss, lr, gradient norms, each batch"),
+    Binding("H", "heads", "heads", id="heads", tooltip="the trained heads and FFN units"),
     Binding("escape", "leave_question", "answer later", key_display="esc", id="leave-question",
             tooltip="leave the quiz question for later (the keys step again)"),
 ]
@@ -58,7 +61,22 @@ TRAINING_BINDINGS = [
     Binding("pageup", "move_epoch(-1)", "previous epoch", key_display="pgup", id="epoch-previous", priority=True),
     Binding("enter", "first_update_steps", "update 1's steps", id="update-steps",
             tooltip="update 1 step by step, checked, in the main screen"),
+    Binding("v", "next_plot", "next picture", id="next-picture",
+            tooltip="the next picture, when they show one at a time"),
+    Binding("H", "heads", "heads", id="training-heads", tooltip="the trained heads and FFN units"),
     Binding("escape,T", "close", "back", key_display="esc", id="close-training"),
+]
+
+# The heads view: a cursor on one head (layer-major) and one example of the data set.
+HEADS_BINDINGS = [
+    Binding("down,j", "move_head(1)", "next head", key_display="↓", id="head-next", priority=True, group=_HEADS),
+    Binding("up,k", "move_head(-1)", "previous head", key_display="↑", id="head-previous", priority=True,
+            group=_HEADS),
+    Binding("right,n", "move_example(1)", "next example", key_display="→", id="example-next", priority=True,
+            group=_EXAMPLES),
+    Binding("left,p", "move_example(-1)", "previous example", key_display="←", id="example-previous",
+            priority=True, group=_EXAMPLES),
+    Binding("escape,H", "close", "back", key_display="esc", id="close-heads"),
 ]
 
 # The step lists (pipeline, diff) keep only their own movement keys: the inherited Home/End and
@@ -86,4 +104,5 @@ def keys_text(binding: Binding) -> str:
 
 def every_binding_id() -> set[str]:
     """The ids a keymap file may name."""
-    return {b.id for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS, *TRAINING_BINDINGS) if b.id}
+    return {b.id for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS, *TRAINING_BINDINGS, *HEADS_BINDINGS)
+            if b.id}

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from stepper.scenario.types import Scenario
+from stepper.trace_keys import layer_groups
 from stepper.verify.reference_fit_model import (
     Running,
     TorchBatch,
@@ -56,6 +57,8 @@ class ReferenceFit:
     first_grads: dict[str, np.ndarray] = field(default_factory=dict)  # update 0's dLoss/dθ, before clipping
     # the optimizer's memory after update 0, per parameter: "v" (momentum), "m" and "s" (Adam's moments)
     first_state: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    # per group of parameters (trace_keys.layer_group): [U] the L2 norm of its dLoss/dθ before clipping
+    layer_grad_norm: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def multiplier(kind: str, warmup: int, total: int, t: int) -> float:
@@ -188,6 +191,8 @@ def fit_reference(sc: Scenario, masks_for: MasksFor | None = None, on_update: On
     model, running = (TorchSeq2Seq(sc), start_running_seq2seq(sc)) if seq2seq else (TorchModel(sc), start_running(sc))
     max_norm = cfg.clip_grad_norm if cfg.clip_grad_norm is not None else math.inf
     fit = ReferenceFit(names, *([] for _ in range(6)), trained={}, running={}, stopped_at=None, batches=plan)
+    groups = {group: [params[n] for n in members] for group, members in layer_groups(names).items()}
+    fit.layer_grad_norm = {group: [] for group in groups}
 
     for t, rows in enumerate(plan):
         batch = train.batch(rows)
@@ -210,6 +215,9 @@ def fit_reference(sc: Scenario, masks_for: MasksFor | None = None, on_update: On
         if t == 0:
             fit.first_grads = {n: p.grad.detach().numpy().copy() for n, p in params.items()}
         finite = bool(torch.isfinite(loss)) and all(bool(torch.isfinite(p.grad).all()) for p in tensors)
+        for group, members in groups.items():  # before clip_grad_norm_ scales the gradients in place
+            norms = torch.stack([torch.linalg.vector_norm(p.grad) for p in members])
+            fit.layer_grad_norm[group].append(torch.linalg.vector_norm(norms).item())
         # with no limit, clip_grad_norm_ scales by exactly 1.0: it only measures
         norm = torch.nn.utils.clip_grad_norm_(tensors, max_norm)
         fit.batch_losses.append(loss.item())
@@ -269,6 +277,7 @@ def _finish(fit: ReferenceFit, params, running: Running) -> ReferenceFit:
         np.array(v, dtype=np.float64) for v in (fit.batch_losses, fit.lr, fit.grad_norm, fit.val_loss,
                                                 fit.val_accuracy))
     fit.val_after = np.array(fit.val_after, dtype=np.int64)
+    fit.layer_grad_norm = {group: np.array(v, dtype=np.float64) for group, v in fit.layer_grad_norm.items()}
     fit.trained = {n: p.detach().numpy().copy() for n, p in params.items()}
     fit.running = {n: (m.numpy().copy(), v.numpy().copy()) for n, (m, v) in running.items()}
     return fit

@@ -1,11 +1,12 @@
 """Training checked update by update: a TrainingLog against the independent torch run (`reference_fit`).
 
 `check_training(log, sc)` gives one Check per figure — batch losses, learning rates, gradient
-norms, validation, the parameters after every update, the trained parameters, BatchNorm's running
-statistics and where training stopped. A disagreement names the update, the parameter and the entry:
-"update 17: layers.0.attn.W_Q[2, 3] is 0.1234 here, 0.1235 in torch (|Δ| 3.1e-08)". The log is read
-by its field names only (batch_losses, lr, grad_norm, val_loss, val_accuracy, val_after, param_names,
-param_history [U, P], trained, running, stopped_at). Parameters are compared as torch makes them,
+norms (total, and per layer), validation, the parameters after every update, the trained parameters,
+BatchNorm's running statistics and where training stopped. A disagreement names the update, the
+parameter and the entry: "update 17: layers.0.attn.W_Q[2, 3] is 0.1234 here, 0.1235 in torch
+(|Δ| 3.1e-08)". The log is read by its field names only (batch_losses, lr, grad_norm,
+layer_grad_norm, val_loss, val_accuracy, val_after, param_names, param_history [U, P], trained,
+running, stopped_at). Parameters are compared as torch makes them,
 so the U copies of the model are never all held twice.
 """
 
@@ -111,6 +112,7 @@ def compare_training(log, sc: Scenario, tol: float = 1e-9, masks_for: MasksFor |
     checks = [_per_update(what, getattr(log, key), getattr(ref, key), tol)
               for key, what in (("batch_losses", "batch loss"), ("lr", "learning rate"),
                                 ("grad_norm", "gradient norm"))]
+    checks.append(_per_layer(log.layer_grad_norm, ref.layer_grad_norm, tol))
     checks += _validation(log, ref, tol)
     checks.append(params.check())
     trained = _Finding("trained parameters", tol)
@@ -139,6 +141,21 @@ def _per_update(what: str, ours, theirs, tol: float) -> Check:
         found.fail(math.inf, f"{len(ours)} {found.what} here, {len(theirs)} in torch")
     for t in range(min(len(ours), len(theirs))):
         found.compare(ours[t], theirs[t], f"the {what}", f"update {t}: ")
+    return found.check()
+
+
+def _per_layer(ours: dict, theirs: dict, tol: float) -> Check:
+    """Each layer's gradient norm (trace_keys.layer_group) at each update."""
+    found = _Finding("per-layer gradient norms", tol)
+    if list(ours) != list(theirs):
+        found.fail(math.inf, f"gradient norms per {', '.join(ours) or 'nothing'} here, "
+                             f"per {', '.join(theirs)} in torch")
+    for group in (g for g in theirs if g in ours):
+        mine, torch_s = np.asarray(ours[group], dtype=np.float64), theirs[group]
+        if mine.shape != torch_s.shape:
+            found.fail(math.inf, f"{len(mine)} gradient norms of {group} here, {len(torch_s)} in torch")
+        for t in range(min(len(mine), len(torch_s))):
+            found.compare(mine[t], torch_s[t], f"the gradient norm of {group}", f"update {t}: ")
     return found.check()
 
 

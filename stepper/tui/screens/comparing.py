@@ -97,8 +97,23 @@ class Comparisons:
             self.notify("The training screen is still being prepared: press T again in a moment.",
                         title="training", timeout=3)
         else:
-            self.app.push_screen(TrainingScreen(self.original, self.update_views, self.training_cursor),
-                                 self._training_closed)
+            self.app.push_screen(TrainingScreen(self.original, self.update_views, self.training_cursor,
+                                                open_heads=self.action_heads), self._training_closed)
+
+    def action_heads(self) -> None:
+        """The heads view (`H`, here or on the training screen): its numbers are computed on the first
+        visit, in the view's worker, and kept here for the next."""
+        from stepper.insight.trained import has_trained_model
+        from stepper.tui.screens.heads import HeadsScreen
+
+        if not trains(self.original) or self.original.config["model"]["kind"] == "mlp":
+            self.notify("The heads view needs a transformer that trains.", timeout=3)
+        elif not has_trained_model(self.original):
+            self.notify("Training stopped before its end: there is no trained model to show.", timeout=4)
+        else:
+            after = self.after.trace if self.after is not None else None
+            self.app.push_screen(HeadsScreen(self.original, self.trained_insight, after,
+                                             keep=lambda insight: setattr(self, "trained_insight", insight)))
 
     def _training_closed(self, answer: tuple[int, bool]) -> None:
         """The training screen's answer: where its cursor was (it opens there again), and whether to go

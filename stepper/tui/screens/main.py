@@ -2,7 +2,7 @@
 
 Learning modes live here too: the quiz (`z`: predict a step's output before it is shown), what-if edits
 (`w`: change a number, see everything downstream move; `o`: original/edited), before/after training (`t`)
-and the training screen (`T`); comparing.py holds the comparisons. Workers answer with typed messages:
+the training screen (`T`) and the heads view (`H`); comparing.py holds the comparisons. Workers answer with typed messages:
 verdicts (checking.py), an edit (whatif_work.py), the trace after training (comparing.py), an export."""
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class MainScreen(Comparisons, Screen):
         self.after: Edited | None = None  # the traced example after training, once a worker has built it
         self.update_views: list | None = None  # the training screen's updates, made by the same worker
         self.training_cursor = 0  # the update the training screen's cursor was left on
+        self.trained_insight = None  # the heads view's summaries, once its worker has made them
         # every edit's label, by id(trace) (the quiz keeps those traces alive): what the export calls them
         self.whatif_labels: dict[int, str] = {}
         self.checks = TorchChecks(verdicts)
@@ -112,7 +113,7 @@ class MainScreen(Comparisons, Screen):
             return False  # the key goes on to the answer box
         if action == "toggle_edit":
             return self.edited is not None  # in the Footer only once there is an edit to flip to
-        if action in ("toggle_trained", "training"):
+        if action in ("toggle_trained", "training", "heads"):
             return trains(self.original)  # a scenario that does not train has no before/after
         return True
 

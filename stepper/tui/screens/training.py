@@ -1,12 +1,18 @@
-"""`T`: what training did, update by update. The losses (and validation), the learning rate and the
-gradient norm over the updates, a cursor on one update (←/→, Home/End, PgUp/PgDn by epoch), and that
-update's batch and figures beside them. Enter leaves for the first update's own steps, checked against
-torch, in the main screen. Everything shown was computed once, in the main screen's worker."""
+"""`T`: what training did, update by update. The losses (and validation), the learning rate, the
+gradient norm and each layer's over the updates, a cursor on one update (←/→, Home/End, PgUp/PgDn by
+epoch), and that update's batch and figures beside them. Enter leaves for the first update's own steps,
+checked against torch, in the main screen; H opens the heads view. Everything shown was computed once,
+in the main screen's worker.
+
+When the pictures would get fewer than MIN_PLOT_ROWS rows each (a small terminal), the screen shows
+one picture at a time, and `v` goes to the next."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -15,6 +21,7 @@ from stepper.present.training_view import UpdateView, plotted_words
 from stepper.trace import Trace
 from stepper.tui.bindings import TRAINING_BINDINGS
 from stepper.tui.training_draw import KINDS, legend
+from stepper.tui.widgets.plot_pane import PlotPane, PlotPanes
 from stepper.tui.widgets.title_bar import TitleBar
 from stepper.tui.widgets.update_panel import UpdatePanel
 
@@ -22,8 +29,9 @@ READING = """\
 The top picture is the loss of each update's batch (blue), measured with the weights before that
 update, and, when the scenario holds examples back, the validation loss (red dots) and accuracy (green,
 right axis) after each epoch. Below: the learning rate each update used (the schedule), and the total
-gradient norm over every parameter before clipping, with the clipping threshold as a red line. Norms
-per layer are not recorded. The cyan line is the cursor; beside the pictures, its update's figures and
+gradient norm over every parameter before clipping, with the clipping threshold as a red line, and the
+same norm for each layer's parameters alone (embed, L0, L1 …, head: the final norm and the output head),
+on a log scale. On a small terminal one picture shows at a time: v shows the next. The cyan line is the cursor; beside the pictures, its update's figures and
 batch: the examples it read, right-padded with <pad> to the longest (struck through: masked in
 attention and left out of the loss)."""
 
@@ -33,8 +41,10 @@ class TrainingScreen(Screen):
     HELP = (TRAINING_BINDINGS, READING)  # what `?` lists and says here
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (170, "-wide")]
 
-    def __init__(self, trace: Trace, views: list[UpdateView], cursor: int = 0) -> None:
+    def __init__(self, trace: Trace, views: list[UpdateView], cursor: int = 0,
+                 open_heads: Callable[[], None] | None = None) -> None:
         super().__init__()
+        self.open_heads = open_heads  # the main screen's: it keeps the heads view's numbers once computed
         self.trace, self.views, self.training_log = trace, views, trace.training
         self.clip = (trace.config.get("optim") or {}).get("clip_grad_norm")
         self.cursor = max(0, min(cursor, len(views) - 1))
@@ -44,14 +54,17 @@ class TrainingScreen(Screen):
 
         yield TitleBar(self.trace.scenario, f"training: {self.training_log.updates} updates", id="title-bar")
         with Horizontal(id="training-body"):
-            with Vertical(id="training-plots"):
+            with PlotPanes(id="training-plots"):
                 yield Static(Content.styled(plotted_words(self.training_log), "$text-muted"), id="training-caption")
                 for kind in KINDS:
                     key = Content(" ").join(Content.styled(f"■ {label}", f"ansi_{colour}")
                                             for label, colour in legend(self.training_log, kind, self.clip))
-                    yield Static(key, classes="plot-legend")
-                    yield TrainingPlot(self.training_log, kind, self.cursor, self.clip, classes="training-plot",
-                                       id=f"plot-{kind}")
+                    if kind == "layers":
+                        key = Content("gradient norm per layer, log scale: ") + key
+                    with PlotPane(id=f"pane-{kind}"):
+                        yield Static(key, classes="plot-legend")
+                        yield TrainingPlot(self.training_log, kind, self.cursor, self.clip, classes="training-plot",
+                                           id=f"plot-{kind}")
             with VerticalScroll(id="update-box"):
                 yield UpdatePanel(id="update")
         yield Footer(compact=True)
@@ -61,7 +74,16 @@ class TrainingScreen(Screen):
         self._show()
 
     def _show(self) -> None:
-        self.query_one(UpdatePanel).show(self.views[self.cursor], len(self.views), self.clip)
+        self.query_one(UpdatePanel).show(self.views[self.cursor], len(self.views), self.clip,
+                                         self.training_log)
+
+    def action_next_plot(self) -> None:
+        self.query_one("#training-plots", PlotPanes).next_pane()
+
+    def action_heads(self) -> None:
+        """The heads view, on top of this screen (esc comes back here)."""
+        if self.open_heads is not None:
+            self.open_heads()
 
     def action_move(self, by: int) -> None:
         self.move_to(self.cursor + by)

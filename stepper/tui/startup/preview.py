@@ -23,7 +23,7 @@ from stepper.tui.widgets.title_bar import BEFORE_TRAINING, TitleBar
 
 # the main screen's Footer shows these only in a state the first frame is never in
 HIDDEN_AT_FIRST = frozenset({"toggle_edit", "leave_question"})
-TRAINING_ACTIONS = frozenset({"toggle_trained", "training"})  # shown only for a scenario that trains
+TRAINING_ACTIONS = frozenset({"toggle_trained", "training", "heads"})  # shown only for a scenario that trains
 
 
 class PreviewScreen(Screen):

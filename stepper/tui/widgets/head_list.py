@@ -1,0 +1,29 @@
+"""The heads view's list of heads, one line each (layer-major), the one under the cursor marked: its
+largest share after training and the pattern it names (present.insight_words), so the heads can be
+compared at a glance."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+from stepper.insight.types import HeadSummary
+from stepper.present import insight_words as words
+from stepper.present.numbers import table_number
+from stepper.tui.widgets.in_place import update_in_place
+
+PRECISION = 4
+
+
+class HeadList(Static):
+    def show(self, heads: list[HeadSummary], cursor: int) -> None:
+        parts: list = [("heads (↑/↓)", "bold $text-primary"), "\n"]
+        for k, s in enumerate(heads):
+            here = k == cursor
+            mark = ("▸ " if here else "  ", "bold $text-accent")
+            name = (f"L{s.layer} h{s.head}", "bold reverse" if here else "bold")
+            top = words.where_to(s.top, s.top_is_token)
+            share = table_number(s.top_share, PRECISION)
+            said = (f"  {top} {share}", "$text" if s.pattern is not None else "$text-muted")
+            parts += [mark, name, said, "\n"]
+        update_in_place(self, Content.assemble(*parts))
