@@ -218,3 +218,9 @@ class DecoderLayerKeys(LayerKeys):
 
 def decoder_layer(i: int) -> DecoderLayerKeys:
     return DecoderLayerKeys(i, DECODER, "decoder")
+
+
+# the blocks of a layer in order, by stack: `res{n}` and `ln{n}` belong to the n-th (engine/layer.py's
+# sublayer_forward); `qkv` (pre-norm: the sum of what LN1's output fed Q, K and V) to the first
+SUBLAYER_BLOCKS = {"": ("attn", "ffn"), ENCODER: ("attn", "ffn"), DECODER: ("self", "cross", "ffn")}
+

@@ -18,7 +18,8 @@ from stepper.verify.verdicts import Check
 
 Parts = list  # of str | (text, style)
 
-HEADER_STYLE = {"phase": "bold $accent", "group": "bold $text-primary", "head": "italic $text-secondary"}
+HEADER_STYLE = {"phase": "bold $accent", "stack": "bold underline $accent", "group": "bold $text-primary",
+                "block": "$text-primary", "head": "italic $text-secondary"}
 BADGE_STYLE = {AGREES: "bold $success", DISAGREES: "bold $error", UNCHECKED: "$text-muted"}
 CHANGED = ("◆", "bold $warning")  # after a what-if edit: this step has cells the edit moved
 
