@@ -62,7 +62,7 @@ def header_parts(trace: Trace, index: int, *, hidden: bool = False) -> Parts:
         parts += [("  ", ""), (line, "bold $text-accent"), "\n"]
     parts += [("shapes ", "$text-muted"), (shape_line(step, hide_outputs=hidden), "$text-primary")]
     if streams := stream_note(trace, index):  # cross-attention: which stream Q, K and V come from
-        parts += ["\n", ("from   ", "$text-muted"), (streams, "$text-primary")]
+        parts += ["\n", ("streams ", "$text-muted"), (streams, "$text-primary")]
     worked = None if hidden else worked_line(step)  # a line of arithmetic, not one more symbol
     bindings = given_bindings(step, hide_results=hidden)
     if bindings:
