@@ -19,7 +19,7 @@ STEP_BINDINGS = [
     Binding("f", "forward_start", "forward start", id="forward-start", priority=True, group=_JUMP),
     Binding("b", "backward_start", "first backward step", id="backward-start", priority=True, group=_JUMP),
     Binding("m", "memory", "memory ↔ cross-attn", id="memory", priority=True,
-            tooltip="encoder–decoder: from a cross-attention step to the encoder output it reads, and back"),
+            tooltip="seq2seq: a cross-attention step ↔ the encoder output it reads"),
     Binding("g", "go_to", "go to", id="go-to", priority=True),
     Binding("e", "export", "export", id="export", priority=True),
     Binding("pagedown,ctrl+d", "scroll_step(1)", "scroll the step down", key_display="pgdn",
