@@ -110,6 +110,9 @@ def structure_notes(a: Trace, b: Trace) -> list[str]:
                      "LayerNorm and residual steps read different inputs: compare them as positions, not as twins")
     if a.tokens != b.tokens:
         notes.append(f"the inputs differ: {' '.join(a.tokens)} vs {' '.join(b.tokens)}")
+    source_a, source_b = a.config.get("source") or [], b.config.get("source") or []  # an encoder–decoder's
+    if source_a != source_b:
+        notes.append(f"the sources differ: {' '.join(source_a)} vs {' '.join(source_b)}")
     return notes
 
 

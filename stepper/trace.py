@@ -73,6 +73,10 @@ class Step:
     part: str = ""
     # generation: the token (1, 2, …) whose logits or choice this step makes; gen.prefill makes token 1's
     token: int | None = None
+    # an encoder–decoder's step: its stack ("enc" | "dec"), and within a layer its block ("attn", "self",
+    # "cross", "ffn": the sublayer its residual and norm belong to); "" elsewhere (engine/record.place_of)
+    stack: str = ""
+    block: str = ""
 
     @property
     def meaning(self) -> str:

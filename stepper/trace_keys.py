@@ -221,6 +221,11 @@ def decoder_layer(i: int) -> DecoderLayerKeys:
     return DecoderLayerKeys(i, DECODER, "decoder")
 
 
+# the blocks of a layer in order, by stack: `res{n}` and `ln{n}` belong to the n-th (engine/layer.py's
+# sublayer_forward); `qkv` (pre-norm: the sum of what LN1's output fed Q, K and V) to the first
+SUBLAYER_BLOCKS = {"": ("attn", "ffn"), ENCODER: ("attn", "ffn"), DECODER: ("self", "cross", "ffn")}
+
+
 # ---- parameter groups: what "a layer" is when training measures its gradient norm per layer
 EMBED_GROUP, OUTPUT_GROUP = "embed", "head"
 _LAYER_PARAM = re.compile(r"^((?:encoder\.|decoder\.)?layers\.\d+)\.")

@@ -60,6 +60,7 @@ LIBRARY = {
     "mini", "pizza_encoder", "pizza_decoder", "sqrt_dk_scaled", "sqrt_dk_unscaled", "softmax_1_2_3",
     "softmax_10_20_30", "attention_by_hand", "mlp_by_hand", "momentum_step", "xor_linear", "xor_gelu",
     "multihead_8x64", "multihead_1x512", "norm_pre", "norm_post", "char_gpt", "positional_sincos", "param_count",
+    "translate_by_hand", "pizza_seq2seq",
 }
 
 

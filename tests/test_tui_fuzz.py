@@ -57,7 +57,8 @@ def _scenario(name: str):
 
 # (scenario, quiz mode on from the start: the answer box then takes most letters)
 @pytest.mark.parametrize(("name", "quiz"), [("mini", False), ("char_gpt", True), ("momentum_step", False),
-                                            ("mlp_by_hand", True), ("tiny_sentiment_train", False)])
+                                            ("mlp_by_hand", True), ("tiny_sentiment_train", False),
+                                            ("translate_by_hand", False)])
 async def test_random_keys_and_sizes_never_crash_the_stepper(name, quiz, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # `e` exports into the current folder
     scenario = _scenario(name)

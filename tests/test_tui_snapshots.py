@@ -41,7 +41,8 @@ async def settle(pilot) -> None:
     ("pizza_decoder", "fwd.L0.attn.softmax", (120, 40)),   # softmax rows and their picture
     ("mini", "bwd.L0.attn.scores", (120, 40)),             # a backward step: dQ, dK
     ("mini", None, (80, 24)),                              # the smallest supported terminal
-], ids=["embedding", "scores-mask", "softmax", "backward-scores", "embedding-80x24"])
+    ("translate_by_hand", "fwd.dec.L0.cross.softmax", (120, 40)),  # cross-attention: target rows, source columns
+], ids=["embedding", "scores-mask", "softmax", "backward-scores", "embedding-80x24", "cross-softmax"])
 def test_snapshot(snap_compare, name, step_id, size):
     assert snap_compare(verified_app(name, step_id), terminal_size=size, run_before=settle)
 

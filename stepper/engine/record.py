@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 
 import numpy as np
 
 from stepper.roundoff import six_digits
 from stepper.trace import Formula, Step, Tensor
+from stepper.trace_keys import DECODER, ENCODER, SUBLAYER_BLOCKS
 
 PHASES = {"fwd": "forward", "bwd": "backward", "upd": "update", "gen": "generate"}
 
@@ -41,11 +43,13 @@ class Recorder:
             inputs: dict[str, Tensor], outputs: dict[str, Tensor], *, layer: int | None = None,
             head: int | None = None, bindings: dict[str, str] | None = None, token: int | None = None) -> Step:
         """Record a step. Its id (`gen.3.sample`) is read here, where it is made, and nowhere else:
-        the first part is the phase, the last the step's `part`."""
+        the first part is the phase, the last the step's `part`, those between where it is (its stack and block)."""
         prefix, _, _ = step_id.partition(".")
+        stack, block = place_of(step_id)
         step = Step(id=step_id, phase=PHASES[prefix], stage=stage, title=title, formula=formula, inputs=inputs,
                     outputs=outputs, layer=layer, head=head, bindings=dict(bindings or {}),
-                    lesson=self.lesson_for(step_id), part=step_id.rpartition(".")[2], token=token)
+                    lesson=self.lesson_for(step_id), part=step_id.rpartition(".")[2], token=token,
+                    stack=stack, block=block)
         self.steps.append(step)
         return step
 
@@ -57,6 +61,27 @@ class Recorder:
             if fnmatch.fnmatchcase(step_id, pattern):
                 return text
         return None
+
+
+_LAYER = re.compile(r"L\d+")
+_SUBLAYER_STEP = re.compile(r"(?:res|ln)(\d+)")
+
+
+def place_of(step_id: str) -> tuple[str, str]:
+    """(stack, block) of a step id, whose parts after the phase follow the keys (docs/trace-keys.md):
+    `bwd.dec.L0.res2.merge` is in the decoder's cross-attention block, `fwd.enc.embed` in the encoder and
+    no block, `fwd.L0.attn.q` in no stack and the attention block."""
+    parts = step_id.split(".")[1:]
+    stack = parts[0] if parts and parts[0] in (ENCODER, DECODER) else ""
+    rest = parts[1:] if stack else parts
+    if len(rest) < 2 or not _LAYER.fullmatch(rest[0]):
+        return stack, ""
+    blocks, part = SUBLAYER_BLOCKS[stack], rest[1]
+    n = _SUBLAYER_STEP.fullmatch(part)
+    if n:
+        k = int(n[1]) - 1
+        return stack, blocks[k] if k < len(blocks) else ""
+    return stack, blocks[0] if part == "qkv" else part
 
 
 def tensor(symbol: str, value: np.ndarray, key: str | None = None, rows=None, cols=None, index=(),

@@ -22,6 +22,7 @@ from stepper.export.md_steps import Axes, Findings, step_block
 from stepper.export.md_tables import code, text
 from stepper.export.md_train import training_section
 from stepper.present.outline import INPUT_SIDE, OUTPUT_SIDE, pass_sections
+from stepper.present.stacks import SHARED_TABLE, block_word, is_seq2seq, stack_sections, stack_word
 from stepper.roundoff import NOISE
 from stepper.trace import Step, Trace
 from stepper.verify.verdicts import Check
@@ -45,6 +46,16 @@ LAYER_INTRO = {
     ("forward", "post"): "Post-norm: attention, add the input back, LayerNorm; then the FFN, add, LayerNorm.",
     ("forward", "pre"): "Pre-norm: LayerNorm, attention, add the input back; then LayerNorm, the FFN, add.",
     ("forward", "none"): "No LayerNorm: attention and add the input back; then the FFN and add.",
+}
+# a decoder layer of an encoder–decoder has three sublayers
+DECODER_LAYER_INTRO = {
+    ("forward", "post"): ("Post-norm: causal self-attention, add the input back, LayerNorm; cross-attention (queries "
+                          "from this stream, keys and values from the memory), add, LayerNorm; then the FFN, add, "
+                          "LayerNorm."),
+    ("forward", "pre"): ("Pre-norm: LayerNorm, causal self-attention, add the input back; LayerNorm, cross-attention "
+                         "(queries from this stream, keys and values from the memory), add; LayerNorm, the FFN, add."),
+    ("forward", "none"): ("No LayerNorm: causal self-attention and add the input back; cross-attention (queries from "
+                          "this stream, keys and values from the memory) and add; the FFN and add."),
 }
 BACKWARD_LAYER = ("The layer's operations in reverse order. Where a tensor fed more than one branch on the "
                   "way forward, a merge step adds up the gradients that come back along each branch.")
@@ -168,10 +179,21 @@ SIDE_HEADINGS = {("forward", INPUT_SIDE): "Into the model: embeddings",
                  ("backward", INPUT_SIDE): "Back into the embeddings"}
 
 
-def _section_name(step: Step, section: int | str | None) -> str | None:
+def _section_name(step: Step, section: int | str | None, stacked: str | None, seq2seq: bool) -> str | None:
+    """`stacked`: an encoder–decoder's place in its stack (present.stacks.stack_sections)."""
     if section is None:
         return None
+    if stacked:
+        return f"{stack_word(step)} · {stacked}"
+    if seq2seq and section == INPUT_SIDE:
+        return SHARED_TABLE
     return f"Layer {section}" if isinstance(section, int) else SIDE_HEADINGS[step.phase, section]
+
+
+def _layer_intro(step: Step, phase: str, norm: str) -> str:
+    if step.stack == "dec":
+        return DECODER_LAYER_INTRO.get((phase, norm), BACKWARD_LAYER)
+    return LAYER_INTRO.get((phase, norm), BACKWARD_LAYER)
 
 
 def _phase(trace: Trace, phase: str, chosen: list[tuple[int, Step]], axes: Axes, precision: int,
@@ -181,15 +203,19 @@ def _phase(trace: Trace, phase: str, chosen: list[tuple[int, Step]], axes: Axes,
     if phase == "generate":
         return generation_section(trace, chosen, axes, precision, quiz, found)
     # sections follow the full trace, so a filtered step keeps the section it belongs to
-    section_of = {s.id: _section_name(s, section) for s, section in zip(trace.steps, pass_sections(trace), strict=True)
-                  if s.phase == phase}
+    seq2seq = is_seq2seq(trace)
+    section_of = {s.id: _section_name(s, section, stacked, seq2seq) for s, section, stacked
+                  in zip(trace.steps, pass_sections(trace), stack_sections(trace), strict=True) if s.phase == phase}
     norm = (trace.config.get("model") or {}).get("norm", "none")
-    out, current = [f"## {_title(phase)}", PHASE_INTRO.get(phase, "")], None
+    out, current, block = [f"## {_title(phase)}", PHASE_INTRO.get(phase, "")], None, ""
     for n, s in chosen:
         if section_of[s.id] and section_of[s.id] != current:
-            current = section_of[s.id]
+            current, block = section_of[s.id], ""
             out.append(f"### {current}")
             if s.layer is not None and (trace.config.get("model") or {}).get("kind") != "mlp":
-                out.append(LAYER_INTRO.get((phase, norm), BACKWARD_LAYER))
+                out.append(_layer_intro(s, phase, norm))
+        if s.stack and block_word(s) and block_word(s) != block:  # an encoder–decoder's layer: its blocks
+            block = block_word(s)
+            out.append(f"**{block}**")
         out.append(step_block(s, n, trace, axes, precision, quiz.get(s.id, ""), found))
     return "\n\n".join(filter(None, out))

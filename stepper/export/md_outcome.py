@@ -44,9 +44,12 @@ def outcome_section(trace, precision: int) -> str:
         for c, z, q in zip(task["classes"], logits, p, strict=True):
             mark = " (true)" if c == task.get("label") else ""
             lines.append(f"| {text(c)}{mark} | {table_number(z, precision)} | {table_number(q, precision)} |")
-    elif kind == "next_token":
+    elif kind in ("next_token", "seq2seq"):
         p, vocab, toks = _softmax(logits), trace.config["vocab"], trace.config["tokens"]
-        lines += [f"At each position the model guesses the next token. The loss is the mean of −ln(the "
+        who = ("At each target position the decoder, which also sees the whole source "
+               f"{token_list(trace.config.get('source', []))} through cross-attention, guesses the next target token"
+               if kind == "seq2seq" else "At each position the model guesses the next token")
+        lines += [f"{who}. The loss is the mean of −ln(the "
                   f"probability of the right token) over the {p.shape[0]} positions: **L = {loss}**.", ""]
         lines += ["| position | sees | should predict | its probability | top guess |",
                   "|:---|:---|:---|---:|:---|"]

@@ -21,7 +21,12 @@ def setup_section(trace) -> str:
     else:
         rows.append(("model", {"encoder": "encoder: every token attends to every token",
                                "decoder": "decoder: causal self-attention, each token sees only "
-                                          "itself and earlier tokens"}.get(kind, text(kind))))
+                                          "itself and earlier tokens",
+                               "seq2seq": "encoder–decoder: the encoder reads the source (every source token "
+                                          "sees every source token); each decoder layer has causal "
+                                          "self-attention over the target, then cross-attention whose queries "
+                                          "come from the decoder and whose keys and values come from the "
+                                          "encoder's output"}.get(kind, text(kind))))
         rows += _transformer_rows(cfg, m, task)
     if task.get("kind") == "classify":
         truth = (f"the true classes are {', '.join(map(code, task['labels']))}, one per example"
@@ -29,6 +34,8 @@ def setup_section(trace) -> str:
         rows.append(("task", f"classify into {', '.join(map(code, task.get('classes', [])))}; {truth}"))
     elif task.get("kind") == "next_token":
         rows.append(("task", "predict the next token at every position"))
+    elif task.get("kind") == "seq2seq":
+        rows.append(("task", "predict the next target token at every target position (teacher forcing)"))
     elif task.get("kind") == "regress":
         rows.append(("task", "regression to the target " + ", ".join(str(v) for v in task.get("target", []))))
     rows += _after_rows(cfg)
@@ -63,6 +70,10 @@ def _transformer_rows(cfg: dict, m: dict, task: dict) -> list[tuple[str, str]]:
     if task.get("kind") == "next_token":
         seq = (f"input {token_list(tokens[:-1])} → targets {token_list(tokens[1:])} "
                f"(T = {len(tokens) - 1}: the sequence shifted by one)")
+    elif task.get("kind") == "seq2seq":
+        source = list(cfg.get("source", []))
+        seq = (f"source {token_list(source)} (T_s = {len(source)}); the decoder reads {token_list(tokens[:-1])} "
+               f"→ predicts {token_list(tokens[1:])} (T_t = {len(tokens) - 1}: the target shifted by one)")
     else:
         seq = f"{token_list(tokens)} (T = {len(tokens)})"
     shown = token_list(vocab[:LISTED]) + (f" … and {len(vocab) - LISTED} more" if len(vocab) > LISTED else "")
@@ -74,7 +85,8 @@ def _transformer_rows(cfg: dict, m: dict, task: dict) -> list[tuple[str, str]]:
     scale = f"divide by √d_k = √{d // h} {root_text}" if m.get("attention_scale", True) else "none"
     rows = [("tokens", seq), ("vocabulary", f"{len(vocab)} entries: {shown}"), ("d_model", str(d)),
             ("heads", f"{h}, so each head works in d_k = {d} / {h} = {d // h} dims"),
-            ("layers", str(m["n_layers"])), ("d_ff (FFN hidden width)", str(m["d_ff"])),
+            ("layers", str(m["n_layers"]) if m.get("kind") != "seq2seq"
+             else f"{m['n_layers']} encoder, {m.get('n_dec_layers') or m['n_layers']} decoder"), ("d_ff (FFN hidden width)", str(m["d_ff"])),
             ("activation", text(m["activation"])),
             ("LayerNorm", norm + (f", ε = {m['norm_eps']:g}" if m["norm"] != "none" else "")),
             ("final LayerNorm", _yes(m.get("final_norm"))),

@@ -10,6 +10,7 @@ import numpy as np
 
 from stepper.export.md_tables import MAX_HEADS, code, table, text
 from stepper.present.captions import shown_bindings
+from stepper.present.cross import stream_note
 from stepper.present.labels import shape_text
 from stepper.present.numbers import error_bound, given_number, table_number
 from stepper.present.provenance import made_by, stale_lesson
@@ -27,6 +28,7 @@ class Axes:
     def __init__(self, trace: Trace):
         self.vocab = list(trace.config.get("vocab") or [])
         self.tokens = list(trace.tokens)
+        self.source = list(trace.config.get("source") or [])  # an encoder–decoder's: its tokens are the target's
         self.classes = list((trace.config.get("task") or {}).get("classes") or [])
 
     def name(self, labels: list[str] | None, vocab_here: bool = True) -> str | None:
@@ -37,8 +39,10 @@ class Axes:
         is_vocab, is_tokens = labels == self.vocab, labels == self.tokens[:len(labels)]
         if is_vocab and (vocab_here or not is_tokens):
             return "vocabulary"
+        if self.source and labels == self.source:
+            return "source tokens"
         if is_tokens:
-            return "tokens"
+            return "target tokens" if self.source else "tokens"
         if labels == self.classes:
             return "classes"
         for prefix, what in (("d", "model dims"), ("f", "FFN units")):
@@ -57,6 +61,8 @@ class Axes:
         cols = self.name(t.cols, vocab_here=not attention)
         if rows == cols == "tokens":  # a token-by-token grid is always queries against keys here
             return "query tokens × key tokens"
+        if rows == "target tokens" and cols in ("target tokens", "source tokens"):  # self- or cross-attention
+            return f"{rows} (queries) × {cols} (keys)"
         return f"{rows} × {cols}" if rows and cols else ""
 
 
@@ -186,6 +192,8 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
     if step.bindings:
         shapes += ", with " + ", ".join(f"{text(k)} = {text(v)}" for k, v in shown_bindings(step).items())
     parts.append(shapes + ".")
+    if streams := stream_note(trace, number - 1):  # cross-attention: which stream Q, K and V come from
+        parts.append("**Streams:** " + text(streams))
     # a worked-out line of arithmetic reads as a sentence of its own, not as one more symbol binding
     if worked := worked_line(step):
         parts.append("**Worked out:** " + text(worked))

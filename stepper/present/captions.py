@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from stepper.present.stacks import block_word, stack_word
 from stepper.trace import Step, Tensor, Trace
 
 PHASE_WORDS = {"forward": "Forward", "backward": "Backward", "update": "Training", "generate": "Generation"}
@@ -12,9 +15,28 @@ _SPOKEN_VALUES = {("τ", "0"): "0 (0 = greedy: no division)", ("top_k", "0"): "o
                   ("mask", "none"): "none (every token sees every token)"}
 
 
+# an encoder–decoder's masks, by (stack, block, mask): who sees whom, in the words of its two sequences
+_SEQ2SEQ_MASKS = {
+    ("enc", "attn", "none"): "none (every source token sees every source token)",
+    ("enc", "attn", "<pad> keys (source)"): "<pad> keys (source): no source token sees a source <pad>",
+    ("dec", "self", "causal"): "causal (each target token sees itself and the target tokens before it)",
+    ("dec", "self", "causal + <pad> keys"): "causal + <pad> keys (each target token sees itself and the "
+                                            "target tokens before it, never a <pad>)",
+    ("dec", "cross", "none"): "none (every target token sees every source token)",
+    ("dec", "cross", "<pad> keys (source)"): "<pad> keys (source): every target token sees every source "
+                                             "token but a <pad>",
+}
+
+
 def shown_bindings(step: Step) -> dict[str, str]:
     """The step's bound symbols as the app and the exports show them."""
-    return {k: _SPOKEN_VALUES.get((k, v), v) for k, v in step.bindings.items()}
+    return {k: _spoken(step, k, v) for k, v in step.bindings.items()}
+
+
+def _spoken(step: Step, symbol: str, value: str) -> str:
+    if symbol == "mask" and (step.stack, step.block, value) in _SEQ2SEQ_MASKS:
+        return _SEQ2SEQ_MASKS[step.stack, step.block, value]
+    return _SPOKEN_VALUES.get((symbol, value), value)
 
 
 def given_bindings(step: Step, *, hide_results: bool = False) -> dict[str, str]:
@@ -36,10 +58,15 @@ def spoiler_free(step: Step) -> str:
 
 
 def where(step: Step) -> str:
-    """`Layer 0 · head 1`, or "" for steps outside the layers."""
+    """`Layer 0 · head 1` (an encoder–decoder: `Decoder layer 0 · Cross-attention · head 1`, `Encoder`),
+    or "" for steps outside the layers."""
     parts = []
     if step.layer is not None:
-        parts.append(f"Layer {step.layer}")
+        parts.append(f"{stack_word(step)} layer {step.layer}" if step.stack else f"Layer {step.layer}")
+        if block_word(step):
+            parts.append(block_word(step))
+    elif step.stack:
+        parts.append(stack_word(step))
     if step.head is not None:
         parts.append(f"head {step.head}")
     return " · ".join(parts)
@@ -65,7 +92,13 @@ def axis_caption(step: Step, tensor: Tensor) -> str:
     rows, cols = tensor.rows, tensor.cols
     if rows and cols and rows == cols and step.head is not None:
         return "query × key"
+    if rows and cols and step.head is not None and step.block == "cross" and not _model_dims(cols):
+        return "target token (query) × source token (key)"
     return ""
+
+
+def _model_dims(labels: list[str]) -> bool:
+    return all(re.fullmatch(r"d\d+", label) for label in labels)
 
 
 def head_note(step: Step, tensor: Tensor) -> str:

@@ -1,4 +1,5 @@
-"""The pipeline as a learner reads it: Forward / Backward, then Input, each layer, each head, Output;
+"""The pipeline as a learner reads it: Forward / Backward, then Input, each layer, each head, Output (an
+encoder–decoder: Encoder and Decoder, each with its layers and their blocks, then Output);
 then Training (the first update, the loss curve) and Generation (prefill, each token, the text).
 
 `pass_sections` is the grouping the app's list and the export's headings share; each names the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stepper.present.stacks import SHARED_TABLE, block_word, is_seq2seq, stack_sections, stack_word, within
 from stepper.trace import Step, Trace
 
 HEADINGS = {"forward": "FORWARD", "backward": "BACKWARD", "update": "TRAINING", "generate": "GENERATION"}
@@ -17,7 +19,7 @@ INPUT_SIDE, OUTPUT_SIDE = "input", "output"
 
 @dataclass(frozen=True)
 class Row:
-    kind: str  # "phase" | "group" | "head" | "step"
+    kind: str  # "phase" | "stack" | "group" | "block" | "head" | "step"
     text: str
     depth: int
     step: int | None = None  # index into trace.steps for kind "step"
@@ -53,29 +55,36 @@ def _group(step: Step, section: int | str | None) -> str:
 
 
 def outline(trace: Trace, title=lambda step: step.title) -> list[Row]:
-    """`title` lets quiz mode hold back titles that give an answer away."""
+    """`title` lets quiz mode hold back titles that give an answer away.
+
+    A heading row comes wherever a step's place (phase, stack, group, block, head) differs from the
+    step before it, from the first level that differs down."""
     rows: list[Row] = []
-    phase: str | None = None
-    group: str | None = None
-    head: int | None = None
+    before: tuple[tuple[str, str], ...] = ()
+    sides, seq2seq = stack_sections(trace), is_seq2seq(trace)
     for i, (step, section) in enumerate(zip(trace.steps, pass_sections(trace), strict=True)):
-        if step.phase != phase:
-            phase, group, head = step.phase, None, None
-            rows.append(Row("phase", HEADINGS.get(step.phase, step.phase.upper()), 0))
-        name = _group(step, section)
-        if name != group:
-            group, head = name, None
-            rows.append(Row("group", name, 1))
-        if step.head is not None and step.head != head:
-            rows.append(Row("head", f"head {step.head}", 2))
-        head = step.head
-        rows.append(Row("step", _within(title(step), group), 3 if step.head is not None else 2, i))
+        # an encoder–decoder's backward pass ends outside both stacks, where their shared table is summed
+        shared = seq2seq and section == INPUT_SIDE
+        place = _place(step, sides[i] or (SHARED_TABLE if shared else _group(step, section)))
+        # the levels both share; one place may be deeper (a head's step after the layer's, or before)
+        pairs = enumerate(zip(place, before, strict=False))
+        same = next((k for k, (a, b) in pairs if a != b), min(len(place), len(before)))
+        rows.extend(Row(kind, text, depth) for depth, (kind, text) in enumerate(place[same:], same))
+        before = place
+        heading = place[1][1] if step.stack else next(text for kind, text in place if kind == "group")
+        rows.append(Row("step", within(title(step), heading), len(place), i))
     return rows
 
 
-def _within(title: str, group: str) -> str:
-    """"Token 2: temperature" under the heading "Token 2" reads "Temperature": the list has no room to repeat."""
-    if not title.startswith(group + ": "):
-        return title
-    rest = title[len(group) + 2:]
-    return rest[:1].upper() + rest[1:]
+def _place(step: Step, group: str) -> tuple[tuple[str, str], ...]:
+    """Where a step sits in the list, outermost first: its phase, its stack (in an encoder–decoder), its
+    group, its block (a stack's layer: self-attention, cross-attention, FFN) and its head."""
+    place = [("phase", HEADINGS.get(step.phase, step.phase.upper()))]
+    if step.stack:
+        place.append(("stack", stack_word(step)))
+    place.append(("group", group))
+    if block_word(step):
+        place.append(("block", block_word(step)))
+    if step.head is not None:
+        place.append(("head", f"head {step.head}"))
+    return tuple(place)

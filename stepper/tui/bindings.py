@@ -20,6 +20,8 @@ STEP_BINDINGS = [
     Binding("end", "last", "last step", id="last", priority=True, group=_ENDS),
     Binding("f", "forward_start", "forward start", id="forward-start", priority=True, group=_JUMP),
     Binding("b", "backward_start", "first backward step", id="backward-start", priority=True, group=_JUMP),
+    Binding("m", "memory", "memory ↔ cross-attn", id="memory", priority=True,
+            tooltip="seq2seq: a cross-attention step ↔ the encoder output it reads"),
     Binding("g", "go_to", "go to", id="go-to", priority=True),
     Binding("e", "export", "export", id="export", priority=True),
     Binding("pagedown,ctrl+d", "scroll_step(1)", "scroll the step down", key_display="pgdn",

@@ -8,6 +8,7 @@ Nothing here imports Textual, so the child never pays for it.
 from __future__ import annotations
 
 from stepper.present.captions import given_bindings, phase_word, spoiler_free, text_so_far, where
+from stepper.present.cross import stream_note
 from stepper.present.labels import joined, shape_line, visible_token
 from stepper.present.outline import Row
 from stepper.present.roles import formula_lines
@@ -18,7 +19,8 @@ from stepper.verify.verdicts import Check
 
 Parts = list  # of str | (text, style)
 
-HEADER_STYLE = {"phase": "bold $accent", "group": "bold $text-primary", "head": "italic $text-secondary"}
+HEADER_STYLE = {"phase": "bold $accent", "stack": "bold underline $accent", "group": "bold $text-primary",
+                "block": "$text-primary", "head": "italic $text-secondary"}
 BADGE_STYLE = {AGREES: "bold $success", DISAGREES: "bold $error", UNCHECKED: "$text-muted"}
 CHANGED = ("◆", "bold $warning")  # after a what-if edit: this step has cells the edit moved
 
@@ -59,6 +61,8 @@ def header_parts(trace: Trace, index: int, *, hidden: bool = False) -> Parts:
     for line in formula_lines(step):
         parts += [("  ", ""), (line, "bold $text-accent"), "\n"]
     parts += [("shapes ", "$text-muted"), (shape_line(step, hide_outputs=hidden), "$text-primary")]
+    if streams := stream_note(trace, index):  # cross-attention: which stream Q, K and V come from
+        parts += ["\n", ("streams ", "$text-muted"), (streams, "$text-primary")]
     worked = None if hidden else worked_line(step)  # a line of arithmetic, not one more symbol
     bindings = given_bindings(step, hide_results=hidden)
     if bindings:

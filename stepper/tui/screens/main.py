@@ -15,7 +15,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from stepper.present.captions import spoiler_free
+from stepper.present.cross import memory_readers, memory_step
 from stepper.present.provenance import stale_lesson
+from stepper.present.stacks import is_seq2seq
 from stepper.scenario import Scenario
 from stepper.trace import Trace
 from stepper.tui.bindings import MODE_BINDINGS, STEP_BINDINGS
@@ -63,6 +65,7 @@ class MainScreen(Comparisons, Screen):
         self.checks = TorchChecks(verdicts)
         self.quiz = QuizState(quiz)
         self._answer_wanted: int | None = None  # the step whose answer box is to take focus once shown
+        self._came_from: int | None = None  # the step `m` last jumped from, to go back to
 
     def compose(self) -> ComposeResult:
         yield TitleBar(self.trace.scenario, self.trace.title, id="title-bar")
@@ -115,6 +118,8 @@ class MainScreen(Comparisons, Screen):
             return self.edited is not None  # in the Footer only once there is an edit to flip to
         if action in ("toggle_trained", "training", "heads"):
             return trains(self.original)  # a scenario that does not train has no before/after
+        if action == "memory":
+            return is_seq2seq(self.original)  # only an encoder–decoder has a memory to jump to
         return True
 
     # ---- navigation -------------------------------------------------------------------
@@ -196,6 +201,23 @@ class MainScreen(Comparisons, Screen):
 
     def action_backward_start(self) -> None:
         self.go_to(self.trace.first_backward())
+
+    def action_memory(self) -> None:
+        """From a decoder layer's cross-attention step to the encoder step it reads (backward: the step
+        summing the memory's gradient), and back: to the step it came from, else the first that reads it."""
+        here = self.index
+        there = memory_step(self.trace, here)
+        if there is None:
+            readers = memory_readers(self.trace, here)
+            came = self._came_from is not None and memory_step(self.trace, self._came_from) == here
+            back = self._came_from if came else (readers[0] if readers else None)
+            if back is None:
+                self.notify("m jumps between a decoder layer's cross-attention and the encoder output "
+                            "(the memory) it reads: go to a cross-attention step first.", timeout=4)
+                return
+            there = back
+        self._came_from = here
+        self.go_to(there)
 
     def action_go_to(self) -> None:
         open_palette(self.app, providers=[StepCommands], placeholder="Go to step… (fuzzy)")

@@ -5,6 +5,7 @@ the (text, style) pieces the real widgets show (parts.py). Nothing here imports 
 from __future__ import annotations
 
 from stepper.present.outline import outline
+from stepper.present.stacks import is_seq2seq
 from stepper.trace import Trace
 from stepper.tui.parts import check_parts, header_parts, meaning_parts, row_parts
 
@@ -20,4 +21,5 @@ def first_frame(trace: Trace) -> dict:
         "check": check_parts(trace.steps[0], None),  # nothing is checked yet when it is painted
         "trains": trace.training is not None and bool(trace.trained),  # then t and T are keys, and the top
         # bar says "before training"
+        "seq2seq": is_seq2seq(trace),  # then m (memory ↔ cross-attention) is a key
     }

@@ -66,6 +66,8 @@ class PreviewScreen(Screen):
         self.query_one(FooterPreview).set_class(self.size.width < 100, "-no-palette")  # as the main screen
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "memory":  # as the main screen: an encoder–decoder's key only
+            return bool(self.frame.get("seq2seq"))
         return action not in HIDDEN_AT_FIRST and (action not in TRAINING_ACTIONS or bool(self.frame.get("trains")))
 
 
