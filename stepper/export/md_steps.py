@@ -10,6 +10,7 @@ import numpy as np
 
 from stepper.export.md_tables import MAX_HEADS, code, table, text
 from stepper.present.captions import shown_bindings
+from stepper.present.cost import cost_line
 from stepper.present.labels import shape_text
 from stepper.present.numbers import error_bound, given_number, table_number
 from stepper.present.provenance import made_by, stale_lesson
@@ -186,6 +187,7 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
     if step.bindings:
         shapes += ", with " + ", ".join(f"{text(k)} = {text(v)}" for k, v in shown_bindings(step).items())
     parts.append(shapes + ".")
+    parts.append(f"**Cost:** {cost_line(trace, step)}.")
     # a worked-out line of arithmetic reads as a sentence of its own, not as one more symbol binding
     if worked := worked_line(step):
         parts.append("**Worked out:** " + text(worked))
