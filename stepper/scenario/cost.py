@@ -127,7 +127,7 @@ def forward_ops(m, t: int, n_out: int, task: str, s: int = 0) -> list[Op]:
     ops.append(_lin(HEAD, None, (rows, d), head, m.head_bias and not m.tie_embeddings, m.tie_embeddings))
     if m.tie_embeddings:  # the table's gradient comes from the head and from the lookup
         ops.append(_merge(None, n_out * d))
-    return [*ops, _each(HEAD, "loss", None, rows * n_out + 1, back=rows * n_out)]
+    return [*ops, _each(HEAD, "loss", None, rows * n_out + 2, back=rows * n_out)]  # p, L and its perplexity
 
 
 def cached_ops(m, new: int, context: int, n_out: int) -> list[Op]:
@@ -152,7 +152,7 @@ def mlp_ops(m, batch: int, *, regress: bool) -> list[Op]:
         if i < len(pairs) - 1:
             ops.append(_each(ELEMENTWISE, "activation", i, batch * b))
     out = batch * m.sizes[-1]
-    return [*ops, _each(HEAD, "loss", None, 1 if regress else out + 1, back=out)]
+    return [*ops, _each(HEAD, "loss", None, 1 if regress else out + 2, back=out)]  # L; or p, L, perplexity
 
 
 def by_row(ops: list[Op]) -> dict[str, tuple[int, int, int]]:
