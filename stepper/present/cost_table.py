@@ -96,3 +96,18 @@ def sweep_words(budgets: list[Budget], key: str) -> str:
     return (f"Along T = {listed} the attention rows cost more from T = {over[0].t} on (crossover T ≈ "
             f"{crossover(over[0].model, 0):.0f}): past it, doubling T doubles the projections' cost but quadruples "
             "attention's.")
+
+
+def chart_series(scenario, lengths: tuple[int, ...] = tuple(2**k for k in range(13))) -> dict[str, list[int]]:
+    """Forward FLOPs at each sequence length T: the O(T²) attention rows, the O(T·d²) projection rows, the
+    rest. For the app's cost chart (log scale: the two lines cross where attention takes over)."""
+    from stepper.scenario.budget import budget
+
+    series: dict[str, list[int]] = {"attention (T²)": [], "projections (T·d²)": [], "everything else": []}
+    for t in lengths:
+        b = budget(scenario, t=t)
+        attention, projections = split(b)
+        series["attention (T²)"].append(attention)
+        series["projections (T·d²)"].append(projections)
+        series["everything else"].append(b.forward_flops - attention - projections)
+    return series

@@ -39,6 +39,8 @@ MODE_BINDINGS = [
             tooltip="before/after training: the same step with the trained weights"),
     Binding("T", "training", "training", id="training",
             tooltip="the training screen: loss, lr, gradient norm, each batch"),
+    Binding("c", "cost", "cost", id="cost",
+            tooltip="the cost screen: FLOPs against sequence length, memory for training and inference"),
     Binding("escape", "leave_question", "answer later", key_display="esc", id="leave-question",
             tooltip="leave the quiz question for later (the keys step again)"),
 ]
@@ -60,6 +62,8 @@ TRAINING_BINDINGS = [
             tooltip="update 1 step by step, checked, in the main screen"),
     Binding("escape,T", "close", "back", key_display="esc", id="close-training"),
 ]
+
+COST_BINDINGS = [Binding("escape,c", "close", "back", key_display="esc", id="close-cost")]
 
 # The step lists (pipeline, diff) keep only their own movement keys: the inherited Home/End and
 # paging belong to the screen's stepping bindings, and would otherwise shadow and reorder them.
@@ -86,4 +90,5 @@ def keys_text(binding: Binding) -> str:
 
 def every_binding_id() -> set[str]:
     """The ids a keymap file may name."""
-    return {b.id for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS, *TRAINING_BINDINGS) if b.id}
+    return {b.id for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS, *TRAINING_BINDINGS, *COST_BINDINGS)
+            if b.id}
