@@ -127,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     docs = sub.add_parser("docs", help="print a document that ships with stepper (markdown)")
     docs.add_argument("topic", nargs="?", choices=list(DOCS), default="format",
                       help="format: every scenario key (default) · trace-keys: how each number is named · "
-                           "python: the Python API")
+                           "python: the Python API · cost: how stepper cost counts FLOPs and memory")
 
     new = sub.add_parser("new", help="write a commented starter scenario")
     new.add_argument("name")
