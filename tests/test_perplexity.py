@@ -75,3 +75,9 @@ def test_the_training_screen_s_figures_say_the_perplexity_of_a_cross_entropy_onl
     if regress.training is not None and regress.config["task"]["kind"] == "regress":
         plain = dict(update_figures(update_views(regress.training, regress.config)[0], None))
         assert "perplexity" not in plain["batch loss"]
+
+
+def test_a_perplexity_over_the_number_of_choices_is_called_worse_than_a_guess():
+    trace = trace_of("char_gpt")  # random weights, 8 characters: the lesson says they are confidently wrong
+    line = worked_line(trace.steps[trace.index_of("fwd.loss")])
+    assert "more than a blind guess among the 8 there are: confidently wrong" in line

@@ -33,7 +33,12 @@ def ppl(loss: float) -> str:
 
 
 def meaning(loss: float, choices: int | None = None) -> str:
-    """`as unsure as a uniform pick among 1.53 of 2 choices`: what the number says."""
+    """`as unsure as a uniform pick among 1.53 of 2 choices`: what the number says. Over the number of
+    choices, the model does worse than a blind guess: it is sure of wrong answers."""
+    value = perplexity(float(loss))
+    if choices and value > choices:
+        return (f"as surprised as a uniform pick among {ppl(loss)} choices, more than a blind guess among the "
+                f"{choices} there are: confidently wrong")
     among = f"{ppl(loss)} of {choices} choices" if choices else f"{ppl(loss)} choices"
     return f"as unsure as a uniform pick among {among}"
 
