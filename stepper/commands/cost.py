@@ -5,7 +5,14 @@ from __future__ import annotations
 import sys
 
 from stepper.commands import EXIT_INVALID, EXIT_IO, EXIT_OK
-from stepper.present.cost_table import crossover_words, flops_table, memory_table, shape_words, sweep_words
+from stepper.present.cost_table import (
+    crossover_words,
+    flops_table,
+    memory_table,
+    shape_words,
+    sweep_words,
+    text_table,
+)
 from stepper.scenario import load_scenario
 from stepper.scenario.budget import Budget, budget
 
@@ -35,10 +42,7 @@ def _table(rows: list[tuple[str, ...]], md: bool) -> str:
         head, *body = rows
         align = "|" + "|".join(":---" if i == 0 else "---:" for i in range(len(head))) + "|"
         return "\n".join(["| " + " | ".join(head) + " |", align, *("| " + " | ".join(r) + " |" for r in body)])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths,
-                                                                                                 strict=True)))
-                     .rstrip() for r in rows)
+    return text_table(rows)
 
 
 def budget_text(b: Budget, heading: str, md: bool) -> str:

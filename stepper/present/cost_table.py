@@ -13,6 +13,13 @@ FLOPS_HEADER = ("row", "grows as", "forward FLOPs", "backward FLOPs", "elements 
 MEMORY_HEADER = ("memory (float64, 8 bytes a number)", "training", "inference")
 
 
+def text_table(rows: list[tuple[str, ...]]) -> str:
+    """Rows laid out in columns for a terminal: the first left-aligned, the figures right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                               enumerate(zip(r, widths, strict=True))).rstrip() for r in rows)
+
+
 def human(n: int) -> str:
     """Bytes as a person reads them: 688 B, 1.2 KiB, 3.4 MiB, 1.5 GiB."""
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):

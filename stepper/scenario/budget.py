@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from stepper.scenario.cost import Op, forward_ops
 from stepper.scenario.cost_rules import BYTES
 from stepper.scenario.params import count, n_outputs, param_specs
+from stepper.scenario.types import ModelConfig
 
 # the numbers an optimizer keeps per parameter: momentum its velocity, Adam two moment estimates
 STATE_PER_PARAM = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
@@ -19,7 +20,7 @@ STATE_PER_PARAM = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
 
 @dataclass(frozen=True)
 class Budget:
-    model: object  # the ModelConfig priced
+    model: ModelConfig  # the model priced (the scenario's, or a wider one)
     t: int  # positions one example reads (an mlp: the examples of its batch; a seq2seq: the target's)
     s: int  # a seq2seq's source positions, else 0
     context: int  # positions a generating model keeps keys and values for (0: no KV cache)

@@ -10,7 +10,14 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from stepper.present.cost_table import chart_series, crossover_words, flops_table, memory_table, shape_words
+from stepper.present.cost_table import (
+    chart_series,
+    crossover_words,
+    flops_table,
+    memory_table,
+    shape_words,
+    text_table,
+)
 from stepper.scenario.budget import budget
 from stepper.tui.bindings import COST_BINDINGS
 from stepper.tui.widgets.title_bar import TitleBar
@@ -25,12 +32,6 @@ backward pass) and for inference (parameters, one layer's activations, a decoder
 A matmul [m, k]·[k, n] counts 2·m·k·n FLOPs; every number is float64, 8 bytes."""
 
 LENGTHS = tuple(2**k for k in range(13))  # T = 1 … 4096
-
-
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                               enumerate(zip(r, widths, strict=True))).rstrip() for r in rows)
 
 
 class CostScreen(Screen):
@@ -50,8 +51,8 @@ class CostScreen(Screen):
             if b.model.kind != "mlp":
                 yield CostPlot(LENGTHS, chart_series(self.scenario, LENGTHS), b.t, id="cost-plot")
             with VerticalScroll(id="cost-figures"):
-                yield Static(Content(_table(flops_table(b))), id="cost-flops")
-                yield Static(Content(_table(memory_table(b))), id="cost-memory")
+                yield Static(Content(text_table(flops_table(b))), id="cost-flops")
+                yield Static(Content(text_table(memory_table(b))), id="cost-memory")
                 yield Static(Content(crossover_words(b)), id="cost-words")
         yield Footer(compact=True)
 
