@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # a bundled scenario's name: the file's stem, as `stepper new` allows names
 NAME = re.compile(r"[a-z0-9_-]{1,64}")
 # `stepper docs TOPIC` → the document's file name; pyproject.toml ships exactly these
-DOCS = {"format": "scenario-format.md", "trace-keys": "trace-keys.md", "python": "python.md"}
+DOCS = {"format": "scenario-format.md", "trace-keys": "trace-keys.md", "python": "python.md", "cost": "cost.md"}
 
 
 def shipped(folder: str) -> Path | None:

@@ -109,6 +109,14 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     diff.add_argument("--tui", action="store_true", help="open A and B side by side in the terminal app")
 
+    cost = sub.add_parser("cost", help="FLOPs and memory of a scenario from its shapes, for training and inference")
+    cost.add_argument("file", help="scenario file, or a bundled scenario's name")
+    cost.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,…",
+                      help="price it again at each value: T=16,64,256,1024 (sequence length) or d_model=32,64,…")
+    cost.add_argument("--format", choices=["text", "md"], default="text", help="text (default) or markdown")
+    cost.add_argument("-o", "--output", help="write to this file instead of stdout")
+    cost.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+
     serve = sub.add_parser("serve", help="serve the app as a web page (textual-serve), on localhost by default")
     serve.add_argument("file", nargs="?", default="mini", help="scenario file or bundled name (default: mini)")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
@@ -119,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     docs = sub.add_parser("docs", help="print a document that ships with stepper (markdown)")
     docs.add_argument("topic", nargs="?", choices=list(DOCS), default="format",
                       help="format: every scenario key (default) · trace-keys: how each number is named · "
-                           "python: the Python API")
+                           "python: the Python API · cost: how stepper cost counts FLOPs and memory")
 
     new = sub.add_parser("new", help="write a commented starter scenario")
     new.add_argument("name")
@@ -203,6 +211,10 @@ def _command(args: argparse.Namespace) -> int:
 
         return run_diff(args.a, args.b, show_all=args.all, fmt=args.format, output=args.output,
                         precision=args.precision, force=args.force, trained=args.trained)
+    if args.command == "cost":
+        from stepper.commands.cost import run_cost
+
+        return run_cost(args.file, args.sweep, fmt=args.format, output=args.output, force=args.force)
     if args.command == "serve":
         from stepper.commands.serve import serve
 

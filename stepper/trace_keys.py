@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 TOK_EMB, POS, X0 = "tok_emb", "pos", "x0"
 POOLED, LOGITS, PROBS, LOSS = "pooled", "logits", "probs", "loss"
+PERPLEXITY = "perplexity"  # exp(loss), beside every cross-entropy
 EMBED_TOK, EMBED_POS, HEAD_W, HEAD_B = "embed.tok", "embed.pos", "head.W", "head.b"
 
 

@@ -47,7 +47,8 @@ def test_check_prints_the_training_line_and_the_updates_verified(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     # 3 epochs of ⌈5 / 2⌉ = 3 batches
     assert re.search(r"small\.yaml: training: 9 updates on 5 examples in batches of 2, shuffled each epoch; "
-                     r"batch loss [\d.]+ → [\d.]+; validation loss after each epoch: [\d.]+, [\d.]+, [\d.]+", r.stdout)
+                     r"batch loss [\d.]+ → [\d.]+ \(perplexity [\d.]+ → [\d.]+\); validation loss after each epoch: "
+                     r"[\d.]+, [\d.]+, [\d.]+ \(perplexity [\d.]+, [\d.]+, [\d.]+\)", r.stdout)
     assert re.search(r"small\.yaml: ✓ 9 updates vs torch\.optim \(.*every parameter after each update\)", r.stdout)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from stepper.commands import EXIT_INVALID, EXIT_MISMATCH, EXIT_OK, print_warnings
 from stepper.engine import loss_fn
+from stepper.present.perplexity import with_perplexity
 from stepper.present.training import training_summary, training_verdict
 from stepper.present.verdicts import divergence_words, mark, ok_mark
 from stepper.scenario import ScenarioError, load_scenario
@@ -83,7 +84,8 @@ def check_one(path: str, *, fd: bool, tol: float, quiet: bool, force: bool, out=
     tally.idle += idle
     print(f"{path}: {checked - len(bad)}/{checked} steps verified against torch.autograd "
           + (f"and {idle} with nothing to compare " if idle else "")
-          + f"(max abs err {worst:.1e}, tolerance {tol:g}{_scaled(verdicts)}) — {verdict}; loss {trace.loss:.6g}",
+          + f"(max abs err {worst:.1e}, tolerance {tol:g}{_scaled(verdicts)}) — {verdict}; "
+          + with_perplexity(trace.config, trace.loss, f"loss {trace.loss:.6g}"),
           file=out)
     if trace.training is not None:
         print(f"{path}: training: {training_summary(trace)}", file=out)

@@ -6,9 +6,11 @@ from stepper.engine import softmax
 from stepper.trace import Formula
 
 CE_FORMULA = Formula(
-    plain="p = softmax(logits);  L = −mean_t log p[t, target_t]",
-    latex=r"p = \mathrm{softmax}(z),\quad L = -\frac{1}{N}\sum_{t} \log p_{t,\,y_t}",
-    meaning="Cross-entropy is the surprise at the right answer: 0 when the model gives it probability 1, large when it gives it little.",
+    plain="p = softmax(logits);  L = −mean_t log p[t, target_t];  PPL = exp(L)",
+    latex=r"p = \mathrm{softmax}(z),\quad L = -\frac{1}{N}\sum_{t} \log p_{t,\,y_t},\quad \mathrm{PPL} = e^{L}",
+    meaning="Cross-entropy is the surprise at the right answer: 0 when the model gives it probability 1, large when "
+            "it gives it little. Perplexity e^L says the same as a count: the model is as unsure as if it picked "
+            "uniformly among PPL choices (1: sure and right; the number of choices: no better than a guess).",
 )
 CE_GRAD_FORMULA = Formula(
     plain="dlogits = (p − onehot(target)) / N",
@@ -36,6 +38,12 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, keep: np.ndarray):
     rows = np.arange(z.shape[0])[keep]
     loss = -log_softmax(z)[rows, targets[keep]].sum() / n
     return float(loss), p.reshape(logits.shape), (p, targets, keep, n, logits.shape)
+
+
+def perplexity(loss: float) -> np.ndarray:
+    """exp(loss) as a 0-d array: inf, without an overflow warning, for a loss past ~709."""
+    with np.errstate(over="ignore"):
+        return np.exp(np.array(loss, dtype=np.float64))
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:

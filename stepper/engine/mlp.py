@@ -87,7 +87,8 @@ class MLPPass:
             value, probs, self.cache["loss"] = loss.cross_entropy(out, targets, keep)
             self.act.update({"logits": out, "probs": probs})
             self.record("fwd.loss", "loss", "Softmax + cross-entropy", loss.CE_FORMULA, {"logits": out_t},
-                        {"p": self.vec("p", probs, "probs", cols), "L": tensor("L", np.array(value), "loss")},
+                        {"p": self.vec("p", probs, "probs", cols), "L": tensor("L", np.array(value), "loss"),
+                         "PPL": tensor("PPL", loss.perplexity(value), "perplexity")},
                         bindings={"targets": ", ".join(self.sc.task.labels or [self.sc.task.label]),
                                   "N": str(len(targets))})
         else:

@@ -13,7 +13,17 @@ from stepper.engine import linear, loss, pooling, tied_head
 from stepper.engine.record import tensor
 from stepper.engine.recorded import Keyed
 from stepper.engine.step_writer import StepWriter
-from stepper.trace_keys import EMBED_TOK, HEAD_B, HEAD_W, LOGITS, POOLED, PROBS, grad, grad_through
+from stepper.trace_keys import (
+    EMBED_TOK,
+    HEAD_B,
+    HEAD_W,
+    LOGITS,
+    PERPLEXITY,
+    POOLED,
+    PROBS,
+    grad,
+    grad_through,
+)
 
 
 @dataclass
@@ -54,7 +64,8 @@ def forward(w: StepWriter, h: Keyed, *, pooling_kind: str | None, kept_rows: np.
     value, probs, ce = loss.cross_entropy(logits, targets, keep)
     w.step("fwd.loss", "loss", "Softmax + cross-entropy", loss.CE_FORMULA,
            {LOGITS: tensor("z", logits, LOGITS, rows, w.outputs)},
-           [tensor("p", probs, PROBS, rows, w.outputs), tensor("L", np.array(value), "loss")],
+           [tensor("p", probs, PROBS, rows, w.outputs), tensor("L", np.array(value), "loss"),
+            tensor("PPL", loss.perplexity(value), PERPLEXITY)],
            bindings={"targets": ", ".join(target_labels), "N": str(int(keep.sum()))})
     return value, logits, HeadCache(h, pooling_kind, pool, tied, scoring, ce, probs, targets)
 

@@ -11,6 +11,8 @@ import numpy as np
 from stepper.export.md_steps import Findings, check_line, heading, lesson_line, math_block, prose
 from stepper.export.md_tables import code
 from stepper.present.numbers import table_number
+from stepper.present.perplexity import is_cross_entropy
+from stepper.present.perplexity import perplexity as perplexity_of
 from stepper.present.verdicts import divergence_words
 from stepper.roundoff import NOISE, steady_array
 from stepper.trace import Step, Trace
@@ -29,16 +31,19 @@ def curve_block(step: Step, number: int, trace: Trace, precision: int, found: Fi
     parts = [heading(step, number, 1), code(step.id), math_block(step.formula.latex), verdict]
     keep = list(range(n + 1)) if n + 1 <= 2 * CURVE_EDGE else [*range(CURVE_EDGE), None,
                                                                 *range(n + 1 - CURVE_EDGE, n + 1)]
-    lines = [("| k: batch of update k, after k updates | L_k | change |" if batches else
-              "| after k updates | L_k | change |"), "|---:|---:|---:|"]
+    ce = is_cross_entropy(trace.config)  # a cross-entropy's perplexity e^L_k beside it
+    ppl_head, ppl_rule = (" perplexity e^L_k |", "---:|") if ce else ("", "")
+    lines = [("| k: batch of update k, after k updates | L_k |" if batches else "| after k updates | L_k |")
+             + ppl_head + " change |", "|---:|---:|" + ppl_rule + "---:|"]
     for k in keep:
         if k is None:
-            lines.append("| ⋮ | ⋮ | ⋮ |")
+            lines.append("| ⋮ | ⋮ |" + (" ⋮ |" if ce else "") + " ⋮ |")
             continue
         # a change to or from inf or NaN is no number to print
         change = "" if k == 0 or not np.isfinite(losses[k - 1:k + 1]).all() else _signed(
             losses[k] - losses[k - 1], precision)
-        lines.append(f"| {k} | {table_number(losses[k], precision)} | {change} |")
+        perplexity = f" {table_number(perplexity_of(float(losses[k])), precision)} |" if ce else ""
+        lines.append(f"| {k} | {table_number(losses[k], precision)} |{perplexity} {change} |")
     parts.append("\n".join(lines))
     if None in keep:
         parts.append(f"*L_{CURVE_EDGE} … L_{n - CURVE_EDGE} are left out; the JSON export has every one.*")

@@ -10,6 +10,7 @@ import numpy as np
 
 from stepper.export.md_tables import MAX_HEADS, code, table, text
 from stepper.present.captions import shown_bindings
+from stepper.present.cost import cost_line
 from stepper.present.cross import stream_note
 from stepper.present.labels import shape_text
 from stepper.present.numbers import error_bound, given_number, table_number
@@ -194,6 +195,7 @@ def step_block(step: Step, number: int, trace: Trace, axes: Axes, precision: int
     parts.append(shapes + ".")
     if streams := stream_note(trace, number - 1):  # cross-attention: which stream Q, K and V come from
         parts.append("**Streams:** " + text(streams))
+    parts.append(f"**Cost:** {cost_line(trace, step)}.")
     # a worked-out line of arithmetic reads as a sentence of its own, not as one more symbol binding
     if worked := worked_line(step):
         parts.append("**Worked out:** " + text(worked))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stepper.present.perplexity import is_cross_entropy, ppl
 from stepper.present.verdicts import ok_mark
 from stepper.roundoff import steady
 from stepper.trace import Trace
@@ -42,12 +43,15 @@ def training_summary(trace: Trace) -> str:
               + (", shuffled each epoch" if data["shuffle"] else ""))
     else:
         on = "on the traced example"
-    if data:
-        words = f"{_plural(n, 'update')} {on}; batch loss {_g(log.batch_losses[0])} → {_g(log.batch_losses[-1])}"
-    else:  # one batch, the same every time: the curve ends with the loss after the last update
-        words = f"{_plural(n, 'update')} {on}; loss {_g(trace.losses[0])} → {_g(trace.losses[-1])}"
+    # with data, the batch losses; else one batch, the same every time: the curve ends after the last update
+    first, last = (log.batch_losses[0], log.batch_losses[-1]) if data else (trace.losses[0], trace.losses[-1])
+    words = f"{_plural(n, 'update')} {on}; {'batch loss' if data else 'loss'} {_g(first)} → {_g(last)}"
+    if is_cross_entropy(config):
+        words += f" (perplexity {ppl(first)} → {ppl(last)})"
     if log.val_loss.size:
         words += f"; validation loss after each epoch: {_series(log.val_loss)}"
+        if is_cross_entropy(config):
+            words += f" (perplexity {_series(np.exp(np.minimum(log.val_loss, 709.0)))})"
         if log.val_accuracy.size:
             words += f"; accuracy: {_series(log.val_accuracy, as_percent=True)}"
     if log.stopped_at is not None:

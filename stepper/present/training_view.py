@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from stepper.present.labels import visible_token
 from stepper.present.numbers import lone_number
+from stepper.present.perplexity import is_cross_entropy, ppl
 from stepper.roundoff import steady
 from stepper.trace import TrainingLog
 
@@ -32,6 +33,7 @@ class UpdateView:
     labels: list[str]  # each example's label (classify), or "" when the task has none
     validation: tuple[float, float | None] | None  # (loss, accuracy) of the validation run after it
     stopped: bool  # this update made a value that is not finite: training stopped here
+    cross_entropy: bool = False  # the loss is a cross-entropy: its perplexity is said beside it
 
 
 def update_views(log: TrainingLog, config: dict) -> list[UpdateView]:
@@ -55,12 +57,16 @@ def update_views(log: TrainingLog, config: dict) -> list[UpdateView]:
             grad_norm=float(log.grad_norm[t]), clipped=clip is not None and float(log.grad_norm[t]) > clip,
             examples=idx, tokens=[x + [PAD] * (width - len(x)) for x in own], real=[len(x) for x in own],
             labels=[str(examples[i].get("label") or "") if i < len(examples) else "" for i in idx],
-            validation=validation, stopped=log.stopped_at == t))
+            validation=validation, stopped=log.stopped_at == t, cross_entropy=is_cross_entropy(config)))
     return out
 
 
 def _g(x: float) -> str:
     return f"{steady(x):.4g}" if math.isfinite(x) else lone_number(x)
+
+
+def _said(v: UpdateView, loss: float) -> str:
+    return f"{_g(loss)} (perplexity {ppl(loss)})" if v.cross_entropy else _g(loss)
 
 
 def update_heading(v: UpdateView, total: int) -> str:
@@ -69,13 +75,13 @@ def update_heading(v: UpdateView, total: int) -> str:
 
 def update_figures(v: UpdateView, clip: float | None) -> list[tuple[str, str]]:
     """(label, value) lines for the update under the cursor."""
-    lines = [("batch loss", _g(v.loss)), ("learning rate", _g(v.lr)), ("grad norm", _g(v.grad_norm))]
+    lines = [("batch loss", _said(v, v.loss)), ("learning rate", _g(v.lr)), ("grad norm", _g(v.grad_norm))]
     if clip is not None:
         lines.append(("clipping", f"fired: scaled by {_g(clip / (v.grad_norm + 1e-6))} to norm {_g(clip)}"
                       if v.clipped else f"not fired (norm ≤ {_g(clip)})"))
     if v.validation is not None:
         loss, accuracy = v.validation
-        said = f"loss {_g(loss)}" + ("" if accuracy is None else f", accuracy {steady(accuracy) * 100:.0f}%")
+        said = f"loss {_said(v, loss)}" + ("" if accuracy is None else f", accuracy {steady(accuracy) * 100:.0f}%")
         lines.append(("validation after it", said))
     if v.stopped:
         lines.append(("stopped", "its loss or gradient is not finite: no parameter changed"))

@@ -14,6 +14,7 @@ import weakref
 from stepper.present.captions import shown_bindings
 from stepper.present.exact_zeros import exact_zero_note
 from stepper.present.numbers import six_digits
+from stepper.present.perplexity import meaning
 from stepper.present.worked_entries import entry_line
 from stepper.trace import Step
 
@@ -25,7 +26,8 @@ def worked_line(step: Step) -> str | None:
     try:
         return _MADE[step]
     except KeyError:
-        line = _update_line(step) if step.phase == "update" else _entry_and_note(step)
+        line = _update_line(step) if step.phase == "update" else (
+            _perplexity_line(step) if "PPL" in step.outputs else _entry_and_note(step))
         _MADE[step] = line
         return line
 
@@ -42,6 +44,14 @@ def _entry_and_note(step: Step) -> str | None:
     line = entry_line(step.phase, step.stage, step.inputs, step.outputs, step.bindings)
     note = exact_zero_note(step.phase, step.inputs, step.outputs)
     return ". ".join(filter(None, [line, note])) or None
+
+
+def _perplexity_line(step: Step) -> str:
+    """The loss step's perplexity from its loss, and what it means for this many choices."""
+    loss = float(step.outputs["L"].value)
+    logits = next(iter(step.inputs.values()), None)
+    choices = logits.shape[-1] if logits is not None and logits.shape else None
+    return f"PPL = e^{six_digits(loss)} = {six_digits(float(step.outputs['PPL'].value))}: {meaning(loss, choices)}"
 
 
 def _update_line(step: Step) -> str | None:

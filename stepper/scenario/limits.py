@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from stepper.scenario.cost import forward_ops
 from stepper.scenario.params import count, n_outputs, param_specs
 from stepper.scenario.types import ModelConfig
 
@@ -145,16 +146,10 @@ def build_cost(scenario) -> int:
 
 def pass_cost(model: ModelConfig, t: int, n_out: int, s: int = 0) -> int:
     """Multiply-adds of one example's forward and backward pass: `t` positions (a seq2seq's target), `n_out`
-    scores per row, `s` a seq2seq's source positions."""
-    if model.kind == "mlp":
-        return 3 * sum(a * b for a, b in zip(model.sizes, model.sizes[1:], strict=False))
-    d, f = model.d_model, model.d_ff
-    per_layer = t * d * d * 4 + 2 * t * t * d + 2 * t * d * f
-    if model.kind != "seq2seq":
-        return 3 * (model.n_layers * per_layer + t * d * n_out)  # forward plus roughly twice that backward
-    encoder = s * d * d * 4 + 2 * s * s * d + 2 * s * d * f
-    cross = 2 * t * d * d + 2 * s * d * d + 2 * t * s * d  # queries and output from the target, keys and values from the source
-    return 3 * (model.n_layers * encoder + model.n_dec_layers * (per_layer + cross) + t * d * n_out)
+    scores per row, `s` a seq2seq's source positions. Half the FLOPs of the cost model (cost.py), which
+    counts a multiply and an add apart; every position scored, the most a task can ask."""
+    ops = forward_ops(model, t, n_out, "next_token" if model.kind != "mlp" else "classify", s=s)
+    return sum(o.flops + o.backward for o in ops) // 2
 
 
 # A whole training run: the multiply-adds of every update (a few minutes of numpy and the reference's torch

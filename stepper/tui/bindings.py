@@ -44,6 +44,8 @@ MODE_BINDINGS = [
     Binding("T", "training", "training", id="training",
             tooltip="the training screen: loss, lr, gradient norms, each batch"),
     Binding("H", "heads", "heads", id="heads", tooltip="the trained heads and FFN units"),
+    Binding("c", "cost", "cost", id="cost",
+            tooltip="the cost screen: FLOPs against sequence length, memory for training and inference"),
     Binding("escape", "leave_question", "answer later", key_display="esc", id="leave-question",
             tooltip="leave the quiz question for later (the keys step again)"),
 ]
@@ -81,6 +83,8 @@ HEADS_BINDINGS = [
     Binding("escape,H", "close", "back", key_display="esc", id="close-heads"),
 ]
 
+COST_BINDINGS = [Binding("escape,c", "close", "back", key_display="esc", id="close-cost")]
+
 # The step lists (pipeline, diff) keep only their own movement keys: the inherited Home/End and
 # paging belong to the screen's stepping bindings, and would otherwise shadow and reorder them.
 LIST_BINDINGS = [
@@ -106,5 +110,6 @@ def keys_text(binding: Binding) -> str:
 
 def every_binding_id() -> set[str]:
     """The ids a keymap file may name."""
-    return {b.id for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS, *TRAINING_BINDINGS, *HEADS_BINDINGS)
+    return {b.id for b in (*STEP_BINDINGS, *MODE_BINDINGS, *APP_BINDINGS, *TRAINING_BINDINGS, *HEADS_BINDINGS,
+                           *COST_BINDINGS)
             if b.id}

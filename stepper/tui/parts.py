@@ -8,6 +8,7 @@ Nothing here imports Textual, so the child never pays for it.
 from __future__ import annotations
 
 from stepper.present.captions import given_bindings, phase_word, spoiler_free, text_so_far, where
+from stepper.present.cost import cost_line
 from stepper.present.cross import stream_note
 from stepper.present.labels import joined, shape_line, visible_token
 from stepper.present.outline import Row
@@ -70,6 +71,8 @@ def header_parts(trace: Trace, index: int, *, hidden: bool = False) -> Parts:
                   ",  ".join(f"{name} = {value}" for name, value in bindings.items())]
     if worked:
         parts += ["\n", ("e.g.   ", "$text-muted"), (worked, "$text-primary")]
+    if not hidden:  # what it makes would tell its shape
+        parts += ["\n", ("cost   ", "$text-muted"), (cost_line(trace, step), "$text-secondary")]
     return parts
 
 

@@ -122,3 +122,4 @@ def _loss(g: Graph, scenario: Scenario, out: str) -> None:
     else:
         label = torch.tensor([task.label_index], dtype=torch.long)
         g.op("loss", lambda z: F.cross_entropy(z[None], label), out)
+    g.op("perplexity", torch.exp, "loss")  # every cross-entropy's perplexity, checked like the loss

@@ -275,6 +275,11 @@ class MainScreen(Comparisons, Screen):
 
     # ---- export ------------------------------------------------------------------------
 
+    def action_cost(self) -> None:
+        from stepper.tui.screens.cost import CostScreen
+
+        self.app.push_screen(CostScreen(self.scenario))
+
     def action_export(self) -> None:
         start_export(self)
 
