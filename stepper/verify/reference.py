@@ -62,11 +62,16 @@ def finish_reference(g: Graph, scenario: Scenario, given: Trace | None = None) -
     """The `Reference` of a graph from `reference_graph`, with torch.optim's training and the
     generation the scenario asks for (see `torch_reference` for `given`)."""
     extra, training = {}, ()
+    if scenario.bpe is not None:
+        from stepper.verify.reference_bpe import bpe_reference
+
+        extra.update(bpe_reference(scenario))
     with torch.enable_grad():
         if scenario.optim is not None:
             from stepper.verify.reference_training import training_reference
 
-            extra, training, trained = training_reference(scenario, given, lambda graph, sc: _build(graph, sc))
+            made, training, trained = training_reference(scenario, given, lambda graph, sc: _build(graph, sc))
+            extra.update(made)
             # a model that trains generates with what it learned
             if given is not None and given.trained:
                 trained = given.trained
