@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from stepper.engine.record import Recorder, tensor
+from stepper.scenario.bpe import UNK
 from stepper.scenario.types import Scenario
 from stepper.trace import Formula
 from stepper.trace_keys import BPE_COUNTS, BPE_IDS, BPE_SOURCE_IDS
@@ -38,8 +39,18 @@ def record_bpe(rec: Recorder, sc: Scenario) -> None:
     rec.add("fwd.tokenize", "tokenize", f"BPE: {len(bpe.merges)} merges, then the text in {len(text)} pieces",
             FORMULA, {}, outputs,
             bindings={"vocab_size": str(len(bpe.vocab)), "asked": str(bpe.vocab_size),
-                      "base": str(first_merged), "merges": str(len(bpe.merges)),
-                      "pieces": " ".join(text), "learned on": f"{len(bpe.texts)} texts"})
+                      "base": str(first_merged),
+                      "characters": str(first_merged - sc.vocab.index(UNK) - 1), "merges": str(len(bpe.merges)),
+                      "pieces": " ".join(text), **_held_out(sc),
+                      "learned on": f"{len(bpe.texts)} text{'' if len(bpe.texts) == 1 else 's'}"})
+
+
+def _held_out(sc: Scenario) -> dict[str, str]:
+    """The first validation example in pieces: what the tokenizer makes of text it did not learn from."""
+    if sc.data is None or not sc.data.validation:
+        return {}
+    first = sc.data.validation[0]
+    return {"validation[0]": " ".join([*first.source, "|", *first.tokens] if first.source else first.tokens)}
 
 
 def _ids(symbol: str, tokens: list[str], index: dict[str, int], key: str):

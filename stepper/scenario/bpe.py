@@ -111,7 +111,7 @@ def replay_counts(words: Counter, merges) -> list[int]:
     for a, b in merges:
         count = 0
         for w, symbols in split.items():
-            count += words[w] * sum(1 for x, y in zip(symbols, symbols[1:]) if (x, y) == (a, b))
+            count += words[w] * sum(1 for x, y in zip(symbols, symbols[1:], strict=False) if (x, y) == (a, b))
             i, out = 0, []
             while i < len(symbols):
                 if i + 1 < len(symbols) and symbols[i] == a and symbols[i + 1] == b:

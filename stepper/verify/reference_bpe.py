@@ -43,7 +43,7 @@ def _best_counts(words: Counter, merges) -> list[int]:
     for a, b in merges:
         pairs = Counter()
         for w, p in pieces.items():
-            for pair in zip(p, p[1:]):
+            for pair in zip(p, p[1:], strict=False):
                 pairs[pair] += words[w]
         best.append(max(pairs.values(), default=0))
         pieces = {w: _merge(p, a, b) for w, p in pieces.items()}
@@ -74,7 +74,7 @@ def _resplit(tokens: list[str], vocab: list[str], merges, specials: tuple[str, .
         for word in re.findall(r"\S+", part.replace(MARK, " ")):
             p = tuple(c if c in index else UNK for c in MARK + word)
             while len(p) > 1:
-                pair = min(zip(p, p[1:]), key=lambda q: rank.get(q, len(rank)))
+                pair = min(zip(p, p[1:], strict=False), key=lambda q: rank.get(q, len(rank)))
                 if pair not in rank:
                     break
                 p = _merge(p, *pair)
