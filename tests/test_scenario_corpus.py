@@ -74,6 +74,10 @@ LINES = {
     "seq2seq_task_classify.yaml": 9, "seq2seq_task_on_encoder.yaml": 8, "seq2seq_task_target.yaml": 10,
     "seq2seq_token_not_in_vocab.yaml": 8, "seq2seq_tokenizer_without_text.yaml": 8, "seq2seq_tokens.yaml": 6,
     "seq2seq_weight_unknown_name.yaml": 8, "seq2seq_weight_wrong_shape.yaml": 8,
+    # `tokenizer: bpe` and its `bpe:` settings
+    "bpe_without_text.yaml": 7, "bpe_without_settings.yaml": 7, "bpe_vocab_size_too_small.yaml": 9,
+    "bpe_vocab_size_huge.yaml": 9, "bpe_with_char_tokenizer.yaml": 8, "bpe_with_vocab.yaml": 8,
+    "bpe_unknown_key.yaml": 10,
 }
 
 
