@@ -93,7 +93,7 @@ def test_the_tokenize_step_comes_first_and_the_reference_agrees_with_it():
     tr = build_trace(sc)
     step = tr.steps[0]
     assert step.id == "fwd.tokenize" and tr.steps[1].id == "fwd.embed"
-    assert step.outputs["count"].rows[0] == "1. a + t → at" and step.outputs["ids"].cols == sc.tokens
+    assert step.outputs["count"].rows[0] == "1 a+t" and step.outputs["ids"].cols == sc.tokens
     ref = bpe_reference(sc)
     np.testing.assert_array_equal(step.outputs["count"].value, ref[BPE_COUNTS])
     np.testing.assert_array_equal(step.outputs["ids"].value, ref[BPE_IDS])
@@ -150,4 +150,16 @@ def test_check_passes_and_the_export_shows_the_merges(fmt, tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
     out = subprocess.run([sys.executable, "-m", "stepper", "export", str(path), "--format", fmt, "--no-verify"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert "fwd.tokenize" in out and "1. a + t → at" in out
+    assert "fwd.tokenize" in out and "1 a+t" in out
+
+
+def test_the_verdict_of_the_merges_names_the_recount_not_torch():
+    from stepper.present.verdicts import check_line
+    from stepper.verify.entry import checked
+    from stepper.verify.verdicts import RECOUNT
+
+    trace, verdicts = checked(load())
+    check = verdicts["fwd.tokenize"]
+    assert check.ok and check.compared and check.reference == RECOUNT
+    assert "ours − a plain-Python recount" in check_line(trace.steps[0], check)
+    assert verdicts["fwd.embed"].reference != RECOUNT

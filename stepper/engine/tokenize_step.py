@@ -28,7 +28,8 @@ FORMULA = Formula(
 def record_bpe(rec: Recorder, sc: Scenario) -> None:
     bpe = sc.bpe
     first_merged = len(bpe.vocab) - len(bpe.merges)
-    rows = [f"{r + 1}. {a} + {b} → {a + b}" for r, (a, b) in enumerate(bpe.merges)]
+    # `rank a+b`: short, since the app cuts a row label past 8 characters; the piece made is a and b joined
+    rows = [f"{r + 1} {a}+{b}" for r, (a, b) in enumerate(bpe.merges)]
     outputs = {"count": tensor("count", np.array(bpe.counts, dtype=np.float64).reshape(-1, 1), BPE_COUNTS,
                                rows, ["count"])}
     index = {t: i for i, t in enumerate(sc.vocab)}
