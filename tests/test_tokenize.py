@@ -163,3 +163,18 @@ def test_the_verdict_of_the_merges_names_the_recount_not_torch():
     assert check.ok and check.compared and check.reference == RECOUNT
     assert "ours − a plain-Python recount" in check_line(trace.steps[0], check)
     assert verdicts["fwd.embed"].reference != RECOUNT
+
+
+def test_on_a_longer_text_every_merge_takes_a_most_frequent_pair():
+    """Random words over three letters (so `aaa`-like runs, whose pairs overlap, are common): the trainer's
+    merges replayed give, at every rank, the largest pair count the reference recounts."""
+    import random
+
+    from stepper.scenario.bpe import training_words
+    from stepper.verify.reference_bpe import _best_counts
+
+    rng = random.Random(0)
+    text = " ".join("".join(rng.choice("aab") for _ in range(rng.randint(1, 7))) for _ in range(400))
+    bpe, _ = learn_bpe([text], 120, 1, ("<pad>",))
+    assert len(bpe.merges) > 50
+    assert list(bpe.counts) == _best_counts(training_words([text], ("<pad>",)), bpe.merges)

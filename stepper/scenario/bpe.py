@@ -14,7 +14,7 @@ depends on a hash or on threads (tests/test_tokenize.py runs it under different 
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -105,21 +105,37 @@ def _merges(tok) -> tuple[tuple[str, str], ...]:
 def replay_counts(words: Counter, merges) -> list[int]:
     """How often each merge's pair stood side by side when it was made: the merges applied in order to
     the training words, each pair counted (times its word's frequency) just before its merge, at every
-    place it stands (`a a` twice in `aaa`, as the trainer counts it), then merged from the left."""
+    place it stands (`a a` twice in `aaa`, as the trainer counts it), then merged from the left. Only the
+    words that hold a merge's pair are split again (`holding`), so a long text replays quickly."""
     split = {w: list(w) for w in words}
+    pairs: Counter = Counter()
+    holding: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for w, symbols in split.items():
+        _count(pairs, holding, w, symbols, words[w])
     counts = []
     for a, b in merges:
-        count = 0
-        for w, symbols in split.items():
-            count += words[w] * sum(1 for x, y in zip(symbols, symbols[1:], strict=False) if (x, y) == (a, b))
-            i, out = 0, []
-            while i < len(symbols):
-                if i + 1 < len(symbols) and symbols[i] == a and symbols[i + 1] == b:
-                    out.append(a + b)
-                    i += 2
-                else:
-                    out.append(symbols[i])
-                    i += 1
-            split[w] = out
-        counts.append(count)
+        counts.append(pairs[(a, b)])
+        for w in holding.pop((a, b), ()):
+            _count(pairs, None, w, split[w], -words[w])
+            split[w] = _merged(split[w], a, b)
+            _count(pairs, holding, w, split[w], words[w])
     return counts
+
+
+def _count(pairs: Counter, holding, w: str, symbols: list[str], n: int) -> None:
+    for pair in zip(symbols, symbols[1:], strict=False):
+        pairs[pair] += n
+        if holding is not None:
+            holding[pair].add(w)
+
+
+def _merged(symbols: list[str], a: str, b: str) -> list[str]:
+    i, out = 0, []
+    while i < len(symbols):
+        if i + 1 < len(symbols) and symbols[i] == a and symbols[i + 1] == b:
+            out.append(a + b)
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return out

@@ -38,15 +38,23 @@ def _words(text: str, specials: tuple[str, ...]) -> list[str]:
 
 
 def _best_counts(words: Counter, merges) -> list[int]:
+    """Before each merge, the largest count of any pair; the pairs of a word are taken back and counted
+    again only when the merge changes it."""
     pieces = {w: tuple(w) for w in words}
+    pairs: Counter = Counter()
+    for w, p in pieces.items():
+        pairs.update({pair: words[w] * k for pair, k in Counter(zip(p, p[1:], strict=False)).items()})
     best = []
     for a, b in merges:
-        pairs = Counter()
-        for w, p in pieces.items():
-            for pair in zip(p, p[1:], strict=False):
-                pairs[pair] += words[w]
         best.append(max(pairs.values(), default=0))
-        pieces = {w: _merge(p, a, b) for w, p in pieces.items()}
+        for w, p in pieces.items():
+            if a + b not in w:  # a word without the letters of a + b cannot hold the pair
+                continue
+            merged = _merge(p, a, b)
+            if merged != p:
+                pairs.subtract({pair: words[w] * k for pair, k in Counter(zip(p, p[1:], strict=False)).items()})
+                pairs.update({pair: words[w] * k for pair, k in Counter(zip(merged, merged[1:], strict=False)).items()})
+                pieces[w] = merged
     return best
 
 
