@@ -123,6 +123,8 @@ class Trace:
     training: TrainingLog | None = None
     # the command line's generation flags where they differ from the file (e.g. "--temperature 0.7")
     overrides: str = ""
+    # `tokenizer: bpe`: what it learned ({kind, vocab_size, merges, …}: LearnedBpe.as_dict); {} otherwise
+    tokenizer: dict = field(default_factory=dict)
 
     def index_of(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):

@@ -14,6 +14,8 @@ TOK_EMB, POS, X0 = "tok_emb", "pos", "x0"
 POOLED, LOGITS, PROBS, LOSS = "pooled", "logits", "probs", "loss"
 PERPLEXITY = "perplexity"  # exp(loss), beside every cross-entropy
 EMBED_TOK, EMBED_POS, HEAD_W, HEAD_B = "embed.tok", "embed.pos", "head.W", "head.b"
+# `tokenizer: bpe`: each merge's pair count when it was made, and the ids of the traced text's pieces
+BPE_COUNTS, BPE_IDS, BPE_SOURCE_IDS = "tok.merge_count", "tok.ids", "tok.source_ids"
 
 
 def grad(key: str) -> str:

@@ -38,6 +38,15 @@ def test_engine_runs_without_torch_or_textual():
     assert "torch" not in mods and "textual" not in mods
 
 
+def test_only_a_bpe_scenario_loads_the_tokenizers_library():
+    """`tokenizers` (Rust, threads) is for `tokenizer: bpe`: start-up and every other scenario never load it."""
+    assert "tokenizers" not in loaded_after("import stepper.cli\nimport stepper.scenario\nimport stepper.engine")
+    assert "tokenizers" not in loaded_after("from stepper.scenario import load_scenario\n"
+                                            "load_scenario('scenarios/char_gpt.yaml')")
+    assert "tokenizers" in loaded_after("from stepper.scenario import load_scenario\n"
+                                        "load_scenario('scenarios/tokens_bpe.yaml')")
+
+
 def test_cli_check_and_export_never_import_textual():
     mods = loaded_after("from stepper.cli import main\nimport contextlib, io\n"
                         "with contextlib.redirect_stdout(io.StringIO()):\n"

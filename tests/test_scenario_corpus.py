@@ -79,6 +79,10 @@ LINES = {
     "seq2seq_data_tokens.yaml": 6, "seq2seq_validation_target_without_bos.yaml": 7,
     "seq2seq_data_without_optim.yaml": 3, "seq2seq_data_target_pad_only.yaml": 8,
     "seq2seq_data_batchnorm_one_row.yaml": 6,
+    # `tokenizer: bpe` and its `bpe:` settings
+    "bpe_without_text.yaml": 7, "bpe_without_settings.yaml": 7, "bpe_vocab_size_too_small.yaml": 9,
+    "bpe_vocab_size_huge.yaml": 9, "bpe_with_char_tokenizer.yaml": 8, "bpe_with_vocab.yaml": 8,
+    "bpe_unknown_key.yaml": 10,
 }
 
 

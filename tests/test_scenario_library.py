@@ -369,3 +369,26 @@ def test_positional_rotation_by_row_k_sends_row_p_to_row_p_plus_k():
     S = out("positional_sincos", "fwd.L0.attn.scores")
     assert S[15, 15] == pytest.approx(8) and S[15, 5] == pytest.approx(3.646, abs=5e-4)
     assert S[10, 5] == pytest.approx(S[10, 15])
+
+
+# --- tokens_word / tokens_char / tokens_bpe: one text, three tokenizers (scenarios/README.md's numbers) -------
+
+def test_the_three_tokenizers_give_the_lengths_and_vocabularies_the_readme_states():
+    word, char, bpe = (scenario(f"tokens_{k}") for k in ("word", "char", "bpe"))
+    assert (len(word.tokens), len(word.vocab)) == (6, 18)
+    assert (len(char.tokens), len(char.vocab)) == (22, 16)
+    assert (len(bpe.tokens), len(bpe.vocab), len(bpe.bpe.merges)) == (8, 30, 14)
+    assert " ".join(bpe.tokens) == "▁the ▁c at ▁sat ▁on ▁the ▁m at"
+    assert bpe.bpe.merges[0] == ("a", "t") and bpe.bpe.counts[0] == 18
+    assert list(bpe.data.validation[0].tokens[:4]) == ["▁the", "▁", "<unk>", "ats"]
+    assert "b" not in bpe.vocab and "b" in char.vocab  # learned on the training sentences only
+
+
+def test_the_held_out_word_keeps_its_random_row_under_word_tokens():
+    """tokens_word's lesson: "bats" is in the derived vocab, but no training sentence has it, so training leaves
+    its row of embed.tok as it was drawn."""
+    sc, tr = scenario("tokens_word"), trace("tokens_word")
+    row = sc.vocab.index("bats")
+    assert not any("bats" in ex.tokens for ex in sc.data.examples)
+    np.testing.assert_array_equal(tr.trained["embed.tok"][row], sc.params["embed.tok"][row])
+    assert not np.array_equal(tr.trained["embed.tok"][sc.vocab.index("cat")], sc.params["embed.tok"][sc.vocab.index("cat")])

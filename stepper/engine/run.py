@@ -66,6 +66,10 @@ def build_trace(sc: Scenario) -> Trace:
 
 def _build_trace(sc: Scenario) -> Trace:
     rec = Recorder(sc.lessons)
+    if sc.bpe is not None:  # the pieces come first: the pass reads them
+        from stepper.engine.tokenize_step import record_bpe
+
+        record_bpe(rec, sc)
     model = _pass(sc, sc.params, rec)
     loss, cache = model.forward()
     grads = model.backward(cache)
@@ -93,6 +97,7 @@ def _build_trace(sc: Scenario) -> Trace:
     return Trace(scenario=sc.name, title=sc.title, config=sc.config_dict(), steps=rec.steps, loss=loss,
                  logits=model.logits(cache), params=sc.params, grads=grads, tokens=list(sc.tokens),
                  description=sc.description, quiz=list(sc.quiz), overrides=sc.overrides, losses=losses,
+                 tokenizer={} if sc.bpe is None else sc.bpe.as_dict(),
                  trained=trained, diverged=diverged, generated=generated, training=training,
                  # a lesson or question naming no step would never be seen: say so, and where
                  warnings=step_name_warnings(sc, [s.id for s in rec.steps]))

@@ -77,6 +77,8 @@ def trace_dict(trace: Trace, verdicts=None) -> dict:
         "grads": {name: array(v) for name, v in trace.grads.items()},
         "steps": [step_dict(s, verdicts.get(s.id)) for s in trace.steps],
     }
+    if trace.tokenizer:  # `tokenizer: bpe`: the merges it learned
+        out["tokenizer"] = trace.tokenizer
     if trace.training is not None:
         out.update(training_dict(trace, verdicts))
     return out

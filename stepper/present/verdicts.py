@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from stepper.present.numbers import error_bound, lone_number
 from stepper.trace import Divergence, Step
-from stepper.verify.verdicts import Check
+from stepper.verify.verdicts import RECOUNT, Check
 
 AGREES, DISAGREES, UNCHECKED = "✓", "✗", "·"  # the last: not checked, or nothing with a reference value
 
@@ -26,7 +26,10 @@ def ok_mark(ok: bool) -> str:
 
 def reference_name(phase: str | None, check: Check) -> str:
     """What a step of `phase` was checked against, as a learner should read it: a forward value
-    comes from torch's own functions (autograd only enters for gradients), an update from torch.optim."""
+    comes from torch's own functions (autograd only enters for gradients), an update from torch.optim; a
+    tokenizer's merges from a recount that is not torch's at all."""
+    if check.reference == RECOUNT:
+        return RECOUNT
     return {"forward": "torch", "generate": "torch", "update": "torch.optim"}.get(phase or "", check.reference)
 
 

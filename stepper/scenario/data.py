@@ -7,16 +7,22 @@ is read, so the examples are read in two passes: their form first, then their to
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from stepper.scenario import schema
 from stepper.scenario.config import check_label, class_names, task_kind
 from stepper.scenario.errors import plural
 from stepper.scenario.fields import got, numbers, section, words
 from stepper.scenario.inputs import features, tokens_and_vocab
-from stepper.scenario.pairs import check_pair, pair_inputs, side_tokens
+from stepper.scenario.pairs import SPECIALS, check_pair, pair_inputs, side_tokens
+from stepper.scenario.tokenize import Tokenizer, tokenizer_for
 from stepper.scenario.types import PAD, DataConfig, Example, ModelConfig
+
+if TYPE_CHECKING:
+    from stepper.scenario.bpe import LearnedBpe
 from stepper.scenario.yamlread import Located
 
 D = ("data",)
@@ -33,16 +39,24 @@ class Inputs:
     task_raw: dict  # the `task:` section, with the traced example's label or target when it is data's first
     data: DataConfig | None
     source: list[str] = field(default_factory=list)  # seq2seq: the traced example's source (tokens: its target)
+    bpe: LearnedBpe | None = None  # `tokenizer: bpe`: what it learned
 
 
 def model_inputs(doc: Located, model: ModelConfig, input_raw: dict, task_raw: dict, data_raw) -> Inputs:
+    tok = tokenizer_for(doc, input_raw, data_raw, SPECIALS if model.kind == "seq2seq" else (PAD,))
+    inputs = _model_inputs(doc, model, input_raw, task_raw, data_raw, tok)
+    return inputs if tok.bpe is None else dataclasses.replace(inputs, bpe=tok.bpe)
+
+
+def _model_inputs(doc: Located, model: ModelConfig, input_raw: dict, task_raw: dict, data_raw,
+                  tok: Tokenizer) -> Inputs:
     if data_raw is None:
         if model.kind == "mlp":
             return Inputs([], [], features(doc, model, input_raw), task_raw, None)
         if model.kind == "seq2seq":
-            vocab, source, target = pair_inputs(doc, model, input_raw)
+            vocab, source, target = pair_inputs(doc, model, input_raw, tokenizer=tok)
             return Inputs(vocab, target, (), task_raw, None, source)
-        vocab, tokens = tokens_and_vocab(doc, input_raw)
+        vocab, tokens = tokens_and_vocab(doc, input_raw, tokenizer=tok)
         if model.norm_type == "batch" and len(tokens) - (task_kind(doc, model, task_raw) == "next_token") < 2:
             where = ("input", "tokens") if doc.has(("input", "tokens")) else ("input", "text")
             raise doc.error(where, "the model reads one position, a single row, whose variance BatchNorm cannot "
@@ -50,9 +64,8 @@ def model_inputs(doc: Located, model: ModelConfig, input_raw: dict, task_raw: di
         return Inputs(vocab, tokens, (), task_raw, None)
     raw = section(doc, D, data_raw, schema.DATA)
     kind = task_kind(doc, model, task_raw)
-    train = _read(doc, model, kind, raw["examples"], "examples", input_raw["tokenizer"])
-    val = [] if raw["validation"] is None else _read(doc, model, kind, raw["validation"], "validation",
-                                                     input_raw["tokenizer"])
+    train = _read(doc, model, kind, raw["examples"], "examples", tok)
+    val = [] if raw["validation"] is None else _read(doc, model, kind, raw["validation"], "validation", tok)
     if kind == "classify":
         classes = class_names(doc, model, task_raw)
         for ex in train + val:
@@ -64,13 +77,13 @@ def model_inputs(doc: Located, model: ModelConfig, input_raw: dict, task_raw: di
     elif model.kind == "seq2seq":
         texts = any(doc.has((*ex.path, k)) for ex in train + val for k in ("source_text", "target_text"))
         vocab, source, tokens = pair_inputs(doc, model, input_raw, [(ex.source, ex.tokens) for ex in train + val],
-                                            texts)
+                                            texts, tok)
         for ex in train + val:
             check_pair(doc, model, ex.path, _name(ex), vocab, ex.source, ex.tokens)
         feats, traced = (), bool(tokens)
     else:
         texts = any(doc.has((*ex.path, "text")) for ex in train + val)
-        vocab, tokens = tokens_and_vocab(doc, input_raw, [ex.tokens for ex in train + val], texts)
+        vocab, tokens = tokens_and_vocab(doc, input_raw, [ex.tokens for ex in train + val], texts, tok)
         _check_tokens(doc, model, kind, vocab, train + val)
         feats, traced = (), bool(tokens)
     batch_size = min(raw["batch_size"] or len(train), len(train))  # more than N: one batch of all, as a DataLoader
@@ -98,7 +111,7 @@ def _name(ex: _Read) -> str:
     return f"data.{ex.path[1]}[{ex.path[2]}]"
 
 
-def _read(doc: Located, model: ModelConfig, kind: str, items, part: str, tokenizer: str) -> list[_Read]:
+def _read(doc: Located, model: ModelConfig, kind: str, items, part: str, tokenizer: Tokenizer) -> list[_Read]:
     """Each example's form: a mapping with its input and the answer its task needs."""
     if not items:
         raise doc.error((*D, part), f"`{part}` is empty — give at least one example, e.g. "
@@ -106,7 +119,7 @@ def _read(doc: Located, model: ModelConfig, kind: str, items, part: str, tokeniz
     return [_example(doc, model, kind, (*D, part, i), item, tokenizer) for i, item in enumerate(items)]
 
 
-def _example(doc: Located, model: ModelConfig, kind: str, path: tuple, item, tokenizer: str) -> _Read:
+def _example(doc: Located, model: ModelConfig, kind: str, path: tuple, item, tokenizer: Tokenizer) -> _Read:
     name = f"data.{path[1]}[{path[2]}]"
     answer = "label" if kind == "classify" else "target" if kind == "regress" else None
     eg = "{features: [1.0, -1.0], " if model.kind == "mlp" else "{text: I am happy"
@@ -138,13 +151,13 @@ def _example(doc: Located, model: ModelConfig, kind: str, path: tuple, item, tok
     return _Read(tokens=tuple(_tokens(doc, path, name, raw, tokenizer)), label=raw["label"], line=line, path=path)
 
 
-def _tokens(doc: Located, path: tuple, name: str, raw: dict, tokenizer: str) -> list[str]:
+def _tokens(doc: Located, path: tuple, name: str, raw: dict, tokenizer: Tokenizer) -> list[str]:
     if raw["tokens"] is not None and raw["text"] is not None:
         raise doc.error((*path, "text"), f"{name} gives `tokens:` and `text:` — delete one", key=True)
     if raw["tokens"] is not None:
         tokens = words(doc, (*path, "tokens"), raw["tokens"], "token")
     elif raw["text"] is not None:
-        tokens = list(raw["text"]) if tokenizer == "char" else raw["text"].split()
+        tokens = tokenizer.split(raw["text"])
     else:
         raise doc.error(path, f"{name} has no input — give `text:` (e.g. `text: I am happy`) or `tokens:`")
     if not tokens:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from stepper.scenario.errors import did_you_mean, listing, plural
 from stepper.scenario.fields import got, numbers, words
+from stepper.scenario.tokenize import WORD, Tokenizer
 from stepper.scenario.types import PAD, ModelConfig, TaskConfig
 from stepper.scenario.yamlread import Located
 
@@ -49,32 +50,32 @@ def _batch(doc: Located, path: tuple, feats: list, n0: int) -> tuple[tuple[float
 
 
 def tokens_and_vocab(doc: Located, raw: dict, examples: list[list[str]] | None = None,
-                     texts: bool = False) -> tuple[list[str], list[str]]:
+                     texts: bool = False, tokenizer: Tokenizer = WORD) -> tuple[list[str], list[str]]:
     """(vocab, tokens) — tokens as given or split from `text`; vocab as given or derived.
 
     `examples`: the tokens of every example of `data:` (None without it): a derived vocab holds them too,
     and `input` may then be left out (tokens [] — the first example is traced). `texts`: some example
-    is written as `text:`, which `input.tokenizer` splits."""
+    is written as `text:`, which `tokenizer` (`input.tokenizer`'s) splits."""
     if raw["tokens"] is not None and raw["text"] is not None:
         raise doc.error((*IN, "text"), "give `tokens:` or `text:`, not both — delete one", key=True)
     if raw["text"] is None and not texts and doc.has((*IN, "tokenizer")):
         raise doc.error((*IN, "tokenizer"), "`tokenizer` splits `text:`, and there is no `text:` — "
                                             "add `text:` or remove `tokenizer`", key=True)
     if raw["tokens"] is None and raw["text"] is None and examples is not None:
-        return vocab_list(doc, raw, [t for ex in examples for t in ex]), []
+        return vocab_list(doc, raw, [t for ex in examples for t in ex], tokenizer=tokenizer), []
     if raw["tokens"] is not None:
         tokens = words(doc, (*IN, "tokens"), raw["tokens"], "token")
         if not tokens:
             raise doc.error((*IN, "tokens"), "`tokens` is empty — give at least one token, e.g. [I, am]")
     elif raw["text"] is not None:
         text = raw["text"]
-        tokens = list(text) if raw["tokenizer"] == "char" else text.split()
+        tokens = tokenizer.split(text)
         if not tokens:
             raise doc.error((*IN, "text"), "`text` is empty — write a few words, e.g. `text: I am happy`")
     else:
         raise doc.error(IN, "no input: give `input.tokens:` (a list, e.g. [I, am]) or `input.text:` "
                             "(e.g. `text: I am`)")
-    vocab = vocab_list(doc, raw, tokens + [t for ex in examples or () for t in ex])
+    vocab = vocab_list(doc, raw, tokens + [t for ex in examples or () for t in ex], tokenizer=tokenizer)
     where = "tokens" if raw["tokens"] is not None else "text"
     known = set(vocab)  # a set: a long text against a long vocab must not be quadratic
     for i, tok in enumerate(tokens):
@@ -90,8 +91,12 @@ def tokens_and_vocab(doc: Located, raw: dict, examples: list[list[str]] | None =
     return vocab, tokens
 
 
-def vocab_list(doc: Located, raw: dict, tokens: list[str], specials: tuple[str, ...] = (PAD,)) -> list[str]:
-    """`input.vocab` as written (checked), or derived: `specials` first, then the sorted distinct `tokens`."""
+def vocab_list(doc: Located, raw: dict, tokens: list[str], specials: tuple[str, ...] = (PAD,),
+               tokenizer: Tokenizer = WORD) -> list[str]:
+    """`input.vocab` as written (checked), or derived: `specials` first, then the sorted distinct `tokens`;
+    a bpe's is the one it learned, every piece in it (not only those this text uses)."""
+    if tokenizer.bpe is not None:
+        return list(tokenizer.bpe.vocab)
     if raw["vocab"] is None:  # derived: deterministic, and `<pad>` keeps id 0 as it does by habit
         return [*specials, *sorted(set(tokens) - set(specials))]
     vocab = words(doc, (*IN, "vocab"), raw["vocab"], "vocab entry")

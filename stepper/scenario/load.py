@@ -139,7 +139,7 @@ def parse_scenario(text: str, file: str = "<scenario>", *, force: bool = False) 
     return Scenario(name=top["name"], model=model, task=task, vocab=vocab, tokens=tokens, params=params,
                     title=top["title"], description=top["description"], lessons=lessons,
                     features=feats, source=file, optim=optim, data=inputs.data, generate=generate, quiz=quiz_,
-                    source_tokens=list(inputs.source), marks=_marks(doc))
+                    source_tokens=list(inputs.source), bpe=inputs.bpe, marks=_marks(doc))
 
 
 def _training_limit(doc: Located, model, sizes: tuple[int, int], optim, data, n_rows: tuple[int, int]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from stepper.scenario.errors import did_you_mean, listing
 from stepper.scenario.fields import got, words
 from stepper.scenario.inputs import vocab_list
+from stepper.scenario.tokenize import WORD, Tokenizer
 from stepper.scenario.types import BOS, EOS, PAD, ModelConfig
 from stepper.scenario.yamlread import Located
 
@@ -26,7 +27,8 @@ def where(doc: Located, path: tuple, side: str, j: int | None = None) -> tuple:
     return (*path, f"{side}_text")
 
 
-def side_tokens(doc: Located, path: tuple, raw: dict, side: str, tokenizer: str, name: str) -> list[str] | None:
+def side_tokens(doc: Located, path: tuple, raw: dict, side: str, tokenizer: Tokenizer,
+                name: str) -> list[str] | None:
     """The tokens of `side` in the mapping at `path` (`input` or an example), or None when it gives neither
     `side:` nor `side_text:`."""
     text_key = f"{side}_text"
@@ -38,7 +40,7 @@ def side_tokens(doc: Located, path: tuple, raw: dict, side: str, tokenizer: str,
                                            f"list of tokens — write e.g. `{side}: {EG[side]}`")
         tokens = words(doc, (*path, side), raw[side], "token")
     elif raw[text_key] is not None:
-        tokens = list(raw[text_key]) if tokenizer == "char" else raw[text_key].split()
+        tokens = tokenizer.split(raw[text_key])
     else:
         return None
     if not tokens:
@@ -48,7 +50,7 @@ def side_tokens(doc: Located, path: tuple, raw: dict, side: str, tokenizer: str,
 
 
 def pair_inputs(doc: Located, model: ModelConfig, raw: dict, examples: list | None = None,
-                texts: bool = False) -> tuple[list[str], list[str], list[str]]:
+                texts: bool = False, tokenizer: Tokenizer = WORD) -> tuple[list[str], list[str], list[str]]:
     """(vocab, source, target) of `input`. `examples`: the (source, target) of every example of `data:`
     (None without it): a derived vocab holds their tokens too, and `input` may then give neither sequence
     (both [] — the first example is traced). `texts`: some example is written as text."""
@@ -56,15 +58,15 @@ def pair_inputs(doc: Located, model: ModelConfig, raw: dict, examples: list | No
     if not has_text and not texts and doc.has((*IN, "tokenizer")):
         raise doc.error((*IN, "tokenizer"), "`tokenizer` splits `source_text:` and `target_text:`, and there is "
                                             "neither — add one, or remove `tokenizer`", key=True)
-    source, target = (side_tokens(doc, IN, raw, side, raw["tokenizer"], "`input`") for side in SIDES)
+    source, target = (side_tokens(doc, IN, raw, side, tokenizer, "`input`") for side in SIDES)
     seen = [t for pair in examples or () for side in pair for t in side]
     if source is None and target is None and examples is not None:
-        return pair_vocab(doc, raw, seen), [], []
+        return pair_vocab(doc, raw, seen, tokenizer), [], []
     if source is None or target is None:
         missing = "source" if source is None else "target"
         raise doc.error(IN, f"a seq2seq needs `input.{missing}:` (or `{missing}_text:`) as well — the encoder reads "
                             f"the source and the decoder the target; add e.g. `{missing}: {EG[missing]}`")
-    vocab = pair_vocab(doc, raw, source + target + seen)
+    vocab = pair_vocab(doc, raw, source + target + seen, tokenizer)
     check_pair(doc, model, IN, "", vocab, source, target)
     if model.norm_type == "batch" and min(len(source), len(target) - 1) < 2:
         side = "source" if len(source) < 2 else "target"
@@ -74,9 +76,10 @@ def pair_inputs(doc: Located, model: ModelConfig, raw: dict, examples: list | No
     return vocab, source, target
 
 
-def pair_vocab(doc: Located, raw: dict, tokens: list[str]) -> list[str]:
-    """As written, or derived: `<pad>`, `<bos>`, `<eos>`, then the sorted distinct tokens of both sides."""
-    return vocab_list(doc, raw, tokens, SPECIALS)
+def pair_vocab(doc: Located, raw: dict, tokens: list[str], tokenizer: Tokenizer = WORD) -> list[str]:
+    """As written, or derived: `<pad>`, `<bos>`, `<eos>`, then the sorted distinct tokens of both sides (a
+    bpe's: `<pad>`, `<bos>`, `<eos>`, `<unk>`, then what it learned)."""
+    return vocab_list(doc, raw, tokens, SPECIALS, tokenizer)
 
 
 def check_pair(doc: Located, model: ModelConfig, path: tuple, name: str, vocab: list[str], source, target) -> None:

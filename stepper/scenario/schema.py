@@ -134,10 +134,19 @@ INPUT = {
                   example='["<bos>", me, gusta, "<eos>"]', only=("seq2seq",)),
     "target_text": Key(Word, None, doc="seq2seq: instead of target, text split by `tokenizer`",
                        example='"<bos> me gusta <eos>"', only=("seq2seq",)),
-    "tokenizer": Key(str, "word", ("word", "char"), doc="how `text` is split: at spaces, or per character",
-                     only=TRANSFORMER),
+    "tokenizer": Key(str, "word", ("word", "char", "bpe"), only=TRANSFORMER,
+                     doc="how `text` is split: at spaces, per character, or in pieces learned by byte-pair encoding"),
+    "bpe": Key(dict, None, doc="`tokenizer: bpe`: the vocabulary size it learns up to", example="vocab_size: 30",
+               only=TRANSFORMER),
     "features": Key(list, None, doc="mlp: the input vector, sizes[0] numbers; or a batch, one such row per example",
                     example="[1.0, -1.0]", only=("mlp",)),
+}
+
+MAX_VOCAB = 50_000  # a bpe learns at most this many pieces: a GPT-2-sized vocabulary
+BPE = {
+    "vocab_size": Key(int, None, low=1, high=MAX_VOCAB, required=True, example="30",
+                      doc="the entries to learn up to: specials, `<unk>`, the characters, then one per merge"),
+    "min_frequency": Key(int, 1, low=1, high=1_000_000, doc="merge only a pair seen at least this often"),
 }
 
 TASK = {
@@ -241,6 +250,6 @@ QUIZ = {
     "why": Key(Word, "", doc="shown after the answer", example='"−log 0.5 = 0.69"'),
 }
 
-SECTIONS = {"model": MODEL, "input": INPUT, "task": TASK, "weights": WEIGHTS, "weights.init": INIT,
+SECTIONS = {"model": MODEL, "input": INPUT, "input.bpe": BPE, "task": TASK, "weights": WEIGHTS, "weights.init": INIT,
             "optim": OPTIM, "optim.schedule": SCHEDULE, "data": DATA, "data.examples": EXAMPLE,
             "generate": GENERATE, "quiz": QUIZ}

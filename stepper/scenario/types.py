@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from stepper.scenario.bpe import LearnedBpe
 
 PAD = "<pad>"
 BOS, EOS = "<bos>", "<eos>"  # seq2seq: the target starts with BOS; EOS marks where it ends
@@ -180,6 +184,8 @@ class Scenario:
     quiz: tuple[dict, ...] = ()
     # seq2seq: the source sequence the encoder reads (`input.source`; one vocab for source and target)
     source_tokens: list[str] = field(default_factory=list)
+    # `tokenizer: bpe`: the merges it learned (the tokens and the vocab are its pieces); None for word and char
+    bpe: LearnedBpe | None = None
     # where some keys stand in the file ("generate.top_p" → (line, col)), for errors found after loading
     marks: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
 

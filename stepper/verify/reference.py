@@ -62,12 +62,17 @@ def finish_reference(g: Graph, scenario: Scenario, given: Trace | None = None) -
     """The `Reference` of a graph from `reference_graph`, with torch.optim's training and the
     generation the scenario asks for (see `torch_reference` for `given`)."""
     extra, training, running = {}, (), None
+    if scenario.bpe is not None:
+        from stepper.verify.reference_bpe import bpe_reference
+
+        extra.update(bpe_reference(scenario))
     with torch.enable_grad():
         if scenario.optim is not None:
             from stepper.verify.reference_training import training_reference
 
-            extra, training, trained, running = training_reference(scenario, given,
-                                                                   lambda graph, sc: _build(graph, sc))
+            made, training, trained, running = training_reference(scenario, given,
+                                                                  lambda graph, sc: _build(graph, sc))
+            extra.update(made)
             # a model that trains generates with what it learned (weights and BatchNorm statistics), each
             # checked against torch's run above; the engine's are used so that decoding is compared alone
             if given is not None and given.trained:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 NOTHING_TO_COMPARE = "nothing to compare"
+# what checks a step whose keys torch has no part in: `fwd.tokenize`'s merges (verify/reference_bpe.py)
+RECOUNT = "a plain-Python recount"
 
 
 @dataclass(frozen=True)
