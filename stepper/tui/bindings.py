@@ -39,8 +39,8 @@ MODE_BINDINGS = [
             tooltip="before/after training: the same step with the trained weights"),
     Binding("T", "training", "training", id="training",
             tooltip="the training screen: loss, lr, gradient norm, each batch"),
-    Binding("c", "cost", "cost", id="cost",
-            tooltip="the cost screen: FLOPs against sequence length, memory for training and inference"),
+    Binding("c", "cost", "cost", id="cost", show=False,
+            tooltip="the cost screen: FLOPs against sequence length, and memory"),
     Binding("escape", "leave_question", "answer later", key_display="esc", id="leave-question",
             tooltip="leave the quiz question for later (the keys step again)"),
 ]
