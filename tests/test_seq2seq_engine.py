@@ -176,6 +176,6 @@ def test_every_forward_key_names_its_stack():
     """docs/trace-keys.md: an encoder–decoder's quantities live under `enc.` or `dec.`, but for the head's."""
     trace = build_trace(seq2seq_scenario(final_norm=True))
     keys = {t.key for s in trace.steps if s.phase == "forward" for t in s.outputs.values() if t.key}
-    assert {k for k in keys if not k.startswith(("enc.", "dec."))} == {"logits", "probs", "loss"}
+    assert {k for k in keys if not k.startswith(("enc.", "dec."))} == {"logits", "probs", "loss", "perplexity"}
     doc = (Path(__file__).resolve().parent.parent / "docs" / "trace-keys.md").read_text()
     assert all(f"`{step}`" in doc for step in ("bwd.enc.memory.merge", "bwd.embed.merge", "bwd.pos.merge"))

@@ -120,7 +120,9 @@ class StepperApp(App[int]):
     def action_help(self) -> None:
         from stepper.tui.screens.help import HelpScreen
 
-        own = getattr(self.screen, "HELP", None)  # (keys, how to read it) of a screen with keys of its own
+        # (keys, how to read it) of a screen with keys of its own; not Textual's HELP, which its help panel
+        # renders as markdown and a tuple would crash
+        own = getattr(self.screen, "KEYS_HELP", None)
         if own is not None:
             self.push_screen(HelpScreen(self.COMMAND_PALETTE_BINDING, keys=own[0], reading=own[1]))
         elif not isinstance(self.screen, HelpScreen):

@@ -44,8 +44,8 @@ MODE_BINDINGS = [
     Binding("T", "training", "training", id="training",
             tooltip="the training screen: loss, lr, gradient norms, each batch"),
     Binding("H", "heads", "heads", id="heads", tooltip="the trained heads and FFN units"),
-    Binding("c", "cost", "cost", id="cost",
-            tooltip="the cost screen: FLOPs against sequence length, memory for training and inference"),
+    Binding("c", "cost", "cost", id="cost", show=False,
+            tooltip="the cost screen: FLOPs against sequence length, and memory"),
     Binding("escape", "leave_question", "answer later", key_display="esc", id="leave-question",
             tooltip="leave the quiz question for later (the keys step again)"),
 ]

@@ -36,7 +36,7 @@ LENGTHS = tuple(2**k for k in range(13))  # T = 1 … 4096
 
 class CostScreen(Screen):
     BINDINGS = COST_BINDINGS
-    HELP = (COST_BINDINGS, READING)
+    KEYS_HELP = (COST_BINDINGS, READING)  # what `?` lists and says here
 
     def __init__(self, scenario) -> None:
         super().__init__()

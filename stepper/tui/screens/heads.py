@@ -44,7 +44,7 @@ class InsightReady(Message):
 
 class HeadsScreen(Screen):
     BINDINGS = HEADS_BINDINGS
-    HELP = (HEADS_BINDINGS, READING)
+    KEYS_HELP = (HEADS_BINDINGS, READING)  # what `?` lists and says here
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal")]
 
     def __init__(self, trace: Trace, insight: TrainedInsight | None, after: Trace | None = None,

@@ -38,7 +38,7 @@ attention and left out of the loss)."""
 
 class TrainingScreen(Screen):
     BINDINGS = TRAINING_BINDINGS
-    HELP = (TRAINING_BINDINGS, READING)  # what `?` lists and says here
+    KEYS_HELP = (TRAINING_BINDINGS, READING)  # what `?` lists and says here
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (170, "-wide")]
 
     def __init__(self, trace: Trace, views: list[UpdateView], cursor: int = 0,
