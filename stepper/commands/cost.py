@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from stepper.commands import EXIT_INVALID, EXIT_IO, EXIT_OK
+from stepper.commands import EXIT_INVALID
+from stepper.commands.output import deliver
 from stepper.present.cost_table import (
     crossover_words,
     flops_table,
@@ -77,15 +78,4 @@ def run_cost(path: str, sweeps: list[str], *, fmt: str = "text", output: str | N
     except SweepError as exc:
         print(f"stepper: error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    if not output:
-        sys.stdout.write(text)
-        return EXIT_OK
-    from stepper.export.files import ExistsError, write_atomic
-
-    try:
-        written = write_atomic(output, text, force=force)
-    except (ExistsError, OSError) as exc:
-        print(f"stepper: error: {exc}", file=sys.stderr)
-        return EXIT_IO
-    print(f"wrote {written}", file=sys.stderr)
-    return EXIT_OK
+    return deliver(text, output, force)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from stepper.commands import EXIT_INVALID, EXIT_IO, EXIT_OK
+from stepper.commands import EXIT_INVALID
+from stepper.commands.output import deliver
 from stepper.diff import TraceDiff, diff_traces
 from stepper.engine import build_trace
 from stepper.scenario import load_scenario
@@ -70,15 +71,4 @@ def run_diff(path_a: str, path_b: str | None, *, show_all: bool = False, fmt: st
         report = render_diff_markdown(d, precision=precision, traces=(ta, tb), sources=(path_a, path_b))
     else:
         report = diff_text(d, path_a, path_b, show_all=show_all)
-    if not output:
-        out.write(report)
-        return EXIT_OK
-    from stepper.export.files import ExistsError, write_atomic
-
-    try:
-        path = write_atomic(output, report, force=force)
-    except (ExistsError, OSError) as exc:
-        print(f"stepper: error: {exc}", file=sys.stderr)
-        return EXIT_IO
-    print(f"wrote {path}", file=sys.stderr)
-    return EXIT_OK
+    return deliver(report, output, force, out)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from argparse import Namespace
 
-from stepper.commands import EXIT_IO, EXIT_MISMATCH, EXIT_OK, print_warnings
+from stepper.commands import EXIT_MISMATCH, print_warnings
+from stepper.commands.output import deliver
 from stepper.engine import build_trace
-from stepper.export.files import ExistsError, write_atomic
 from stepper.scenario import load_scenario
 
 
@@ -42,13 +42,4 @@ def export_file(args: Namespace, generation: dict | None = None) -> int:
 
 
 def _write(args: Namespace, text: str) -> int:
-    if not args.output:
-        sys.stdout.write(text)
-        return EXIT_OK
-    try:
-        path = write_atomic(args.output, text, force=args.force)
-    except (ExistsError, OSError) as exc:
-        print(f"stepper: error: {exc}", file=sys.stderr)
-        return EXIT_IO
-    print(f"wrote {path}", file=sys.stderr)
-    return EXIT_OK
+    return deliver(text, args.output, args.force)

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from stepper.commands import EXIT_IO
+from stepper.commands import EXIT_IO, EXIT_OK
 from stepper.visible import visible
 
 
@@ -43,6 +43,23 @@ class VisibleStream:
 
     def __getattr__(self, name):  # isatty, encoding, fileno…: the stream's own
         return getattr(self.stream, name)
+
+
+def deliver(text: str, output: str | None, force: bool, out=None) -> int:
+    """A command's document: to `out` (stdout) with no `--output`, else to that file, created exclusively or,
+    with `--force`, replaced atomically (export/files.py); a file that cannot be written is EXIT_IO."""
+    if not output:
+        (out or sys.stdout).write(text)
+        return EXIT_OK
+    from stepper.export.files import ExistsError, write_atomic
+
+    try:
+        path = write_atomic(output, text, force=force)
+    except (ExistsError, OSError) as exc:
+        print(f"stepper: error: {exc}", file=sys.stderr)
+        return EXIT_IO
+    print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
 
 
 def guarded(command: Callable[[], int]) -> int:
