@@ -127,13 +127,7 @@ class BatchedSeq2Seq(BatchedTransformer):
         norms, dx = c["enc_norms"], d_memory
         if c["enc_final"] is not None:
             dx = norms.backward(dx, c["enc_final"], "encoder.ln_f", grads)
-        for i in range(m.n_layers - 1, -1, -1):
-            attn, ffn = c["encoder"][i]
-            at = f"encoder.layers.{i}"
-            dx = self._sublayer_backward(dx, ffn, norms, f"{at}.ln2", grads, lambda d, bc, at=at: (
-                ffn_backward(d, bc, params, f"{at}.ffn", grads)))
-            dx = self._sublayer_backward(dx, attn, norms, f"{at}.ln1", grads, lambda d, bc, at=at: (
-                attention_backward(d, bc, params, f"{at}.attn", enc, self.factor, grads)))
+        dx = self._stack_backward(params, dx, c["encoder"], "encoder.layers", enc, norms, grads)
         self._embed_backward(params, dx, c["source"], grads)
         return grads
 

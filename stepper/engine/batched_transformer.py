@@ -139,7 +139,7 @@ class BatchedTransformer:
 
     # -- backward ----------------------------------------------------------------
     def _backward(self, params, c, norms: Norms) -> dict[str, np.ndarray]:
-        m, s, grads = self.m, c["shape"], {}
+        s, grads = c["shape"], {}
         d_read = self._head_backward(params, c, grads)
         if self.next_token:
             dx = d_read  # [N, D]
@@ -147,15 +147,20 @@ class BatchedTransformer:
             dx = (c["pool"][:, :, None] * d_read[:, None, :]).reshape(s.b * s.t, -1)  # [N, D]
         if c["final"] is not None:
             dx = norms.backward(dx, c["final"], "ln_f", grads)
-        for i in range(m.n_layers - 1, -1, -1):
-            attn, ffn = c["layers"][i]
-            at = f"layers.{i}"
+        dx = self._stack_backward(params, dx, c["layers"], "layers", s, norms, grads)
+        self._embed_backward(params, dx, c["ids"], grads)
+        return grads
+
+    def _stack_backward(self, params, dx: np.ndarray, layers, prefix: str, shape, norms, grads: dict) -> np.ndarray:
+        """Back down a stack of (attention, FFN) layers named `{prefix}.{i}`: the gradient at its input."""
+        for i in range(len(layers) - 1, -1, -1):
+            attn, ffn = layers[i]
+            at = f"{prefix}.{i}"
             dx = self._sublayer_backward(dx, ffn, norms, f"{at}.ln2", grads, lambda d, bc, at=at: (
                 ffn_backward(d, bc, params, f"{at}.ffn", grads)))
             dx = self._sublayer_backward(dx, attn, norms, f"{at}.ln1", grads, lambda d, bc, at=at: (
-                attention_backward(d, bc, params, f"{at}.attn", s, self.factor, grads)))
-        self._embed_backward(params, dx, c["ids"], grads)
-        return grads
+                attention_backward(d, bc, params, f"{at}.attn", shape, self.factor, grads)))
+        return dx
 
     def _head_backward(self, params, c, grads: dict) -> np.ndarray:
         """The cross-entropy's gradient through the head: dLoss/d(the rows it read); a tied head's part
