@@ -62,14 +62,7 @@ class BatchedSeq2Seq(BatchedTransformer):
 
         norms = Norms(m.norm_type, m.norm_eps, _rows(batch.source_pad), running, train)
         x = self._embed(params, batch.source)  # [B·T_s, D]
-        encoder = []
-        for i, keep in enumerate(enc_masks):
-            at = f"encoder.layers.{i}"
-            x, attn = self._sublayer(x, params, norms, f"{at}.ln1", keep.attn_out, lambda a, at=at, on=keep.attn: (
-                attention_forward(a, params, f"{at}.attn", enc, enc_bias, self.factor, on, m.dropout)))
-            x, ffn = self._sublayer(x, params, norms, f"{at}.ln2", keep.ffn_out,
-                                    lambda a, at=at: ffn_forward(a, params, f"{at}.ffn", m.activation))
-            encoder.append((attn, ffn))
+        x, encoder = self._stack_forward(params, x, enc_masks, "encoder.layers", enc, enc_bias, norms)
         enc_final = None
         if m.final_norm:
             x, enc_final = norms.forward(x, params, "encoder.ln_f")

@@ -70,15 +70,8 @@ class BatchedTransformer:
         if m.kind == "decoder":
             ok = ok & np.tri(t, dtype=bool)  # [B, 1, T, T]
         bias = np.where(ok, 0.0, -np.inf)
-        layers = []
-        for i in range(m.n_layers):
-            keep = masks[i] if masks else dropout.LayerMasks(None, None, None)
-            at = f"layers.{i}"
-            x, attn = self._sublayer(x, params, norms, f"{at}.ln1", keep.attn_out, lambda a, at=at, on=keep.attn: (
-                attention_forward(a, params, f"{at}.attn", s, bias, self.factor, on, m.dropout)))
-            x, ffn = self._sublayer(x, params, norms, f"{at}.ln2", keep.ffn_out,
-                                    lambda a, at=at: ffn_forward(a, params, f"{at}.ffn", m.activation))
-            layers.append((attn, ffn))
+        keeps = masks or [dropout.LayerMasks(None, None, None)] * m.n_layers
+        x, layers = self._stack_forward(params, x, keeps, "layers", s, bias, norms)
         final = None
         if m.final_norm:
             x, final = norms.forward(x, params, "ln_f")
@@ -150,6 +143,19 @@ class BatchedTransformer:
         dx = self._stack_backward(params, dx, c["layers"], "layers", s, norms, grads)
         self._embed_backward(params, dx, c["ids"], grads)
         return grads
+
+    def _stack_forward(self, params, x: np.ndarray, keeps, prefix: str, shape, bias, norms):
+        """Up a stack of (attention, FFN) layers named `{prefix}.{i}`, one per dropout mask set in `keeps`:
+        (its output, each layer's (attention, FFN) caches)."""
+        m, layers = self.m, []
+        for i, keep in enumerate(keeps):
+            at = f"{prefix}.{i}"
+            x, attn = self._sublayer(x, params, norms, f"{at}.ln1", keep.attn_out, lambda a, at=at, on=keep.attn: (
+                attention_forward(a, params, f"{at}.attn", shape, bias, self.factor, on, m.dropout)))
+            x, ffn = self._sublayer(x, params, norms, f"{at}.ln2", keep.ffn_out,
+                                    lambda a, at=at: ffn_forward(a, params, f"{at}.ffn", m.activation))
+            layers.append((attn, ffn))
+        return x, layers
 
     def _stack_backward(self, params, dx: np.ndarray, layers, prefix: str, shape, norms, grads: dict) -> np.ndarray:
         """Back down a stack of (attention, FFN) layers named `{prefix}.{i}`: the gradient at its input."""
