@@ -89,7 +89,8 @@ def torch_batch_loss(sc: Scenario, params: dict[str, torch.Tensor], b: Batch, ma
     def drop(v, keep):
         return v if keep is None else v * torch.tensor(keep) / (1 - m.dropout)
 
-    act = {"relu": F.relu, "gelu": F.gelu, "gelu_tanh": lambda v: F.gelu(v, approximate="tanh")}[m.activation]
+    act = {"relu": F.relu, "gelu": F.gelu, "gelu_tanh": lambda v: F.gelu(v, approximate="tanh"), "tanh": torch.tanh,
+           "sigmoid": torch.sigmoid, "square": torch.square, "exp": torch.exp, "none": lambda v: v}[m.activation]
     for i in range(m.n_layers):
         at = f"layers.{i}"
         lm = masks[i] if masks else None

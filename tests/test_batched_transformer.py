@@ -24,6 +24,11 @@ CONFIGS = {
     "decoder pre final learned gelu_tanh": {"kind": "decoder", "norm": "pre", "final_norm": True,
                                             "positional": "learned", "activation": "gelu_tanh"},
     "decoder tied": {"kind": "decoder", "tie_embeddings": True, "n_layers": 1},
+    "encoder tanh": {"activation": "tanh"},
+    "encoder square, pre": {"activation": "square", "norm": "pre"},
+    "decoder sigmoid": {"kind": "decoder", "activation": "sigmoid"},
+    "decoder exp, no activation-free bias": {"kind": "decoder", "activation": "exp", "bias": False},
+    "encoder linear FFN": {"activation": "none"},
 }
 
 

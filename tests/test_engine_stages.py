@@ -27,7 +27,8 @@ from stepper.engine import (
 
 rng = np.random.default_rng(7)
 TORCH_ACTIVATION = {"relu": F.relu, "gelu": lambda h: F.gelu(h, approximate="none"),
-                    "gelu_tanh": lambda h: F.gelu(h, approximate="tanh")}
+                    "gelu_tanh": lambda h: F.gelu(h, approximate="tanh"), "tanh": torch.tanh,
+                    "sigmoid": torch.sigmoid, "square": torch.square, "exp": torch.exp, "none": torch.clone}
 
 
 def as_value(loss_fn):

@@ -39,6 +39,8 @@ def test_every_switch_combination_verifies(kind, norm, positional):
 @pytest.mark.parametrize("extra", [
     {"activation": "relu", "pooling": "first"}, {"activation": "gelu_tanh", "pooling": "last"},
     {"bias": False, "head_bias": False}, {"attention_scale": False, "final_norm": True},
+    {"activation": "tanh"}, {"activation": "sigmoid", "pooling": "last"}, {"activation": "square"},
+    {"activation": "exp"}, {"activation": "none"},
 ])
 def test_encoder_options_verify(extra):
     assert_verified(scenario("encoder", "post", "sinusoidal", **extra))

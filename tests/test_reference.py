@@ -56,10 +56,14 @@ def close(a, b, tol=TOL):
 
 # ---------------------------------------------------------------- torch.nn.TransformerEncoderLayer
 
+# the layer takes "relu" and "gelu" by name, any other curve as a callable
+NN_ACTIVATION = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "square": torch.square, "exp": torch.exp}
+
 def nn_layer(sc, i: int) -> torch.nn.TransformerEncoderLayer:
     m, p, P = sc.model, sc.params, f"layers.{i}"
     layer = torch.nn.TransformerEncoderLayer(
-        d_model=m.d_model, nhead=m.n_heads, dim_feedforward=m.d_ff, dropout=0.0, activation=m.activation,
+        d_model=m.d_model, nhead=m.n_heads, dim_feedforward=m.d_ff, dropout=0.0,
+        activation=NN_ACTIVATION.get(m.activation, m.activation),
         layer_norm_eps=m.norm_eps, batch_first=True, norm_first=m.norm == "pre", dtype=torch.float64)
     with torch.no_grad():
         # nn.Linear keeps weight [out, in]; the contract's W is [in, out]
@@ -107,7 +111,7 @@ def run_layers(sc, x0: torch.Tensor, ids: list[int], causal: bool):
 
 
 @pytest.mark.parametrize("norm", ["post", "pre"])
-@pytest.mark.parametrize("activation", ["gelu", "relu"])
+@pytest.mark.parametrize("activation", ["gelu", "relu", "tanh", "sigmoid", "square", "exp"])
 @pytest.mark.parametrize("tokens", [["I", "am", "very", "happy"], ["I", "<pad>", "sad", "<pad>"]],
                          ids=["plain", "pad"])
 def test_encoder_layer_matches_nn_transformer_encoder_layer(norm, activation, tokens):

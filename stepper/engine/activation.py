@@ -1,4 +1,5 @@
-"""The FFN's non-linearity: ReLU, exact GELU (erf) or the tanh approximation of GELU."""
+"""The FFN's non-linearity: ReLU, exact GELU (erf), the tanh approximation of GELU, and the curves a learner
+may try instead (tanh, sigmoid, square, exp, or none: the layer stays linear)."""
 
 import math
 
@@ -29,6 +30,17 @@ FORMULAS = {
         meaning="The tanh approximation of GELU used by GPT-2: nearly the same curve, cheaper to compute.",
         roles=ROLES,
     ),
+    "tanh": Formula(plain="G = tanh(H)", latex=r"G = \tanh(H)",
+                    meaning="tanh squashes every value into (−1, 1): smooth and zero-centred, but flat for large |H|.",
+                    roles=ROLES),
+    "sigmoid": Formula(plain="G = σ(H) = 1 / (1 + e^(−H))", latex=r"G = \sigma(H) = \frac{1}{1 + e^{-H}}",
+                       meaning="The sigmoid squashes every value into (0, 1): a soft on/off switch, flat at both ends.",
+                       roles=ROLES),
+    "square": Formula(plain="G = H ⊙ H   (entry by entry)", latex=r"G = H \odot H",
+                      meaning="Squaring bends every value upward and forgets its sign: −2 and 2 both give 4.",
+                      roles=ROLES),
+    "exp": Formula(plain="G = e^H   (entry by entry)", latex=r"G = e^{H}",
+                   meaning="eˣ makes every value positive and grows fast: a large H gives a huge G.", roles=ROLES),
     "none": Formula(plain="G = H", latex=r"G = H", meaning="No activation: the layer stays linear.",
                     roles=ROLES),
 }
@@ -41,6 +53,18 @@ GRAD_FORMULAS = {
         plain="dH = dG ⊙ (½(1 + tanh u) + ½ H ⊙ (1 − tanh² u)·√(2/π) ⊙ (1 + 3·0.044715·H²)),  u = √(2/π)(H + 0.044715·H³)",
         latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}\odot\Big(\tfrac12(1+\tanh u) + \tfrac12 H (1-\tanh^2 u)\sqrt{2/\pi}\,(1 + 0.134145 H^2)\Big)",
         meaning="The chain rule through the tanh curve.", roles=GRAD_ROLES),
+    "tanh": Formula(plain="dH = dG ⊙ (1 − tanh²(H))",
+                    latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}\odot\big(1 - \tanh^2 H\big)",
+                    meaning="The tanh slope is 1 at 0 and near 0 where the curve is flat: the gradient fades there.",
+                    roles=GRAD_ROLES),
+    "sigmoid": Formula(plain="dH = dG ⊙ σ(H) ⊙ (1 − σ(H))",
+                       latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}\odot\sigma(H)\big(1 - \sigma(H)\big)",
+                       meaning="The sigmoid slope is at most ¼ (at 0): every layer of sigmoids shrinks the gradient.",
+                       roles=GRAD_ROLES),
+    "square": Formula(plain="dH = dG ⊙ 2H", latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}\odot 2H",
+                      meaning="The slope of H² is 2H: it grows with H, and is 0 at H = 0.", roles=GRAD_ROLES),
+    "exp": Formula(plain="dH = dG ⊙ e^H", latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}\odot e^{H}",
+                   meaning="eˣ is its own slope: the gradient grows as fast as the value.", roles=GRAD_ROLES),
     "none": Formula(plain="dH = dG", latex=r"\frac{\partial L}{\partial H} = \frac{\partial L}{\partial G}", meaning="Identity.", roles=GRAD_ROLES),
 }
 
@@ -70,7 +94,24 @@ def forward(h: np.ndarray, kind: str):
         # h·h·h, not h**3: numpy's float power is ~100× slower than two multiplies
         th = np.tanh(_SQRT_2_OVER_PI * (h + 0.044715 * (h * h * h)))  # [T, F]
         return 0.5 * h * (1.0 + th), (kind, h, th)  # [T, F]
+    if kind == "tanh":
+        g = np.tanh(h)  # [T, F]
+        return g, (kind, h, g)
+    if kind == "sigmoid":
+        g = _sigmoid(h)  # [T, F]
+        return g, (kind, h, g)
+    if kind == "square":
+        return h * h, (kind, h, None)  # [T, F]
+    if kind == "exp":
+        g = np.exp(h)  # [T, F]; overflows to inf for H > 709, as torch.exp does
+        return g, (kind, h, g)
     return h, (kind, h, None)
+
+
+def _sigmoid(h: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^−h), written so that e^−h never overflows: for h < 0 it is e^h / (1 + e^h)."""
+    e = np.exp(-np.abs(h))  # in (0, 1]
+    return np.where(h >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def backward(dg: np.ndarray, cache) -> np.ndarray:
@@ -99,4 +140,12 @@ def backward(dg: np.ndarray, cache) -> np.ndarray:
         slope += du
         slope += 0.5  # dG/dH = ½(1 + tanh u) + ½ H (1 − tanh² u) du
         return slope * dg  # dH, by the chain rule (dg may broadcast against H)
+    if kind == "tanh":
+        return dg * (1.0 - aux * aux)  # [T, F]
+    if kind == "sigmoid":
+        return dg * (aux * (1.0 - aux))  # [T, F]
+    if kind == "square":
+        return dg * (2.0 * h)  # [T, F]
+    if kind == "exp":
+        return dg * aux  # [T, F]
     return dg

@@ -35,9 +35,6 @@ def model_config(doc: Located, raw: dict, values: dict) -> ModelConfig:
             fits = listing(n for n in range(1, min(d, 64) + 1) if d % n == 0)
             raise doc.error((*M, "n_heads"), f"d_model {d} is not divisible by n_heads {h} — each head gets "
                                              f"d_model / n_heads columns; pick n_heads from {fits}")
-        if raw["activation"] == "none":
-            raise doc.error((*M, "activation"), "`activation: none` is only for `kind: mlp` — a transformer's "
-                                                "FFN needs one of: `relu`, `gelu`, `gelu_tanh`")
         if raw["tie_embeddings"] and kind not in VOCAB_TASKS:
             raise doc.error((*M, "tie_embeddings"), "tied embeddings need `kind: decoder` or `seq2seq` (the head "
                                                     "reuses embed.tok to score every vocabulary entry) — remove it")

@@ -21,7 +21,7 @@ class ModelConfig:
     n_heads: int = 1
     n_layers: int = 1
     d_ff: int = 16
-    activation: str = "gelu"  # relu | gelu | gelu_tanh (mlp also: none)
+    activation: str = "gelu"  # relu | gelu | gelu_tanh | tanh | sigmoid | square | exp | none
     norm: str = "post"  # post | pre | none
     final_norm: bool = False
     norm_eps: float = 1e-5

@@ -36,6 +36,11 @@ ACTIVATIONS = {
     "relu": F.relu,
     "gelu": lambda x: F.gelu(x, approximate="none"),
     "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "square": torch.square,
+    "exp": torch.exp,
+    "none": torch.clone,  # a node of its own, so G and H keep their own keys
 }
 
 
