@@ -99,15 +99,32 @@ def setting_words(value: object) -> str:
     return "not set" if value is None else str(value)
 
 
+# what a difference in one model key does to the pairing of steps: said once, where the diff begins
+STRUCTURE = {
+    "norm": "pre-norm applies ln1/ln2 before each sublayer and post-norm after it, so the paired LayerNorm and "
+            "residual steps read different inputs: compare them as positions, not as twins",
+    "ffn": "one model's layers have no FFN sublayer: its FFN steps (and the norm after them) have no partner, "
+           "and each later layer reads a stream the other model computed differently",
+    "residual": "where a sublayer has no residual its output replaces the stream instead of being added to it: "
+                "those residual steps have no partner, and everything after reads a different stream",
+    "positional": "the position information differs, so the layers' input X0 differs from the first layer on; "
+                  "the token embedding itself is the same lookup",
+    "d_pos": "the position vectors have another width, so the token vectors (d_model − d_pos wide) do too",
+    "activation": "the FFN bends its hidden values with another curve: its activation steps compute another "
+                  "function, and every step after them reads the result",
+    "attention": "the attention scores are computed another way (dot products or cosine similarities), so the "
+                 "score steps of the same id hold different quantities",
+    "n_heads": "the heads split d_model differently, so the per-head steps hold matrices of other shapes",
+}
+
+
 def structure_notes(a: Trace, b: Trace) -> list[str]:
     """What differs in the two models' structure, so a reader knows when paired ids are not alike."""
     ma, mb = a.config.get("model", {}), b.config.get("model", {})
     differ = [k for k in sorted(set(ma) | set(mb)) if ma.get(k) != mb.get(k)]
     pairs = ", ".join(f"{k} ({setting_words(ma.get(k))} vs {setting_words(mb.get(k))})" for k in differ)
     notes = [f"the models differ in {pairs}"] if differ else []
-    if "norm" in differ:
-        notes.append("pre-norm applies ln1/ln2 before each sublayer and post-norm after it, so the paired "
-                     "LayerNorm and residual steps read different inputs: compare them as positions, not as twins")
+    notes += [STRUCTURE[k] for k in differ if k in STRUCTURE]
     if a.tokens != b.tokens:
         notes.append(f"the inputs differ: {' '.join(a.tokens)} vs {' '.join(b.tokens)}")
     source_a, source_b = a.config.get("source") or [], b.config.get("source") or []  # an encoder–decoder's
@@ -120,5 +137,11 @@ def diff_traces(a: Trace, b: Trace) -> TraceDiff:
     b_steps = {s.id: s for s in b.steps}
     a_ids = {s.id for s in a.steps}
     paired = [diff_step(s, b_steps[s.id]) for s in a.steps if s.id in b_steps]
-    return TraceDiff(a.scenario, b.scenario, paired, [s.id for s in a.steps if s.id not in b_steps],
-                     [s.id for s in b.steps if s.id not in a_ids], a.loss, b.loss, structure_notes(a, b))
+    only_a, only_b = [s.id for s in a.steps if s.id not in b_steps], [s.id for s in b.steps if s.id not in a_ids]
+    notes = structure_notes(a, b)
+    first = next((sd for sd in paired if sd.max_abs != 0.0), None)
+    if first is not None and (notes or only_a or only_b):
+        # in a forward pass everything after the first change reads it: say where the chain starts
+        notes.append(f"the first paired step that differs is `{first.step_id}` ({first.title}); the steps after "
+                     "it read its output, so they differ because of it")
+    return TraceDiff(a.scenario, b.scenario, paired, only_a, only_b, a.loss, b.loss, notes)

@@ -164,3 +164,25 @@ def test_a_setting_that_differs_is_written_in_words_not_python():
     notes = diff_traces(ta, tb).notes
     assert "the models differ in attention_scale (yes vs no)" in notes
     assert not any("True" in n or "False" in n or "None" in n for n in notes)
+
+
+ACTIVATION = """
+name: {name}
+model: {{kind: encoder, d_model: 4, n_heads: 2, d_ff: 4, activation: {activation}}}
+input: {{vocab: ["<pad>", I, am], tokens: [I, am]}}
+task: {{kind: classify, classes: [negative, positive], label: positive}}
+weights: {{seed: 0}}
+"""
+
+
+def test_a_structural_difference_is_named_with_the_step_where_the_change_starts():
+    ta, tb = traces(ACTIVATION, {"name": "bent", "activation": "gelu"}, {"name": "tanh", "activation": "tanh"})
+    d = diff_traces(ta, tb)
+    assert any(n.startswith("the FFN bends its hidden values with another curve") for n in d.notes)
+    # nothing before the FFN's bend changed: the diff says where the chain of differences begins
+    first = next(sd for sd in d.paired if sd.max_abs != 0.0)
+    assert first.step_id == "fwd.L0.ffn.act"
+    assert d.notes[-1].startswith("the first paired step that differs is `fwd.L0.ffn.act`")
+    assert all(sd.max_abs == 0.0 for sd in d.paired[:[sd.step_id for sd in d.paired].index("fwd.L0.ffn.act")])
+    md = render_diff_markdown(d, traces=(ta, tb))
+    assert "> **Note.** The first paired step that differs is `fwd.L0.ffn.act`" in md
