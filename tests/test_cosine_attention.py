@@ -73,6 +73,8 @@ def test_every_step_and_gradient_matches_the_torch_reference(kind, norm):
         assert f"bwd.L0.attn.h0.{step}" in ids and verdicts[f"bwd.L0.attn.h0.{step}"].compared
     scale = next(s for s in trace.steps if s.id == "fwd.L0.attn.h0.scale")
     assert scale.title == "Divide by τ" and scale.bindings["τ"] == "0.3"
+    normalize = next(s for s in trace.steps if s.id == "fwd.L0.attn.h0.normalize_q")
+    assert normalize.title == "Normalise Q rows" and normalize.bindings["ε"] == "1e-12"
     scores = next(s for s in trace.steps if s.id == "fwd.L0.attn.h0.scores")
     s_raw = scores.outputs["S"].value
     assert np.all(np.abs(s_raw) <= 1 + 1e-12) and scores.title == "Cosine scores Q̂·K̂ᵀ"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from stepper.engine.attention import AttentionCache
     from stepper.engine.attention_heads import HeadGrads, _Head
 
-EPS = {"ε": fmt_num(unit_rows.EPS)}
+EPS = {"ε": f"{unit_rows.EPS:g}"}  # 1e-12 as written: fmt_num would call a number this small round-off
 
 
 def record_forward(w: StepWriter, c: AttentionCache, hd: _Head, full: dict[str, np.ndarray], at: str) -> None:
