@@ -83,6 +83,15 @@ class AttentionKeys(ProjectionKeys):
         return f"{self.at}.V"
 
     @property
+    def Q_hat(self) -> str:
+        """`attention: cosine`: the query rows scaled to length 1, [H, T, d_k]."""
+        return f"{self.at}.Q_hat"
+
+    @property
+    def K_hat(self) -> str:
+        return f"{self.at}.K_hat"
+
+    @property
     def S_raw(self) -> str:
         return f"{self.at}.S_raw"
 
@@ -111,7 +120,7 @@ class AttentionKeys(ProjectionKeys):
         return f"{self.at}.out"
 
 
-ATTENTION_QUANTITIES = ("Q", "K", "V", "S_raw", "S", "S_masked", "A", "Z", "concat", "out")
+ATTENTION_QUANTITIES = ("Q", "K", "V", "Q_hat", "K_hat", "S_raw", "S", "S_masked", "A", "Z", "concat", "out")
 
 
 @dataclass(frozen=True)

@@ -97,8 +97,11 @@ def torch_batch_loss(sc: Scenario, params: dict[str, torch.Tensor], b: Batch, ma
 
         def attn(v, at=at, lm=lm):
             q, k, vv = (lin(v, f"{at}.attn", w).reshape(n_b, t, m.n_heads, dk).transpose(1, 2) for w in "QKV")
-            s = q @ k.transpose(-1, -2)
-            if m.attention_scale:
+            if m.attention == "cosine":  # cosines of unit rows, divided by the temperature
+                s = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-1, -2) / m.attention_temperature
+            else:
+                s = q @ k.transpose(-1, -2)
+            if m.attention_scale and m.attention == "dot":
                 s = s / math.sqrt(dk)
             a = torch.softmax(s.masked_fill(blocked, float("-inf")), dim=-1)
             z = drop(a, lm and lm.attn) @ vv

@@ -71,7 +71,7 @@ def documented_forward_keys() -> list[str]:
 def test_trace_keys_builds_every_documented_layer_key():
     layer = LayerKeys(0)
     built = {layer.norm(1).out, layer.norm(2).out, layer.residual(1), layer.residual(2), FINAL_NORM.out,
-             layer.attn.Q, layer.attn.K, layer.attn.V, layer.attn.S_raw, layer.attn.S, layer.attn.S_masked,
+             layer.attn.Q, layer.attn.K, layer.attn.V, layer.attn.Q_hat, layer.attn.K_hat, layer.attn.S_raw, layer.attn.S, layer.attn.S_masked,
              layer.attn.A, layer.attn.Z, layer.attn.concat, layer.attn.out, layer.ffn.H, layer.ffn.G, layer.ffn.out}
     documented = {k for k in documented_forward_keys() if k.startswith("L0.") or k == "ln_f"}
     assert documented == built

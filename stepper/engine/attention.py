@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stepper.engine import attention_heads, heads, mask, scale, scores, softmax, weighted_sum
+from stepper.engine import attention_heads, attention_scores, heads, mask, softmax, weighted_sum
 from stepper.engine.record import tensor
 from stepper.engine.recorded import Keyed, LinearCache, Path, linear_backward, linear_forward
 from stepper.engine.step_writer import StepWriter
@@ -29,13 +29,11 @@ class AttentionCache:
     q: np.ndarray  # [H, T, d_k], and k, v alike
     k: np.ndarray
     v: np.ndarray
-    s_raw: np.ndarray  # [H, T, T] Q·Kᵀ
-    s: np.ndarray  # [H, T, T] scaled (or s_raw itself, unscaled)
+    scored: attention_scores.Scored  # Q·Kᵀ (or the cosines Q̂·K̂ᵀ) [H, T, T], and scaled
     s_masked: np.ndarray  # [H, T, T]
     a: np.ndarray  # [H, T, T] the weights
     z: np.ndarray  # [H, T, d_k]
     ok: np.ndarray  # [T, T] may query i see key j
-    scale: float | None  # 1/√d_k, or None when the scores are not scaled
     m: ModelConfig
     w_kv: StepWriter  # labels the key/value stream's rows (its own tokens in cross-attention)
 
@@ -51,12 +49,11 @@ def forward(w: StepWriter, keys: AttentionKeys, x_q: Keyed, x_kv: Keyed, ok: np.
             w, f"fwd.{at}.{mat.lower()}", f"{mat} projection", wm.td("X", src.value, src.key), keys, mat, mat,
             getattr(keys, mat), wm.td, layer=layer, bindings={"d_model": str(m.d_model)})  # [T, D]
     q, k, v = (heads.split(full[n], m.n_heads) for n in "QKV")  # [H, T, d_k] each
-    s_raw, _ = scores.forward(q, k)  # [H, T, T]
-    s, factor = scale.forward(s_raw, m.d_k) if m.attention_scale else (s_raw, None)  # [H, T, T]
-    s_masked, _ = mask.forward(s, ok)  # [H, T, T]
+    scored = attention_scores.forward(q, k, m)  # [H, T, T]
+    s_masked, _ = mask.forward(scored.s, ok)  # [H, T, T]
     a, _ = softmax.forward(s_masked)  # [H, T, T]
     z, _ = weighted_sum.forward(a, v)  # [H, T, d_k]
-    c = AttentionCache(keys, layer, x_q, x_kv, linears, q, k, v, s_raw, s, s_masked, a, z, ok, factor, m, w_kv)
+    c = AttentionCache(keys, layer, x_q, x_kv, linears, q, k, v, scored, s_masked, a, z, ok, m, w_kv)
     if w.recording:
         attention_heads.record_forward(w, c, full, mask_name)
     concat = heads.concat(z)  # [T, D]
@@ -93,11 +90,10 @@ def backward(w: StepWriter, d_out: np.ndarray, c: AttentionCache, grads: dict[st
     d_a, d_v = weighted_sum.backward(dz, (c.a, c.v))  # [H, T, T], [H, T, d_k]
     d_sm = softmax.backward(d_a, c.a)  # [H, T, T]
     d_s = mask.backward(d_sm, c.ok)  # [H, T, T]
-    d_raw = scale.backward(d_s, c.scale) if m.attention_scale else d_s  # [H, T, T]
-    d_q, d_k = scores.backward(d_raw, (c.q, c.k))  # [H, T, d_k] each
+    d_scores = attention_scores.backward(d_s, c.scored, c.q, c.k)  # [H, T, T]; [H, T, d_k] each
+    d_q, d_k = d_scores.d_q, d_scores.d_k
     if w.recording:
-        attention_heads.record_backward(w, c, attention_heads.HeadGrads(d_concat, dz, d_a, d_v, d_sm, d_s, d_raw,
-                                                                        d_q, d_k))
+        attention_heads.record_backward(w, c, attention_heads.HeadGrads(d_concat, dz, d_a, d_v, d_sm, d_s, d_scores))
     paths = []
     for mat, d_heads in (("V", d_v), ("K", d_k), ("Q", d_q)):
         src, src_shared, wm = (c.x_q, q_shared, w) if mat == "Q" else (c.x_kv, kv_shared, c.w_kv)

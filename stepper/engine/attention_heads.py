@@ -7,13 +7,13 @@ A per-head tensor is keyed by the whole quantity and indexed by its head: `(h,)`
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from stepper.engine import heads, mask, scale, scores, softmax, weighted_sum
-from stepper.engine.record import fmt_num, tensor
+from stepper.engine import attention_score_steps, heads, mask, softmax, weighted_sum
+from stepper.engine.attention_scores import ScoreGrads
+from stepper.engine.record import tensor
 from stepper.engine.step_writer import StepWriter
 from stepper.trace import Tensor
 from stepper.trace_keys import grad
@@ -29,9 +29,7 @@ class HeadGrads(NamedTuple):
     d_v: np.ndarray
     d_s_masked: np.ndarray
     d_s: np.ndarray  # of the scaled scores (the raw ones when unscaled)
-    d_s_raw: np.ndarray
-    d_q: np.ndarray
-    d_k: np.ndarray
+    scores: ScoreGrads  # on down to Q and K (through Q̂ and K̂ with cosine attention)
 
 
 class _Head:
@@ -57,8 +55,8 @@ class _Head:
         return tensor(symbol, full[self.columns], key, self._rows(key), self.dims, self.columns)
 
     def _rows(self, key: str) -> list[str]:
-        """K and V (and their gradients) have a row per key token; the rest a row per query token."""
-        return self.cols if key.endswith(("K", "V")) else self.rows
+        """K, K̂ and V (and their gradients) have a row per key token; the rest a row per query token."""
+        return self.cols if key.endswith(("K", "K_hat", "V")) else self.rows
 
 
 def record_forward(w: StepWriter, c: AttentionCache, full: dict[str, np.ndarray], mask_name: str) -> None:
@@ -68,15 +66,9 @@ def record_forward(w: StepWriter, c: AttentionCache, full: dict[str, np.ndarray]
     for h in range(m.n_heads):
         hd = _Head(w, c, h)
         tt, at = hd.tt, f"fwd.{hd.step_at}"
-        w.step(f"{at}.scores", "scores", "Scores Q·Kᵀ", scores.FORMULA,
-               [hd.cut("Q", full["Q"], k.Q), hd.cut("K", full["K"], k.K)], [tt("S", c.s_raw, k.S_raw)],
-               **hd.where, bindings={"d_k": str(m.d_k)})
-        if m.attention_scale:
-            w.step(f"{at}.scale", "scale", "Scale by 1/√d_k", scale.FORMULA, [tt("S", c.s_raw, k.S_raw)],
-                   [tt("S'", c.s, k.S)], **hd.where,
-                   bindings={"d_k": str(m.d_k), "√d_k": fmt_num(math.sqrt(m.d_k))})
+        attention_score_steps.record_forward(w, c, hd, full, at)
         w.step(f"{at}.mask", "mask", "Mask: −∞ where not allowed", mask.FORMULA,
-               [tt(s_sym, c.s, s_key), tensor("M", additive, None, hd.rows, hd.cols)],
+               [tt(s_sym, c.scored.s, s_key), tensor("M", additive, None, hd.rows, hd.cols)],
                [tt("S_masked", c.s_masked, k.S_masked)], **hd.where, bindings={"mask": mask_name})
         w.step(f"{at}.softmax", "softmax", "Softmax over each row", softmax.FORMULA,
                [tt("S_masked", c.s_masked, k.S_masked)], [tt("A", c.a, k.A)], **hd.where)
@@ -101,10 +93,4 @@ def record_backward(w: StepWriter, c: AttentionCache, g: HeadGrads) -> None:
                [tt("dS_masked", g.d_s_masked, grad(k.S_masked))], **hd.where)
         w.step(f"{at}.mask", "mask", "Through the mask", mask.GRAD_FORMULA,
                [tt("dS_masked", g.d_s_masked, grad(k.S_masked))], [tt(ds_sym, g.d_s, grad(s_key))], **hd.where)
-        if m.attention_scale:
-            w.step(f"{at}.scale", "scale", "Through the 1/√d_k scale", scale.GRAD_FORMULA,
-                   [tt("dS'", g.d_s, grad(k.S))], [tt("dS", g.d_s_raw, grad(k.S_raw))],
-                   bindings={"√d_k": fmt_num(np.sqrt(m.d_k))}, **hd.where)
-        w.step(f"{at}.scores", "scores", "Through Q·Kᵀ", scores.GRAD_FORMULA,
-               [tt("dS", g.d_s_raw, grad(k.S_raw)), th("Q", c.q, k.Q), th("K", c.k, k.K)],
-               [th("dQ", g.d_q, grad(k.Q)), th("dK", g.d_k, grad(k.K))], **hd.where)
+        attention_score_steps.record_backward(w, c, hd, g, at)

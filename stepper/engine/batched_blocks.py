@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stepper.engine import batched_gelu, batchnorm, dropout, layernorm
+from stepper.engine import batched_gelu, batchnorm, dropout, layernorm, unit_rows
 
 
 @dataclass
@@ -84,22 +84,29 @@ def _projections_backward(x: np.ndarray, d_heads: list, w: np.ndarray, params: d
 
 
 def attention_forward(a: np.ndarray, params: dict, at: str, s: Shape, bias: np.ndarray, factor: float,
-                      keep: np.ndarray | None, p: float):
+                      keep: np.ndarray | None, p: float, *, cosine: bool = False):
     """Self-attention: a [N, D] → (out [N, D], cache). `bias` [B, 1, T, T] is 0 where a query may see a key,
-    −∞ where not; `factor` scales the scores; `keep` [B, H, T, T] is the dropout mask on the weights, or None."""
+    −∞ where not; `factor` scales the scores; `keep` [B, H, T, T] is the dropout mask on the weights, or None.
+    `cosine`: the query and key rows are first scaled to length 1 (and `factor` is 1/τ)."""
     w_qkv, b_qkv = _stacked(params, at, "QKV")  # [D, 3D]
     qkv = a @ w_qkv  # [N, 3D]
     if b_qkv is not None:
         qkv += b_qkv
     q, k, v = qkv.reshape(s.b, s.t, 3, s.h, s.d_k).transpose(2, 0, 3, 1, 4)  # [B, H, T, d_k] each
+    units = None
+    if cosine:
+        (q, q_unit), (k, k_unit) = unit_rows.forward(q), unit_rows.forward(k)  # [B, H, T, d_k] each
+        units = q_unit, k_unit
     concat, core = _attend(q, k, v, bias, factor, keep, p, s)
-    return _linear(concat, params, f"{at}.W_O", f"{at}.b_O"), (a, w_qkv, concat, core)
+    return _linear(concat, params, f"{at}.W_O", f"{at}.b_O"), (a, w_qkv, concat, core, units)
 
 
 def attention_backward(d_out: np.ndarray, cache, params: dict, at: str, s: Shape, factor: float,
                        grads: dict) -> np.ndarray:
-    a, w_qkv, concat, core = cache
+    a, w_qkv, concat, core, units = cache
     d_heads = _attend_backward(_output_backward(d_out, concat, params, at, grads), core, factor, s)
+    if units is not None:  # back through the normalisations of Q and K
+        d_heads = (unit_rows.backward(d_heads[0], units[0]), unit_rows.backward(d_heads[1], units[1]), d_heads[2])
     return _projections_backward(a, list(d_heads), w_qkv, params, at, "QKV", s, grads)  # [N, D]
 
 

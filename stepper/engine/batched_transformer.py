@@ -36,7 +36,8 @@ class BatchedTransformer:
         self.pad_id = sc.vocab.index(PAD) if PAD in sc.vocab else -1
         self.n_vocab = len(sc.vocab)
         m = self.m
-        self.factor = 1.0 / math.sqrt(m.d_k) if m.attention_scale else 1.0
+        self.cosine = m.attention == "cosine"  # unit Q and K rows, their cosines divided by τ
+        self.factor = 1.0 / (m.attention_temperature if self.cosine else math.sqrt(m.d_k) if m.attention_scale else 1.0)
         self._sinusoids: dict[int, np.ndarray] = {}
 
     def loss_and_grads(self, params: dict[str, np.ndarray], batch: Batch, *,
@@ -151,7 +152,7 @@ class BatchedTransformer:
         for i, keep in enumerate(keeps):
             at = f"{prefix}.{i}"
             x, attn = self._sublayer(x, params, norms, f"{at}.ln1", keep.attn_out, lambda a, at=at, on=keep.attn: (
-                attention_forward(a, params, f"{at}.attn", shape, bias, self.factor, on, m.dropout)))
+                attention_forward(a, params, f"{at}.attn", shape, bias, self.factor, on, m.dropout, cosine=self.cosine)))
             x, ffn = self._sublayer(x, params, norms, f"{at}.ln2", keep.ffn_out,
                                     lambda a, at=at: ffn_forward(a, params, f"{at}.ffn", m.activation))
             layers.append((attn, ffn))

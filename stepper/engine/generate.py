@@ -35,6 +35,11 @@ DECODE_FORMULA = Formula(
     latex=r"K \leftarrow \begin{bmatrix} K \\ k \end{bmatrix},\ V \leftarrow \begin{bmatrix} V \\ v \end{bmatrix},\quad a = \mathrm{softmax}\!\left(\frac{q K^\top}{\sqrt{d_k}}\right),\quad z = \mathrm{logits}(a V \dots)",
     meaning="A decode step computes Q, K, V for the new token alone, appends K and V to the cache, and attends over all of it. Q is not cached: no later token needs it.",
 )
+COSINE_DECODE_FORMULA = Formula(
+    plain="q, k, v = new row only;  K ← [K; k], V ← [V; v];  a = softmax(q̂·K̂ᵀ/τ);  z = logits(new row)",
+    latex=r"K \leftarrow \begin{bmatrix} K \\ k \end{bmatrix},\ V \leftarrow \begin{bmatrix} V \\ v \end{bmatrix},\quad a = \mathrm{softmax}\!\left(\frac{\hat q \hat K^\top}{\tau}\right),\quad z = \mathrm{logits}(a V \dots)",
+    meaning="With cosine attention the new query and every cached key are scaled to length 1 before they meet, and the cosines divided by τ. Q is not cached: no later token needs it.",
+)
 TEXT_FORMULA = Formula(plain="text = prompt + generated tokens", latex=r"\text{prompt} \,\Vert\, \text{generated}",
                        meaning="The sequence as it grew, one sampled token at a time.")
 
@@ -54,7 +59,7 @@ def generate(sc: Scenario, rec: Recorder, running: dict | None = None) -> list[s
     else:
         cache, prompt = KVCache(m, sc.params, pad_id, running), list(sc.tokens)
         prefill = ("Prefill: the prompt fills the cache", PREFILL_FORMULA)
-        decode = ("one new row vs the cache", DECODE_FORMULA)
+        decode = ("one new row vs the cache", COSINE_DECODE_FORMULA if m.attention == "cosine" else DECODE_FORMULA)
     z, infos = cache.feed([vocab.index(t) for t in prompt])
     _record_logits(rec, "gen.prefill", *prefill, 1, z, infos, sc, prompt,  # the prefill's logits are token 1's
                    memory=cache.memory if m.kind == "seq2seq" else None)

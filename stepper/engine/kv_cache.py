@@ -8,20 +8,17 @@ it just runs on the new rows against the cache.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from stepper.engine import (
     activation,
+    attention_scores,
     batchnorm,
     heads,
     layernorm,
     linear,
     mask,
     positional,
-    scale,
-    scores,
     softmax,
     tied_head,
     weighted_sum,
@@ -86,9 +83,8 @@ class KVCache:
         q, k, v = (self._lin(a, f"{p}.attn", w) for w in "QKV")  # [n, D] each
         self.K[i] = np.vstack([self.K[i], k])  # [t, D]: the cache grows by n rows
         self.V[i] = np.vstack([self.V[i], v])  # [t, D]
-        s, _ = scores.forward(heads.split(q, m.n_heads), heads.split(self.K[i], m.n_heads))  # [H, n, t]
-        if m.attention_scale:
-            s, _ = scale.forward(s, m.d_k)  # [H, n, t]
+        # the cache keeps K as projected; cosine attention normalises its rows at each use, as the full pass does
+        s = attention_scores.forward(heads.split(q, m.n_heads), heads.split(self.K[i], m.n_heads), m).s  # [H, n, t]
         ok = self._allowed(start, x.shape[0])  # [n, t]
         a_w, _ = softmax.forward(mask.forward(s, ok)[0])  # [H, n, t]
         z, _ = weighted_sum.forward(a_w, heads.split(self.V[i], m.n_heads))  # [H, n, d_k]
@@ -100,7 +96,7 @@ class KVCache:
         r2 = r1 + g @ self.p[f"{p}.ffn.W_2"] + self.p.get(f"{p}.ffn.b_2", 0.0)  # [n, D]
         if m.norm == "post":
             r2 = self._norm(i, 2, r2)
-        return r2, {"q": q, "K": self.K[i], "V": self.V[i], "A": a_w, "scale": 1 / math.sqrt(m.d_k)}
+        return r2, {"q": q, "K": self.K[i], "V": self.V[i], "A": a_w}
 
     def _allowed(self, start: int, n: int) -> np.ndarray:
         """[n, t]: new row r (position start + r) sees cached positions up to itself, except <pad>."""

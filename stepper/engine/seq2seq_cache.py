@@ -15,12 +15,11 @@ import numpy as np
 
 from stepper.engine import (
     activation,
+    attention_scores,
     heads,
     linear,
     mask,
     positional,
-    scale,
-    scores,
     softmax,
     tied_head,
     weighted_sum,
@@ -82,9 +81,7 @@ class Blocks:
     def attend(self, q: np.ndarray, k: np.ndarray, v: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the heads' concatenated output [n, D], the weights [H, n, t]) of queries q over keys k, values v."""
         m = self.m
-        s, _ = scores.forward(heads.split(q, m.n_heads), heads.split(k, m.n_heads))  # [H, n, t]
-        if m.attention_scale:
-            s, _ = scale.forward(s, m.d_k)
+        s = attention_scores.forward(heads.split(q, m.n_heads), heads.split(k, m.n_heads), m).s  # [H, n, t]
         a, _ = softmax.forward(mask.forward(s, ok)[0])  # [H, n, t]
         z, _ = weighted_sum.forward(a, heads.split(v, m.n_heads))  # [H, n, d_k]
         return heads.concat(z), a

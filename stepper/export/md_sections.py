@@ -83,6 +83,8 @@ def _transformer_rows(cfg: dict, m: dict, task: dict) -> list[tuple[str, str]]:
     root = (d // h) ** 0.5
     root_text = f"= {round(root)}" if root == round(root) else "≈ " + table_number(root, 4)
     scale = f"divide by √d_k = √{d // h} {root_text}" if m.get("attention_scale", True) else "none"
+    if m.get("attention") == "cosine":
+        scale = f"cosine: unit query and key rows, their cosines divided by τ = {m['attention_temperature']:g}"
     rows = [("tokens", seq), ("vocabulary", f"{len(vocab)} entries: {shown}"), ("d_model", str(d)),
             ("heads", f"{h}, so each head works in d_k = {d} / {h} = {d // h} dims"),
             ("layers", str(m["n_layers"]) if m.get("kind") != "seq2seq"

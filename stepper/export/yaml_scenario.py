@@ -34,6 +34,8 @@ def model_section(sc: Scenario) -> dict:
         del out["pooling"]
     if out.get("norm_type") == "layer":  # the default: files written before BatchNorm read the same
         del out["norm_type"]
+    if out.get("attention") == "dot":  # the default, whose file may not name a temperature
+        del out["attention"], out["attention_temperature"]
     return out
 
 

@@ -34,7 +34,7 @@ def step_flops(trace: Trace, step: Step) -> int | None:
         product = matmul(outs[0] if forward else ins[0], ins[0 if forward else 1][-1])
         bias = len(ins) == 3 if forward else any(name.startswith("db") for name in step.outputs)
         return (product if forward else 2 * product) + (size(outs[0] if forward else ins[0]) if bias else 0)
-    if step.stage in ("scores", "weighted_sum"):  # S = Q·Kᵀ, Z = A·V; backward two products as big
+    if step.stage in ("scores", "cosine_scores", "weighted_sum"):  # S = Q·Kᵀ, Z = A·V; backward two products as big
         product = matmul(outs[0], ins[0][-1]) if forward else matmul(ins[0], ins[1][-1])
         return product if forward else 2 * product
     if step.stage == "pooling":  # a weighted sum of the rows read (forward) or written (backward)

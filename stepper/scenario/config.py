@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stepper.scenario.attention_rules import check_attention
 from stepper.scenario.errors import did_you_mean, listing, plural
 from stepper.scenario.fields import got, numbers, whole, words
 from stepper.scenario.types import PAD, ModelConfig, TaskConfig
@@ -42,6 +43,7 @@ def model_config(doc: Located, raw: dict, values: dict) -> ModelConfig:
             raise doc.error((*M, "norm_type"), "`norm_type: batch` chooses what ln1, ln2 and ln_f are, and with "
                                                "`norm: none` and no `final_norm` there are none — set `norm: post` "
                                                "or `pre`, or remove `norm_type`")
+        check_attention(doc, raw)
     # seq2seq: as many decoder layers as encoder layers unless told; the other kinds have none
     n_dec = (raw["n_dec_layers"] or raw["n_layers"]) if kind == "seq2seq" else 0
     return ModelConfig(**{k: v for k, v in raw.items() if k not in ("max_len", "sizes", "n_dec_layers")},

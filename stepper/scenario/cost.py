@@ -64,8 +64,12 @@ def attention_ops(m, layer: int, t: int, s: int, kv_rows: int | None = None) -> 
     kv = s if kv_rows is None else kv_rows
     ops = [_lin(QKV, layer, (t if w == "Q" else kv, d), (d, d), m.bias) for w in "QKV"]
     for _ in range(h):
-        ops.append(_products(SCORES, "scores", layer, (t, s), dk))
-        if m.attention_scale:
+        if m.attention == "cosine":  # unit query and key rows (norms, each [rows, d_k]), their cosines, ÷ τ
+            ops += [_each(ELEMENTWISE, "normalize", layer, t * dk), _each(ELEMENTWISE, "normalize", layer, s * dk),
+                    _products(SCORES, "cosine_scores", layer, (t, s), dk), _each(SOFTMAX, "temperature", layer, t * s)]
+        else:
+            ops.append(_products(SCORES, "scores", layer, (t, s), dk))
+        if m.attention_scale and m.attention == "dot":
             ops.append(_each(SOFTMAX, "scale", layer, t * s))
         ops += [_each(SOFTMAX, "mask", layer, t * s), _each(SOFTMAX, "softmax", layer, t * s),
                 _products(AV, "weighted_sum", layer, (t, dk), s)]

@@ -21,6 +21,8 @@ BYTES = 8  # float64
 PER_ELEMENT = {
     "positional": (1, 0),  # X = E + PE; backward passes dX on unchanged
     "scale": (1, 1),
+    "temperature": (1, 1),  # cosine attention's ÷ τ
+    "normalize": (3, 5),  # x², their sum, x / ‖x‖; backward dX̂ · X̂, subtract, multiply, divide
     "mask": (1, 1),
     "softmax": (5, 4),  # max, subtract, exp, sum, divide; backward A ⊙ (dA − Σ A ⊙ dA)
     "residual": (1, 0),  # an add; backward hands the same gradient to both branches

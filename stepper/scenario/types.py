@@ -32,6 +32,8 @@ class ModelConfig:
     tie_embeddings: bool = False
     pooling: str = "mean"  # mean | first | last
     attention_scale: bool = True  # divide scores by sqrt(d_k)
+    attention: str = "dot"  # dot | cosine: scores of unit-length Q and K rows, divided by attention_temperature
+    attention_temperature: float = 0.1  # τ of cosine attention (dot attention divides by sqrt(d_k) instead)
     sizes: tuple[int, ...] = ()  # mlp: layer widths, input first
     n_dec_layers: int = 0  # seq2seq: decoder layers (resolved: n_layers when the file does not say); else 0
     norm_type: str = "layer"  # layer | batch: what ln1 / ln2 / ln_f are (BatchNorm: statistics over the batch)

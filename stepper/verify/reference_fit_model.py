@@ -173,8 +173,12 @@ class TorchModel:
             return v.reshape(bsz, t, m.n_heads, m.d_k).transpose(1, 2)
 
         q, k, v = heads("Q"), heads("K"), heads("V")
-        s = q @ k.transpose(-1, -2)
-        if m.attention_scale:
+        if m.attention == "cosine":  # the cosines of torch's own unit rows, divided by the temperature
+            s = F.normalize(q, dim=-1, eps=1e-12) @ F.normalize(k, dim=-1, eps=1e-12).transpose(-1, -2)
+            s = s / m.attention_temperature
+        else:
+            s = q @ k.transpose(-1, -2)
+        if m.attention_scale and m.attention == "dot":
             s = s / math.sqrt(m.d_k)
         a = torch.softmax(s.masked_fill(blocked, float("-inf")), dim=-1)
         if "attn" in keep:

@@ -176,9 +176,15 @@ def attention(g: Graph, scenario: Scenario, keys: AttentionKeys, q_src: str, kv_
     def heads(v: torch.Tensor) -> torch.Tensor:  # [T, D] -> [H, T, d_k]
         return v.reshape(v.shape[0], h, dk).transpose(0, 1)
 
-    g.op(keys.S_raw, lambda q, k: heads(q) @ heads(k).transpose(-1, -2), keys.Q, keys.K)
-    scores = keys.S_raw
-    if m.attention_scale:
+    if m.attention == "cosine":  # torch's own normalize: x / max(‖x‖, 1e-12), row by row
+        g.op(keys.Q_hat, lambda q: F.normalize(heads(q), dim=-1, eps=1e-12), keys.Q)
+        g.op(keys.K_hat, lambda k: F.normalize(heads(k), dim=-1, eps=1e-12), keys.K)
+        g.op(keys.S_raw, lambda q, k: q @ k.transpose(-1, -2), keys.Q_hat, keys.K_hat)
+        scores = g.op(keys.S, lambda s: s / m.attention_temperature, keys.S_raw)
+    else:
+        g.op(keys.S_raw, lambda q, k: heads(q) @ heads(k).transpose(-1, -2), keys.Q, keys.K)
+        scores = keys.S_raw
+    if m.attention_scale and m.attention == "dot":
         scores = g.op(keys.S, lambda s: s / math.sqrt(dk), scores)
     g.op(keys.S_masked, lambda s: s.masked_fill(mask, float("-inf")), scores)
     g.op(keys.A, lambda s: torch.softmax(s, dim=-1), keys.S_masked)
