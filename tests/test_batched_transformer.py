@@ -24,6 +24,8 @@ CONFIGS = {
     "decoder pre final learned gelu_tanh": {"kind": "decoder", "norm": "pre", "final_norm": True,
                                             "positional": "learned", "activation": "gelu_tanh"},
     "decoder tied": {"kind": "decoder", "tie_embeddings": True, "n_layers": 1},
+    "encoder concat": {"positional": "concat", "d_pos": 3},
+    "decoder pre concat": {"kind": "decoder", "norm": "pre", "positional": "concat"},
 }
 
 

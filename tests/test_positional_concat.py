@@ -193,3 +193,12 @@ def test_each_bad_use_is_one_located_error(tmp_path, capsys, case):
     for word in words:
         assert word in err, (word, err)
     assert " — " in err
+
+
+def test_a_width_sweep_keeps_a_column_for_the_tokens_and_one_for_the_positions(tmp_path, capsys):
+    path = tmp_path / "cat.yaml"
+    path.write_text(text(extra="").replace("n_heads: 2", "n_heads: 1"), encoding="utf-8")
+    assert cli.main(["cost", str(path), "--sweep", "d_model=1,8"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("stepper: error: --sweep d_model: 1 ") and "concat" in err, err
+    assert cli.main(["cost", str(path), "--sweep", "d_model=2,8"]) == 0

@@ -34,6 +34,8 @@ def model_section(sc: Scenario) -> dict:
         del out["pooling"]
     if out.get("norm_type") == "layer":  # the default: files written before BatchNorm read the same
         del out["norm_type"]
+    if out.get("positional") != "concat":  # d_pos belongs to concatenated positions alone
+        out.pop("d_pos", None)
     return out
 
 
