@@ -202,3 +202,20 @@ def test_a_width_sweep_keeps_a_column_for_the_tokens_and_one_for_the_positions(t
     err = capsys.readouterr().err
     assert err.startswith("stepper: error: --sweep d_model: 1 ") and "concat" in err, err
     assert cli.main(["cost", str(path), "--sweep", "d_model=2,8"]) == 0
+
+
+def test_the_app_draws_the_concatenated_positions_as_sinusoidal_waves():
+    from stepper.tui.plots import legend, plot_kind
+
+    trace = build_trace(parse_scenario(text()))
+    step = next(s for s in trace.steps if s.id == "fwd.pos")
+    assert plot_kind(trace, step) == "pe"
+    words, waves = legend(trace, step, "pe")
+    assert words.startswith("positional waves") and [label for label, _ in waves] == ["d4 sin", "d5 cos"]
+
+
+def test_the_markdown_model_table_names_the_split():
+    from stepper.export.markdown import render_markdown
+
+    md = render_markdown(build_trace(parse_scenario(text())))
+    assert "| positions | concat, d_pos = 2 (token rows d_model − d_pos = 4) |" in md
