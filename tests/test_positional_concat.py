@@ -219,3 +219,19 @@ def test_the_markdown_model_table_names_the_split():
 
     md = render_markdown(build_trace(parse_scenario(text())))
     assert "| positions | concat, d_pos = 2 (token rows d_model − d_pos = 4) |" in md
+
+
+async def test_the_app_walks_every_step_and_shows_the_split():
+    from tui_helpers import main_screen, screen_text, walk_every_step
+
+    from stepper.tui.app import StepperApp
+
+    sc = parse_scenario(text("decoder", "pre").replace("n_layers: 2", "n_layers: 1"))
+    app = StepperApp(sc, build_trace(sc), verify=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await walk_every_step(app, pilot)
+        screen = main_screen(app)
+        screen.go_to(screen.trace.index_of("fwd.pos"))
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "X = [E | PE]" in shown and "Positions beside the tokens" in shown, shown
