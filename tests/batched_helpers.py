@@ -58,11 +58,13 @@ def torch_batch_loss(sc: Scenario, params: dict[str, torch.Tensor], b: Batch, ma
     n_b, t = ids.shape
     dk = m.d_model // m.n_heads
     x = F.embedding(ids, params["embed.tok"])
-    if m.positional == "sinusoidal":
+    if m.positional in ("sinusoidal", "concat"):
+        width = m.d_pos if m.positional == "concat" else m.d_model
         pos = torch.arange(t, dtype=torch.float64)[:, None]
-        i = torch.arange(m.d_model)
-        angle = pos / torch.pow(torch.tensor(10000.0, dtype=torch.float64), (2 * (i // 2)) / m.d_model)
-        x = x + torch.where(i % 2 == 0, torch.sin(angle), torch.cos(angle))
+        i = torch.arange(width)
+        angle = pos / torch.pow(torch.tensor(10000.0, dtype=torch.float64), (2 * (i // 2)).double() / width)
+        waves = torch.where(i % 2 == 0, torch.sin(angle), torch.cos(angle))  # [T, width]
+        x = torch.cat([x, waves.expand(n_b, t, width)], dim=-1) if m.positional == "concat" else x + waves
     elif m.positional == "learned":
         x = x + params["embed.pos"][:t]
     blocked = pad[:, None, None, :].expand(n_b, 1, t, t)

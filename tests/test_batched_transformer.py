@@ -29,6 +29,8 @@ CONFIGS = {
     "decoder sigmoid": {"kind": "decoder", "activation": "sigmoid"},
     "decoder exp, no activation-free bias": {"kind": "decoder", "activation": "exp", "bias": False},
     "encoder linear FFN": {"activation": "none"},
+    "encoder concat": {"positional": "concat", "d_pos": 3},
+    "decoder pre concat": {"kind": "decoder", "norm": "pre", "positional": "concat"},
 }
 
 

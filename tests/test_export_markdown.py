@@ -202,6 +202,7 @@ def test_setup_parameters_and_journey():
     ModelConfig(kind="decoder", norm="pre", final_norm=True, positional="learned", max_len=6),
     ModelConfig(kind="decoder", bias=False, head_bias=False, norm="none", tie_embeddings=True, n_layers=3),
     ModelConfig(d_model=12, n_heads=3, d_ff=5, n_layers=2, head_bias=False),
+    ModelConfig(kind="decoder", positional="concat", d_pos=3, d_model=8, n_heads=2),
     ModelConfig(kind="mlp", sizes=(2, 3, 1)),
     ModelConfig(kind="mlp", sizes=(4, 4, 2), bias=False),
 ])

@@ -65,6 +65,9 @@ def report(path: str, sweeps: list[tuple[str, list[int]]], md: bool) -> str:
             bad = [v for v in values if v % scenario.model.n_heads]
             if bad:
                 raise SweepError(f"--sweep d_model: {bad[0]} does not split into {scenario.model.n_heads} heads")
+            if scenario.model.positional == "concat" and min(values) < 2:
+                raise SweepError(f"--sweep d_model: {min(values)} leaves no column for the token rows beside "
+                                 "the concatenated positions (`positional: concat`) — sweep from 2")
         budgets = [budget(scenario, **{"t" if key == "T" else "d_model": v}) for v in values]
         parts += [budget_text(b, f"{key} = {v}", md) for b, v in zip(budgets, values, strict=True)]
         parts.append(("**Sweep.** " if md else "Sweep: ") + sweep_words(budgets, key))

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from stepper.engine import dropout, positional
+from stepper.engine import dropout, positional, positional_concat
 from stepper.engine.batched_blocks import (
     Norms,
     Shape,
@@ -81,13 +81,15 @@ class BatchedTransformer:
         return loss, cache, norms
 
     def _embed(self, params, ids: np.ndarray) -> np.ndarray:
-        """Token rows plus positions (from 0) of ids [B, T], flattened to [B·T, D]."""
+        """Token rows plus (or, concat: beside) positions from 0 of ids [B, T], flattened to [B·T, D]."""
         m, (b, t) = self.m, ids.shape
-        x = params["embed.tok"][ids]  # [B, T, D]
+        x = params["embed.tok"][ids]  # [B, T, D] (concat: [B, T, d_tok])
         if m.positional == "sinusoidal":
             x = x + self._sinusoid(t)
         elif m.positional == "learned":
             x = x + params["embed.pos"][:t]
+        elif m.positional == "concat":
+            x = positional_concat.forward(x, self._sinusoid(t))  # [B, T, D]
         return x.reshape(b * t, m.d_model)
 
     def _sublayer(self, x, params, norms: Norms, norm_at: str, keep, block):
@@ -189,6 +191,8 @@ class BatchedTransformer:
     def _embed_backward(self, params, dx: np.ndarray, ids: np.ndarray, grads: dict) -> None:
         """dx [B·T, D] of the embedded ids [B, T] added into the table's (and learned positions') gradient."""
         b, t = ids.shape
+        if self.m.positional == "concat":  # the sinusoid columns are fixed: only the token columns go on
+            dx = positional_concat.backward(dx, self.m.d_tok)  # [B·T, d_tok]
         if self.m.positional == "learned":
             d_pos = grads.setdefault("embed.pos", np.zeros_like(params["embed.pos"]))
             d_pos[:t] += dx.reshape(b, t, -1).sum(axis=0)
@@ -210,7 +214,8 @@ class BatchedTransformer:
 
     def _sinusoid(self, t: int) -> np.ndarray:
         if t not in self._sinusoids:
-            self._sinusoids[t] = positional.sinusoidal(t, self.m.d_model)  # [T, D]
+            width = self.m.d_pos if self.m.positional == "concat" else self.m.d_model
+            self._sinusoids[t] = positional.sinusoidal(t, width)  # [T, D] (concat: [T, d_pos])
         return self._sinusoids[t]
 
 

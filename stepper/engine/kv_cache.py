@@ -19,6 +19,7 @@ from stepper.engine import (
     linear,
     mask,
     positional,
+    positional_concat,
     softmax,
     tied_head,
     weighted_sum,
@@ -53,9 +54,11 @@ class KVCache:
         """Process new tokens at the end of the sequence; returns (last position's logits [V], per-layer info)."""
         m, start = self.m, self.length
         self.ids.extend(ids)
-        x = self.p["embed.tok"][np.array(ids)]  # [n, D]
+        x = self.p["embed.tok"][np.array(ids)]  # [n, D] (concat: [n, d_tok])
         if m.positional == "sinusoidal":
             x = x + positional.sinusoidal(self.length, m.d_model)[start:]  # [n, D]
+        elif m.positional == "concat":
+            x = positional_concat.forward(x, positional.sinusoidal(self.length, m.d_pos)[start:])  # [n, D]
         elif m.positional == "learned":
             if self.length > m.max_len:  # the loader refuses such scenarios; this guards direct use
                 raise ValueError(f"position {self.length - 1} is past max_len {m.max_len}")

@@ -74,6 +74,8 @@ class StepWriter:
             return self.outputs
         if n == len(self.lab.ff) and ("W_1" in name or "b_1" in name):
             return self.lab.ff
+        if name == EMBED_TOK:  # with concatenated positions its d_tok columns, the first d_tok of X0
+            return self.lab.dims[:n]
         return self.lab.dims
 
 

@@ -70,7 +70,10 @@ def model_groups(config: dict, n_out: int) -> list[tuple[str, list[Term]]]:
             groups.append((f"layer {i}", terms))
         return groups
     d, n_layers, per_layer = m["d_model"], m["n_layers"], _total(layer_groups(m))
-    groups = [("token embeddings", [Term("V·d", f"{len(config['vocab'])}·{d}", len(config["vocab"]) * d)])]
+    n_vocab, d_tok = len(config["vocab"]), d - m.get("d_pos", 0)  # concat: the sinusoids' d_pos columns are fixed
+    table = Term("V·(d − d_pos)", f"{n_vocab}·{d_tok}", n_vocab * d_tok) if m["positional"] == "concat" else \
+        Term("V·d", f"{n_vocab}·{d}", n_vocab * d)
+    groups = [("token embeddings", [table])]
     if m["positional"] == "learned":
         groups.append(("positions", [Term("max_len·d", f"{m['max_len']}·{d}", m["max_len"] * d)]))
     groups.append(("layers", [Term("n_layers·(per layer)", f"{n_layers}·{per_layer}", n_layers * per_layer)]))
@@ -124,7 +127,8 @@ def param_section(trace) -> str:
     if m["kind"] == "mlp":
         lines.append(f"- Whole model: {formula(model_groups(config, n_out))}")
     else:
-        lines += [f"With d = d_model = {m['d_model']}, d_ff = {m['d_ff']}, V = {len(config['vocab'])} "
+        beside = f", d_pos = {m['d_pos']} concatenated position columns" if m["positional"] == "concat" else ""
+        lines += [f"With d = d_model = {m['d_model']}, d_ff = {m['d_ff']}{beside}, V = {len(config['vocab'])} "
                   f"vocabulary entries and n_out = {n_out} outputs:", "",
                   f"- Each layer: {formula(layer_groups(m))}",
                   f"- Whole model: {formula(model_groups(config, n_out))}"]

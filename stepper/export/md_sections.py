@@ -92,8 +92,7 @@ def _transformer_rows(cfg: dict, m: dict, task: dict) -> list[tuple[str, str]]:
             ("activation", text(m["activation"])),
             ("LayerNorm", norm + (f", ε = {m['norm_eps']:g}" if m["norm"] != "none" else "")),
             ("final LayerNorm", _yes(m.get("final_norm"))),
-            ("positions", text(m["positional"]) + (f", max_len = {m['max_len']}"
-                                                   if m["positional"] == "learned" else "")),
+            ("positions", text(m["positional"]) + _position_detail(m)),
             ("attention scale", scale), ("biases", f"{_yes(m.get('bias'))}; head bias {_yes(m.get('head_bias'))}")]
     if m.get("tie_embeddings"):
         rows.append(("output head", "tied: logits = h · embed.tokᵀ"))
@@ -155,3 +154,12 @@ def summary_section(trace, numbered, verdicts) -> str:
     if checked and len(checked) < len(numbered):
         verdict_line += f" {len(numbered) - len(checked)} steps were not verified."
     return "\n".join([*lines, "", verdict_line])
+
+
+def _position_detail(m: dict) -> str:
+    """What the `positions` row adds to the scheme's name: learned rows, or the concatenated split."""
+    if m["positional"] == "learned":
+        return f", max_len = {m['max_len']}"
+    if m["positional"] == "concat":
+        return f", d_pos = {m['d_pos']} (token rows d_model − d_pos = {m['d_model'] - m['d_pos']})"
+    return ""

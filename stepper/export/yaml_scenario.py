@@ -36,6 +36,8 @@ def model_section(sc: Scenario) -> dict:
         del out["norm_type"]
     if out.get("attention") == "dot":  # the default, whose file may not name a temperature
         del out["attention"], out["attention_temperature"]
+    if out.get("positional") != "concat":  # d_pos belongs to concatenated positions alone
+        out.pop("d_pos", None)
     return out
 
 

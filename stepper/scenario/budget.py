@@ -86,11 +86,13 @@ def positions(scenario) -> tuple[int, int]:
 
 def budget(scenario, *, t: int | None = None, d_model: int | None = None) -> Budget:
     """The scenario's cost; `t` or `d_model` price it at another length or width. A wider model keeps its
-    ratio d_ff / d_model and its heads; a longer one gets the positions it needs (`max_len`)."""
+    ratio d_ff / d_model (and d_pos / d_model) and its heads; a longer one gets the positions it needs (`max_len`)."""
     m = scenario.model
     own_t, s = positions(scenario)
     if d_model is not None and m.kind != "mlp":
-        m = replace(m, d_model=d_model, d_ff=max(1, round(m.d_ff * d_model / m.d_model)))
+        # concatenated positions keep their share of the width, and leave the token rows at least one column
+        d_pos = min(max(1, round(m.d_pos * d_model / m.d_model)), d_model - 1) if m.positional == "concat" else 0
+        m = replace(m, d_model=d_model, d_ff=max(1, round(m.d_ff * d_model / m.d_model)), d_pos=d_pos)
     if t is not None and m.kind != "mlp":
         s = t if m.kind == "seq2seq" else s  # a seq2seq's source as long as its target
         m = replace(m, max_len=max(m.max_len, t + 1, s + 1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stepper.scenario.attention_rules import check_attention
+from stepper.scenario.concat_positions import resolved_d_pos
 from stepper.scenario.errors import did_you_mean, listing, plural
 from stepper.scenario.fields import got, numbers, whole, words
 from stepper.scenario.types import PAD, ModelConfig, TaskConfig
@@ -46,8 +47,9 @@ def model_config(doc: Located, raw: dict, values: dict) -> ModelConfig:
         check_attention(doc, raw)
     # seq2seq: as many decoder layers as encoder layers unless told; the other kinds have none
     n_dec = (raw["n_dec_layers"] or raw["n_layers"]) if kind == "seq2seq" else 0
-    return ModelConfig(**{k: v for k, v in raw.items() if k not in ("max_len", "sizes", "n_dec_layers")},
-                       max_len=_max_len(doc, raw, values), sizes=sizes, n_dec_layers=n_dec)
+    d_pos = resolved_d_pos(doc, raw) if kind != "mlp" else 0
+    return ModelConfig(**{k: v for k, v in raw.items() if k not in ("max_len", "sizes", "n_dec_layers", "d_pos")},
+                       max_len=_max_len(doc, raw, values), sizes=sizes, n_dec_layers=n_dec, d_pos=d_pos)
 
 
 def _max_len(doc: Located, raw: dict, values: dict) -> int:

@@ -99,8 +99,10 @@ def layer_ops(m, layer: int, t: int, cross: int = 0, context: int | None = None)
 
 
 def embed_ops(m, t: int) -> list[Op]:
-    ops = [_each(EMBED, "embedding", None, t * m.d_model)]
-    if m.positional != "none":  # the position rows and their sum with the token rows
+    ops = [_each(EMBED, "embedding", None, t * m.d_tok)]  # concat: the token rows are d_model − d_pos wide
+    if m.positional == "concat":  # the sinusoids [T, d_pos] and the rows beside them [T, d_model]
+        ops.append(_each(EMBED, "positional", None, t * (m.d_pos + m.d_model), back=t * m.d_tok))
+    elif m.positional != "none":  # the position rows and their sum with the token rows
         ops.append(_each(EMBED, "positional", None, 2 * t * m.d_model))
     return ops
 

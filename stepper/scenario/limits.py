@@ -47,10 +47,12 @@ def _terms(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int,
                 (*acts, 4 * b * sum(s), ACTS)]
     d, f, h, n, t = model.d_model, model.d_ff, model.n_heads, model.n_layers, n_tokens
     pos = model.max_len * d if model.positional == "learned" else 0
+    table = (("vocab × (d_model − d_pos)", f"{vocab_size} × {model.d_tok}") if model.positional == "concat"
+             else ("vocab × d_model", f"{vocab_size} × {d}"))
     return [
         ("n_layers × 2 × d_model × d_ff", f"{n} × 2 × {d} × {f}", n * 2 * d * f, PARAMS),
         ("n_layers × 4 × d_model²", f"{n} × 4 × {d}²", n * 4 * d * d, PARAMS),
-        ("vocab × d_model", f"{vocab_size} × {d}", vocab_size * d, PARAMS),
+        (*table, vocab_size * model.d_tok, PARAMS),
         ("max_len × d_model", f"{model.max_len} × {d}", pos, PARAMS),
         ("d_model × outputs", f"{d} × {n_out}", d * n_out, PARAMS),
         # attention scores, scaled, masked, softmaxed, weighted: five [T, T] per head

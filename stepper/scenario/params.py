@@ -31,7 +31,7 @@ def param_specs(model: ModelConfig, vocab_size: int, n_out: int) -> dict[str, tu
         return specs
 
     d = model.d_model
-    specs["embed.tok"] = ((vocab_size, d), NORMAL)
+    specs["embed.tok"] = ((vocab_size, model.d_tok), NORMAL)  # concat: the sinusoids fill the other d_pos columns
     if model.positional == "learned":
         specs["embed.pos"] = ((model.max_len, d), NORMAL)
     if model.kind == "seq2seq":

@@ -25,8 +25,9 @@ class ModelConfig:
     norm: str = "post"  # post | pre | none
     final_norm: bool = False
     norm_eps: float = 1e-5
-    positional: str = "sinusoidal"  # sinusoidal | learned | none
+    positional: str = "sinusoidal"  # sinusoidal | learned | none | concat (encoder, decoder)
     max_len: int = 8
+    d_pos: int = 0  # concat: the sinusoids' width beside the token rows (resolved: d_model // 2 when not given); else 0
     bias: bool = True
     head_bias: bool = True
     tie_embeddings: bool = False
@@ -42,6 +43,11 @@ class ModelConfig:
     @property
     def d_k(self) -> int:
         return self.d_model // self.n_heads
+
+    @property
+    def d_tok(self) -> int:
+        """The width of embed.tok's rows: d_model, less the concatenated positions' d_pos."""
+        return self.d_model - self.d_pos
 
     def as_dict(self) -> dict:
         out = asdict(self)

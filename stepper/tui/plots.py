@@ -92,7 +92,8 @@ def _wave_label(cols: list[str] | None, k: int) -> str:
 
 
 def _sinusoidal(trace: Trace) -> bool:
-    return trace.config.get("model", {}).get("positional", "sinusoidal") == "sinusoidal"
+    # concat's PE is sinusoidal too, over its own d_pos columns
+    return trace.config.get("model", {}).get("positional", "sinusoidal") in ("sinusoidal", "concat")
 
 
 def _pe(plt, trace: Trace, step: Step) -> None:

@@ -127,6 +127,8 @@ class TorchModel:
             x = x + sinusoidal(t, m.d_model)
         elif m.positional == "learned":
             x = x + p["embed.pos"][:t]
+        elif m.positional == "concat":  # [B, T, d_tok] beside the sinusoids [T, d_pos]
+            x = torch.cat([x, sinusoidal(t, m.d_pos).expand(x.shape[0], t, m.d_pos)], dim=-1)
         blocked = b.pad[:, None, None, :]  # [B, 1, 1, T]: no query sees a pad key
         if m.kind == "decoder":
             blocked = blocked | torch.ones(t, t, dtype=torch.bool).triu(1)

@@ -86,6 +86,9 @@ def build_transformer(g: Graph, scenario: Scenario) -> str:
     elif m.positional == "learned":
         g.op(POS, lambda p: p[:t], EMBED_POS)
         g.op(X0, torch.add, TOK_EMB, POS)
+    elif m.positional == "concat":  # the token rows (d_model − d_pos wide), then the sinusoids beside them
+        g.constant(POS, sinusoidal(t, m.d_pos))
+        g.op(X0, lambda e, p: torch.cat([e, p], dim=-1), TOK_EMB, POS)
     else:
         g.alias(X0, TOK_EMB)
 
