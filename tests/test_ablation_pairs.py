@@ -32,3 +32,14 @@ def test_without_positions_i_am_and_am_i_are_the_same_input_up_to_the_order_of_r
     assert np.allclose(outputs(a, "fwd.pool")["pooled"], outputs(b, "fwd.pool")["pooled"], rtol=0, atol=1e-15)
     assert abs(a.loss - b.loss) <= 1e-15
     assert f"{a.loss:.4f}" == "1.3353"
+
+
+def test_added_positions_move_every_column_and_concatenated_ones_only_their_own():
+    add, cat = trace("positional_add"), trace("positional_concat")
+    x_add, x_cat = outputs(add, "fwd.pos")["X"], outputs(cat, "fwd.pos")["X"]
+    assert add.tokens[0] == add.tokens[2] == cat.tokens[0] == cat.tokens[2] == "I"
+    assert np.all(x_add[0] != x_add[2])  # the same token at two places: no column left alone
+    assert np.array_equal(x_cat[0, :2], x_cat[2, :2]) and np.all(x_cat[0, 2:] != x_cat[2, 2:])
+    assert load_scenario(SCENARIOS / "positional_concat.yaml").params["embed.tok"].shape == (3, 2)
+    step = next(s for s in cat.steps if s.id == "bwd.pos")
+    assert np.array_equal(step.outputs["dE"].value, step.inputs["dX"].value[:, :2])
