@@ -202,3 +202,13 @@ def test_an_exported_yaml_reads_back_the_same_model(residual, ffn):
     back = doc(residual=True, ffn=True)
     back["model"] = section
     assert parse_scenario(yaml.safe_dump(back)).model == sc.model
+
+
+def test_the_size_limit_does_not_blame_d_ff_when_there_is_no_ffn():
+    from dataclasses import replace
+
+    from stepper.scenario.limits import over_limit
+    wide = replace(scenario().model, d_model=64, d_ff=16384, n_layers=48)
+    assert over_limit(wide, 5, "classify", 2, 4, limit=10**6)[1][0] == ("model", "d_ff")
+    message, blame = over_limit(replace(wide, ffn=False), 5, "classify", 2, 4, limit=10**6)
+    assert "d_ff" not in message.split(";")[0] and ("model", "d_ff") not in blame[:1]

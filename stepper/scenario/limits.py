@@ -47,8 +47,9 @@ def _terms(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int,
                 (*acts, 4 * b * sum(s), ACTS)]
     d, f, h, n, t = model.d_model, model.d_ff, model.n_heads, model.n_layers, n_tokens
     pos = model.max_len * d if model.positional == "learned" else 0
+    ffn = [("n_layers × 2 × d_model × d_ff", f"{n} × 2 × {d} × {f}", n * 2 * d * f, PARAMS)] if model.ffn else []
     return [
-        ("n_layers × 2 × d_model × d_ff", f"{n} × 2 × {d} × {f}", n * 2 * d * f, PARAMS),
+        *ffn,  # `ffn: false`: attention-only blocks have no FFN weights, and d_ff is not to blame
         ("n_layers × 4 × d_model²", f"{n} × 4 × {d}²", n * 4 * d * d, PARAMS),
         ("vocab × d_model", f"{vocab_size} × {d}", vocab_size * d, PARAMS),
         ("max_len × d_model", f"{model.max_len} × {d}", pos, PARAMS),
@@ -56,7 +57,8 @@ def _terms(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int,
         # attention scores, scaled, masked, softmaxed, weighted: five [T, T] per head
         ("n_layers × 5 × n_heads × tokens²", f"{n} × 5 × {h} × {t}²", n * 5 * h * t * t, ACTS),
         ("n_layers × tokens × (16 × d_model + 3 × d_ff)", f"{n} × {t} × (16 × {d} + 3 × {f})",
-         n * t * (16 * d + 3 * f), ACTS),
+         n * t * (16 * d + 3 * f), ACTS) if model.ffn else
+        ("n_layers × tokens × 16 × d_model", f"{n} × {t} × 16 × {d}", n * t * 16 * d, ACTS),
         ("3 × tokens × outputs", f"3 × {t} × {max(n_out, d)}", 3 * t * max(n_out, d), ACTS),
     ]
 
@@ -90,6 +92,7 @@ BLAME = {"n_layers × 2 × d_model × d_ff": [("model", "d_ff"), ("model", "d_mo
          "max_len × d_model": [("model", "max_len"), ("model", "d_model")],
          "n_layers × 5 × n_heads × tokens²": [("input", "tokens"), ("input", "text"), ("model", "n_heads")],
          "n_layers × tokens × (16 × d_model + 3 × d_ff)": [("input", "tokens"), ("input", "text")],
+         "n_layers × tokens × 16 × d_model": [("input", "tokens"), ("input", "text")],
          "4 × examples × sum(sizes)": [("input", "features"), ("model", "sizes")],
          "(n_layers + n_dec_layers) × 2 × d_model × d_ff": [("model", "d_ff"), ("model", "d_model")],
          "(n_layers + 2 × n_dec_layers) × 4 × d_model²": [("model", "d_model")],
