@@ -212,3 +212,17 @@ def test_the_size_limit_does_not_blame_d_ff_when_there_is_no_ffn():
     assert over_limit(wide, 5, "classify", 2, 4, limit=10**6)[1][0] == ("model", "d_ff")
     message, blame = over_limit(replace(wide, ffn=False), 5, "classify", 2, 4, limit=10**6)
     assert "d_ff" not in message.split(";")[0] and ("model", "d_ff") not in blame[:1]
+
+
+@pytest.mark.parametrize("residual,ffn", [(False, False), (["ffn"], True), (True, False)])
+def test_the_markdown_of_a_trained_ablated_model_says_what_training_did(residual, ffn, tmp_path, capsys):
+    d = doc(kind="decoder", norm="pre", residual=residual, ffn=ffn)
+    d["input"] = {"vocab": ["<pad>", "a", "b", "c"], "tokens": ["a", "b", "c"]}
+    d.update(TRAIN)
+    path = tmp_path / "abl.yaml"
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    assert cli.main(["export", str(path), "--format", "md", "-o", str(tmp_path / "t.md")]) == 0, capsys.readouterr()
+    md = (tmp_path / "t.md").read_text()
+    assert "## What training did" in md
+    assert ("The FFN units that fire most" in md) == ffn
+    assert ("How far each layer moves each token" in md) == (ffn and residual is True)
