@@ -226,3 +226,14 @@ def test_the_markdown_of_a_trained_ablated_model_says_what_training_did(residual
     assert "## What training did" in md
     assert ("The FFN units that fire most" in md) == ffn
     assert ("How far each layer moves each token" in md) == (ffn and residual is True)
+
+
+def test_the_markdown_model_table_names_the_ablation():
+    from stepper.export.markdown import render_markdown
+    md = render_markdown(build_trace(scenario(ffn=False)))
+    assert "| FFN | none: attention-only blocks |" in md and "residual adds" not in md
+    md = render_markdown(build_trace(scenario(residual=["attention"])))
+    assert "| residual adds | attention only: each sublayer without one replaces the stream |" in md
+    assert "| residual adds | none: " in render_markdown(build_trace(scenario(residual=False, ffn=False)))
+    plain = render_markdown(build_trace(scenario()))
+    assert "attention-only" not in plain and "residual adds" not in plain
