@@ -92,8 +92,9 @@ class BatchedTransformer:
             x = positional_concat.forward(x, self._sinusoid(t))  # [B, T, D]
         return x.reshape(b * t, m.d_model)
 
-    def _sublayer(self, x, params, norms: Norms, norm_at: str, keep, block):
-        """Pre-norm x + F(N(x)), post-norm N(x + F(x)), or x + F(x); F's output dropped out by `keep`."""
+    def _sublayer(self, x, params, norms: Norms, norm_at: str, keep, block, residual: bool = True):
+        """Pre-norm x + F(N(x)), post-norm N(x + F(x)), or x + F(x); F's output dropped out by `keep`.
+        Without the `residual`, F's output replaces the stream: F(N(x)), N(F(x)), F(x)."""
         placement = self.m.norm
         pre = post = None
         a = x
@@ -103,10 +104,10 @@ class BatchedTransformer:
         drop = None
         if keep is not None:
             out, drop = dropout.forward(out, keep.reshape(out.shape), self.m.dropout)
-        r = x + out
+        r = x + out if residual else out
         if placement == "post":
             r, post = norms.forward(r, params, norm_at)
-        return r, (pre, block_cache, drop, post)
+        return r, (pre, block_cache, drop, post, residual)
 
     def _head(self, params, h, batch: Batch, s: Shape, cache) -> float:
         m = self.m
@@ -149,14 +150,18 @@ class BatchedTransformer:
 
     def _stack_forward(self, params, x: np.ndarray, keeps, prefix: str, shape, bias, norms):
         """Up a stack of (attention, FFN) layers named `{prefix}.{i}`, one per dropout mask set in `keeps`:
-        (its output, each layer's (attention, FFN) caches)."""
+        (its output, each layer's (attention, FFN) caches; the FFN's None in an attention-only block)."""
         m, layers = self.m, []
         for i, keep in enumerate(keeps):
             at = f"{prefix}.{i}"
             x, attn = self._sublayer(x, params, norms, f"{at}.ln1", keep.attn_out, lambda a, at=at, on=keep.attn: (
-                attention_forward(a, params, f"{at}.attn", shape, bias, self.factor, on, m.dropout, cosine=self.cosine)))
-            x, ffn = self._sublayer(x, params, norms, f"{at}.ln2", keep.ffn_out,
-                                    lambda a, at=at: ffn_forward(a, params, f"{at}.ffn", m.activation))
+                attention_forward(a, params, f"{at}.attn", shape, bias, self.factor, on, m.dropout, cosine=self.cosine)),
+                m.keeps_residual("attention"))
+            ffn = None  # `ffn: false`: an attention-only block
+            if m.ffn:
+                x, ffn = self._sublayer(x, params, norms, f"{at}.ln2", keep.ffn_out,
+                                        lambda a, at=at: ffn_forward(a, params, f"{at}.ffn", m.activation),
+                                        m.keeps_residual("ffn"))
             layers.append((attn, ffn))
         return x, layers
 
@@ -165,8 +170,9 @@ class BatchedTransformer:
         for i in range(len(layers) - 1, -1, -1):
             attn, ffn = layers[i]
             at = f"{prefix}.{i}"
-            dx = self._sublayer_backward(dx, ffn, norms, f"{at}.ln2", grads, lambda d, bc, at=at: (
-                ffn_backward(d, bc, params, f"{at}.ffn", grads)))
+            if ffn is not None:
+                dx = self._sublayer_backward(dx, ffn, norms, f"{at}.ln2", grads, lambda d, bc, at=at: (
+                    ffn_backward(d, bc, params, f"{at}.ffn", grads)))
             dx = self._sublayer_backward(dx, attn, norms, f"{at}.ln1", grads, lambda d, bc, at=at: (
                 attention_backward(d, bc, params, f"{at}.attn", shape, self.factor, grads)))
         return dx
@@ -203,14 +209,14 @@ class BatchedTransformer:
 
     @staticmethod
     def _sublayer_backward(dout, cache, norms: Norms, norm_at: str, grads, block_backward):
-        pre, block_cache, drop, post = cache
+        pre, block_cache, drop, post, residual = cache
         if post is not None:
             dout = norms.backward(dout, post, norm_at, grads)
         d_block = dout if drop is None else dropout.backward(dout, drop)
         d_in = block_backward(d_block, block_cache)
         if pre is not None:
             d_in = norms.backward(d_in, pre, norm_at, grads)
-        return dout + d_in
+        return dout + d_in if residual else d_in
 
     def _sinusoid(self, t: int) -> np.ndarray:
         if t not in self._sinusoids:

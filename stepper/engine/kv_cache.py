@@ -81,25 +81,36 @@ class KVCache:
         return linear.forward(x, self.p[f"{name}.W_{which}"], self.p.get(f"{name}.b_{which}"))[0]
 
     def _layer(self, i: int, x: np.ndarray, start: int):
-        m, p = self.m, f"layers.{i}"
-        a = self._norm(i, 1, x) if m.norm == "pre" else x  # [n, D]
-        q, k, v = (self._lin(a, f"{p}.attn", w) for w in "QKV")  # [n, D] each
-        self.K[i] = np.vstack([self.K[i], k])  # [t, D]: the cache grows by n rows
-        self.V[i] = np.vstack([self.V[i], v])  # [t, D]
-        # the cache keeps K as projected; cosine attention normalises its rows at each use, as the full pass does
-        s = attention_scores.forward(heads.split(q, m.n_heads), heads.split(self.K[i], m.n_heads), m).s  # [H, n, t]
-        ok = self._allowed(start, x.shape[0])  # [n, t]
-        a_w, _ = softmax.forward(mask.forward(s, ok)[0])  # [H, n, t]
-        z, _ = weighted_sum.forward(a_w, heads.split(self.V[i], m.n_heads))  # [H, n, d_k]
-        r1 = x + self._lin(heads.concat(z), f"{p}.attn", "O")  # [n, D]
-        if m.norm == "post":
-            r1 = self._norm(i, 1, r1)
-        f = self._norm(i, 2, r1) if m.norm == "pre" else r1  # [n, D]
-        g, _ = activation.forward(f @ self.p[f"{p}.ffn.W_1"] + self.p.get(f"{p}.ffn.b_1", 0.0), m.activation)  # [n, F]
-        r2 = r1 + g @ self.p[f"{p}.ffn.W_2"] + self.p.get(f"{p}.ffn.b_2", 0.0)  # [n, D]
-        if m.norm == "post":
-            r2 = self._norm(i, 2, r2)
-        return r2, {"q": q, "K": self.K[i], "V": self.V[i], "A": a_w}
+        m, p, info = self.m, f"layers.{i}", {}
+
+        def attend(a: np.ndarray) -> np.ndarray:  # a [n, D] → [n, D]
+            q, k, v = (self._lin(a, f"{p}.attn", w) for w in "QKV")  # [n, D] each
+            self.K[i] = np.vstack([self.K[i], k])  # [t, D]: the cache grows by n rows
+            self.V[i] = np.vstack([self.V[i], v])  # [t, D]
+            # the cache keeps K as projected; cosine attention normalises its rows at each use, as the full pass does
+            s = attention_scores.forward(heads.split(q, m.n_heads), heads.split(self.K[i], m.n_heads), m).s  # [H, n, t]
+            ok = self._allowed(start, x.shape[0])  # [n, t]
+            a_w, _ = softmax.forward(mask.forward(s, ok)[0])  # [H, n, t]
+            z, _ = weighted_sum.forward(a_w, heads.split(self.V[i], m.n_heads))  # [H, n, d_k]
+            info.update(q=q, K=self.K[i], V=self.V[i], A=a_w)
+            return self._lin(heads.concat(z), f"{p}.attn", "O")
+
+        def feed_forward(a: np.ndarray) -> np.ndarray:  # [n, D] → [n, F] → [n, D]
+            g, _ = activation.forward(a @ self.p[f"{p}.ffn.W_1"] + self.p.get(f"{p}.ffn.b_1", 0.0), m.activation)
+            return g @ self.p[f"{p}.ffn.W_2"] + self.p.get(f"{p}.ffn.b_2", 0.0)
+
+        x = self._sublayer(i, 1, x, attend, m.keeps_residual("attention"))
+        if m.ffn:
+            x = self._sublayer(i, 2, x, feed_forward, m.keeps_residual("ffn"))
+        return x, info
+
+    def _sublayer(self, i: int, n: int, x: np.ndarray, block, residual: bool) -> np.ndarray:
+        """post: LN(x + f(x)); pre: x + f(LN(x)); none: x + f(x) — with `ln{n}` of layer i; without the
+        residual, f's output replaces the stream."""
+        norm = self.m.norm
+        out = block(self._norm(i, n, x) if norm == "pre" else x)  # [n, D]
+        out = x + out if residual else out
+        return self._norm(i, n, out) if norm == "post" else out
 
     def _allowed(self, start: int, n: int) -> np.ndarray:
         """[n, t]: new row r (position start + r) sees cached positions up to itself, except <pad>."""

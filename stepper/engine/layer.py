@@ -1,8 +1,10 @@
 """A transformer layer: sublayers, each wrapped in a residual connection and a LayerNorm.
 
 Where the norm sits is the model's `norm`: `pre` normalises the sublayer's input (x + F(LN(x))),
-`post` the sum (LN(x + F(x))), `none` neither. The encoder layer is self-attention then the FFN;
-another layer (a decoder's, with cross-attention) is another list of sublayers.
+`post` the sum (LN(x + F(x))), `none` neither. The encoder layer is self-attention then the FFN
+(`model.ffn: false`: self-attention alone); another layer (a decoder's, with cross-attention) is
+another list of sublayers. A sublayer without its residual (`model.residual`) has no skip path: its
+output replaces the stream (pre: F(LN(x)), post: LN(F(x)), none: F(x)), and no residual step is shown.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stepper.engine import attention, ffn, residual
+from stepper.engine import attention, ffn
+from stepper.engine import residual as residual_add
 from stepper.engine.record import fmt_num
 from stepper.engine.recorded import (
     Keyed,
@@ -61,6 +64,7 @@ class SublayerCache:
     block_backward: Backward
     pre_norm: NormCache | None
     post_norm: NormCache | None
+    residual: bool = True  # False: the block's output replaced the stream, and nothing skipped past it
 
 
 @dataclass
@@ -90,53 +94,76 @@ class LayerNorms:
 
 
 def sublayer_forward(w: StepWriter, norms: LayerNorms, keys: LayerKeys, spec: Sublayer, x: Keyed,
-                     block: Forward, block_backward: Backward) -> tuple[Keyed, SublayerCache]:
+                     block: Forward, block_backward: Backward, *, residual: bool = True) -> tuple[Keyed, SublayerCache]:
+    """`residual`: whether the block's output is added to x (else it replaces the stream)."""
     pre = post = None
     a = x
     if norms.placement == "pre":
         a, pre = norms.forward(w, keys, spec.n, x)
     out, block_cache = block(a)
-    r = Keyed(residual.forward(x.value, out.value)[0], keys.residual(spec.n))  # [T, D]
-    w.step(f"fwd.{r.key}", "residual", spec.forward_title, residual.FORMULA,
-           [w.td("X", x.value, x.key), w.td(spec.out, out.value, out.key)], [w.td("R", r.value, r.key)],
-           layer=keys.index)
+    r = out
+    if residual:
+        r = Keyed(residual_add.forward(x.value, out.value)[0], keys.residual(spec.n))  # [T, D]
+        w.step(f"fwd.{r.key}", "residual", spec.forward_title, residual_add.FORMULA,
+               [w.td("X", x.value, x.key), w.td(spec.out, out.value, out.key)], [w.td("R", r.value, r.key)],
+               layer=keys.index)
+    else:
+        w.note(out.key, "(replaces the stream: no residual)")
     if norms.placement == "post":
         r, post = norms.forward(w, keys, spec.n, r)
-    return r, SublayerCache(spec, x, out.key, block_cache, block_backward, pre, post)
+    return r, SublayerCache(spec, x, out.key, block_cache, block_backward, pre, post, residual)
 
 
 def sublayer_backward(w: StepWriter, norms: LayerNorms, keys: LayerKeys, dout: np.ndarray, c: SublayerCache,
                       grads: dict[str, np.ndarray]) -> np.ndarray:
     spec, x, res, i = c.spec, c.x, keys.residual(c.spec.n), keys.index
     if c.post_norm is not None:
-        dout = norms.backward(w, spec.n, dout, c.post_norm, grad(res), grads)
-    d_skip, d_block = residual.backward(dout, None)
+        dout = norms.backward(w, spec.n, dout, c.post_norm, grad(res if c.residual else c.out_key), grads)
+    if not c.residual:  # the block alone read x (or LN(x)): its paths are the whole gradient
+        return _into_input(w, norms, keys, dout, c, grads, [])
+    d_skip, d_block = residual_add.backward(dout, None)
     skip = Path("dX_skip", d_skip, grad_through(x.key, res))
-    w.step(f"bwd.{res}", "residual", spec.backward_title, residual.GRAD_FORMULA, [w.td("dR", dout, grad(res))],
+    w.step(f"bwd.{res}", "residual", spec.backward_title, residual_add.GRAD_FORMULA, [w.td("dR", dout, grad(res))],
            [w.td(f"d{spec.out}", d_block, grad(c.out_key)), w.td(skip.symbol, skip.value, skip.key)], layer=i)
-    if c.pre_norm is None:  # the block read x itself, as the skip path does
-        paths = c.block_backward(d_block, c.block, grads, shared=True)
+    return _into_input(w, norms, keys, d_block, c, grads, [skip])
+
+
+def _into_input(w: StepWriter, norms: LayerNorms, keys: LayerKeys, d_block: np.ndarray, c: SublayerCache,
+                grads: dict[str, np.ndarray], skip: list[Path]) -> np.ndarray:
+    """The block's gradient back to the sublayer's input x (through the pre-norm, if any), added to the
+    skip path's when there is one."""
+    spec, x, i = c.spec, c.x, keys.index
+    if c.pre_norm is None:  # the block read x itself, as the skip path (if any) does
+        paths = c.block_backward(d_block, c.block, grads, shared=bool(skip))
     else:  # the block read LN(x), which nothing else reads
         ln = c.pre_norm.keys.out
         paths = c.block_backward(d_block, c.block, grads, shared=False)
         d_ln = (merge(w, f"bwd.{keys.at}.{spec.fan_in_step}", spec.fan_in_title, ln, paths, layer=i)
                 if len(paths) > 1 else paths[0].value)
-        into = grad_through(x.key, ln)
+        into = grad_through(x.key, ln) if skip else grad(x.key)
         paths = [Path(f"dX_ln{spec.n}", norms.backward(w, spec.n, d_ln, c.pre_norm, into, grads), into)]
-    return merge(w, f"bwd.{res}.merge", spec.merge_title, x.key, [skip, *paths], layer=i)
+    if not skip and len(paths) > 1:  # the block read x several times (Q, K, V): their sum, without a skip path
+        return merge(w, f"bwd.{keys.at}.{spec.fan_in_step}", spec.fan_in_title, x.key, paths, layer=i)
+    if not skip:
+        return paths[0].value
+    return merge(w, f"bwd.{keys.residual(spec.n)}.merge", spec.merge_title, x.key, [*skip, *paths], layer=i)
 
 
 def encoder_layer_forward(w: StepWriter, norms: LayerNorms, keys: LayerKeys, x: Keyed, ok: np.ndarray,
                           m: ModelConfig, mask_name: str) -> tuple[Keyed, LayerCache]:
-    """Self-attention, then the FFN."""
+    """Self-attention, then the FFN (unless `model.ffn` is false)."""
     def attend(a: Keyed):
         return attention.forward(w, keys.attn, a, a, ok, m, layer=keys.index, mask_name=mask_name)
 
     def feed_forward(a: Keyed):
         return ffn.forward(w, keys.ffn, a, m.activation, layer=keys.index)
 
-    x, attn = sublayer_forward(w, norms, keys, ATTENTION, x, attend, functools.partial(attention.backward, w))
-    x, ff = sublayer_forward(w, norms, keys, FFN, x, feed_forward, functools.partial(ffn.backward, w))
+    x, attn = sublayer_forward(w, norms, keys, ATTENTION, x, attend, functools.partial(attention.backward, w),
+                               residual=m.keeps_residual("attention"))
+    if not m.ffn:  # an attention-only block
+        return x, LayerCache(keys, [attn])
+    x, ff = sublayer_forward(w, norms, keys, FFN, x, feed_forward, functools.partial(ffn.backward, w),
+                             residual=m.keeps_residual("ffn"))
     return x, LayerCache(keys, [attn, ff])
 
 

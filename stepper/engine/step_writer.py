@@ -7,6 +7,7 @@ With no Recorder (a training update needs only the numbers) nothing is written.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 import numpy as np
@@ -42,6 +43,15 @@ class StepWriter:
         """Record one step; `where` is its layer, head and bindings (Recorder.add)."""
         if self.rec is not None:
             self.rec.add(step_id, stage, self.title_prefix + title, formula, _named(inputs), _named(outputs), **where)
+
+    def note(self, key: str, words: str) -> None:
+        """Add `words` to the title of the latest step that made `key`: what the block that wrote it
+        could not know, such as that its output replaces the stream (no residual add follows)."""
+        steps = self.rec.steps if self.rec is not None else []
+        for i in range(len(steps) - 1, -1, -1):
+            if any(t.key == key for t in steps[i].outputs.values()):
+                steps[i] = dataclasses.replace(steps[i], title=f"{steps[i].title} {words}")
+                return
 
     # -- labelled tensors ------------------------------------------------------
     def td(self, symbol: str, value: np.ndarray, key: str | None = None, index=()) -> Tensor:

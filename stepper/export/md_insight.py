@@ -150,6 +150,8 @@ def _heads_block(seen: TrainedInsight, precision: int) -> str:
 
 def _units_block(seen: TrainedInsight, precision: int) -> str:
     examples, units = seen.examples, seen.units
+    if not units:  # `ffn: false`: the blocks have no FFN
+        return ""
     lines = ["### The FFN units that fire most (after training)", "",
              f"Per layer, the {UNITS_PER_LAYER} hidden units (after the activation) with the largest activation on "
              "any real token of the examples, where that is, and the unit's mean over every real token.", "",
@@ -162,6 +164,8 @@ def _units_block(seen: TrainedInsight, precision: int) -> str:
 
 
 def _layers_block(seen: TrainedInsight, trace: Trace, precision: int) -> str:
+    if not seen.layers_before:  # a sublayer without its residual add (see insight/layers.py)
+        return ""
     norm = (trace.config.get("model") or {}).get("norm")
     leaving = "its LayerNorm ln2" if norm == "post" else "its second residual add"
     lines = ["### How far each layer moves each token, before → after", "",

@@ -94,10 +94,22 @@ def _transformer_rows(cfg: dict, m: dict, task: dict) -> list[tuple[str, str]]:
             ("final LayerNorm", _yes(m.get("final_norm"))),
             ("positions", text(m["positional"]) + _position_detail(m)),
             ("attention scale", scale), ("biases", f"{_yes(m.get('bias'))}; head bias {_yes(m.get('head_bias'))}")]
+    rows += _ablation_rows(m)
     if m.get("tie_embeddings"):
         rows.append(("output head", "tied: logits = h · embed.tokᵀ"))
     if task.get("kind") == "classify":
         rows.append(("pooling", f"{text(m.get('pooling', 'mean'))} over the tokens"))
+    return rows
+
+
+def _ablation_rows(m: dict) -> list[tuple[str, str]]:
+    """`ffn: false` and a `residual` that is not both sublayers; nothing for the defaults."""
+    rows = [] if m.get("ffn", True) else [("FFN", "none: attention-only blocks")]
+    kept = [s for s in ("attention", "ffn") if s in m.get("residual", ("attention", "ffn"))
+            and (s == "attention" or m.get("ffn", True))]
+    if len(kept) < (2 if m.get("ffn", True) else 1):
+        which = " and ".join(kept) + " only" if kept else "none"
+        rows.append(("residual adds", f"{which}: each sublayer without one replaces the stream"))
     return rows
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import yaml
 
-from stepper.scenario.types import Scenario
+from stepper.scenario.types import SUBLAYERS, Scenario
 from stepper.trace import Trace
 
 # the model keys a transformer file may hold; an mlp takes only these three
@@ -38,6 +38,13 @@ def model_section(sc: Scenario) -> dict:
         del out["attention"], out["attention_temperature"]
     if out.get("positional") != "concat":  # d_pos belongs to concatenated positions alone
         out.pop("d_pos", None)
+    # the defaults (and a seq2seq, which has neither key) written as before the switches
+    if out["ffn"]:
+        del out["ffn"]
+    if set(out["residual"]) == set(SUBLAYERS) or sc.model.kind == "seq2seq":
+        del out["residual"]
+    elif not out["residual"]:
+        out["residual"] = False
     return out
 
 

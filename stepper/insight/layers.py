@@ -18,14 +18,19 @@ from __future__ import annotations
 import numpy as np
 
 from stepper.insight.types import LayerWork
+from stepper.scenario.types import SUBLAYERS
 from stepper.trace import Trace
 
 
 def layer_work(trace: Trace) -> list[LayerWork]:
     """Per layer, the ratios of every token of the traced example; empty for an mlp, and for a seq2seq
-    (its two stacks' steps are `fwd.enc.L{i}…` / `fwd.dec.L{i}…`, not one stack's `fwd.L{i}…`)."""
+    (its two stacks' steps are `fwd.enc.L{i}…` / `fwd.dec.L{i}…`, not one stack's `fwd.L{i}…`), and for
+    a block without both residual adds (`model.residual`, `model.ffn`): a sublayer that replaces the
+    stream adds nothing to anything, so there is no "what it adds" to measure."""
     model = trace.config.get("model") or {}
     if model.get("kind") in ("mlp", "seq2seq"):
+        return []
+    if not model.get("ffn", True) or set(model.get("residual", SUBLAYERS)) != set(SUBLAYERS):
         return []
     steps = {s.id: s for s in trace.steps if s.phase == "forward"}
     out = []

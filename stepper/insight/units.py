@@ -20,7 +20,7 @@ def top_units(sc: Scenario, params: dict[str, np.ndarray], examples: Sequence[Ex
     peak and the mean are over every real token of every example (default examples as for heads)."""
     passes = example_passes(sc, params, examples)
     out: list[UnitSummary] = []
-    for layer in range(sc.model.n_layers if passes else 0):
+    for layer in range(sc.model.n_layers if passes and sc.model.ffn else 0):  # `ffn: false`: no units
         rows, where = [], []  # every real token's activations, and (example, position, token) of each
         for e, steps in enumerate(passes):
             g = steps[f"fwd.L{layer}.ffn.act"].outputs["G"]

@@ -6,7 +6,7 @@ from stepper.scenario.attention_rules import check_attention
 from stepper.scenario.concat_positions import resolved_d_pos
 from stepper.scenario.errors import did_you_mean, listing, plural
 from stepper.scenario.fields import got, numbers, whole, words
-from stepper.scenario.types import PAD, ModelConfig, TaskConfig
+from stepper.scenario.types import PAD, SUBLAYERS, ModelConfig, TaskConfig
 from stepper.scenario.yamlread import Located
 
 M, T = ("model",), ("task",)
@@ -48,8 +48,29 @@ def model_config(doc: Located, raw: dict, values: dict) -> ModelConfig:
     # seq2seq: as many decoder layers as encoder layers unless told; the other kinds have none
     n_dec = (raw["n_dec_layers"] or raw["n_layers"]) if kind == "seq2seq" else 0
     d_pos = resolved_d_pos(doc, raw) if kind != "mlp" else 0
-    return ModelConfig(**{k: v for k, v in raw.items() if k not in ("max_len", "sizes", "n_dec_layers", "d_pos")},
-                       max_len=_max_len(doc, raw, values), sizes=sizes, n_dec_layers=n_dec, d_pos=d_pos)
+    return ModelConfig(**{k: v for k, v in raw.items()
+                          if k not in ("max_len", "sizes", "n_dec_layers", "d_pos", "residual")},
+                       max_len=_max_len(doc, raw, values), sizes=sizes, n_dec_layers=n_dec, d_pos=d_pos,
+                       residual=_residual(doc, raw["residual"], raw["ffn"]))
+def _residual(doc: Located, given, ffn: bool) -> tuple[str, ...]:
+    """`residual:` as the sublayers that keep their skip path: true → both, false → none, or the list."""
+    if isinstance(given, bool):
+        return SUBLAYERS if given else ()
+    seen: list[str] = []
+    for i, name in enumerate(given):
+        path = (*M, "residual", i)
+        if isinstance(name, list | dict) or name not in SUBLAYERS:
+            hint = (did_you_mean(str(name), SUBLAYERS, what="list the sublayers that keep it; use one of")
+                    if not isinstance(name, list | dict) else " — list the sublayers by name: `attention`, `ffn`")
+            what = f"`{name}`" if isinstance(name, str) else got(doc, path, name)
+            raise doc.error(path, f"{what} is not a sublayer with a residual{hint}")
+        if name in seen:
+            raise doc.error(path, f"`{name}` is listed twice in `residual` — keep one")
+        if name == "ffn" and not ffn:
+            raise doc.error(path, "`ffn: false` leaves the blocks no FFN, so there is no FFN residual to keep — "
+                                  "write `residual: [attention]` (or `false`), or remove `ffn: false`")
+        seen.append(name)
+    return tuple(s for s in SUBLAYERS if s in seen)  # in the order the block runs them
 
 
 def _max_len(doc: Located, raw: dict, values: dict) -> int:

@@ -80,22 +80,26 @@ def attention_ops(m, layer: int, t: int, s: int, kv_rows: int | None = None) -> 
 
 def layer_ops(m, layer: int, t: int, cross: int = 0, context: int | None = None) -> list[Op]:
     """One block over `t` positions: self-attention (over `context` positions when earlier ones are
-    cached), a cross-attention over `cross` source positions (a seq2seq decoder layer), the FFN, each
-    sublayer with its residual add and its norm."""
+    cached), a cross-attention over `cross` source positions (a seq2seq decoder layer), the FFN (unless
+    `ffn: false`), each sublayer with its residual add (where `residual` keeps it) and its norm."""
     d, f, norm = m.d_model, m.d_ff, "batchnorm" if m.norm_type == "batch" else "layernorm"
-    sublayers = [attention_ops(m, layer, t, t if context is None else context, t)]
+    # (which, how many times it reads its input, its ops): self-attention reads it three times (Q, K, V)
+    sublayers = [("attention", 3, attention_ops(m, layer, t, t if context is None else context, t))]
     if cross:
-        sublayers.append(attention_ops(m, layer, t, cross))
-    sublayers.append([_lin(FFN, layer, (t, d), (d, f), m.bias), _each(ELEMENTWISE, "activation", layer, t * f),
-                      _lin(FFN, layer, (t, f), (f, d), m.bias)])
+        sublayers.append(("cross", 1, attention_ops(m, layer, t, cross)))
+    if m.ffn:
+        sublayers.append(("ffn", 1, [_lin(FFN, layer, (t, d), (d, f), m.bias),
+                                     _each(ELEMENTWISE, "activation", layer, t * f),
+                                     _lin(FFN, layer, (t, f), (f, d), m.bias)]))
     ops: list[Op] = []
-    for sub in sublayers:
+    adds = 0  # backward: the gradients reaching each sublayer's input, added (the skip path is one of them)
+    for which, reads, sub in sublayers:
+        skip = which == "cross" or m.keeps_residual(which)
         pre = [_each(ELEMENTWISE, norm, layer, t * d)] if m.norm == "pre" else []
         post = [_each(ELEMENTWISE, norm, layer, t * d)] if m.norm == "post" else []
-        ops += [*pre, *sub, _each(ELEMENTWISE, "residual", layer, t * d), *post]
-    # the stream feeds the skip and the sublayer: self-attention reads it three times (Q, K, V), the others once
-    paths = 3 + (len(sublayers) - 2) + 1
-    return [*ops, _merge(layer, paths * t * d)]
+        ops += [*pre, *sub, *([_each(ELEMENTWISE, "residual", layer, t * d)] if skip else []), *post]
+        adds += reads + skip - 1
+    return [*ops, _merge(layer, adds * t * d)]
 
 
 def embed_ops(m, t: int) -> list[Op]:

@@ -49,8 +49,9 @@ def _terms(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int,
     pos = model.max_len * d if model.positional == "learned" else 0
     table = (("vocab × (d_model − d_pos)", f"{vocab_size} × {model.d_tok}") if model.positional == "concat"
              else ("vocab × d_model", f"{vocab_size} × {d}"))
+    ffn = [("n_layers × 2 × d_model × d_ff", f"{n} × 2 × {d} × {f}", n * 2 * d * f, PARAMS)] if model.ffn else []
     return [
-        ("n_layers × 2 × d_model × d_ff", f"{n} × 2 × {d} × {f}", n * 2 * d * f, PARAMS),
+        *ffn,  # `ffn: false`: attention-only blocks have no FFN weights, and d_ff is not to blame
         ("n_layers × 4 × d_model²", f"{n} × 4 × {d}²", n * 4 * d * d, PARAMS),
         (*table, vocab_size * model.d_tok, PARAMS),
         ("max_len × d_model", f"{model.max_len} × {d}", pos, PARAMS),
@@ -58,7 +59,8 @@ def _terms(model: ModelConfig, vocab_size: int, n_out: int, n_tokens: int,
         # attention scores, scaled, masked, softmaxed, weighted: five [T, T] per head
         ("n_layers × 5 × n_heads × tokens²", f"{n} × 5 × {h} × {t}²", n * 5 * h * t * t, ACTS),
         ("n_layers × tokens × (16 × d_model + 3 × d_ff)", f"{n} × {t} × (16 × {d} + 3 × {f})",
-         n * t * (16 * d + 3 * f), ACTS),
+         n * t * (16 * d + 3 * f), ACTS) if model.ffn else
+        ("n_layers × tokens × 16 × d_model", f"{n} × {t} × 16 × {d}", n * t * 16 * d, ACTS),
         ("3 × tokens × outputs", f"3 × {t} × {max(n_out, d)}", 3 * t * max(n_out, d), ACTS),
     ]
 
@@ -92,6 +94,7 @@ BLAME = {"n_layers × 2 × d_model × d_ff": [("model", "d_ff"), ("model", "d_mo
          "max_len × d_model": [("model", "max_len"), ("model", "d_model")],
          "n_layers × 5 × n_heads × tokens²": [("input", "tokens"), ("input", "text"), ("model", "n_heads")],
          "n_layers × tokens × (16 × d_model + 3 × d_ff)": [("input", "tokens"), ("input", "text")],
+         "n_layers × tokens × 16 × d_model": [("input", "tokens"), ("input", "text")],
          "4 × examples × sum(sizes)": [("input", "features"), ("model", "sizes")],
          "(n_layers + n_dec_layers) × 2 × d_model × d_ff": [("model", "d_ff"), ("model", "d_model")],
          "(n_layers + 2 × n_dec_layers) × 4 × d_model²": [("model", "d_model")],

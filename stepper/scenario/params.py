@@ -48,12 +48,13 @@ def param_specs(model: ModelConfig, vocab_size: int, n_out: int) -> dict[str, tu
 
 
 def _stack(specs: dict, model: ModelConfig, prefix: str, n_layers: int, attentions: tuple[str, ...]) -> None:
-    """`n_layers` blocks under `prefix` (each: its attentions, then the FFN; sublayer k wrapped by ln{k+1}),
+    """`n_layers` blocks under `prefix` (each: its attentions, then the FFN if any; sublayer k wrapped by ln{k}),
     then `ln_f` when `final_norm`."""
     d = model.d_model
     for i in range(n_layers):
         p = f"{prefix}layers.{i}"
-        sublayers = [*(f"{p}.{a}" for a in attentions), f"{p}.ffn"]
+        # `ffn: false`: attention-only blocks, so no FFN and no norm of its own
+        sublayers = [*(f"{p}.{a}" for a in attentions), *([f"{p}.ffn"] if model.ffn else [])]
         for k, sub in enumerate(sublayers, start=1):
             # in the order the data meets them: pre-norm normalises before each sublayer, post-norm after
             if model.norm == "pre":

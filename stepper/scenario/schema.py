@@ -102,6 +102,12 @@ MODEL = {
     "final_norm": Key(bool, False, doc="a last LayerNorm (ln_f) before the head", only=TRANSFORMER),
     "norm_eps": Key(float, 1e-5, low=0.0, high=1.0, open=("low",), only=TRANSFORMER,
                     doc="LayerNorm epsilon; above 0, so a row of equal values is not 0 / 0"),
+    "ffn": Key(bool, True, only=ONE_SEQUENCE,
+               doc="a feed-forward sublayer in each block; `false`: attention-only blocks (no `ffn.*`, no `ln2`)"),
+    "residual": Key((bool, list), True, only=ONE_SEQUENCE, example="[attention]",
+                    doc="the skip paths: `true` (both sublayers), `false` (none), or a list of the sublayers "
+                        "that keep theirs, `[attention]`, `[ffn]`; without one, the sublayer's output replaces "
+                        "the stream"),
     "positional": Key(str, "sinusoidal", ("sinusoidal", "learned", "none", "concat"),
                       doc="position information (concat: encoder and decoder)", only=TRANSFORMER),
     "max_len": Key(int, None, low=1, high=4096, example="8", only=TRANSFORMER,

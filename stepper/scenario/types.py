@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 PAD = "<pad>"
 BOS, EOS = "<bos>", "<eos>"  # seq2seq: the target starts with BOS; EOS marks where it ends
+SUBLAYERS = ("attention", "ffn")  # a one-sequence block's sublayers, as `model.residual` names them
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class ModelConfig:
     norm: str = "post"  # post | pre | none
     final_norm: bool = False
     norm_eps: float = 1e-5
+    ffn: bool = True  # a feed-forward sublayer in each block
+    residual: tuple[str, ...] = SUBLAYERS  # the sublayers whose output is added to their input (the rest replace it)
     positional: str = "sinusoidal"  # sinusoidal | learned | none | concat (encoder, decoder)
     max_len: int = 8
     d_pos: int = 0  # concat: the sinusoids' width beside the token rows (resolved: d_model // 2 when not given); else 0
@@ -52,7 +55,12 @@ class ModelConfig:
     def as_dict(self) -> dict:
         out = asdict(self)
         out["sizes"] = list(self.sizes)
+        out["residual"] = list(self.residual)
         return out
+
+    def keeps_residual(self, sublayer: str) -> bool:
+        """Whether `sublayer` ("attention", "ffn") adds its output to its input, or replaces the stream."""
+        return sublayer in self.residual
 
 
 @dataclass(frozen=True)

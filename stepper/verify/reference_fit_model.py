@@ -156,15 +156,19 @@ class TorchModel:
         return x[torch.arange(x.shape[0]), last]
 
     def _layer(self, p: Params, pre: str, x, blocked, norm, keep: dict) -> torch.Tensor:
+        m = self.m
+        x = self._sublayer(x, f"{pre}.ln1", norm, m.keeps_residual("attention"),
+                           lambda a: self._attention(p, pre, a, blocked, keep))
+        if not m.ffn:  # an attention-only block
+            return x
+        return self._sublayer(x, f"{pre}.ln2", norm, m.keeps_residual("ffn"), lambda a: self._ffn(p, pre, a, keep))
+
+    def _sublayer(self, x, norm_at: str, norm, residual: bool, block) -> torch.Tensor:
+        """pre: x + f(N(x)), post: N(x + f(x)), none: x + f(x); without the residual f's output is the stream."""
         how = self.m.norm
-        if how == "pre":
-            x = x + self._attention(p, pre, norm(x, f"{pre}.ln1"), blocked, keep)
-            return x + self._ffn(p, pre, norm(x, f"{pre}.ln2"), keep)
-        if how == "post":
-            x = norm(x + self._attention(p, pre, x, blocked, keep), f"{pre}.ln1")
-            return norm(x + self._ffn(p, pre, x, keep), f"{pre}.ln2")
-        x = x + self._attention(p, pre, x, blocked, keep)
-        return x + self._ffn(p, pre, x, keep)
+        out = block(norm(x, norm_at) if how == "pre" else x)
+        out = x + out if residual else out
+        return norm(out, norm_at) if how == "post" else out
 
     def _attention(self, p: Params, pre: str, x, blocked, keep: dict) -> torch.Tensor:
         m = self.m

@@ -9,8 +9,6 @@ and a tied head, needs no sum written here: autograd adds the paths itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 
@@ -31,7 +29,15 @@ from stepper.trace_keys import (
     encoder_layer,
 )
 from stepper.verify.graph import Graph
-from stepper.verify.reference_transformer import attention, feed_forward, linear, norm, pad_id, sinusoidal
+from stepper.verify.reference_transformer import (
+    attention,
+    feed_forward,
+    linear,
+    norm,
+    pad_id,
+    sinusoidal,
+    sublayer,
+)
 from stepper.verify.reference_transformer import encoder_layer as encoder_layer_of
 
 
@@ -99,16 +105,7 @@ def _decoder_layer(g: Graph, scenario: Scenario, keys: DecoderLayerKeys, x: str,
     """torch.nn.TransformerDecoderLayer: self-attention, cross-attention (queries from the decoder,
     keys and values from the memory), FFN."""
     self_mask, cross_mask = masks
-    x = _sublayer(g, scenario, keys, 1, x, ids, lambda a: attention(g, scenario, keys.self_attn, a, a, self_mask))
-    x = _sublayer(g, scenario, keys, 2, x, ids,
-                  lambda a: attention(g, scenario, keys.cross_attn, a, memory, cross_mask))
-    return _sublayer(g, scenario, keys, 3, x, ids, lambda a: feed_forward(g, scenario, keys.ffn, a))
-
-
-def _sublayer(g: Graph, scenario: Scenario, keys: DecoderLayerKeys, n: int, x: str, ids: list[int],
-              block: Callable[[str], str]) -> str:
-    """post: LN(x + f(x)); pre: x + f(LN(x)); none: x + f(x)."""
-    placement = scenario.model.norm
-    a = norm(g, scenario, keys.norm(n), x, ids) if placement == "pre" else x
-    g.op(keys.residual(n), torch.add, x, block(a))
-    return norm(g, scenario, keys.norm(n), keys.residual(n), ids) if placement == "post" else keys.residual(n)
+    x = sublayer(g, scenario, keys, 1, x, ids, lambda a: attention(g, scenario, keys.self_attn, a, a, self_mask))
+    x = sublayer(g, scenario, keys, 2, x, ids,
+                 lambda a: attention(g, scenario, keys.cross_attn, a, memory, cross_mask))
+    return sublayer(g, scenario, keys, 3, x, ids, lambda a: feed_forward(g, scenario, keys.ffn, a))

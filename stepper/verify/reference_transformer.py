@@ -9,6 +9,7 @@ backward is left entirely to autograd.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -204,22 +205,24 @@ def feed_forward(g: Graph, scenario: Scenario, keys: FFNKeys, x: str) -> str:
 
 def encoder_layer(g: Graph, scenario: Scenario, keys: LayerKeys, x: str, mask: torch.Tensor,
                   ids: list[int] | None = None) -> str:
-    """Self-attention then the FFN, each with its residual and norm; `ids` the rows' tokens (see `norm`)."""
+    """Self-attention then the FFN (none with `ffn: false`), each with its residual (where
+    `model.residual` keeps it) and norm; `ids` the rows' tokens (see `norm`)."""
     m = scenario.model
-    a = norm(g, scenario, keys.norm(1), x, ids) if m.norm == "pre" else x
-    attention(g, scenario, keys.attn, a, a, mask)
-    g.op(keys.residual(1), torch.add, x, keys.attn.out)
+    x = sublayer(g, scenario, keys, 1, x, ids, lambda a: attention(g, scenario, keys.attn, a, a, mask),
+                 residual=m.keeps_residual("attention"))
+    if not m.ffn:
+        return x
+    return sublayer(g, scenario, keys, 2, x, ids, lambda a: feed_forward(g, scenario, keys.ffn, a),
+                    residual=m.keeps_residual("ffn"))
 
-    if m.norm == "post":
-        f = norm(g, scenario, keys.norm(1), keys.residual(1), ids)
-        stream = f
-    elif m.norm == "pre":
-        f = norm(g, scenario, keys.norm(2), keys.residual(1), ids)
-        stream = keys.residual(1)
-    else:
-        f = stream = keys.residual(1)
-    feed_forward(g, scenario, keys.ffn, f)
-    g.op(keys.residual(2), torch.add, stream, keys.ffn.out)
-    if m.norm == "post":
-        return norm(g, scenario, keys.norm(2), keys.residual(2), ids)
-    return keys.residual(2)
+
+def sublayer(g: Graph, scenario: Scenario, keys, n: int, x: str, ids: list[int] | None,
+             block: Callable[[str], str], *, residual: bool = True) -> str:
+    """post: LN(x + f(x)); pre: x + f(LN(x)); none: x + f(x). Without the residual, f's output is the
+    stream: LN(f(x)), f(LN(x)), f(x)."""
+    placement = scenario.model.norm
+    a = norm(g, scenario, keys.norm(n), x, ids) if placement == "pre" else x
+    out = block(a)
+    if residual:
+        out = g.op(keys.residual(n), torch.add, x, out)
+    return norm(g, scenario, keys.norm(n), out, ids) if placement == "post" else out
