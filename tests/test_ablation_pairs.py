@@ -43,3 +43,35 @@ def test_added_positions_move_every_column_and_concatenated_ones_only_their_own(
     assert load_scenario(SCENARIOS / "positional_concat.yaml").params["embed.tok"].shape == (3, 2)
     step = next(s for s in cat.steps if s.id == "bwd.pos")
     assert np.array_equal(step.outputs["dE"].value, step.inputs["dX"].value[:, :2])
+
+
+def test_attention_alone_stays_at_three_of_four_xor_pairs_and_the_ffn_gets_all_four():
+    alone, with_ffn = trace("xor_attention_only"), trace("xor_attention_ffn")
+    assert np.all(np.array(alone.training.val_accuracy[19:]) == 0.75)
+    assert f"{alone.training.batch_losses[-1]:.3f}" == "0.347"
+    assert np.all(np.array(with_ffn.training.val_accuracy[12:]) == 1.0)
+    assert with_ffn.training.batch_losses[-1] < 1e-6
+
+
+def test_the_xor_identity_of_the_attention_only_lesson_holds_for_its_trained_weights():
+    """N(x, y) = Z·(logit_different − logit_same) splits into a part per word, so
+    N(a, b) + N(b, a) = N(a, a) + N(b, b): recomputed here from the trained weights with plain numpy."""
+    from stepper.engine import positional
+    sc = load_scenario(SCENARIOS / "xor_attention_only.yaml")
+    p = trace("xor_attention_only").training.trained  # the weights after the last update
+    ids = {tok: sc.vocab.index(tok) for tok in ("cls", "a", "b")}
+    pe = positional.sinusoidal(3, sc.model.d_model)
+
+    def n(x: str, y: str) -> float:
+        rows = p["embed.tok"][[ids["cls"], ids[x], ids[y]]] + pe
+        q = rows[0] @ p["layers.0.attn.W_Q"] + p["layers.0.attn.b_Q"]
+        k = rows @ p["layers.0.attn.W_K"] + p["layers.0.attn.b_K"]
+        v = rows @ p["layers.0.attn.W_V"] + p["layers.0.attn.b_V"]
+        e = np.exp(k @ q / np.sqrt(sc.model.d_model))
+        out = rows[0] + (e / e.sum()) @ v @ p["layers.0.attn.W_O"] + p["layers.0.attn.b_O"]
+        logits = out @ p["head.W"] + p["head.b"]
+        return float(e.sum() * (logits[1] - logits[0]))
+
+    assert abs(n("a", "b") + n("b", "a") - n("a", "a") - n("b", "b")) <= 1e-9 * max(abs(n("a", "b")), 1.0)
+    signs = [n("a", "a") < 0, n("a", "b") > 0, n("b", "a") > 0, n("b", "b") < 0]
+    assert sum(signs) == 3
