@@ -75,3 +75,10 @@ def test_the_xor_identity_of_the_attention_only_lesson_holds_for_its_trained_wei
     assert abs(n("a", "b") + n("b", "a") - n("a", "a") - n("b", "b")) <= 1e-9 * max(abs(n("a", "b")), 1.0)
     signs = [n("a", "a") < 0, n("a", "b") > 0, n("b", "a") > 0, n("b", "b") < 0]
     assert sum(signs) == 3
+
+
+def test_without_residuals_the_gradient_reaching_the_embeddings_is_far_smaller():
+    on, off = trace("residual_on_deep").training.layer_grad_norm, trace("residual_off_deep").training.layer_grad_norm
+    assert f"{on['embed'][0]:.3f}" == "1.735" and f"{off['embed'][0]:.4f}" == "0.0228"
+    assert min(on[f"layers.{i}"][0] for i in range(8)) > 1.0
+    assert all(off[f"layers.{i}"][0] < 1.0 for i in range(5)) and off["layers.7"][0] > 3.0
