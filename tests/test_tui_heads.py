@@ -130,3 +130,13 @@ async def test_at_80x24_the_training_screen_shows_one_readable_picture_at_a_time
             await pilot.press("v")
             await pilot.pause()
         assert seen == ["plot-loss", "plot-lr", "plot-grad", "plot-layers"]
+
+
+async def test_an_attention_only_model_shows_its_heads_and_no_empty_ffn_heading():
+    scenario = load_scenario(SCENARIOS / "xor_attention_only.yaml")
+    app = StepperApp(scenario, build_trace(scenario), verify=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("H")
+        await wait_for(pilot, lambda: "L0 h0 · example 0" in screen_text(app), what="the heads view")
+        text = screen_text(app)
+        assert "shares of its weight" in text and "FFN units" not in text

@@ -31,9 +31,12 @@ class HeadSummaryPanel(Static):
         seen = words.seen_words(after, PRECISION, n=3)
         if seen:
             parts += [("most weight where seen: ", "$text-muted"), (seen, "$text"), "\n"]
-        parts += [(words.THRESHOLD_RULE, "italic $text-muted"), "\n\n",
-                  (f"FFN units of layer {after.layer} that fire most (after training)", "bold $text-primary"), "\n"]
-        for u in (u for u in units if u.layer == after.layer):
+        parts += [(words.THRESHOLD_RULE, "italic $text-muted"), "\n"]
+        layer_units = [u for u in units if u.layer == after.layer]
+        if layer_units:  # an attention-only block (`ffn: false`) has none to show
+            parts += ["\n", (f"FFN units of layer {after.layer} that fire most (after training)", "bold $text-primary"),
+                      "\n"]
+        for u in layer_units:
             parts += [("• ", "$text-muted"), (words.unit_sentence(u, examples[u.example].tokens, PRECISION), "$text"),
                       "\n"]
         update_in_place(self, Content.assemble(*parts))
