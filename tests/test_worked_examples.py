@@ -111,3 +111,21 @@ def test_the_residual_the_layernorm_and_the_gradients_through_attention_are_work
     softmax = worked_line(s["bwd.L0.attn.softmax"])
     assert "·(dA[I, I] − Σ_k dA[I, k]·A[I, k])" in softmax
     assert worked_line(s["bwd.L0.attn.scale"]) == "dS[I, I] = dS'[I, I] / √4 = 0.01035 / 2 ≈ 0.005175"
+
+
+def test_cosine_attention_steps_have_worked_lines_that_recompute_their_entry():
+    from stepper.engine import build_trace
+    from stepper.present.worked import worked_line
+    from stepper.scenario import parse_scenario
+
+    trace = build_trace(parse_scenario("""
+name: c
+model: {kind: encoder, d_model: 4, n_heads: 2, attention: cosine}
+input: {tokens: [I, am]}
+task: {kind: classify, classes: [a, b], label: a}
+"""))
+    lines = {s.id.rsplit(".", 1)[1]: worked_line(s) for s in trace.steps if s.id.startswith("fwd.L0.attn.h0.")}
+    assert lines["normalize_q"].startswith("Q̂[") and "/ ‖Q[" in lines["normalize_q"]
+    assert lines["normalize_k"].startswith("K̂[") and "/ ‖K[" in lines["normalize_k"]
+    assert lines["scores"].startswith("S[") and "Q̂[" in lines["scores"] and "K̂[" in lines["scores"]
+    assert lines["scale"].startswith("S'[") and "/ τ = " in lines["scale"] and "/ 0.1 ≈" in lines["scale"]

@@ -117,6 +117,33 @@ def _scale(inputs, outputs, bindings):
     return line, float(s[i, j]) / math.sqrt(d_k), float(o[i, j])
 
 
+def _cosine_scores(inputs, outputs, bindings):
+    (s_sym, s_t), = outputs.items()
+    return _row_dot(s_sym, s_t, "Q̂", inputs["Q̂"], "K̂", inputs["K̂"])
+
+
+def _normalize(inputs, outputs, bindings):
+    """A row of Q or K made unit length: one entry over its row's norm."""
+    (in_sym, x_t), = inputs.items()
+    (out_sym, o_t), = outputs.items()
+    x, o = _matrix(x_t), _matrix(o_t)
+    i, j = largest(o)
+    norm = float(np.sqrt(x[i] @ x[i]))
+    line = (f"{entry(out_sym, o_t.rows, o_t.cols, i, j)} = {entry(in_sym, x_t.rows, x_t.cols, i, j)} / "
+            f"‖{in_sym}[{label(x_t.rows, i)}]‖ = {num(x[i, j])} / {num(norm)} ≈ {num(o[i, j])}")
+    return line, float(x[i, j]) / max(norm, 1e-12), float(o[i, j])
+
+
+def _temperature(inputs, outputs, bindings):
+    (in_sym, s_t), = inputs.items()
+    (out_sym, o_t), = outputs.items()
+    s, o, tau = _matrix(s_t), _matrix(o_t), float(bindings["τ"])
+    i, j = largest(s, lower=True)
+    line = (f"{entry(out_sym, o_t.rows, o_t.cols, i, j)} = {entry(in_sym, s_t.rows, s_t.cols, i, j)} / τ"
+            f" = {num(s[i, j])} / {bindings['τ']} ≈ {num(o[i, j])}")
+    return line, float(s[i, j]) / tau, float(o[i, j])
+
+
 def _mask(inputs, outputs, bindings):
     s_sym, s_t = next((sym, t) for sym, t in inputs.items() if sym != "M")
     m = _matrix(inputs["M"])
@@ -257,7 +284,8 @@ def _weight_grad(inputs, outputs, bindings):
 # (phase, stage) -> the builder of its worked line; a step without one simply has none
 _BUILDERS = {
     "forward": {"linear": _linear, "scores": _scores, "scale": _scale, "mask": _mask, "softmax": _softmax,
-                "weighted_sum": _weighted_sum, "residual": _residual, "layernorm": _layernorm},
+                "weighted_sum": _weighted_sum, "residual": _residual, "layernorm": _layernorm,
+                "cosine_scores": _cosine_scores, "normalize": _normalize, "temperature": _temperature},
     "backward": {"linear": _weight_grad, "merge": _merge, "softmax": _softmax_grad, "scale": _scale_grad,
                  "scores": _scores_grad, "weighted_sum": _weighted_sum_grad},
 }
