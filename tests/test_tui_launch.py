@@ -538,3 +538,38 @@ async def test_a_hostile_scenarios_strings_reach_the_screen_drawn_not_obeyed(tmp
         await pilot.press("n")  # the next step: its lesson, labels and class names too
         await pilot.pause()
         assert _obeyable("\n".join(screen_lines(app))) == []
+
+
+def test_a_result_read_in_a_worker_and_a_close_from_the_app_reap_the_child_once():
+    """The app quitting (close) while its worker waits on the child's answer (result): whichever comes
+    first reaps the child, and the other neither waits for it again nor signals a pid that may be reused."""
+    import threading
+    import time
+
+    from stepper.tui.startup.reader import ChildAnswer
+
+    for _ in range(20):  # the order of the two varies from run to run
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # a child that never answers until it is killed
+            os.close(read_end)
+            time.sleep(30)
+            os._exit(0)
+        os.close(write_end)
+        answer = ChildAnswer(pid, read_end)
+        errors, got = [], []
+
+        def worker(answer=answer, errors=errors, got=got):
+            try:
+                got.append(answer.result())
+            except BaseException as exc:  # noqa: BLE001 - any error in the thread is the failure
+                errors.append(exc)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        answer.close()
+        thread.join(10)
+        assert not thread.is_alive() and not errors
+        assert got == [ChildAnswer.LOST] and answer.source.closed
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reaped already, by exactly one of the two

@@ -147,7 +147,12 @@ class ChildAnswer:
     LOST = ("crash", "the scenario reader stopped without an answer")
 
     def __init__(self, pid: int, read_end: int) -> None:
+        import threading
+
         self.pid, self.source = pid, os.fdopen(read_end, "rb")
+        # the app's worker may be in `result` while the app quits and calls `close`: the child is reaped
+        # once, and never signalled after, when its pid may be another process's
+        self._reap_lock, self._reaped = threading.Lock(), False
 
     def ready(self, timeout: float) -> bool:
         """Has the child sent something (its first frame, or word that there is none) within `timeout` s?"""
@@ -170,11 +175,10 @@ class ChildAnswer:
 
         try:
             return pickle.load(self.source)
-        except Exception:  # a stream cut short, or garbled after a bad first pickle
+        except Exception:  # a stream cut short, or garbled after a bad first pickle (or closed by `close`)
             return self.LOST
         finally:
-            self.source.close()
-            os.waitpid(self.pid, 0)
+            self._reap()
 
     def result_after_frame(self) -> tuple:
         """`result`, for a reader that never painted the first frame."""
@@ -186,19 +190,26 @@ class ChildAnswer:
         at once instead of waiting for a large scenario to be read. `close` reaps it."""
         import signal
 
-        if self.source.closed:  # reaped already: its pid may be another process's by now
-            return
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:  # already gone
-            pass
+        with self._reap_lock:
+            if self._reaped:  # its pid may be another process's by now
+                return
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:  # already gone
+                pass
 
     def close(self) -> None:
         """Done with the child, in whatever state it is: stopped, reaped, its pipe closed.
 
         For when its answer is not wanted (wrong arguments, the app quit before reading it)."""
-        if self.source.closed:
-            return
         self.stop()
-        self.source.close()
-        os.waitpid(self.pid, 0)
+        self._reap()
+
+    def _reap(self) -> None:
+        """Close the pipe and wait for the child, exactly once whichever thread comes first."""
+        with self._reap_lock:
+            if self._reaped:
+                return
+            self._reaped = True
+            self.source.close()
+            os.waitpid(self.pid, 0)
