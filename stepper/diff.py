@@ -96,19 +96,23 @@ def setting_words(value: object) -> str:
     (Python's True / False / None are not words of the scenario file)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, list | tuple):  # `residual`: the sublayers that keep theirs
+        return " and ".join(str(v) for v in value) if value else "none"
     return "not set" if value is None else str(value)
 
+
+# a setting's value where the model does not use it: written "not set"
+UNUSED = {"d_pos": 0}
 
 # what a difference in one model key does to the pairing of steps: said once, where the diff begins
 STRUCTURE = {
     "norm": "pre-norm applies ln1/ln2 before each sublayer and post-norm after it, so the paired LayerNorm and "
             "residual steps read different inputs: compare them as positions, not as twins",
-    "ffn": "one model's layers have no FFN sublayer: its FFN steps (and the norm after them) have no partner, "
-           "and each later layer reads a stream the other model computed differently",
+    "ffn": "one model's layers have no FFN sublayer: its FFN steps (and the norm that wraps them, if any) have "
+           "no partner, and each later layer reads a stream the other model computed differently",
     "residual": "where a sublayer has no residual its output replaces the stream instead of being added to it: "
                 "those residual steps have no partner, and everything after reads a different stream",
-    "positional": "the position information differs, so the layers' input X0 differs from the first layer on; "
-                  "the token embedding itself is the same lookup",
+    "positional": "the position information differs, so the layers' input X0 differs from the first layer on",
     "d_pos": "the position vectors have another width, so the token vectors (d_model − d_pos wide) do too",
     "activation": "the FFN bends its hidden values with another curve: its activation steps compute another "
                   "function, and every step after them reads the result",
@@ -122,6 +126,7 @@ def structure_notes(a: Trace, b: Trace) -> list[str]:
     """What differs in the two models' structure, so a reader knows when paired ids are not alike."""
     ma, mb = a.config.get("model", {}), b.config.get("model", {})
     differ = [k for k in sorted(set(ma) | set(mb)) if ma.get(k) != mb.get(k)]
+    ma, mb = ({k: (None if v == UNUSED.get(k, ...) else v) for k, v in m.items()} for m in (ma, mb))
     pairs = ", ".join(f"{k} ({setting_words(ma.get(k))} vs {setting_words(mb.get(k))})" for k in differ)
     notes = [f"the models differ in {pairs}"] if differ else []
     notes += [STRUCTURE[k] for k in differ if k in STRUCTURE]

@@ -186,3 +186,18 @@ def test_a_structural_difference_is_named_with_the_step_where_the_change_starts(
     assert all(sd.max_abs == 0.0 for sd in d.paired[:[sd.step_id for sd in d.paired].index("fwd.L0.ffn.act")])
     md = render_diff_markdown(d, traces=(ta, tb))
     assert "> **Note.** The first paired step that differs is `fwd.L0.ffn.act`" in md
+
+
+def test_ablation_settings_read_as_words_in_the_notes():
+    from pathlib import Path
+
+    from stepper.scenario import load_scenario
+
+    root = Path(__file__).resolve().parent.parent / "scenarios"
+
+    def pair(a, b):
+        return diff_traces(*(build_trace(load_scenario(root / f"{n}.yaml")) for n in (a, b))).notes
+
+    assert "the models differ in residual (attention and ffn vs none)" in pair("residual_on_deep", "residual_off_deep")
+    assert pair("positional_add", "positional_concat")[0] == \
+        "the models differ in d_pos (not set vs 2), positional (sinusoidal vs concat)"
