@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from batched_helpers import batch, scenario, torch_loss_and_grads
+from cost_helpers import assert_costs_match_the_run
 from stage_check import check_stage
 
 from stepper import cli
@@ -172,36 +173,10 @@ def test_generation_with_the_kv_cache_is_verified(tmp_path, capsys):
 # ---------------------------------------------------------------- the cost model
 
 
-def test_the_cost_plan_counts_the_arrays_the_cosine_pass_makes():
-    sc = parse_scenario(text("decoder", "pre"))
-    trace, b = run.build_trace(sc), budget(sc)
-    measured: dict = {}
-    for step in trace.steps:
-        if step.phase == "forward":
-            key = step.layer, step.stage
-            measured[key] = measured.get(key, 0) + sum(t.value.nbytes for t in step.outputs.values())
-    predicted: dict = {}
-    for op in b.ops:
-        predicted[op.layer, op.stage] = predicted.get((op.layer, op.stage), 0) + 8 * op.made
-    assert {k: v for k, v in measured.items() if v} == {k: v for k, v in predicted.items() if v}
-    assert b.n_params == sum(p.size for p in trace.params.values())
-
-
-def test_step_flops_add_up_to_the_model_s_for_cosine():
-    from collections import Counter
-
-    from stepper.present.cost import step_flops
-
-    sc = parse_scenario(text("encoder", "post"))
-    trace, b = run.build_trace(sc), budget(sc)
-    per_step, model = Counter(), Counter()
-    for step in trace.steps:
-        if step.phase in ("forward", "backward"):
-            per_step[step.phase, step.layer, step.stage] += step_flops(trace, step)
-    for op in b.ops:
-        model["forward", op.layer, op.stage] += op.flops
-        model["backward", op.layer, op.stage] += op.backward
-    assert +per_step == +model
+@pytest.mark.parametrize("kind,norm", [("decoder", "pre"), ("encoder", "post")])
+def test_the_cost_model_counts_the_arrays_and_flops_of_the_cosine_pass(kind, norm):
+    sc = parse_scenario(text(kind, norm))
+    assert_costs_match_the_run(run.build_trace(sc), budget(sc))
 
 
 def test_matrix_product_flops_equal_torch_s_own_count():

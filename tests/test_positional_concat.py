@@ -9,16 +9,15 @@ and the located errors of each bad use.
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from cost_helpers import assert_costs_match_the_run
 
 from stepper import cli
 from stepper.engine import build_trace
-from stepper.present.cost import made_bytes, step_flops
 from stepper.scenario import parse_scenario
 from stepper.scenario.budget import budget
 from stepper.verify.scenario_check import verify_scenario
@@ -133,20 +132,7 @@ def test_generation_with_the_kv_cache_is_verified(tmp_path, capsys):
 def test_the_cost_model_counts_the_arrays_a_run_makes(kind):
     sc = parse_scenario(text(kind, "pre", extra="  d_pos: 1\n"))
     trace, b = build_trace(sc), budget(sc)
-    assert b.n_params == sum(p.size for p in trace.params.values())
-    measured, predicted, per_step, model = Counter(), Counter(), Counter(), Counter()
-    for step in trace.steps:
-        if step.phase == "forward":
-            measured[step.layer, step.stage] += sum(t.value.nbytes for t in step.outputs.values())
-            assert made_bytes(step) == sum(t.value.nbytes for t in step.outputs.values())
-        if step.phase in ("forward", "backward"):
-            per_step[step.phase, step.layer, step.stage] += step_flops(trace, step)
-    for op in b.ops:
-        predicted[op.layer, op.stage] += 8 * op.made
-        model["forward", op.layer, op.stage] += op.flops
-        model["backward", op.layer, op.stage] += op.backward
-    assert +measured == +predicted
-    assert +per_step == +model
+    assert_costs_match_the_run(trace, b)
     wider = budget(sc, d_model=12)
     assert wider.model.d_pos == 2 and wider.n_params > b.n_params
 

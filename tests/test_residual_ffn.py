@@ -8,15 +8,14 @@ batched training (every update verified), KV-cache generation, the parameter lis
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 
 import numpy as np
 import pytest
 import yaml
+from cost_helpers import assert_costs_match_the_run
 
 from stepper import cli
 from stepper.engine import build_trace
-from stepper.present.cost import step_flops
 from stepper.scenario import parse_scenario
 from stepper.scenario.budget import budget
 from stepper.verify.compare import check_totals, verify_trace
@@ -144,19 +143,7 @@ def test_check_on_the_command_line_verifies_a_trained_block_without_residuals(tm
 def test_the_cost_model_prices_the_arrays_of_a_run(kind, norm, residual, ffn):
     sc = scenario(kind=kind, norm=norm, residual=residual, ffn=ffn)
     trace, b = build_trace(sc), budget(sc)
-    assert b.n_params == sum(p.size for p in trace.params.values())
-    measured, predicted, per_step, model = Counter(), Counter(), Counter(), Counter()
-    for step in trace.steps:
-        if step.phase == "forward":
-            measured[step.layer, step.stage] += sum(t.value.nbytes for t in step.outputs.values())
-        if step.phase in ("forward", "backward"):
-            per_step[step.phase, step.layer, step.stage] += step_flops(trace, step)
-    for op in b.ops:
-        predicted[op.layer, op.stage] += 8 * op.made
-        model["forward", op.layer, op.stage] += op.flops
-        model["backward", op.layer, op.stage] += op.backward
-    assert +measured == +predicted
-    assert +per_step == +model
+    assert_costs_match_the_run(trace, b)
 
 
 # -- located errors ---------------------------------------------------------------------------------
