@@ -82,3 +82,8 @@ def test_without_residuals_the_gradient_reaching_the_embeddings_is_far_smaller()
     assert f"{on['embed'][0]:.3f}" == "1.735" and f"{off['embed'][0]:.4f}" == "0.0228"
     assert min(on[f"layers.{i}"][0] for i in range(8)) > 1.0
     assert all(off[f"layers.{i}"][0] < 1.0 for i in range(5)) and off["layers.7"][0] > 3.0
+
+
+def test_a_square_activation_solves_xor_as_its_lesson_says():
+    t = trace("xor_square")
+    assert t.training.batch_losses[-1] < 1e-13 and f"{t.training.batch_losses[99]:.1e}" == "2.2e-06"
