@@ -63,7 +63,8 @@ def steady_array(values, scale: float | None = None) -> np.ndarray:
 def ranked(values, allowed=None) -> list[int]:
     """Flat indices of the allowed finite entries, largest first; entries within TIE·scale of each
     other count as equal and keep index order, so round-off never decides which comes first."""
-    v = np.ravel(np.asarray(values, dtype=np.float64))
+    # entries at noise level are 0 first: among round-off, "the largest" would be the machine's choice
+    v = np.ravel(denoised(values))
     ok = np.isfinite(v) if allowed is None else np.isfinite(v) & np.ravel(np.asarray(allowed, dtype=bool))
     idx = np.flatnonzero(ok)
     if not idx.size:

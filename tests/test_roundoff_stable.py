@@ -155,3 +155,14 @@ def test_the_quiz_asks_about_the_first_of_two_tied_entries_and_never_about_round
     assert "[a, d]" in cell_question(step).prompt
     step.outputs["dW"] = Tensor("dW", np.array([[4e-19, -1e-18]]), ["a"], ["c", "d"], "d:b_K")
     assert sign_question(step) is None
+
+
+def test_the_largest_among_round_off_is_the_first_entry_not_the_machine_s_pick():
+    """A gradient that is 0 in exact arithmetic (a deep stack without residuals, W_Q of layer 4) comes out as
+    entries near 1e-18 whose order is the BLAS kernel's: they count as 0, so the first entry is chosen."""
+    from stepper.roundoff import first_largest, ranked
+
+    noise = np.array([[1e-18, -3e-18], [2e-17, 5e-19]])
+    assert first_largest(np.abs(noise)) == (0, 0)
+    assert ranked(np.abs(noise)) == [0, 1, 2, 3]
+    assert first_largest(np.array([1e-18, 0.5, 0.25])) == (1,)  # a real value still wins

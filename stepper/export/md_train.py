@@ -26,7 +26,7 @@ from stepper.export.md_tables import code, table, text
 from stepper.present.captions import shown_bindings
 from stepper.present.numbers import table_number
 from stepper.present.worked import worked_line
-from stepper.roundoff import first_largest
+from stepper.roundoff import denoised, first_largest
 from stepper.trace import Step, Tensor, Trace
 
 STATE = {"v": "velocity", "m": "first moment", "s": "second moment"}
@@ -175,7 +175,9 @@ def _worked_entry(step: Step, precision: int) -> str:
                  f"w' = w − α·v' = {table_number(w, precision)} − {b['α']}·{n(v_new)} = {w_new}"]
     else:
         lines = _adam_lines(b, at, n, precision)
-    return (f"**One entry worked out:** {where}, the entry with the largest gradient.\n\n```\n"
+    why = ("every entry of the gradient is 0 up to round-off, so this one stands for all"
+           if not denoised(g).any() else "the entry with the largest gradient")
+    return (f"**One entry worked out:** {where}, {why}.\n\n```\n"
             + "\n".join(lines) + "\n```")
 
 
