@@ -87,3 +87,15 @@ def test_without_residuals_the_gradient_reaching_the_embeddings_is_far_smaller()
 def test_a_square_activation_solves_xor_as_its_lesson_says():
     t = trace("xor_square")
     assert t.training.batch_losses[-1] < 1e-13 and f"{t.training.batch_losses[99]:.1e}" == "2.2e-06"
+
+
+def test_without_residuals_the_rows_collapse_into_one_and_attention_goes_uniform():
+    t = trace("residual_off_deep")
+    steps = {s.id: s for s in t.steps}
+    rows = steps["fwd.L3.ln2"].outputs["y"].value
+    assert np.abs(rows - rows[0]).max() < 1e-12
+    assert np.allclose(steps["fwd.L4.attn.h0.softmax"].outputs["A"].value, 1 / 6, rtol=0, atol=1e-12)
+    assert all(np.abs(t.grads[f"layers.{i}.attn.{w}"]).max() < 1e-12 for i in range(3, 8) for w in ("W_Q", "W_K"))
+    with_residuals = trace("residual_on_deep")
+    a = next(s for s in with_residuals.steps if s.id == "fwd.L4.attn.h0.softmax").outputs["A"].value
+    assert a.max() - a.min() > 0.05  # the twin's rows stay apart
