@@ -99,3 +99,10 @@ def test_without_residuals_the_rows_collapse_into_one_and_attention_goes_uniform
     with_residuals = trace("residual_on_deep")
     a = next(s for s in with_residuals.steps if s.id == "fwd.L4.attn.h0.softmax").outputs["A"].value
     assert a.max() - a.min() > 0.05  # the twin's rows stay apart
+
+
+def test_a_validation_set_that_repeats_training_examples_is_not_called_unseen():
+    seen = next(s for s in trace("xor_attention_only").steps if s.id == "upd.validation").formula.meaning
+    assert "4 of the 4 validation examples are also training examples" in seen and "never" not in seen.split(".")[0]
+    held_out = next(s for s in trace("tiny_sentiment_train").steps if s.id == "upd.validation").formula.meaning
+    assert held_out.startswith("Examples never trained on")

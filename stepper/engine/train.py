@@ -8,6 +8,7 @@ curve holds the loss of every update's batch; validation, when the scenario has 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -34,6 +35,24 @@ VALIDATION_FORMULA = Formula(
             "rises means the model is memorising its training set.",
 )
 
+# the same step's meaning when the validation set repeats training examples: it then measures fit, not
+# generalisation
+VALIDATION_SEEN = ("Measured after each epoch without updating. Here {seen} of the {n} validation examples are "
+                   "also training examples, so this shows how well the model fits what it trained on, not how it "
+                   "does on examples it has never seen.")
+
+
+def _validation_formula(sc) -> Formula:
+    """VALIDATION_FORMULA, or its honest variant when some validation examples are training examples."""
+    def key(e):
+        return e.source, e.tokens, e.label, e.features, e.target
+
+    trained = {key(e) for e in sc.data.examples}
+    seen = sum(key(e) in trained for e in sc.data.validation)
+    if not seen:
+        return VALIDATION_FORMULA
+    return dataclasses.replace(VALIDATION_FORMULA, meaning=VALIDATION_SEEN.format(seen=seen, n=len(sc.data.validation)))
+
 
 def record_training(rec: Recorder, sc, log: TrainingLog, labels: Callable[[str, np.ndarray], tuple],
                     final_loss: float | None) -> list[float]:
@@ -57,7 +76,7 @@ def record_training(rec: Recorder, sc, log: TrainingLog, labels: Callable[[str, 
         outputs = {"V": tensor("V", log.val_loss, "train.val_loss", None, after)}
         if log.val_accuracy.size:
             outputs["acc"] = tensor("acc", log.val_accuracy, "train.val_accuracy", None, after)
-        rec.add("upd.validation", "optim", "Validation after each epoch", VALIDATION_FORMULA, {}, outputs,
+        rec.add("upd.validation", "optim", "Validation after each epoch", _validation_formula(sc), {}, outputs,
                 bindings={"examples": str(len(sc.data.validation)), "V_first": fmt_num(float(log.val_loss[0])),
                           "V_last": fmt_num(float(log.val_loss[-1]))})
     return losses
