@@ -124,6 +124,17 @@ def pending(app) -> bool:
                 or screen._callbacks or screen._scroll_required)
 
 
+async def until_painted(app, pilot, rounds: int = 50) -> None:
+    """Handle what is queued, then lay out and paint at once (what a terminal's next frame tick does),
+    until nothing is pending."""
+    for _ in range(rounds):
+        await pilot._wait_for_screen()
+        app.screen._on_timer_update()
+        await asyncio.sleep(0)
+        if not pending(app):
+            return
+
+
 async def walk(app, steps: int) -> list[float]:
     """Seconds per `n`, for every step after the first: the key delivered as the terminal driver
     delivers it, every message it causes handled, then laid out and painted at once (the screen's
@@ -139,12 +150,7 @@ async def walk(app, steps: int) -> list[float]:
             key = events.Key("n", "n")
             key.set_sender(app)
             app.post_message(key)  # as the terminal driver delivers a key
-            for _ in range(50):
-                await pilot._wait_for_screen()
-                app.screen._on_timer_update()
-                await asyncio.sleep(0)
-                if not pending(app):
-                    break
+            await until_painted(app, pilot)
             times.append(time.perf_counter() - start)
             await pilot.pause()  # anything else the key set going, outside the clock
     return times

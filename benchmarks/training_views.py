@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from key_repaint import pending  # noqa: E402  (the same definition of "painted")
+from key_repaint import until_painted  # noqa: E402  (the same definition of "painted")
 
 BAR = 0.016
 SIZE = (120, 40)
@@ -52,12 +52,7 @@ async def deliver(app, pilot, key: str) -> float:
     event = events.Key(key, None if len(key) > 1 else key)
     event.set_sender(app)
     app.post_message(event)
-    for _ in range(200):
-        await pilot._wait_for_screen()
-        app.screen._on_timer_update()
-        await asyncio.sleep(0)
-        if not pending(app):
-            break
+    await until_painted(app, pilot, rounds=200)
     return time.perf_counter() - start
 
 

@@ -91,16 +91,21 @@ async def test_the_heads_view_paints_computing_first_and_keeps_its_numbers(monke
         assert len(calls) == 1
 
 
+async def open_training_screen(app, pilot) -> None:
+    """T, once training's worker has the updates, and the screen is on its first update."""
+    screen = main_screen(app)
+    await wait_for(pilot, lambda: screen.update_views is not None)
+    await pilot.press("T")
+    await wait_for(pilot, lambda: "update 1 of 60" in screen_text(app))
+
+
 async def test_the_training_screen_shows_each_layers_gradient_norm_of_the_json_at_the_cursor():
     scenario, trace, exported = sentiment()
     per_layer = exported["training"]["layer_grad_norm"]
     assert list(per_layer) == ["embed", "layers.0", "head"]
     app = StepperApp(scenario, trace, verify=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = main_screen(app)
-        await wait_for(pilot, lambda: screen.update_views is not None)
-        await pilot.press("T")
-        await wait_for(pilot, lambda: "update 1 of 60" in screen_text(app))
+        await open_training_screen(app, pilot)
         for key, t in (("right", 1), ("end", 59), ("pageup", 54)):
             await pilot.press(key)
             text = screen_text(app)
@@ -117,10 +122,7 @@ async def test_at_80x24_the_training_screen_shows_one_readable_picture_at_a_time
     scenario, trace, _ = sentiment()
     app = StepperApp(scenario, trace, verify=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = main_screen(app)
-        await wait_for(pilot, lambda: screen.update_views is not None)
-        await pilot.press("T")
-        await wait_for(pilot, lambda: "update 1 of 60" in screen_text(app))
+        await open_training_screen(app, pilot)
         await pilot.pause()
         seen = []
         for _ in range(4):

@@ -9,22 +9,9 @@ the same stage modules): `<pad>` in the source is never a key, the target's posi
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from stepper.engine import (
-    activation,
-    attention_scores,
-    heads,
-    linear,
-    mask,
-    positional,
-    softmax,
-    tied_head,
-    weighted_sum,
-)
-from stepper.engine.kv_cache import eval_norm
+from stepper.engine.cached_blocks import Blocks, embed
 from stepper.scenario.types import ModelConfig
 from stepper.trace import Formula
 
@@ -44,56 +31,6 @@ DECODE_FORMULA = Formula(
     meaning="The new target token computes its own Q, K, V; its K and V join the self-attention cache. Its "
             "cross-attention query looks at the source through K_x and V_x, computed once from the memory.",
 )
-
-
-def embed(m: ModelConfig, p: dict[str, np.ndarray], ids: list[int], start: int) -> np.ndarray:
-    """[n, D]: the tokens' rows of embed.tok plus positions start, start + 1, …"""
-    x = p["embed.tok"][np.array(ids, dtype=int)]  # [n, D]
-    end = start + len(ids)
-    if m.positional == "sinusoidal":
-        return x + positional.sinusoidal(end, m.d_model)[start:]  # [n, D]
-    if m.positional == "learned":
-        if end > m.max_len:  # the loader refuses such scenarios; this guards direct use
-            raise ValueError(f"position {end - 1} is past max_len {m.max_len}")
-        return x + p["embed.pos"][start:end]  # [n, D]
-    return x
-
-
-class Blocks:
-    """The sublayers of torch.nn.Transformer's layers, on plain arrays."""
-
-    def __init__(self, m: ModelConfig, p: dict[str, np.ndarray], running: dict | None = None):
-        self.m, self.p, self.running = m, p, running  # running: BatchNorm's statistics
-
-    def norm(self, name: str, x: np.ndarray) -> np.ndarray:
-        return eval_norm(self.m, self.p, self.running, name, x)
-
-    def lin(self, x: np.ndarray, block: str, which: str) -> np.ndarray:
-        return linear.forward(x, self.p[f"{block}.W_{which}"], self.p.get(f"{block}.b_{which}"))[0]
-
-    def sublayer(self, layer: str, n: int, x: np.ndarray, f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """post: LN(x + f(x)); pre: x + f(LN(x)); none: x + f(x) — `ln{n}` of `layer`."""
-        if self.m.norm == "pre":
-            return x + f(self.norm(f"{layer}.ln{n}", x))
-        out = x + f(x)  # [n, D]
-        return self.norm(f"{layer}.ln{n}", out) if self.m.norm == "post" else out
-
-    def attend(self, q: np.ndarray, k: np.ndarray, v: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(the heads' concatenated output [n, D], the weights [H, n, t]) of queries q over keys k, values v."""
-        m = self.m
-        s = attention_scores.forward(heads.split(q, m.n_heads), heads.split(k, m.n_heads), m).s  # [H, n, t]
-        a, _ = softmax.forward(mask.forward(s, ok)[0])  # [H, n, t]
-        z, _ = weighted_sum.forward(a, heads.split(v, m.n_heads))  # [H, n, d_k]
-        return heads.concat(z), a
-
-    def ffn(self, x: np.ndarray, block: str) -> np.ndarray:
-        g, _ = activation.forward(x @ self.p[f"{block}.W_1"] + self.p.get(f"{block}.b_1", 0.0), self.m.activation)
-        return g @ self.p[f"{block}.W_2"] + self.p.get(f"{block}.b_2", 0.0)  # [n, D]
-
-    def head(self, h: np.ndarray) -> np.ndarray:
-        if self.m.tie_embeddings:
-            return tied_head.forward(h, self.p["embed.tok"])[0]
-        return linear.forward(h, self.p["head.W"], self.p.get("head.b"))[0]
 
 
 class Seq2SeqKVCache:
