@@ -1,6 +1,6 @@
 """The screen text of every step, pinned: making the stepper faster must not change what it shows.
 
-Each scenario is walked with `n` from the first step to the last at 120×40, and the settled screen
+Each scenario is walked with `n` from the first step to the last at 120×40, and the steady screen
 after each key is compared with a golden file recorded on the code before the speed work (update
 with `pytest --snapshot-update tests/test_tui_step_text.py`, and read the diff). Nothing on screen
 depends on timing: no check against torch runs (every badge is the unchecked mark) and no keymap
@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_helpers import main_screen, screen_text
+from tui_helpers import main_screen, press_and_read, steady_lines
 
 from stepper.engine import build_trace
 from stepper.scenario import load_scenario
@@ -24,19 +24,6 @@ GOLDEN = ROOT / "__snapshots__" / "test_tui_step_text"
 RULE = "==================== step {} ====================\n"
 
 
-async def settled_text(app, pilot) -> str:
-    """The screen once a key's work is all done: the outputs fitted after the first paint, a plot
-    drawn after mounting. Read until two reads agree, each after the app has gone idle."""
-    text = screen_text(app)
-    for _ in range(50):
-        await pilot.pause()
-        again = screen_text(app)
-        if again == text:
-            return "\n".join(line.rstrip() for line in text.splitlines())
-        text = again
-    raise AssertionError("the screen never settled")
-
-
 async def every_step_text(name: str) -> str:
     scenario = load_scenario(SCENARIOS / f"{name}.yaml")
     app = StepperApp(scenario, build_trace(scenario), verify=False)
@@ -44,9 +31,8 @@ async def every_step_text(name: str) -> str:
     async with app.run_test(size=(120, 40)) as pilot:
         steps = main_screen(app).trace.steps
         for i in range(len(steps)):
-            if i:
-                await pilot.press("n")
-            shown.append(RULE.format(i + 1) + await settled_text(app, pilot) + "\n")
+            lines = await (press_and_read(pilot, "n") if i else steady_lines(pilot))
+            shown.append(RULE.format(i + 1) + "\n".join(line.rstrip() for line in lines) + "\n")
     return "".join(shown)
 
 

@@ -102,6 +102,21 @@ async def wait_for(pilot, condition: Callable[[], object], timeout: float = 30.0
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what or condition}")
 
 
+async def steady_lines(pilot, rounds: int = 50) -> list[str]:
+    """The screen's rows once it stops changing: each round handles every queued message and lays
+    out and paints at once (`pause(0)`: no wait for the CPU to go idle, which a worker training in
+    the background would stretch to a second), until two reads in a row agree. What a widget asks
+    for after the next refresh (`call_after_refresh`) is handled in the round after it."""
+    lines = None
+    for _ in range(rounds):
+        await pilot.pause(0)
+        now = screen_lines(pilot.app)
+        if now == lines:
+            return now
+        lines = now
+    raise AssertionError(f"the screen was still changing after {rounds} rounds")
+
+
 def record_notices(app) -> list[tuple[str, str]]:
     """From now on, every notice the app is asked to show, as (title, message): `App.notify` is
     public (a screen's `notify` calls it), the list Textual keeps of them is not."""
@@ -123,12 +138,22 @@ def main_screen(app) -> MainScreen:
 async def walk_every_step(app, pilot) -> None:
     """Press `n` through the whole trace; each step must show its number and no raw -inf / nan."""
     steps = main_screen(app).trace.steps
-    await pilot.pause()
+    text = "\n".join(await steady_lines(pilot))
     for i, step in enumerate(steps):
-        text = screen_text(app)
         assert f"Step {i + 1}/{len(steps)}" in text, step.id
         assert "-inf" not in text and not re.search(r"\bnan\b", text)
-        await pilot.press("n")
+        text = "\n".join(await press_and_read(pilot, "n"))
+
+
+async def press_and_read(pilot, key: str) -> list[str]:
+    """Deliver `key` as the terminal driver does and read the screen once it is steady
+    (`steady_lines`): `pilot.press` would also wait for the CPU to go idle, twice."""
+    from textual import events
+
+    event = events.Key(key, key if len(key) == 1 else None)
+    event.set_sender(pilot.app)
+    pilot.app.post_message(event)
+    return await steady_lines(pilot)
 
 
 async def burst(pilot, *keys: str) -> None:
