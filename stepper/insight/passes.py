@@ -53,6 +53,12 @@ def example_passes(sc: Scenario, params: dict[str, np.ndarray],
     return [forward_steps(example_scenario(sc, params, ex)) for ex in chosen]
 
 
+def sequence_of(example: Example, stack: str) -> tuple[str, ...]:
+    """The sequence of `example` that a stack reads, as a sentence quotes it: a seq2seq encoder's the
+    source; a decoder's (one stack or a seq2seq's) and an encoder's its tokens (a seq2seq's: the target)."""
+    return example.source if stack == "encoder" else example.tokens
+
+
 def real_rows(tokens: Sequence[str]) -> np.ndarray:
     """True for each position that holds a real token, False for `<pad>`."""
     return np.array([t != PAD for t in tokens], dtype=bool)

@@ -56,7 +56,6 @@ class UnitSummary:
     token: str
     mean: float  # its mean activation over every real token
     stack: str = ""  # "" (one stack), or a seq2seq's "encoder" / "decoder"
-    read: tuple[str, ...] = ()  # the peak example's tokens as the unit's stack read them (its FFN step's rows)
 
 
 @dataclass(frozen=True)

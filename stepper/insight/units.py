@@ -32,13 +32,13 @@ def top_units(sc: Scenario, params: dict[str, np.ndarray], examples: Sequence[Ex
                 g = steps[f"{stack.at(layer)}.ffn.act"].outputs["G"]
                 real = real_rows(g.rows)
                 rows.append(np.asarray(g.value, dtype=np.float64)[real])
-                where += [(e, int(p), g.rows[p], tuple(g.rows)) for p in np.flatnonzero(real)]
+                where += [(e, int(p), g.rows[p]) for p in np.flatnonzero(real)]
             acts = np.concatenate(rows)  # [tokens, d_ff]
             steady_acts = steady_array(acts)  # what a choice is made from: the same on every machine
             peaks = steady_acts.max(axis=0)
             for unit in ranked(peaks)[:k]:
-                e, pos, tok, read = where[ranked(steady_acts[:, unit])[0]]
+                e, pos, tok = where[ranked(steady_acts[:, unit])[0]]
                 out.append(UnitSummary(layer=layer, unit=unit, peak=float(acts[:, unit].max()), example=e,
                                        position=pos, token=tok, mean=float(acts[:, unit].mean()),
-                                       stack=stack.name, read=read))
+                                       stack=stack.name))
     return out
