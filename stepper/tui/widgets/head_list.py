@@ -24,7 +24,8 @@ class HeadList(Static):
                 parts += [(words.ATTENTION_TITLES[s.attention], "italic $text-primary"), "\n"]
             here = k == cursor
             mark = ("▸ " if here else "  ", "bold $text-accent")
-            name = (words.head_label(s), "bold reverse" if here else "bold")
+            # under its attention's heading, the layer and head say which one it is
+            name = (f"L{s.layer} h{s.head}", "bold reverse" if here else "bold")
             top = words.top_words(s)
             share = table_number(s.top_share, PRECISION)
             said = (f"  {top} {share}", "$text" if s.pattern is not None else "$text-muted")
