@@ -121,5 +121,4 @@ def _by_position(maps: list[np.ndarray], rows: list[list[str]], cols: list[list[
         both = np.outer(real_rows(r), real_rows(c))
         total[:len(r), :len(c)] += np.where(both, a, 0.0)
         count[:len(r), :len(c)] += both
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
