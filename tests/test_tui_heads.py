@@ -142,3 +142,32 @@ async def test_an_attention_only_model_shows_its_heads_and_no_empty_ffn_heading(
         await wait_for(pilot, lambda: "L0 h0 · example 0" in screen_text(app), what="the heads view")
         text = screen_text(app)
         assert "shares of its weight" in text and "FFN units" not in text
+
+
+async def test_a_seq2seq_shows_each_attention_under_its_heading_with_the_json_numbers():
+    scenario = load_scenario(SCENARIOS / "word_order_train.yaml")
+    trace = build_trace(scenario)
+    expected = heads_from_json(scenario, json.loads(render_json(trace)))
+    app = StepperApp(scenario, trace, verify=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("H")
+        await wait_for(pilot, lambda: "FFN units of encoder layer 0" in screen_text(app), what="the heads view")
+        text = screen_text(app)
+        for heading in ("Encoder self-attention", "Decoder self-attention", "Cross-attention"):
+            assert heading in text
+        await pilot.press("down", "down")  # the third head: the decoder's cross-attention
+        await wait_for(pilot, lambda: "FFN units of decoder layer 0" in screen_text(app), what="the cross head")
+        text = screen_text(app)
+        cross = expected[2]
+        assert cross.attention == "cross"
+        assert "dec L0 cross h0 · example 0 (0–6, ←/→): <bos> coche verde (keys: green car)" in text
+        for q, tok in enumerate(cross.examples[0]):  # rows: the target tokens; columns: the source words
+            row = re.search(rf"▏\s*{re.escape(tok)}((?: +\d\.\d+)+)", text.split("(keys: green car)", 1)[1])
+            assert [float(x) for x in row.group(1).split()] == [round(x, 3) for x in cross.maps[0][q]]
+        assert re.search(rf"the source token at its own index +\S+ → {re.escape(table_number(cross.shares['same'], 4))}",
+                         text)
+        assert re.search(rf"the first source token +\S+ → {re.escape(table_number(cross.shares['first'], 4))}", text)
+        assert "the previous token" not in text and "later tokens" not in text
+        flat = " ".join(text.replace("▏", " ").split())  # the sentence wraps in the panel
+        row0, row1 = (table_number(cross.by_position[q, k], 4) for q, k in ((0, 1), (1, 0)))
+        assert f"query row 0 puts {row0} on source position 1; query row 1 puts {row1} on source position 0" in flat

@@ -43,6 +43,15 @@ def recorded_pass(sc: Scenario, params: dict[str, np.ndarray]) -> list[Step]:
     return rec.steps
 
 
+def recorded_forward(sc: Scenario, params: dict[str, np.ndarray]) -> list[Step]:
+    """The forward pass alone with these weights, every step recorded: what the insight summaries read
+    (skipping the backward pass halves their cost)."""
+    rec = Recorder()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        _pass(sc, params, rec).forward()
+    return rec.steps
+
+
 def first_non_finite(sc: Scenario, params: dict[str, np.ndarray]) -> Step | None:
     """The first step of a pass with these weights whose output holds an inf or NaN it should not:
     a mask's −∞ where a token may not look is meant, and so is its exp, 0, downstream."""

@@ -1,5 +1,6 @@
 """The export's "What training did": the traced example before and after training, where each head
-looks, the FFN units that fire most, and how far each layer moves each token.
+looks, the FFN units that fire most, and how far each layer moves each token (those three summaries
+in md_summaries.py).
 
 A pure function of the Trace: the "after" pass and the summaries come from
 `stepper.insight.trained.trained_insight` (the app's heads view calls the same function), computed once
@@ -11,17 +12,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from stepper.export.md_summaries import cell, heads_block, layers_block, units_block
 from stepper.export.md_tables import label, text, token
 from stepper.insight.before_after import changed_entries
-from stepper.insight.heads import POSITION_SHARES
 from stepper.insight.passes import MAX_EXAMPLES
-from stepper.insight.trained import UNITS_PER_LAYER, TrainedInsight, has_trained_model, trained_insight
+from stepper.insight.trained import has_trained_model, trained_insight
 from stepper.present import insight_words as words
 from stepper.present.numbers import table_number
 from stepper.roundoff import first_largest, steady_array
 from stepper.trace import Trace
 
-ONE_STACK = ("encoder", "decoder")  # the kinds whose heads, units and layers are summarised
+SUMMARISED = ("encoder", "decoder", "seq2seq")  # the kinds whose heads, units and layers are summarised
 MAX_MAP = 12  # an attention map with more rows than this is summarised by its largest change alone
 
 
@@ -39,8 +40,9 @@ def insight_section(trace: Trace, precision: int) -> str:
     parts = ["## What training did", _intro(trace, sc), _example_block(trace, after, precision)]
     if sc.model.kind != "mlp":
         parts.append(_attention_block(trace, after, precision))
-    if sc.model.kind in ONE_STACK:  # the summaries read one stack's steps (fwd.L{i}…); a seq2seq has two
-        parts += [_heads_block(seen, precision), _units_block(seen, precision), _layers_block(seen, trace, precision)]
+    if sc.model.kind in SUMMARISED:  # a seq2seq's per stack and attention (md_summaries.py)
+        norm = (trace.config.get("model") or {}).get("norm")
+        parts += [heads_block(seen, precision), units_block(seen, precision), layers_block(seen, norm, precision)]
     return "\n\n".join(filter(None, parts))
 
 
@@ -48,16 +50,12 @@ def _intro(trace: Trace, sc) -> str:
     n = trace.training.updates if trace.training is not None else len(trace.losses) - 1
     where = ("the first " + str(min(MAX_EXAMPLES, len(sc.data.examples))) + " training examples"
              if sc.data is not None else "the traced example")
-    transformer = sc.model.kind in ONE_STACK
+    transformer = sc.model.kind in SUMMARISED
     return ("The traced example again, run with the weights training ended with "
             f"({n} update{'s' * (n != 1)}): *before* is the pass above, *after* the same steps with the trained "
             "weights." + (f" Where each head looks and which FFN units fire are measured over {where}, with "
                           "the same forward steps." if transformer else "")
             + " Every number here is computed from this trace's own weights.")
-
-
-def _cell(before: float, after: float, precision: int) -> str:
-    return f"{table_number(before, precision)} → {table_number(after, precision)}"
 
 
 def _prediction_rows(trace: Trace, after: Trace) -> list[tuple[str, float, float]]:
@@ -121,61 +119,11 @@ def _attention_block(trace: Trace, after: Trace, precision: int) -> str:
         rows, cols = step.outputs["A"].rows or [], step.outputs["A"].cols or []
         out.append(f"**Head {step.head} of layer {step.layer}** (`{step.id}`): the largest change is query "
                    f"{token(rows[q])} (row {q}) looking at {token(cols[k])} (column {k}), "
-                   f"{_cell(b[q, k], a[q, k], precision)}.")
+                   f"{cell(b[q, k], a[q, k], precision)}.")
         if b.shape[0] <= MAX_MAP:
             lines = ["| query \\ key | " + " | ".join(label(c) for c in cols) + " |",
                      "|:---|" + "---:|" * len(cols)]
-            lines += [f"| {label(r)} | " + " | ".join(_cell(b[i, j], a[i, j], precision) for j in range(len(cols))) + " |"
+            lines += [f"| {label(r)} | " + " | ".join(cell(b[i, j], a[i, j], precision) for j in range(len(cols))) + " |"
                       for i, r in enumerate(rows)]
             out.append("\n".join(lines))
     return "\n\n".join(out)
-
-
-def _heads_block(seen: TrainedInsight, precision: int) -> str:
-    examples, before, after = seen.examples, seen.heads_before, seen.heads_after
-    lines = [f"### Where each head looks, over {len(examples)} example{'s' * (len(examples) != 1)}", "",
-             "The mean share of each head's attention weight, over every real query row of the examples, "
-             "that goes to each place (before → after training): the previous token, the query's own token, "
-             "the first token, later tokens and `<pad>`; then the tokens that draw most weight from the rows "
-             "that can see them (after training). " + words.THRESHOLD_RULE, "",
-             "| head | " + " | ".join(POSITION_SHARES) + " | most weight where seen | pattern (after) |",
-             "|:---|" + "---:|" * len(POSITION_SHARES) + ":---|:---|"]
-    for b, a in zip(before, after, strict=True):
-        shares = " | ".join(_cell(b.shares[n], a.shares[n], precision) for n in POSITION_SHARES)
-        lines.append(f"| L{a.layer} h{a.head} | {shares} | {text(words.seen_words(a, precision))} | "
-                     f"{text(words.pattern_words(a, precision))} |")
-    lines += ["", " ".join(text(words.head_sentence(a, precision)) for a in after)]
-    return "\n".join(lines)
-
-
-def _units_block(seen: TrainedInsight, precision: int) -> str:
-    examples, units = seen.examples, seen.units
-    if not units:  # `ffn: false`: the blocks have no FFN
-        return ""
-    lines = ["### The FFN units that fire most (after training)", "",
-             f"Per layer, the {UNITS_PER_LAYER} hidden units (after the activation) with the largest activation on "
-             "any real token of the examples, where that is, and the unit's mean over every real token.", "",
-             "| layer | unit | peak | example | position | token | mean |", "|:---|---:|---:|---:|---:|:---|---:|"]
-    lines += [f"| {u.layer} | f{u.unit} | {table_number(u.peak, precision)} | {u.example} | {u.position} | "
-              f"{token(u.token)} | {table_number(u.mean, precision)} |" for u in units]
-    firsts = [u for i, u in enumerate(units) if i % UNITS_PER_LAYER == 0]
-    lines += ["", " ".join(text(words.unit_sentence(u, examples[u.example].tokens, precision)) for u in firsts)]
-    return "\n".join(lines)
-
-
-def _layers_block(seen: TrainedInsight, trace: Trace, precision: int) -> str:
-    if not seen.layers_before:  # a sublayer without its residual add (see insight/layers.py)
-        return ""
-    norm = (trace.config.get("model") or {}).get("norm")
-    leaving = "its LayerNorm ln2" if norm == "post" else "its second residual add"
-    lines = ["### How far each layer moves each token, before → after", "",
-             f"For each token: ‖what the layer changed‖ / ‖the vector entering the layer‖ (leaving it: after "
-             f"{leaving}), and for each sublayer ‖what it adds‖ / ‖what it is added to‖.", "",
-             "| layer | token | whole layer | attention | FFN |", "|:---|:---|---:|---:|---:|"]
-    pairs = list(zip(seen.layers_before, seen.layers_after, strict=True))
-    for b, a in pairs:
-        lines += [f"| {b.layer} | {token(tok)} | {_cell(b.ratio[t], a.ratio[t], precision)} | "
-                  f"{_cell(b.attn[t], a.attn[t], precision)} | {_cell(b.ffn[t], a.ffn[t], precision)} |"
-                  for t, tok in enumerate(b.tokens)]
-    lines += ["", " ".join(text(words.layer_sentence(b.layer, b.ratio, a.ratio, precision)) for b, a in pairs)]
-    return "\n".join(lines)

@@ -1,7 +1,8 @@
 """One forward pass per example with given weights, its steps recorded: what every summary reads.
 
 A summary of the trained model looks at the same steps the learner steps through (each head's
-`fwd.L{i}.attn.h{h}.softmax`, each layer's `fwd.L{i}.ffn.act`), computed by the engine for one
+`fwd.L{i}.attn.h{h}.softmax`, each layer's `fwd.L{i}.ffn.act`; a seq2seq's under `fwd.enc.L{i}` and
+`fwd.dec.L{i}`, see stacks.py), computed by the engine for one
 example at a time, unpadded: so an example's numbers are exactly those of its own traced pass.
 """
 
@@ -12,7 +13,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stepper.engine.record import Recorder
 from stepper.scenario.types import PAD, Example, Scenario
 from stepper.trace import Step
 
@@ -38,24 +38,25 @@ def example_scenario(sc: Scenario, params: dict[str, np.ndarray], example: Examp
 
 
 def forward_steps(sc: Scenario) -> dict[str, Step]:
-    """The forward pass of a transformer scenario, every step recorded, by step id (no backward: the
-    summaries read activations only, and skipping it halves the cost)."""
-    from stepper.engine.transformer import TransformerPass
+    """The forward pass of a transformer scenario (one stack or seq2seq), every step recorded, by step id."""
+    from stepper.engine.run import recorded_forward
 
-    rec = Recorder()
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        TransformerPass(sc, sc.params, rec).forward()
-    return {s.id: s for s in rec.steps}
+    return {s.id: s for s in recorded_forward(sc, sc.params)}
 
 
 def example_passes(sc: Scenario, params: dict[str, np.ndarray],
                    examples: Sequence[Example] | None) -> list[dict[str, Step]]:
-    """`forward_steps` of each example (default: `default_examples`); none for an mlp (no attention), nor
-    for a seq2seq, whose two stacks have none of the one-stack step ids (`fwd.L{i}…`) the summaries read."""
-    if sc.model.kind in ("mlp", "seq2seq"):
+    """`forward_steps` of each example (default: `default_examples`); none for an mlp (no attention)."""
+    if sc.model.kind == "mlp":
         return []
     chosen = default_examples(sc) if examples is None else list(examples)
     return [forward_steps(example_scenario(sc, params, ex)) for ex in chosen]
+
+
+def sequence_of(example: Example, stack: str) -> tuple[str, ...]:
+    """The sequence of `example` that a stack reads, as a sentence quotes it: a seq2seq encoder's the
+    source; a decoder's (one stack or a seq2seq's) and an encoder's its tokens (a seq2seq's: the target)."""
+    return example.source if stack == "encoder" else example.tokens
 
 
 def real_rows(tokens: Sequence[str]) -> np.ndarray:

@@ -17,12 +17,13 @@ class HeadSummary:
     head: int
     # the share of attention weight, averaged over every real query row of every example, that goes to:
     # "previous" (key = query − 1), "same" (key = query), "first" (key 0), "pad" (<pad> keys), "later"
-    # (key > query, encoders only), and per token string in `to_token` (e.g. {"great": 0.41})
+    # (key > query, encoders only), and per token string in `to_token` (e.g. {"great": 0.41}); a
+    # cross-attention has "same", "first" and "pad" only, measured on the source (heads.py)
     shares: dict[str, float]
     to_token: dict[str, float]
     pattern: str | None  # the share's name ("previous", "same", "first", a token) when ≥ PATTERN_THRESHOLD
-    maps: list[np.ndarray] = field(default_factory=list)  # [T_e, T_e] per example, the trained attention
-    examples: list[list[str]] = field(default_factory=list)  # each example's tokens (the maps' labels)
+    maps: list[np.ndarray] = field(default_factory=list)  # [rows, keys] per example, the trained attention
+    examples: list[list[str]] = field(default_factory=list)  # each example's query tokens (the maps' rows)
     # the largest share whether or not it passes the threshold (ties: position shares first, in the
     # order above, then tokens in vocabulary order), read without its round-off; `top_is_token` says
     # whether `top` names a token string (a vocabulary may hold a token spelt "same")
@@ -32,6 +33,17 @@ class HeadSummary:
     # per token string s: the mean weight on s over only the query rows that can see a key holding s
     to_token_when_seen: dict[str, float] = field(default_factory=dict)
     rows: int = 0  # the real query rows averaged over
+    # which attention the head belongs to: "self" (a one-stack model's), or a seq2seq's "encoder",
+    # "decoder self" or "cross" (whose keys are the source tokens, see heads.py)
+    attention: str = "self"
+    keys: list[list[str]] = field(default_factory=list)  # each example's key tokens (the maps' columns)
+    # [query position, key position]: the mean weight over the examples holding real tokens at both
+    by_position: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+    @property
+    def stack(self) -> str:
+        """The stack the head's layer belongs to: "" (one stack), "encoder" or "decoder"."""
+        return {"self": "", "encoder": "encoder"}.get(self.attention, "decoder")
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class UnitSummary:
     position: int
     token: str
     mean: float  # its mean activation over every real token
+    stack: str = ""  # "" (one stack), or a seq2seq's "encoder" / "decoder"
 
 
 @dataclass(frozen=True)
@@ -51,5 +64,8 @@ class LayerWork:
     tokens: list[str]
     ratio: np.ndarray  # [T] ‖what the layer added to each token's vector‖ / ‖the vector it started from‖
     # the same for each sublayer alone: ‖what it adds at its residual step‖ / ‖what it is added to‖
+    # (`attn`: the layer's self-attention, `cross`: a seq2seq decoder layer's cross-attention, else empty)
     attn: np.ndarray = field(default_factory=lambda: np.zeros(0))
     ffn: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cross: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    stack: str = ""  # "" (one stack), or a seq2seq's "encoder" / "decoder"

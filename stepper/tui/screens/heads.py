@@ -29,9 +29,11 @@ from stepper.tui.widgets.title_bar import TitleBar
 READING = """\
 Left: every head of the trained model, with where most of its weight goes, averaged over every real
 (non-<pad>) query row of the examples. Right: the head under the cursor on one example (rows: the
-query tokens, columns: the keys each looks at; each row sums to 1), then its shares before → after
-training and the FFN units of its layer that fire most. A head is given a pattern only when the
-share passes the threshold stated under it; otherwise it says so, with its largest share."""
+query tokens, columns: the keys each looks at, a cross-attention's the source tokens; each row sums to
+1), then its shares before → after training and the FFN units of its layer that fire most. A head is
+given a pattern only when the share passes the threshold stated under it; otherwise it says so, with
+its largest share. A seq2seq's heads are listed under Encoder self-attention, Decoder self-attention
+and Cross-attention."""
 
 
 class InsightReady(Message):

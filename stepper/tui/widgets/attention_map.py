@@ -1,5 +1,6 @@
 """One trained head's attention map over one example of the data set, drawn as the stepper draws
-a softmax step's A: rows the query tokens, columns the keys, each row summing to 1."""
+a softmax step's A: rows the query tokens, columns the keys (a cross-attention's: the source tokens),
+each row summing to 1."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from stepper.insight.types import HeadSummary
+from stepper.present import insight_words as words
 from stepper.present.labels import visible_token
 from stepper.tui.heatmap import Heatmap, Palette
 
@@ -31,10 +33,14 @@ class AttentionMap(Widget):
         if self.head is None:
             return Text("")
         tokens = self.head.examples[self.example]
+        keys = self.head.keys[self.example] if self.head.keys else tokens
         n = len(self.head.examples)
-        title = (f"L{self.head.layer} h{self.head.head} · example {self.example} (0–{n - 1}, ←/→): "
-                 + " ".join(visible_token(t) for t in tokens) + (f" → {self.label}" if self.label else ""))
-        return Heatmap(np.asarray(self.head.maps[self.example], dtype=np.float64), rows=tokens, cols=tokens,
+        what = " ".join(visible_token(t) for t in tokens)
+        if keys != tokens:
+            what = f"{what} (keys: {' '.join(visible_token(t) for t in keys)})"
+        title = (f"{words.head_label(self.head)} · example {self.example} (0–{n - 1}, ←/→): "
+                 + what + (f" → {self.label}" if self.label else ""))
+        return Heatmap(np.asarray(self.head.maps[self.example], dtype=np.float64), rows=tokens, cols=keys,
                        title=title, palette=Palette(self.background_colors[1]),
                        max_width=max(20, self.size.width or 80), max_rows=MAX_ROWS)
 
