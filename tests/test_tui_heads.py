@@ -18,8 +18,9 @@ from stepper.insight.passes import default_examples
 from stepper.present.numbers import table_number
 from stepper.scenario import load_scenario
 from stepper.tui.app import StepperApp
+from stepper.tui.widgets.head_summary import HeadSummaryPanel
 from stepper.tui.widgets.plot_pane import MIN_PLOT_ROWS
-from tests.tui_helpers import main_screen, screen_text, wait_for
+from tests.tui_helpers import main_screen, screen_lines, screen_text, wait_for
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -168,6 +169,7 @@ async def test_a_seq2seq_shows_each_attention_under_its_heading_with_the_json_nu
                          text)
         assert re.search(rf"the first source token +\S+ → {re.escape(table_number(cross.shares['first'], 4))}", text)
         assert "the previous token" not in text and "later tokens" not in text
-        flat = " ".join(text.replace("▏", " ").split())  # the sentence wraps in the panel
+        panel = app.screen.query_one(HeadSummaryPanel)  # its lines alone: the sentence wraps inside it
+        flat = " ".join(" ".join(screen_lines(app, panel.content_region)).split())
         row0, row1 = (table_number(cross.by_position[q, k], 4) for q, k in ((0, 1), (1, 0)))
         assert f"query row 0 puts {row0} on source position 1; query row 1 puts {row1} on source position 0" in flat
