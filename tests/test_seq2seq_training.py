@@ -291,7 +291,7 @@ def test_the_json_export_of_a_trained_seq2seq(tmp_path):
 
 def test_the_trained_seq2seq_feeds_diff_markdown_and_yaml(tmp_path):
     """The trained weights run the traced pair again: `diff --trained` pairs its steps, the markdown's "What
-    training did" sets the trained cross-attention beside the untrained, and the yaml export is a seq2seq
+    training did" sets the trained cross-attention beside the untrained and summarises both stacks, and the yaml export is a seq2seq
     scenario whose pass is the trained one."""
     from cli_training import export_json, stepper
 
@@ -303,8 +303,11 @@ def test_the_trained_seq2seq_feeds_diff_markdown_and_yaml(tmp_path):
     r = stepper("export", path, "--format", "md", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "## What training did" in r.stdout and "`fwd.dec.L0.cross.h1.softmax`" in r.stdout
-    # the per-head, per-unit and per-layer summaries read one stack's steps: not shown empty for two stacks
-    assert "### Where each head looks" not in r.stdout and "### How far each layer moves" not in r.stdout
+    # the per-head and per-layer summaries cover both stacks, each attention under its own heading
+    heads = r.stdout.index("### Where each head looks")
+    assert heads < r.stdout.index("#### Encoder self-attention") < r.stdout.index("#### Decoder self-attention") \
+        < r.stdout.index("#### Cross-attention")
+    assert "### How far each layer moves" in r.stdout
     r = stepper("export", path, "--format", "yaml", "-o", tmp_path / "trained.yaml", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     trained, before = export_json(tmp_path / "trained.yaml"), export_json(path)

@@ -102,16 +102,18 @@ async def wait_for(pilot, condition: Callable[[], object], timeout: float = 30.0
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what or condition}")
 
 
-async def steady_lines(pilot, rounds: int = 50) -> list[str]:
+async def steady_lines(pilot, rounds: int = 60, agree: int = 3) -> list[str]:
     """The screen's rows once it stops changing: each round handles every queued message and lays
     out and paints at once (`pause(0)`: no wait for the CPU to go idle, which a worker training in
-    the background would stretch to a second), until two reads in a row agree. What a widget asks
-    for after the next refresh (`call_after_refresh`) is handled in the round after it."""
-    lines = None
+    the background would stretch to a second), until `agree` reads in a row are the same. Not two:
+    what a widget asks for after a refresh (`call_after_refresh`) may ask for one more after the
+    next, and the round between can show nothing new (the outputs fitted, then "more below" marked)."""
+    lines, same = None, 0
     for _ in range(rounds):
         await pilot.pause(0)
         now = screen_lines(pilot.app)
-        if now == lines:
+        same = same + 1 if now == lines else 1
+        if same == agree:
             return now
         lines = now
     raise AssertionError(f"the screen was still changing after {rounds} rounds")
