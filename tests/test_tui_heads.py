@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from stepper.engine import build_trace
 from stepper.export.json_trace import render_json
@@ -173,3 +174,23 @@ async def test_a_seq2seq_shows_each_attention_under_its_heading_with_the_json_nu
         flat = " ".join(" ".join(screen_lines(app, panel.content_region)).split())
         row0, row1 = (table_number(cross.by_position[q, k], 4) for q, k in ((0, 1), (1, 0)))
         assert f"query row 0 puts {row0} on source position 1; query row 1 puts {row1} on source position 0" in flat
+
+
+@pytest.mark.parametrize("name", ["word_order_train", "warmup_postnorm_train"])
+async def test_at_80x24_the_head_under_the_cursor_stays_in_the_short_list(name):
+    """The narrow layout gives the list six rows: moving down the heads scrolls it, so the marked head
+    (a seq2seq's cross-attention under its third heading, a deep model's last layers) stays on screen."""
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml")
+    model = scenario.model
+    if model.kind == "seq2seq":  # encoder self-attention, decoder self-attention, cross-attention
+        labels = [f"L{i} h{h}" for _ in range(3) for i in range(model.n_layers) for h in range(model.n_heads)]
+    else:
+        labels = [f"L{i} h{h}" for i in range(model.n_layers) for h in range(model.n_heads)]
+    app = StepperApp(scenario, build_trace(scenario), verify=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("H")
+        await wait_for(pilot, lambda: "▸ L0 h0" in screen_text(app), what="the heads view")
+        for k in range(1, len(labels)):
+            await pilot.press("down")
+            marked = [line for line in screen_lines(app) if "▸ L" in line]
+            assert len(marked) == 1 and f"▸ {labels[k]} " in marked[0], (k, screen_text(app))
