@@ -1,4 +1,4 @@
-"""Every key of the app, declared once: the Footer, the `?` screen and the keymap all read these."""
+"""Every key of the app, declared once: the key bar (widgets/key_bar.py), the `?` screen and the keymap all read these."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ STEP_BINDINGS = [
 ]
 
 # Learning modes. Not priority bindings: while the quiz's answer box has focus they are letters.
-# The Footer shows the short description; the `?` screen the tooltip, when there is one.
+# The key bar shows the short description; the `?` screen the tooltip, when there is one.
 MODE_BINDINGS = [
     Binding("z", "toggle_quiz", "quiz", id="quiz",
             tooltip="quiz mode on/off: predict each step's output before it is shown"),

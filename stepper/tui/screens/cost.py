@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from stepper.present.cost_table import (
     chart_series,
@@ -20,6 +20,7 @@ from stepper.present.cost_table import (
 )
 from stepper.scenario.budget import budget
 from stepper.tui.bindings import COST_BINDINGS
+from stepper.tui.widgets.key_bar import KeyBar
 from stepper.tui.widgets.title_bar import TitleBar
 
 READING = """\
@@ -54,7 +55,7 @@ class CostScreen(Screen):
                 yield Static(Content(text_table(flops_table(b))), id="cost-flops")
                 yield Static(Content(text_table(memory_table(b))), id="cost-memory")
                 yield Static(Content(crossover_words(b)), id="cost-words")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def action_close(self) -> None:
         self.dismiss(None)

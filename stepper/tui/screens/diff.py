@@ -7,7 +7,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from stepper.diff import TraceDiff
 from stepper.present.numbers import lone_number
@@ -15,6 +15,7 @@ from stepper.trace import Trace
 from stepper.tui.bindings import DIFF_BINDINGS
 from stepper.tui.widgets.diff_list import DiffList
 from stepper.tui.widgets.diff_view import DiffView
+from stepper.tui.widgets.key_bar import KeyBar
 from stepper.tui.widgets.step_header import StepHeader
 from stepper.tui.widgets.title_bar import TitleBar
 
@@ -38,7 +39,7 @@ class DiffScreen(Screen):
                 yield StepHeader(id="step-header")
                 yield Static(id="diff-summary")
                 yield DiffView(id="diff-view")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         d = self.diff

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from stepper.insight.trained import TrainedInsight
 from stepper.trace import Trace
@@ -24,6 +24,7 @@ from stepper.tui.screens.error import ErrorScreen
 from stepper.tui.widgets.attention_map import AttentionMap
 from stepper.tui.widgets.head_list import HeadList
 from stepper.tui.widgets.head_summary import HeadSummaryPanel
+from stepper.tui.widgets.key_bar import KeyBar
 from stepper.tui.widgets.title_bar import TitleBar
 
 READING = """\
@@ -65,7 +66,7 @@ class HeadsScreen(Screen):
             with VerticalScroll(id="head-box"):
                 yield AttentionMap(id="head-map")
                 yield HeadSummaryPanel(id="head-summary")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(TitleBar).set_mode(training="heads view (H/esc: back)")

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Container, Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from stepper.present.captions import spoiler_free
 from stepper.present.cross import memory_readers, memory_step
@@ -30,6 +30,7 @@ from stepper.tui.screens.comparing import Comparisons, trains
 from stepper.tui.screens.error import ErrorScreen
 from stepper.tui.whatif_view import Edited
 from stepper.tui.widgets.details import Details
+from stepper.tui.widgets.key_bar import KeyBar
 from stepper.tui.widgets.pipeline import PipelineList
 from stepper.tui.widgets.quiz_box import QuizBox
 from stepper.tui.widgets.step_panel import StepPanel
@@ -74,7 +75,7 @@ class MainScreen(Comparisons, Screen):
             with Container(id="main"):
                 yield StepPanel(id="step")
                 yield Details(id="details")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         # filled in synchronously so the very first frame already shows the first step
@@ -104,7 +105,7 @@ class MainScreen(Comparisons, Screen):
 
     def on_resize(self) -> None:
         # 80 columns cannot hold every key and the palette hint; g and ? still name the palette
-        self.query_one(Footer).show_command_palette = self.size.width >= 100
+        self.query_one(KeyBar).set_class(self.size.width < 100, "-no-palette")
         self.summarise_checks()  # its words depend on the width too
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -115,7 +116,7 @@ class MainScreen(Comparisons, Screen):
         if typing and action in TYPING_BLOCKS:
             return False  # the key goes on to the answer box
         if action == "toggle_edit":
-            return self.edited is not None  # in the Footer only once there is an edit to flip to
+            return self.edited is not None  # in the key bar only once there is an edit to flip to
         if action in ("toggle_trained", "training", "heads"):
             return trains(self.original)  # a scenario that does not train has no before/after
         if action == "memory":

@@ -15,12 +15,13 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from stepper.present.training_view import UpdateView, plotted_words
 from stepper.trace import Trace
 from stepper.tui.bindings import TRAINING_BINDINGS
 from stepper.tui.training_draw import KINDS, legend
+from stepper.tui.widgets.key_bar import KeyBar
 from stepper.tui.widgets.plot_pane import PlotPane, PlotPanes
 from stepper.tui.widgets.title_bar import TitleBar
 from stepper.tui.widgets.update_panel import UpdatePanel
@@ -67,7 +68,7 @@ class TrainingScreen(Screen):
                                            id=f"plot-{kind}")
             with VerticalScroll(id="update-box"):
                 yield UpdatePanel(id="update")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(TitleBar).set_mode(training="training screen (T/esc: back)")

@@ -21,7 +21,7 @@ from stepper.tui.startup.footer_preview import FooterPreview
 from stepper.tui.startup.pipeline_preview import PipelinePreview
 from stepper.tui.widgets.title_bar import BEFORE_TRAINING, TitleBar
 
-# the main screen's Footer shows these only in a state the first frame is never in
+# the main screen's key bar shows these only in a state the first frame is never in
 HIDDEN_AT_FIRST = frozenset({"toggle_edit", "leave_question"})
 TRAINING_ACTIONS = frozenset({"toggle_trained", "training", "heads"})  # shown only for a scenario that trains
 

@@ -1,0 +1,61 @@
+"""The key bar at the bottom of every screen: the screen's keys as text, kept in step with its bindings,
+and a click on a key presses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tui_helpers import main_screen, screen_lines, wait_for
+
+from stepper.engine import build_trace
+from stepper.scenario import load_scenario
+from stepper.tui.app import StepperApp
+from stepper.tui.widgets.key_bar import KeyBar
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def bar_text(app) -> str:
+    return screen_lines(app)[-1]
+
+
+def app_for(name: str) -> StepperApp:
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml")
+    return StepperApp(scenario, build_trace(scenario), verify=False)
+
+
+async def test_a_click_on_a_key_presses_it():
+    app = app_for("mini")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: "? help" in bar_text(app), what="the key bar")
+        bar = bar_text(app)
+        assert bar.startswith("n p step")
+        await pilot.click(KeyBar, offset=(bar.index("p step"), 0))  # p: the previous step, from step 1: none
+        await pilot.click(KeyBar, offset=(bar.index("n p"), 0))
+        await wait_for(pilot, lambda: main_screen(app).index == 1, what="step 2")
+        await pilot.click(KeyBar, offset=(bar.index("p step"), 0))
+        await wait_for(pilot, lambda: main_screen(app).index == 0, what="step 1 again")
+        await pilot.click(KeyBar, offset=(bar.index("p step") + 3, 0))  # a group's words: no one key of it
+        await pilot.pause()
+        assert main_screen(app).index == 0
+        await pilot.click(KeyBar, offset=(bar.index("? help") + 3, 0))  # one key's words press it
+        await wait_for(pilot, lambda: app.screen is not main_screen(app), what="the help screen")
+
+
+async def test_the_bar_follows_the_bindings_of_the_screen_and_its_state():
+    """A scenario that trains shows t, T and H; the training screen its own keys; back on the steps,
+    the steps' keys again. Under 100 columns the palette's hint makes room for the keys."""
+    app = app_for("tiny_sentiment_train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: "t before/after" in bar_text(app), what="the key bar")
+        assert "T training" in bar_text(app) and "^p palette" in bar_text(app)
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: screen.update_views is not None, what="the training worker")
+        await pilot.press("T")
+        await wait_for(pilot, lambda: "pgup previous epoch" in bar_text(app), what="the training screen's keys")
+        assert "t before/after" not in bar_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "t before/after" in bar_text(app), what="the steps' keys")
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: "palette" not in bar_text(app), what="the narrow bar")
+        assert bar_text(app).startswith("n p step")
