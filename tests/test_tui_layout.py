@@ -17,7 +17,7 @@ from stepper.present.labels import dims
 from stepper.present.numbers import MatrixFormat
 from stepper.scenario import load_scenario
 from stepper.tui.app import StepperApp
-from stepper.tui.parts import header_parts
+from stepper.tui.parts import header_parts, meaning_parts
 from stepper.tui.widgets.step_header import StepHeader
 from stepper.tui.widgets.step_panel import StepPanel
 
@@ -55,26 +55,36 @@ def header_rows(trace, index: int, width: int) -> int:
     return Content.assemble(*header_parts(trace, index)).get_height({}, width)
 
 
-def layout_form(trace, index: int, widths: tuple[int, ...]) -> tuple:
+def lesson_rows(step, width: int) -> int:
+    """The rows the lesson box's text takes at `width` columns."""
+    return Content.assemble(*meaning_parts(step)).get_height({}, width)
+
+
+def layout_form(trace, index: int, widths: tuple[int, ...], lesson_widths: tuple[int, ...]) -> tuple:
     """What decides where a step's outputs land on the panel: the rows its header takes at each of
-    `widths` (the panel loses a column to its scrollbar when a step overflows), and each output's
-    shape, labels and printed width. Steps of one form are laid out alike: layer 5's softmax as
-    layer 4's."""
+    `widths` (the panel loses a column to its scrollbar when a step overflows), the rows of the
+    lesson box below the panel at each of `lesson_widths` (it takes its rows from the panel, and
+    loses a column to its own scrollbar when the lesson overflows), and each
+    output's and input's shape, labels and printed width (the inputs decide whether the panel
+    overflows). Steps of one form are laid out alike: layer 5's softmax as layer 4's, when neither
+    has a lesson of its own."""
     step = trace.steps[index]
     rows = tuple(header_rows(trace, index, width) for width in widths)
-    outputs = []
-    for name, tensor in step.outputs.items():
+    lesson = tuple(lesson_rows(step, width) for width in lesson_widths)
+    tensors = []
+    for name, tensor in (*step.outputs.items(), *step.inputs.items()):
         fmt = MatrixFormat(np.asarray(tensor.value))
         printed = max((len(fmt(v)) for v in np.ravel(tensor.value)), default=0)
-        outputs.append((name, tensor.value.shape, fmt.integer, fmt.scientific, printed,
+        tensors.append((name, tensor.value.shape, fmt.integer, fmt.scientific, printed,
                         tuple(tensor.rows or ()), tuple(tensor.cols or ())))
-    return re.sub(r"\d+", "9", step.id), rows, tuple(outputs), step.id == "upd.curve"
+    return re.sub(r"\d+", "9", step.id), rows, lesson, tuple(tensors), step.id == "upd.curve"
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 async def test_every_steps_outputs_are_in_view_at_120x40(path):
     """Every step of every form (`layout_form`): a deep model's layers repeat one form per stage, and
-    walking each of 8 layers' copies would take minutes for nothing a first copy does not show."""
+    walking each of 8 layers' copies would take minutes; the walk checks, at every step it visits,
+    that the form's header rows are the real header's, so the forms group only steps laid out alike."""
     scenario = load_scenario(path)
     trace = build_trace(scenario)
     app = StepperApp(scenario, trace, verify=False)
@@ -84,9 +94,11 @@ async def test_every_steps_outputs_are_in_view_at_120x40(path):
         await pilot.pause()
         header = screen.query_one(StepHeader)
         widths = tuple(header.content_size.width + d for d in (-1, 0, 1))
+        meaning = screen.query_one("#meaning")
+        lesson_widths = tuple(meaning.content_size.width + d for d in (-1, 0, 1))
         below = {}
         for i, step in enumerate(trace.steps):
-            form = layout_form(trace, i, widths)
+            form = layout_form(trace, i, widths, lesson_widths)
             if form in forms:
                 continue
             forms.add(form)
@@ -95,6 +107,8 @@ async def test_every_steps_outputs_are_in_view_at_120x40(path):
             # the form's header rows must be the header's real height, or the forms would group wrongly
             assert header.content_size.width in widths, step.id
             assert header.content_size.height == header_rows(trace, i, header.content_size.width), step.id
+            assert meaning.content_size.width in lesson_widths, step.id
+            assert meaning.content_size.height == lesson_rows(step, meaning.content_size.width), step.id
             text = "\n".join(lines)
             assert f"Step {i + 1}/{len(trace.steps)}" in text, step.id
             assert "-inf" not in text, step.id

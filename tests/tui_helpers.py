@@ -148,9 +148,12 @@ async def walk_every_step(app, pilot) -> None:
 
 
 async def press_and_read(pilot, key: str) -> list[str]:
-    """Deliver `key` as the terminal driver does and read the screen once it is steady
-    (`steady_lines`): `pilot.press` would also wait for the CPU to go idle, twice."""
+    """Deliver `key` (a letter or a digit: a name such as `question_mark` needs Pilot's own mapping)
+    as the terminal driver does, and read the screen once it is steady (`steady_lines`):
+    `pilot.press` would also wait for the CPU to go idle, twice."""
     from textual import events
+
+    assert len(key) == 1 and key.isalnum(), key
 
     event = events.Key(key, key if len(key) == 1 else None)
     event.set_sender(pilot.app)

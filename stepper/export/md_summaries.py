@@ -63,7 +63,8 @@ def units_block(seen: TrainedInsight, precision: int) -> str:
              "| layer | unit | peak | example | position | token | mean |", "|:---|---:|---:|---:|---:|:---|---:|"]
     lines += [f"| {_layer(u.stack, u.layer)} | f{u.unit} | {table_number(u.peak, precision)} | {u.example} | "
               f"{u.position} | {token(u.token)} | {table_number(u.mean, precision)} |" for u in units]
-    firsts = [u for i, u in enumerate(units) if i % UNITS_PER_LAYER == 0]
+    # the first (largest) unit of each stack's layer: a layer narrower than UNITS_PER_LAYER lists fewer
+    firsts = [u for i, u in enumerate(units) if i == 0 or (units[i - 1].stack, units[i - 1].layer) != (u.stack, u.layer)]
     lines += ["", " ".join(text(words.unit_sentence(u, sequence_of(examples[u.example], u.stack), precision)) for u in firsts)]
     return "\n".join(lines)
 

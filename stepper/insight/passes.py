@@ -54,9 +54,12 @@ def example_passes(sc: Scenario, params: dict[str, np.ndarray],
 
 
 def sequence_of(example: Example, stack: str) -> tuple[str, ...]:
-    """The sequence of `example` that a stack reads, as a sentence quotes it: a seq2seq encoder's the
-    source; a decoder's (one stack or a seq2seq's) and an encoder's its tokens (a seq2seq's: the target)."""
-    return example.source if stack == "encoder" else example.tokens
+    """The sequence of `example` that a stack reads, as a sentence quotes it: a seq2seq's encoder reads the
+    source, its decoder the target but its last token (teacher forcing: the decoder reads `<bos> casa
+    verde` to predict `casa verde <eos>`); a one-stack model (stack "") reads the example's tokens."""
+    if stack == "encoder":
+        return example.source
+    return example.tokens[:-1] if stack == "decoder" else example.tokens
 
 
 def real_rows(tokens: Sequence[str]) -> np.ndarray:

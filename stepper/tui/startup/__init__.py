@@ -4,8 +4,9 @@
   Textual, and sends the first frame's text (first_frame.py) ahead of the pickled trace;
 - frame_cache.py: a scenario opened again gets last time's first frame at once;
 - preview.py (with pipeline_preview.py, footer_preview.py): that frame painted before numpy loads,
-  with stand-ins for the two widgets that cost the most to draw, and the stepping keys pressed on it
-  replayed on the main screen (app.py);
+  with a stand-in for the pipeline list (the widget that costs the most to draw) and the key bar's
+  picture for the main screen's keys, and the stepping keys pressed on it replayed on the main
+  screen (app.py);
 - collector.py: the garbage collector held while all this happens, then `gc.freeze`.
 
 What each piece pays (`python benchmarks/first_frame.py --runs 7`, mini.yaml, 120×40, a Textual hello

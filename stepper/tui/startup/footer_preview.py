@@ -6,10 +6,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.content import Content
 from textual.widgets import Static
 
-from stepper.tui.widgets.key_bar import KEY_STYLE, WORDS_STYLE, key_pieces, picture
+from stepper.tui.widgets.key_bar import fitted, key_items, palette_words, picture
 
 
 class FooterPreview(Horizontal):
@@ -19,6 +18,14 @@ class FooterPreview(Horizontal):
 
     def compose(self) -> ComposeResult:
         display = self.app.get_key_display
-        yield Static(picture(key_pieces([(b, True) for b in self.bindings], display)), id="footer-keys")
-        yield Static(Content.assemble((display(self.palette), KEY_STYLE), " ",
-                                      (self.palette.description, WORDS_STYLE)), id="footer-palette")
+        yield Static(picture(fitted(self._items(), None)), id="footer-keys")
+        yield Static(palette_words(self.palette, display), id="footer-palette")
+
+    def _items(self):
+        return key_items([(b, True) for b in self.bindings], self.app.get_key_display)
+
+    def on_resize(self) -> None:
+        """Fitted to the width as the key bar fits its keys, once the width is known."""
+        keys = self.query_one("#footer-keys", Static)
+        if keys.content_size.width:
+            keys.update(picture(fitted(self._items(), keys.content_size.width)))

@@ -27,25 +27,31 @@ class HeadList(VerticalScroll, can_focus=False):
         yield Static(id="head-lines")
 
     def show(self, heads: list[HeadSummary], cursor: int) -> None:
-        parts: list = [("heads (↑/↓)", "bold $text-primary"), "\n"]
-        line = at = 1  # the line the cursor's head is on, under the title and its headings
+        lines: list[list] = [[("heads (↑/↓)", "bold $text-primary")]]
+        at = 0  # the cursor's head's line
         for k, s in enumerate(heads):
             if s.attention in words.ATTENTION_TITLES and (k == 0 or heads[k - 1].attention != s.attention):
-                parts += [(words.ATTENTION_TITLES[s.attention], "italic $text-primary"), "\n"]
-                line += 1
+                lines.append([(words.ATTENTION_TITLES[s.attention], "italic $text-primary")])
             here = k == cursor
-            if here:
-                at = line
-            line += 1
+            at = len(lines) if here else at
             mark = ("▸ " if here else "  ", "bold $text-accent")
             # under its attention's heading, the layer and head say which one it is
             name = (f"L{s.layer} h{s.head}", "bold reverse" if here else "bold")
             top = words.top_words(s)
             share = table_number(s.top_share, PRECISION)
             said = (f"  {top} {share}", "$text" if s.pattern is not None else "$text-muted")
-            parts += [mark, name, said, "\n"]
-        update_in_place(self.query_one("#head-lines", Static), Content.assemble(*parts))
-        # a short list box (the narrow layout's) scrolls to keep the cursor's head in view, with the
-        # heading above it when there is room
-        self.call_after_refresh(self.scroll_to_region, Region(0, max(at - 1, 0), 1, 2), animate=False,
-                                immediate=True)
+            lines.append([mark, name, said])
+        text = self.query_one("#head-lines", Static)
+        update_in_place(text, Content("\n").join(Content.assemble(*line) for line in lines))
+        self.call_after_refresh(self._keep_in_view, lines, at)
+
+    def _keep_in_view(self, lines: list[list], at: int) -> None:
+        """Scroll a short list box (the narrow layout's) to the cursor's head and the line above it (its
+        heading, or the head before), counting the rows each line takes once wrapped (a long share does
+        wrap in the wide layout's 34 columns); the first head brings the title back too."""
+        width = self.query_one("#head-lines", Static).content_size.width
+        if not width:
+            return
+        rows = [Content.assemble(*line).get_height({}, width) for line in lines]
+        top = 0 if at <= 2 else sum(rows[:at - 1])
+        self.scroll_to_region(Region(0, top, 1, sum(rows[:at + 1]) - top), animate=False, immediate=True)
