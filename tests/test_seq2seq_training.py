@@ -302,7 +302,10 @@ def test_the_trained_seq2seq_feeds_diff_markdown_and_yaml(tmp_path):
     assert "fwd.dec.L0.cross.h0.softmax" in r.stdout
     r = stepper("export", path, "--format", "md", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "## What training did" in r.stdout and "`fwd.dec.L0.cross.h1.softmax`" in r.stdout
+    assert "## What training did" in r.stdout
+    # each attention's map is named by its stack and kind, as the heads view names it
+    assert "**Cross-attention head 1 of decoder layer 0** (`fwd.dec.L0.cross.h1.softmax`)" in r.stdout
+    assert "**Head 0 of encoder layer 0** (`fwd.enc.L0.attn.h0.softmax`)" in r.stdout
     # the per-head and per-layer summaries cover both stacks, each attention under its own heading
     heads = r.stdout.index("### Where each head looks")
     assert heads < r.stdout.index("#### Encoder self-attention") < r.stdout.index("#### Decoder self-attention") \

@@ -16,6 +16,7 @@ from stepper.export.md_summaries import cell, heads_block, layers_block, units_b
 from stepper.export.md_tables import label, text, token
 from stepper.insight.before_after import changed_entries
 from stepper.insight.passes import MAX_EXAMPLES
+from stepper.insight.stacks import ATTENTION_NAMES, STACK_NAMES
 from stepper.insight.trained import has_trained_model, trained_insight
 from stepper.present import insight_words as words
 from stepper.present.numbers import table_number
@@ -117,7 +118,9 @@ def _attention_block(trace: Trace, after: Trace, precision: int) -> str:
         moved = np.abs(changed_entries(step, a_step)["A"])
         q, k = first_largest(moved)
         rows, cols = step.outputs["A"].rows or [], step.outputs["A"].cols or []
-        out.append(f"**Head {step.head} of layer {step.layer}** (`{step.id}`): the largest change is query "
+        attention = ATTENTION_NAMES.get((step.stack, step.block), "self")
+        name = words.attention_head(attention, step.head, STACK_NAMES[step.stack], step.layer)
+        out.append(f"**{name[0].upper()}{name[1:]}** (`{step.id}`): the largest change is query "
                    f"{token(rows[q])} (row {q}) looking at {token(cols[k])} (column {k}), "
                    f"{cell(b[q, k], a[q, k], precision)}.")
         if b.shape[0] <= MAX_MAP:

@@ -17,6 +17,7 @@ from stepper.trace_keys import DECODER, ENCODER, SUBLAYER_BLOCKS, LayerKeys
 # seq2seq had summaries); the other three are a seq2seq's
 ATTENTION_NAMES = {("", "attn"): "self", (ENCODER, "attn"): "encoder", (DECODER, "self"): "decoder self",
                    (DECODER, "cross"): "cross"}
+STACK_NAMES = {"": "", ENCODER: "encoder", DECODER: "decoder"}  # a step's `stack` as summaries name it
 
 
 @dataclass(frozen=True)

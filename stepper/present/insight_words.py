@@ -58,8 +58,13 @@ def top_words(s: HeadSummary) -> str:
 
 def head_name(s: HeadSummary) -> str:
     """`head 0 of layer 0`; a seq2seq's `head 0 of encoder layer 0`, `cross-attention head 0 of decoder layer 0`."""
-    kind = {"decoder self": "self-attention ", "cross": "cross-attention "}.get(s.attention, "")
-    return f"{kind}head {s.head} of {stack_layer(s.stack, s.layer)}"
+    return attention_head(s.attention, s.head, s.stack, s.layer)
+
+
+def attention_head(attention: str, head: int, stack: str, layer: int) -> str:
+    """A head named by its attention (HeadSummary.attention), its stack ("", "encoder", "decoder") and layer."""
+    kind = {"decoder self": "self-attention ", "cross": "cross-attention "}.get(attention, "")
+    return f"{kind}head {head} of {stack_layer(stack, layer)}"
 
 
 def head_label(s: HeadSummary) -> str:
