@@ -3,7 +3,7 @@
 - reader.py: a forked child reads the scenario and builds the trace while this process imports
   Textual, and sends the first frame's text (first_frame.py) ahead of the pickled trace;
 - frame_cache.py: a scenario opened again gets last time's first frame at once;
-- preview.py (with pipeline_preview.py, footer_preview.py): that frame painted before numpy loads,
+- preview.py (with pipeline_preview.py, key_bar_preview.py): that frame painted before numpy loads,
   with a stand-in for the pipeline list (the widget that costs the most to draw) and the key bar's
   picture for the main screen's keys, and the stepping keys pressed on it replayed on the main
   screen (app.py);

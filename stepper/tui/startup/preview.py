@@ -17,7 +17,7 @@ from textual.widgets import Static
 
 from stepper.tui.bindings import APP_BINDINGS, MODE_BINDINGS, STEP_BINDINGS
 from stepper.tui.keymap import remapped
-from stepper.tui.startup.footer_preview import FooterPreview
+from stepper.tui.startup.key_bar_preview import KeyBarPreview
 from stepper.tui.startup.pipeline_preview import PipelinePreview
 from stepper.tui.widgets.title_bar import BEFORE_TRAINING, TitleBar
 
@@ -56,14 +56,14 @@ class PreviewScreen(Screen):
         shown = remapped(shown, getattr(self.app, "keymap_in_use", {}))
         palette = Binding(self.app.COMMAND_PALETTE_BINDING, "command_palette", "palette",
                           key_display=self.app.COMMAND_PALETTE_DISPLAY)
-        yield FooterPreview(shown, palette)
+        yield KeyBarPreview(shown, palette)
 
     def on_mount(self) -> None:
         if self.frame.get("trains"):
             self.query_one(TitleBar).set_mode(training=BEFORE_TRAINING)
 
     def on_resize(self) -> None:
-        self.query_one(FooterPreview).set_class(self.size.width < 100, "-no-palette")  # as the main screen
+        self.query_one(KeyBarPreview).set_class(self.size.width < 100, "-no-palette")  # as the main screen
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "memory":  # as the main screen: an encoder–decoder's key only

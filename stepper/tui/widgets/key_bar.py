@@ -1,5 +1,5 @@
 """The keys of the screen, on its bottom row as text: what Textual's compact Footer shows, drawn the
-way the first frame's picture of it is drawn (startup/footer_preview.py).
+way the first frame's picture of it is drawn (startup/key_bar_preview.py).
 
 Textual's Footer mounts one widget per key and, whenever the screen's bindings change (each `t`,
 each return from another screen, each focus change), throws them all away and mounts them again: on

@@ -11,7 +11,7 @@ from textual.widgets import Static
 from stepper.tui.widgets.key_bar import fitted, key_items, palette_words, picture
 
 
-class FooterPreview(Horizontal):
+class KeyBarPreview(Horizontal):
     def __init__(self, bindings: list[Binding], palette: Binding, **kwargs) -> None:
         super().__init__(**kwargs)
         self.bindings, self.palette = bindings, palette
