@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tui_helpers import steady_lines
 
 from stepper.engine import build_trace
 from stepper.scenario import load_scenario
@@ -32,7 +33,10 @@ def verified_app(name: str, step_id: str | None = None) -> StepperApp:
 
 
 async def settle(pilot) -> None:
+    """Until the screen stops changing: the step jumped to, its outputs fitted under the header a
+    refresh later, the key bar filled in (a fixed pause was too short on a loaded machine)."""
     await pilot.pause(0.2)
+    await steady_lines(pilot)
 
 
 @pytest.mark.parametrize(("name", "step_id", "size"), [
@@ -61,6 +65,7 @@ async def steady_cursor(pilot) -> None:
     for box in pilot.app.screen.query(Input):
         box.cursor_blink = False  # a blinking cursor would make the picture depend on timing
     await pilot.pause()
+    await steady_lines(pilot)
 
 
 async def edit_token_2(pilot) -> None:
@@ -73,6 +78,7 @@ async def edit_token_2(pilot) -> None:
     screen.show_edit(EditRecomputed(recompute(screen.original, scenario, label)))
     screen.go_to(screen.trace.index_of("fwd.L0.attn.softmax"))
     await pilot.pause(0.2)
+    await steady_lines(pilot)
 
 
 @pytest.mark.parametrize(("make", "run_before"), [
@@ -97,6 +103,7 @@ async def after_training_softmax(pilot) -> None:
     screen.go_to(screen.trace.index_of("fwd.L0.attn.h0.softmax"))
     await pilot.press("t")
     await pilot.pause(0.2)
+    await steady_lines(pilot)
 
 
 async def training_screen_on_update_8(pilot) -> None:
@@ -109,6 +116,7 @@ async def training_screen_on_update_8(pilot) -> None:
     await wait_for(pilot, lambda: "update 1 of" in "".join(str(w.render()) for w in pilot.app.screen.query("#update")))
     pilot.app.screen.move_to(7)
     await pilot.pause(0.3)
+    await steady_lines(pilot)
 
 
 async def heads_view_on_head_1(pilot) -> None:
@@ -119,6 +127,7 @@ async def heads_view_on_head_1(pilot) -> None:
     await wait_for(pilot, lambda: "FFN units of layer 0" in screen_text(pilot.app))
     await pilot.press("down", "right")
     await pilot.pause(0.3)
+    await steady_lines(pilot)
 
 
 @pytest.mark.parametrize("run_before", [after_training_softmax, training_screen_on_update_8, heads_view_on_head_1],
