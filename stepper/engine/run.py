@@ -34,21 +34,15 @@ def loss_and_grads(sc: Scenario, params: dict[str, np.ndarray]) -> tuple[float, 
     return loss, model.backward(cache)
 
 
-def recorded_pass(sc: Scenario, params: dict[str, np.ndarray]) -> list[Step]:
-    """Forward and backward once with these weights, every step recorded (no lessons)."""
+def recorded_pass(sc: Scenario, params: dict[str, np.ndarray], *, backward: bool = True) -> list[Step]:
+    """Forward and backward once with these weights, every step recorded (no lessons); with
+    `backward=False` the forward pass alone (what the insight summaries read: half the cost)."""
     rec = Recorder()
     model = _pass(sc, params, rec)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        model.backward(model.forward()[1])
-    return rec.steps
-
-
-def recorded_forward(sc: Scenario, params: dict[str, np.ndarray]) -> list[Step]:
-    """The forward pass alone with these weights, every step recorded: what the insight summaries read
-    (skipping the backward pass halves their cost)."""
-    rec = Recorder()
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        _pass(sc, params, rec).forward()
+        _, cache = model.forward()
+        if backward:
+            model.backward(cache)
     return rec.steps
 
 

@@ -74,7 +74,7 @@ def _summary(att: Attention, layer: int, head: int, heads: int, passes: list[dic
     for steps in passes:
         a_tensor = steps[f"{at}.softmax"].outputs["A"]
         a = np.asarray(a_tensor.value, dtype=np.float64)
-        rows, cols = list(a_tensor.rows), list(a_tensor.cols)  # the same tokens, but in a cross-attention
+        rows, cols = list(a_tensor.rows), list(a_tensor.cols)  # the same tokens, except in a cross-attention
         visible = np.isfinite(np.asarray(steps[f"{at}.mask"].outputs["S_masked"].value, dtype=np.float64))
         maps.append(a)
         labels.append(rows)
@@ -108,8 +108,8 @@ def _summary(att: Attention, layer: int, head: int, heads: int, passes: list[dic
     return HeadSummary(layer=layer, head=head, shares=shares, to_token=tokens_share,
                        pattern=top if top_share >= PATTERN_THRESHOLD else None, maps=maps, examples=labels,
                        top=top, top_share=top_share, top_is_token=best >= len(shares),
-                       to_token_when_seen=when_seen, rows=n_rows, attention=att.name, keys=key_labels,
-                       by_position=_by_position(maps, labels, key_labels))
+                       to_token_when_seen=when_seen, rows=n_rows, attention=att.name, stack=att.stack.name,
+                       keys=key_labels, by_position=_by_position(maps, labels, key_labels))
 
 
 def _by_position(maps: list[np.ndarray], rows: list[list[str]], cols: list[list[str]]) -> np.ndarray:

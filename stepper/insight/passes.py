@@ -39,9 +39,9 @@ def example_scenario(sc: Scenario, params: dict[str, np.ndarray], example: Examp
 
 def forward_steps(sc: Scenario) -> dict[str, Step]:
     """The forward pass of a transformer scenario (one stack or seq2seq), every step recorded, by step id."""
-    from stepper.engine.run import recorded_forward
+    from stepper.engine.run import recorded_pass
 
-    return {s.id: s for s in recorded_forward(sc, sc.params)}
+    return {s.id: s for s in recorded_pass(sc, sc.params, backward=False)}
 
 
 def example_passes(sc: Scenario, params: dict[str, np.ndarray],

@@ -34,16 +34,13 @@ class HeadSummary:
     to_token_when_seen: dict[str, float] = field(default_factory=dict)
     rows: int = 0  # the real query rows averaged over
     # which attention the head belongs to: "self" (a one-stack model's), or a seq2seq's "encoder",
-    # "decoder self" or "cross" (whose keys are the source tokens, see heads.py)
+    # "decoder self" or "cross" (whose keys are the source tokens, see heads.py); and its stack, as
+    # UnitSummary and LayerWork name it
     attention: str = "self"
+    stack: str = ""  # "" (one stack), or a seq2seq's "encoder" / "decoder"
     keys: list[list[str]] = field(default_factory=list)  # each example's key tokens (the maps' columns)
     # [query position, key position]: the mean weight over the examples holding real tokens at both
     by_position: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-
-    @property
-    def stack(self) -> str:
-        """The stack the head's layer belongs to: "" (one stack), "encoder" or "decoder"."""
-        return {"self": "", "encoder": "encoder"}.get(self.attention, "decoder")
 
 
 @dataclass(frozen=True)

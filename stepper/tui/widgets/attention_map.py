@@ -33,7 +33,7 @@ class AttentionMap(Widget):
         if self.head is None:
             return Text("")
         tokens = self.head.examples[self.example]
-        keys = self.head.keys[self.example] if self.head.keys else tokens
+        keys = self.head.keys[self.example]
         n = len(self.head.examples)
         what = " ".join(visible_token(t) for t in tokens)
         if keys != tokens:

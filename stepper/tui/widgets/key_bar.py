@@ -75,8 +75,10 @@ def fitted(items: list[Item], width: int | None) -> list[Piece]:
     def wide(pieces: list[Piece]) -> int:
         return sum(cell_len(p[0]) for p in pieces)
 
-    kept = [item for item in items if any(p[2] is not None and p[2].action in KEPT for p in item)]
-    others = [item for item in items if not any(item is k for k in kept)]
+    kept: list[Item] = []
+    others: list[Item] = []
+    for item in items:
+        (kept if any(p[2] is not None and p[2].action in KEPT for p in item) else others).append(item)
     every = joined(items)
     if width is None or wide(every) <= width:
         return every
@@ -112,8 +114,8 @@ class KeyBar(Horizontal):
         yield Static(id="footer-palette")
 
     def on_mount(self) -> None:
+        # the keys are first drawn on the first Resize (below), once the width they must fit is known
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
-        self.call_after_refresh(self.show_keys)
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
